@@ -1,0 +1,1 @@
+"""The Tally site agent: standard library only, Python 3.9+."""

@@ -1,0 +1,1 @@
+"""Tally: usage accounting for research infrastructure."""

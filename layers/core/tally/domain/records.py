@@ -1,0 +1,238 @@
+"""The usage-record contract: one pydantic model per kind, the single source of truth.
+
+The Arrow/Parquet schema (`tally.domain.schema`) and the columnar checks of the ingest fast path
+(`tally.domain.columnar`) are derived from these models, never written by hand.
+
+Units: times UTC, durations seconds, memory and storage bytes. A naive timestamp is read as UTC,
+the same way the Arrow JSON reader reads it, so both validation paths agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+RecordKind = Literal["jobs", "vms", "storage", "accelerators"]
+KINDS: tuple[RecordKind, ...] = ("jobs", "vms", "storage", "accelerators")
+
+# String length limits: generous for real data, small enough to refuse garbage.
+NAME = 256
+LONG = 1024
+NODES = 65_536
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME)]
+OptName = Annotated[str | None, Field(default=None, max_length=NAME)]
+OptLong = Annotated[str | None, Field(default=None, max_length=LONG)]
+Seconds = Annotated[int, Field(ge=0, le=10**11)]
+OptSeconds = Annotated[int | None, Field(default=None, ge=0, le=10**11)]
+OptBytes = Annotated[int | None, Field(default=None, ge=0, le=10**19 - 1)]
+OptCount = Annotated[int | None, Field(default=None, ge=0, le=10**9)]
+BenchmarkType = Literal["HEPscore23", "HS06", "si2k"]
+
+
+class TimeOrder:
+    """A cross-field rule: `later` must not precede `earlier` (checked by both validation paths)."""
+
+    def __init__(self, earlier: str, later: str) -> None:
+        self.earlier = earlier
+        self.later = later
+
+    @property
+    def message(self) -> str:
+        return f"{self.later} is before {self.earlier}"
+
+
+class UsageRecord(BaseModel):
+    """Fields and rules every kind shares. Subclasses declare identity, event time and partition."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=True)
+
+    kind: ClassVar[RecordKind]
+    # Fields whose values together identify one record (the dedupe key).
+    identity: ClassVar[tuple[str, ...]]
+    # Field whose date is the partition `dt`.
+    partition_time: ClassVar[str]
+    # Field that says how far a source has been read (served by /v1/sync-state).
+    event_time: ClassVar[str]
+    # Field naming the collecting resource, used for key fencing and sync state.
+    resource_field: ClassVar[str] = "resource"
+    time_order: ClassVar[tuple[TimeOrder, ...]] = ()
+
+    site: Name
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> UsageRecord:
+        for rule in self.time_order:
+            earlier, later = getattr(self, rule.earlier), getattr(self, rule.later)
+            if earlier is not None and later is not None and later < earlier:
+                raise ValueError(rule.message)
+        return self
+
+    @classmethod
+    def time_fields(cls) -> list[str]:
+        return [n for n, f in cls.model_fields.items() if f.annotation in (datetime, datetime | None)]
+
+    def identity_values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self.identity)
+
+
+class JobRecord(UsageRecord):
+    """One ended batch or grid job allocation (never a job step)."""
+
+    kind = "jobs"
+    identity = ("site", "resource", "local_job_id", "end_time")
+    partition_time = "end_time"
+    event_time = "end_time"
+    time_order = (TimeOrder("submit_time", "start_time"), TimeOrder("start_time", "end_time"))
+
+    resource: Name
+    batch_system: Literal["slurm", "pbs", "torque", "pbspro", "htcondor", "sge", "uge", "lsf", "other"]
+    infrastructure: Literal["hpc", "grid"] = "hpc"
+    local_job_id: Name
+    array_job_id: OptName
+    array_index: OptCount
+    job_name: OptLong
+    local_user: OptName
+    local_group: OptName
+    global_user: OptLong
+    vo: OptName
+    vo_group: OptName
+    vo_role: OptName
+    project: OptName
+    queue: OptName
+    qos: OptName
+    application: OptName
+    submit_time: UtcTime | None = None
+    start_time: UtcTime | None = None
+    end_time: UtcTime
+    wall_seconds: Seconds
+    cpu_seconds: Seconds
+    cores: Annotated[int, Field(ge=1, le=10**7)]
+    nodes: Annotated[int, Field(ge=1, le=10**6)] = 1
+    gpus: Annotated[int, Field(ge=0, le=10**6)] = 0
+    gpu_model: OptName
+    memory_requested_bytes: OptBytes
+    memory_max_bytes: OptBytes
+    energy_joules: OptBytes
+    state: Name
+    exit_code: Annotated[int | None, Field(default=None, ge=-(2**31), le=2**31)]
+    node_list: Annotated[str | None, Field(default=None, max_length=NODES)]
+    benchmark_type: BenchmarkType | None = None
+    benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
+
+
+class VmRecord(UsageRecord):
+    """One virtual machine over one sampling interval, measured inside the VM."""
+
+    kind = "vms"
+    identity = ("provider", "account", "instance_id", "interval_start")
+    partition_time = "interval_start"
+    event_time = "interval_end"
+    resource_field = "resource"
+    time_order = (TimeOrder("interval_start", "interval_end"), TimeOrder("boot_time", "interval_end"))
+
+    resource: Name
+    provider: Annotated[str, Field(min_length=1, max_length=64)]
+    account: Name
+    region: OptName
+    instance_id: Name
+    instance_type: OptName
+    image_id: OptName
+    vm_name: OptLong
+    project: OptName
+    vo: OptName
+    global_user: OptLong
+    interval_start: UtcTime
+    interval_end: UtcTime
+    boot_time: UtcTime | None = None
+    uptime_seconds: Seconds
+    cpu_busy_seconds: Annotated[float, Field(ge=0, le=1e12)]
+    cpu_idle_seconds: Annotated[float, Field(ge=0, le=1e12)] = 0.0
+    cpu_iowait_seconds: Annotated[float, Field(ge=0, le=1e12)] = 0.0
+    cpu_steal_seconds: Annotated[float, Field(ge=0, le=1e12)] = 0.0
+    vcpus: Annotated[int, Field(ge=1, le=100_000)]
+    memory_bytes: OptBytes
+    net_rx_bytes: OptBytes
+    net_tx_bytes: OptBytes
+    state: OptName
+    benchmark_type: BenchmarkType | None = None
+    benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
+
+
+class StorageRecord(UsageRecord):
+    """One usage snapshot of a share, path or owner (EMI StAR semantics)."""
+
+    kind = "storage"
+    identity = ("site", "storage_system", "storage_share", "path", "owner", "end_time")
+    partition_time = "end_time"
+    event_time = "end_time"
+    resource_field = "storage_system"
+    time_order = (TimeOrder("start_time", "end_time"),)
+
+    storage_system: Name
+    storage_share: Annotated[str, Field(max_length=NAME)] = ""
+    storage_media: Literal["disk", "tape", "object", "other"] | None = None
+    storage_class: OptName
+    path: Annotated[str, Field(max_length=LONG)] = ""
+    owner: Annotated[str, Field(max_length=LONG)] = ""
+    group: OptName
+    vo: OptName
+    vo_group: OptName
+    vo_role: OptName
+    project: OptName
+    start_time: UtcTime | None = None
+    end_time: UtcTime
+    file_count: OptBytes
+    used_bytes: Annotated[int, Field(ge=0, le=10**19 - 1)]
+    logical_used_bytes: OptBytes
+    allocated_bytes: OptBytes
+    record_id: OptLong
+
+
+class AcceleratorRecord(UsageRecord):
+    """One GPU/FPGA allocation or usage interval, tied to a job or a VM."""
+
+    kind = "accelerators"
+    identity = ("site", "resource", "associated_id", "model", "interval_start")
+    partition_time = "interval_start"
+    event_time = "interval_end"
+    time_order = (TimeOrder("interval_start", "interval_end"),)
+
+    resource: Name
+    associated_kind: Literal["job", "vm"] = "job"
+    associated_id: Name
+    accelerator_type: Literal["GPU", "FPGA", "other"] = "GPU"
+    vendor: OptName
+    model: Name
+    count: Annotated[int, Field(ge=1, le=100_000)] = 1
+    interval_start: UtcTime
+    interval_end: UtcTime
+    allocated_seconds: Seconds
+    active_seconds: OptSeconds
+    utilisation_percent: Annotated[float | None, Field(default=None, ge=0, le=100)]
+    memory_bytes: OptBytes
+    local_user: OptName
+    global_user: OptLong
+    vo: OptName
+    project: OptName
+    benchmark_type: OptName
+    benchmark_per_unit: Annotated[float | None, Field(default=None, gt=0, le=1e9)]
+
+
+MODELS: dict[RecordKind, type[UsageRecord]] = {
+    "jobs": JobRecord,
+    "vms": VmRecord,
+    "storage": StorageRecord,
+    "accelerators": AcceleratorRecord,
+}
+
+# Columns the server adds to every stored row.
+SERVER_COLUMNS = ("ingested_at", "batch_id")
