@@ -1,1 +1,3 @@
 """Tally: usage accounting for research infrastructure."""
+
+__version__ = "0.1.0"

@@ -21,6 +21,7 @@ KINDS: tuple[RecordKind, ...] = ("jobs", "vms", "storage", "accelerators")
 NAME = 256
 LONG = 1024
 NODES = 65_536
+INT64_MAX = 2**63 - 1  # Parquet INT64: the largest count or byte size a column can hold
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -33,7 +34,7 @@ OptName = Annotated[str | None, Field(default=None, max_length=NAME)]
 OptLong = Annotated[str | None, Field(default=None, max_length=LONG)]
 Seconds = Annotated[int, Field(ge=0, le=10**11)]
 OptSeconds = Annotated[int | None, Field(default=None, ge=0, le=10**11)]
-OptBytes = Annotated[int | None, Field(default=None, ge=0, le=10**19 - 1)]
+OptBytes = Annotated[int | None, Field(default=None, ge=0, le=INT64_MAX)]
 OptCount = Annotated[int | None, Field(default=None, ge=0, le=10**9)]
 BenchmarkType = Literal["HEPscore23", "HS06", "si2k"]
 
@@ -191,7 +192,7 @@ class StorageRecord(UsageRecord):
     start_time: UtcTime | None = None
     end_time: UtcTime
     file_count: OptBytes
-    used_bytes: Annotated[int, Field(ge=0, le=10**19 - 1)]
+    used_bytes: Annotated[int, Field(ge=0, le=INT64_MAX)]
     logical_used_bytes: OptBytes
     allocated_bytes: OptBytes
     record_id: OptLong

@@ -9,14 +9,13 @@ from functools import cache
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic.fields import FieldInfo
 
 from tally.domain.records import MODELS, RecordKind, UsageRecord
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def _base_type(annotation: Any) -> tuple[Any, bool]:
+def base_type(annotation: Any) -> tuple[Any, bool]:
     """Strip Optional/Annotated; return the bare type and whether None is allowed."""
     nullable = False
     while True:
@@ -32,7 +31,7 @@ def _base_type(annotation: Any) -> tuple[Any, bool]:
 
 
 def arrow_type(annotation: Any) -> pa.DataType:
-    base, _ = _base_type(annotation)
+    base, _ = base_type(annotation)
     if typing.get_origin(base) is Literal:
         return pa.string()
     mapping: dict[Any, pa.DataType] = {
@@ -45,10 +44,6 @@ def arrow_type(annotation: Any) -> pa.DataType:
     if base not in mapping:
         raise TypeError(f"no Arrow type for {base!r}")
     return mapping[base]
-
-
-def field_is_required(info: FieldInfo) -> bool:
-    return info.is_required()
 
 
 @cache

@@ -1,0 +1,68 @@
+"""What every parser needs: the site's identity and time zone, and a tally of bad lines."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timezone, tzinfo
+from typing import Any, Dict, List, Optional, Tuple
+
+log = logging.getLogger("tally_agent")
+
+# Keep the first few problems verbatim; count all of them.
+_KEEP = 50
+
+
+@dataclass
+class ParseStats:
+    """Counts of what a parse produced, skipped and could not read (with line numbers)."""
+
+    lines: int = 0
+    records: int = 0
+    skipped: int = 0
+    errors: int = 0
+    warnings: int = 0
+    problems: List[Tuple[str, int, str]] = field(default_factory=list)
+
+    def error(self, source: str, line_no: int, message: str) -> None:
+        self.errors += 1
+        if len(self.problems) < _KEEP:
+            self.problems.append((source, line_no, message))
+        log.warning("%s line %d: %s", source, line_no, message)
+
+    def warn(self, source: str, line_no: int, message: str) -> None:
+        self.warnings += 1
+        log.info("%s line %d: %s", source, line_no, message)
+
+    def summary(self) -> Dict[str, int]:
+        return {
+            "lines": self.lines,
+            "records": self.records,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class ParseContext:
+    """Identity stamped on every record, plus per-source options from the config file."""
+
+    site: str
+    resource: str
+    zone: tzinfo = timezone.utc
+    batch_system: Optional[str] = None
+    benchmark_type: Optional[str] = None
+    benchmark_per_core: Optional[float] = None
+    options: Dict[str, str] = field(default_factory=dict)
+    stats: ParseStats = field(default_factory=ParseStats)
+
+    def stamp(self, record: Dict[str, Any], batch_system: str) -> Dict[str, Any]:
+        """Add site, resource, batch system and benchmark; drop fields left empty."""
+        record["site"] = self.site
+        record["resource"] = self.resource
+        record["batch_system"] = self.batch_system or batch_system
+        if self.benchmark_type and self.benchmark_per_core:
+            record["benchmark_type"] = self.benchmark_type
+            record["benchmark_per_core"] = self.benchmark_per_core
+        return {k: v for k, v in record.items() if v is not None and v != ""}

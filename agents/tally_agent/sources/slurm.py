@@ -1,0 +1,321 @@
+"""Slurm: `sacct --parsable2` output (live or dumped), job steps folded into their allocation.
+
+The field order comes from a header line (`JobID|JobName|...`), else from the `fields` option
+(the `--format` list the dump was made with), else from `SACCT_FIELDS`, the list the agent asks for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from tally_agent.context import ParseContext
+from tally_agent.timeutil import LocalTimes
+from tally_agent.units import UnitError, parse_duration, parse_memory
+
+SOURCE = "slurm"
+SACCT_FIELDS = (
+    "JobID,JobName,User,Group,Account,Partition,QOS,Submit,Start,End,Elapsed,TotalCPU,NCPUS,NNodes,"
+    "NodeList,MaxRSS,ReqMem,AllocTRES,ConsumedEnergyRaw,State,ExitCode"
+)
+# States of allocations that have not ended: everything else ended and is accounted.
+NOT_ENDED = frozenset(
+    ("PENDING", "RUNNING", "SUSPENDED", "REQUEUED", "RESIZING", "CONFIGURING", "COMPLETING")
+)
+# Other spellings sacct uses for the same column.
+_ALIASES = {"ALLOCCPUS": "NCPUS", "JOBIDRAW": "JOBIDRAW", "CPUTIMERAW": "CPUTIMERAW", "CONSUMEDENERGY": "ENERGY"}
+_UNSET = ("", "Unknown", "None", "NONE")
+
+
+def parse_fields(spec: str) -> List[str]:
+    """Canonical (upper-case) column names from a `--format`/header list (`,` or `|` separated)."""
+    sep = "|" if "|" in spec else ","
+    names = []
+    for raw in spec.split(sep):
+        name = raw.strip().split("%", 1)[0].upper()
+        names.append(_ALIASES.get(name, name))
+    return names
+
+
+def _looks_like_header(line: str) -> bool:
+    first = line.split("|", 1)[0].strip().upper()
+    return first in ("JOBID", "JOBIDRAW")
+
+
+class _Group:
+    """An allocation line and the steps that follow it, folded into one job."""
+
+    __slots__ = ("cpu", "has_job", "job", "line_no", "max_rss", "step_cpu", "steps")
+
+    def __init__(self, line_no: int) -> None:
+        self.line_no = line_no
+        self.job: Optional[List[str]] = None
+        self.has_job = False
+        self.steps = 0
+        self.step_cpu = 0
+        self.cpu: Optional[int] = None
+        self.max_rss: Optional[int] = None
+
+
+class SlurmParser:
+    """Streams sacct lines; keeps only the group being folded, so memory stays constant."""
+
+    def __init__(self, ctx: ParseContext, fields: Optional[str] = None) -> None:
+        self.ctx = ctx
+        self.times = LocalTimes(ctx.zone)
+        spec = fields or ctx.options.get("fields") or ""
+        self.names: List[str] = parse_fields(spec) if spec else []
+        self._index()
+
+    def _index(self) -> None:
+        self.idx: Dict[str, int] = {n: i for i, n in enumerate(self.names)}
+        self.width = len(self.names)
+        self.name_at = self.idx.get("JOBNAME")
+
+    def parse(self, lines: Iterable[str]) -> Iterator[Dict[str, Any]]:
+        stats = self.ctx.stats
+        group: Optional[_Group] = None
+        key = ""
+        first = True
+        for line_no, raw in enumerate(lines, 1):
+            stats.lines += 1
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if first:
+                first = False
+                if _looks_like_header(line):
+                    self.names = parse_fields(line)
+                    self._index()
+                    continue
+                if not self.names:
+                    self.names = parse_fields(SACCT_FIELDS)
+                    self._index()
+            parts = line.split("|")
+            if len(parts) != self.width:
+                fixed = self._mend(parts)
+                if fixed is None:
+                    stats.error(SOURCE, line_no, f"{len(parts)} fields, expected {self.width}")
+                    continue
+                parts = fixed
+            job_id = parts[self.idx["JOBID"]] if "JOBID" in self.idx else parts[self.idx["JOBIDRAW"]]
+            alloc, dot, _step = job_id.partition(".")
+            if alloc != key or group is None:
+                if group is not None:
+                    record = self._finish(group)
+                    if record is not None:
+                        yield record
+                group = _Group(line_no)
+                key = alloc
+            try:
+                self._fold(group, parts, bool(dot), line_no)
+            except (UnitError, ValueError) as exc:
+                stats.error(SOURCE, line_no, str(exc))
+        if group is not None:
+            record = self._finish(group)
+            if record is not None:
+                yield record
+
+    def _mend(self, parts: List[str]) -> Optional[List[str]]:
+        """A `|` inside JobName splits it: glue the surplus back (only JobName may hold one)."""
+        extra = len(parts) - self.width
+        if extra <= 0 or self.name_at is None:
+            return None
+        at = self.name_at
+        return [*parts[:at], "|".join(parts[at : at + extra + 1]), *parts[at + extra + 1 :]]
+
+    def _field(self, parts: List[str], name: str) -> str:
+        at = self.idx.get(name)
+        return "" if at is None else parts[at]
+
+    def _fold(self, group: _Group, parts: List[str], is_step: bool, line_no: int) -> None:
+        cpu = self._cpu(parts)
+        rss_text = self._field(parts, "MAXRSS")
+        rss = None
+        if rss_text:
+            try:
+                rss = parse_memory(rss_text)
+            except UnitError:
+                self.ctx.stats.warn(SOURCE, line_no, f"MaxRSS {rss_text!r} unreadable, left empty")
+        if rss is not None and (group.max_rss is None or rss > group.max_rss):
+            group.max_rss = rss
+        if is_step:
+            group.steps += 1
+            if cpu is not None:
+                group.step_cpu += cpu
+            if group.job is None:
+                group.job = parts  # orphan steps: rebuilt into their job below
+            else:
+                self._widen(group.job, parts)
+        else:
+            group.has_job = True
+            group.job = parts
+            group.cpu = cpu
+
+    def _widen(self, job: List[str], step: List[str]) -> None:
+        """Orphan steps only: the job spans its steps (earliest start, latest end, most CPUs)."""
+        if job is step:
+            return
+        for name, pick in (("START", min), ("END", max), ("NCPUS", _max_int), ("ELAPSED", _max_dur)):
+            at = self.idx.get(name)
+            if at is not None and step[at] not in _UNSET:
+                job[at] = step[at] if job[at] in _UNSET else pick(job[at], step[at])
+
+    def _cpu(self, parts: List[str]) -> Optional[int]:
+        text = self._field(parts, "TOTALCPU")
+        if not text and "TOTALCPU" not in self.idx:
+            # APEL's dumps put CPUTimeRAW (or TotalCPU) here; used as the CPU time, as APEL does.
+            text = self._field(parts, "CPUTIMERAW")
+        if not text:
+            return None
+        if text.startswith("-"):
+            raise UnitError(f"negative CPU time {text!r}")
+        return parse_duration(text)
+
+    def _finish(self, group: _Group) -> Optional[Dict[str, Any]]:
+        parts = group.job
+        if parts is None:
+            return None
+        stats = self.ctx.stats
+        try:
+            record = self._record(group, parts)
+        except (UnitError, ValueError) as exc:
+            stats.error(SOURCE, group.line_no, str(exc))
+            return None
+        if record is None:
+            stats.skipped += 1
+            return None
+        stats.records += 1
+        return record
+
+    def _record(self, group: _Group, parts: List[str]) -> Optional[Dict[str, Any]]:
+        f = self._field
+        state = f(parts, "STATE").split(" ", 1)[0].rstrip("+")
+        if state in NOT_ENDED or not state:
+            return None
+        job_id = f(parts, "JOBID") or f(parts, "JOBIDRAW")
+        alloc = job_id.split(".", 1)[0]
+        if "[" in alloc:
+            return None  # a pending array range (`123_[1-5]`) is not an allocation
+        to_iso = self.times.to_iso
+        start = to_iso(f(parts, "START"))
+        end = to_iso(f(parts, "END"))
+        if start is None:
+            return None  # ended before it started (e.g. cancelled while pending): nothing used
+        if end is None:
+            raise UnitError(f"job {alloc} ended ({state}) without an end time")
+        if end < start:
+            raise UnitError(f"job {alloc} ends before it starts")
+        submit = to_iso(f(parts, "SUBMIT"))
+        if submit is not None and submit > start:
+            submit = None
+        elapsed = f(parts, "ELAPSED")
+        wall = parse_duration(elapsed) if elapsed else _seconds_between(start, end)
+        cpu = group.step_cpu if group.steps else group.cpu
+        cores = _int(f(parts, "NCPUS")) or 1
+        nodes = _int(f(parts, "NNODES")) or 1
+        gpus, model = gpus_from_tres(f(parts, "ALLOCTRES"))
+        array_job, array_index = _array(alloc)
+        record: Dict[str, Any] = {
+            "local_job_id": alloc,
+            "array_job_id": array_job,
+            "array_index": array_index,
+            "job_name": f(parts, "JOBNAME") if group.has_job else None,
+            "local_user": f(parts, "USER"),
+            "local_group": f(parts, "GROUP"),
+            "project": f(parts, "ACCOUNT"),
+            "queue": f(parts, "PARTITION"),
+            "qos": f(parts, "QOS"),
+            "submit_time": submit,
+            "start_time": start,
+            "end_time": end,
+            "wall_seconds": wall,
+            "cpu_seconds": cpu or 0,
+            "cores": cores,
+            "nodes": nodes,
+            "gpus": gpus,
+            "gpu_model": model,
+            "memory_requested_bytes": self._req_mem(f(parts, "REQMEM"), cores, nodes, group.line_no),
+            "memory_max_bytes": group.max_rss,
+            "energy_joules": _int(f(parts, "ENERGY") or f(parts, "CONSUMEDENERGYRAW")),
+            "state": state,
+            "exit_code": _exit_code(f(parts, "EXITCODE")),
+            "node_list": f(parts, "NODELIST") if f(parts, "NODELIST") not in ("None assigned",) else None,
+        }
+        return self.ctx.stamp(record, "slurm")
+
+    def _req_mem(self, text: str, cores: int, nodes: int, line_no: int) -> Optional[int]:
+        """ReqMem: `4000Mc` per CPU, `16Gn` per node (Slurm < 21.08), a plain size is the total."""
+        if not text:
+            return None
+        scale = 1
+        if text[-1] in "cn" and len(text) > 1:
+            scale = cores if text[-1] == "c" else nodes
+            text = text[:-1]
+        try:
+            size = parse_memory(text, default_unit="M")
+        except UnitError:
+            self.ctx.stats.warn(SOURCE, line_no, f"ReqMem {text!r} unreadable, left empty")
+            return None
+        return None if size is None else size * scale
+
+
+def gpus_from_tres(tres: str) -> Tuple[int, Optional[str]]:
+    """GPU count and model from AllocTRES (`...,gres/gpu:a100=2,gres/gpu=2,...`)."""
+    if "gres/gpu" not in tres:
+        return 0, None
+    total: Optional[int] = None
+    typed = 0
+    model: Optional[str] = None
+    for item in tres.split(","):
+        name, _, value = item.partition("=")
+        if not name.startswith("gres/gpu"):
+            continue
+        count = _int(value) or 0
+        if name == "gres/gpu":
+            total = count
+        elif name.startswith("gres/gpu:"):
+            typed += count
+            if model is None and count:
+                model = name[len("gres/gpu:") :]
+    return (total if total is not None else typed), model
+
+
+def _array(alloc: str) -> Tuple[Optional[str], Optional[int]]:
+    if "_" not in alloc:
+        return None, None
+    parent, _, index = alloc.partition("_")
+    index = index.split("+", 1)[0]
+    return (parent, int(index)) if index.isdigit() else (parent, None)
+
+
+def _int(text: str) -> Optional[int]:
+    text = text.strip()
+    if not text or text in _UNSET:
+        return None
+    return int(text)
+
+
+def _max_int(a: str, b: str) -> str:
+    return a if int(a) >= int(b) else b
+
+
+def _max_dur(a: str, b: str) -> str:
+    return a if parse_duration(a) >= parse_duration(b) else b
+
+
+def _exit_code(text: str) -> Optional[int]:
+    code = text.split(":", 1)[0].strip()
+    if not code:
+        return None
+    return int(code)
+
+
+def _seconds_between(start: str, end: str) -> int:
+    from tally_agent.timeutil import parse_iso_z  # noqa: PLC0415
+
+    return int((parse_iso_z(end) - parse_iso_z(start)).total_seconds())
+
+
+def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
+    """Records of ended jobs from sacct `--parsable2` lines."""
+    return SlurmParser(ctx).parse(lines)

@@ -1,0 +1,219 @@
+"""DynamoDB control store for AWS mode: one on-demand table, string keys `pk`/`sk`.
+
+Items:
+    pk=SITES          sk=<site>                  created_at
+    pk=KEYS           sk=<key id>                site, secret_hash, resources, created_at, revoked_at
+    pk=SYNC#<site>    sk=<kind>#<resource>       latest_event_time (fixed-width UTC text), record_count
+    pk=COUNT#<site>   sk=<day>#<kind>            accepted, duplicates, rejected
+    pk=BATCH#<id>     sk=BATCH                   outcome (JSON), expires_at (TTL)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from tally.adapters.control_sqlite import _dt, _ts
+from tally.domain.control import ApiKey, BatchOutcome, ControlError, IngestCount, Site, SyncState
+
+BATCH_TTL_SECONDS = 90 * 86_400
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class DynamoControlStore:
+    def __init__(self, table: str, region: str, endpoint_url: str | None = None) -> None:
+        self._table = table
+        self._db = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._db.get_item(
+            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        ).get("Item")
+        return dict(item) if item else None
+
+    def _query(self, pk: str, sk_prefix: str = "") -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":sk": {"S": sk_prefix}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def add_site(self, site: Site) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": "SITES"}, "sk": {"S": site.name}, "created_at": {"S": _ts(site.created_at)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ControlError(f"site {site.name!r} exists already") from exc
+            raise
+
+    def get_site(self, name: str) -> Site | None:
+        item = self._get("SITES", name)
+        return Site(name, _dt(item["created_at"]["S"])) if item else None  # type: ignore[arg-type]
+
+    def list_sites(self) -> list[Site]:
+        return [Site(i["sk"]["S"], _dt(i["created_at"]["S"])) for i in self._query("SITES")]  # type: ignore[arg-type]
+
+    @staticmethod
+    def _key(item: dict[str, Any]) -> ApiKey:
+        revoked = item.get("revoked_at", {}).get("S")
+        return ApiKey(
+            key_id=item["sk"]["S"],
+            site=item["site"]["S"],
+            secret_hash=item["secret_hash"]["S"],
+            created_at=_dt(item["created_at"]["S"]),  # type: ignore[arg-type]
+            resources=tuple(json.loads(item["resources"]["S"])),
+            revoked_at=_dt(revoked),
+        )
+
+    def add_key(self, key: ApiKey) -> None:
+        if self.get_site(key.site) is None:
+            raise ControlError(f"no site named {key.site!r}")
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": "KEYS"},
+                "sk": {"S": key.key_id},
+                "site": {"S": key.site},
+                "secret_hash": {"S": key.secret_hash},
+                "resources": {"S": json.dumps(list(key.resources))},
+                "created_at": {"S": _ts(key.created_at)},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        item = self._get("KEYS", key_id)
+        return self._key(item) if item else None
+
+    def list_keys(self, site: str | None = None) -> list[ApiKey]:
+        keys = [self._key(i) for i in self._query("KEYS")]
+        return sorted((k for k in keys if site is None or k.site == site), key=lambda k: (k.site, k.created_at))
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": "KEYS"}, "sk": {"S": key_id}},
+                UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":at": {"S": _ts(at)}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
+        key = {"pk": {"S": f"SYNC#{site}"}, "sk": {"S": f"{kind}#{resource}"}}
+        self._db.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression="ADD record_count :n",
+            ExpressionAttributeValues={":n": {"N": str(added)}},
+        )
+        try:
+            # Conditional: concurrent writers can only ever move the mark forward.
+            self._db.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET latest_event_time = :t",
+                ConditionExpression="attribute_not_exists(latest_event_time) OR latest_event_time < :t",
+                ExpressionAttributeValues={":t": {"S": _ts(latest)}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def get_sync(self, site: str, kind: str, resource: str) -> SyncState:
+        item = self._get(f"SYNC#{site}", f"{kind}#{resource}")
+        if item is None:
+            return SyncState(site, kind, resource, None, 0)
+        latest = _dt(item.get("latest_event_time", {}).get("S"))
+        return SyncState(site, kind, resource, latest, int(item.get("record_count", {}).get("N", "0")))
+
+    def add_counts(self, count: IngestCount) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"COUNT#{count.site}"}, "sk": {"S": f"{count.day.isoformat()}#{count.kind}"}},
+            UpdateExpression="ADD accepted :a, duplicates :d, rejected :r",
+            ExpressionAttributeValues={
+                ":a": {"N": str(count.accepted)},
+                ":d": {"N": str(count.duplicates)},
+                ":r": {"N": str(count.rejected)},
+            },
+        )
+
+    def get_counts(self, site: str, since: date | None = None) -> list[IngestCount]:
+        out = []
+        for item in self._query(f"COUNT#{site}"):
+            day_text, _, kind = item["sk"]["S"].partition("#")
+            day = date.fromisoformat(day_text)
+            if since is None or day >= since:
+                out.append(
+                    IngestCount(
+                        site,
+                        day,
+                        kind,
+                        int(item.get("accepted", {}).get("N", "0")),
+                        int(item.get("duplicates", {}).get("N", "0")),
+                        int(item.get("rejected", {}).get("N", "0")),
+                    )
+                )
+        return sorted(out, key=lambda c: (c.day, c.kind))
+
+    def claim_batch(self, outcome: BatchOutcome) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"BATCH#{outcome.batch_id}"},
+                    "sk": {"S": "BATCH"},
+                    "outcome": {"S": json.dumps(outcome.__dict__)},
+                    "expires_at": {"N": str(int(time.time()) + BATCH_TTL_SECONDS)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def get_batch(self, batch_id: str) -> BatchOutcome | None:
+        item = self._get(f"BATCH#{batch_id}", "BATCH")
+        return BatchOutcome(**json.loads(item["outcome"]["S"])) if item else None
+
+
+def create_table(table: str, region: str, endpoint_url: str | None = None) -> None:
+    """Create the control table (tests and `tally` bootstrap; SAM creates it in a deployment)."""
+    db = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    db.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )

@@ -1,0 +1,188 @@
+"""SQLite control store for local mode: one file under TALLY_HOME, safe across threads and processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+from tally.domain.control import ApiKey, BatchOutcome, ControlError, IngestCount, Site, SyncState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY, site TEXT NOT NULL REFERENCES sites(name), secret_hash TEXT NOT NULL,
+    resources TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);
+CREATE TABLE IF NOT EXISTS sync_state (
+    site TEXT NOT NULL, kind TEXT NOT NULL, resource TEXT NOT NULL,
+    latest_event_time TEXT, record_count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, kind, resource));
+CREATE TABLE IF NOT EXISTS ingest_counts (
+    site TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL,
+    accepted INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,
+    rejected INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (site, day, kind));
+CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, outcome TEXT NOT NULL);
+"""
+
+
+def _ts(value: datetime) -> str:
+    # Fixed-width UTC text, so SQL max() compares instants correctly.
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        key_id=row["key_id"],
+        site=row["site"],
+        secret_hash=row["secret_hash"],
+        created_at=_dt(row["created_at"]),  # type: ignore[arg-type]
+        resources=tuple(json.loads(row["resources"])),
+        revoked_at=_dt(row["revoked_at"]),
+    )
+
+
+class SqliteControlStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._local = threading.local()
+        # executescript manages its own transaction.
+        self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def add_site(self, site: Site) -> None:
+        try:
+            with self._tx() as db:
+                db.execute("INSERT INTO sites VALUES (?, ?)", (site.name, _ts(site.created_at)))
+        except sqlite3.IntegrityError as exc:
+            raise ControlError(f"site {site.name!r} exists already") from exc
+
+    def get_site(self, name: str) -> Site | None:
+        row = self._conn().execute("SELECT * FROM sites WHERE name = ?", (name,)).fetchone()
+        return Site(row["name"], _dt(row["created_at"])) if row else None  # type: ignore[arg-type]
+
+    def list_sites(self) -> list[Site]:
+        rows = self._conn().execute("SELECT * FROM sites ORDER BY name").fetchall()
+        return [Site(r["name"], _dt(r["created_at"])) for r in rows]  # type: ignore[arg-type]
+
+    def add_key(self, key: ApiKey) -> None:
+        if self.get_site(key.site) is None:
+            raise ControlError(f"no site named {key.site!r}")
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
+                (key.key_id, key.site, key.secret_hash, json.dumps(list(key.resources)), _ts(key.created_at)),
+            )
+
+    def get_key(self, key_id: str) -> ApiKey | None:
+        row = self._conn().execute("SELECT * FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return _key(row) if row else None
+
+    def list_keys(self, site: str | None = None) -> list[ApiKey]:
+        sql, args = "SELECT * FROM api_keys", ()
+        if site is not None:
+            sql, args = sql + " WHERE site = ?", (site,)
+        return [_key(r) for r in self._conn().execute(sql + " ORDER BY site, created_at", args)]
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE key_id = ?", (_ts(at), key_id)
+            )
+        return cur.rowcount > 0
+
+    def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO sync_state VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (site, kind, resource) DO UPDATE SET
+                     latest_event_time = max(coalesce(latest_event_time, ''), excluded.latest_event_time),
+                     record_count = record_count + excluded.record_count""",
+                (site, kind, resource, _ts(latest), added),
+            )
+
+    def get_sync(self, site: str, kind: str, resource: str) -> SyncState:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM sync_state WHERE site = ? AND kind = ? AND resource = ?", (site, kind, resource)
+            )
+            .fetchone()
+        )
+        if row is None:
+            return SyncState(site, kind, resource, None, 0)
+        return SyncState(site, kind, resource, _dt(row["latest_event_time"]), row["record_count"])
+
+    def add_counts(self, count: IngestCount) -> None:
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO ingest_counts VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (site, day, kind) DO UPDATE SET
+                     accepted = accepted + excluded.accepted, duplicates = duplicates + excluded.duplicates,
+                     rejected = rejected + excluded.rejected""",
+                (
+                    count.site,
+                    count.day.isoformat(),
+                    count.kind,
+                    count.accepted,
+                    count.duplicates,
+                    count.rejected,
+                ),
+            )
+
+    def get_counts(self, site: str, since: date | None = None) -> list[IngestCount]:
+        rows = self._conn().execute(
+            "SELECT * FROM ingest_counts WHERE site = ? AND day >= ? ORDER BY day, kind",
+            (site, (since or date.min).isoformat()),
+        )
+        return [
+            IngestCount(
+                r["site"],
+                date.fromisoformat(r["day"]),
+                r["kind"],
+                r["accepted"],
+                r["duplicates"],
+                r["rejected"],
+            )
+            for r in rows
+        ]
+
+    def claim_batch(self, outcome: BatchOutcome) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO batches VALUES (?, ?)",
+                (outcome.batch_id, json.dumps(outcome.__dict__)),
+            )
+        return cur.rowcount > 0
+
+    def get_batch(self, batch_id: str) -> BatchOutcome | None:
+        row = self._conn().execute("SELECT outcome FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+        return BatchOutcome(**json.loads(row["outcome"])) if row else None

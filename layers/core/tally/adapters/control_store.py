@@ -1,0 +1,49 @@
+"""The control store interface: sites, key hashes, sync state, ingest counters and batch outcomes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Protocol
+
+from tally.domain.control import ApiKey, BatchOutcome, IngestCount, Site, SyncState
+from tally.settings import Settings
+
+
+class ControlStore(Protocol):
+    def add_site(self, site: Site) -> None:
+        """Store a new site; raise ControlError if the name is taken."""
+
+    def get_site(self, name: str) -> Site | None: ...
+    def list_sites(self) -> list[Site]: ...
+
+    def add_key(self, key: ApiKey) -> None: ...
+    def get_key(self, key_id: str) -> ApiKey | None: ...
+    def list_keys(self, site: str | None = None) -> list[ApiKey]: ...
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        """Mark a key revoked; False if there is no such key."""
+
+    def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
+        """Add `added` to the count and move the latest event time forward (never back)."""
+
+    def get_sync(self, site: str, kind: str, resource: str) -> SyncState: ...
+
+    def add_counts(self, count: IngestCount) -> None: ...
+    def get_counts(self, site: str, since: date | None = None) -> list[IngestCount]: ...
+
+    def claim_batch(self, outcome: BatchOutcome) -> bool:
+        """Record a batch's outcome unless one is stored already; True if this call stored it."""
+
+    def get_batch(self, batch_id: str) -> BatchOutcome | None: ...
+
+
+def open_control_store(settings: Settings) -> ControlStore:
+    """The store for the configured mode (imports here keep boto3 out of local start-up)."""
+    if settings.mode == "local":
+        from tally.adapters.control_sqlite import SqliteControlStore
+
+        return SqliteControlStore(settings.local_control_db)
+    from tally.adapters.control_dynamodb import DynamoControlStore
+
+    if not settings.control_table:
+        raise ValueError("TALLY_CONTROL_TABLE is required in AWS mode")
+    return DynamoControlStore(settings.control_table, settings.aws_region, settings.dynamodb_endpoint_url)

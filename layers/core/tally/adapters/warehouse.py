@@ -1,0 +1,145 @@
+"""The warehouse: partitioned Parquet under one root, on a local folder or S3, through `pyarrow.fs`.
+
+Key layout (shared with the Glue/Athena DDL and the DuckDB views):
+    <table>/dt=YYYY-MM-DD/<batch-id>.parquet
+    quarantine/<kind>/dt=YYYY-MM-DD/<batch-id>.ndjson
+Object names are derived from batch content, so a retried batch overwrites itself, never adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from tally.settings import Settings
+
+PARQUET_OPTIONS: dict[str, object] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+}
+
+
+def partition_key(table: str, day: date, name: str) -> str:
+    """The object key of one file of a date-partitioned table."""
+    return f"{table}/dt={day.isoformat()}/{name}"
+
+
+class Warehouse(Protocol):
+    uri: str
+
+    def write_partitioned(self, table: str, rows: pa.Table, time_column: str, name: str) -> list[str]: ...
+    def write_parquet(self, key: str, rows: pa.Table) -> None: ...
+    def read_parquet(self, key: str) -> pa.Table: ...
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list_keys(self, prefix: str) -> list[str]: ...
+    def delete(self, keys: list[str]) -> None: ...
+
+
+@dataclass
+class FsWarehouse:
+    """A warehouse rooted at `base` inside a pyarrow filesystem."""
+
+    fs: pafs.FileSystem
+    base: str
+    uri: str
+    atomic_rename: bool
+
+    def _path(self, key: str) -> str:
+        return f"{self.base}/{key}"
+
+    def write_partitioned(self, table: str, rows: pa.Table, time_column: str, name: str) -> list[str]:
+        """Split `rows` by the UTC date of `time_column`, one file per day; return the keys."""
+        days = pc.cast(rows.column(time_column), pa.date32())
+        keys = []
+        for day in pc.unique(days).to_pylist():
+            part = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+            key = partition_key(table, day, f"{name}.parquet")
+            self.write_parquet(key, part)
+            keys.append(key)
+        return sorted(keys)
+
+    def write_parquet(self, key: str, rows: pa.Table) -> None:
+        path = self._path(key)
+        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        if not self.atomic_rename:
+            # S3 PUT is atomic: readers see the whole object or none of it.
+            pq.write_table(rows, path, filesystem=self.fs, **PARQUET_OPTIONS)  # type: ignore[arg-type]
+            return
+        tmp = f"{path}.tmp"
+        pq.write_table(rows, tmp, filesystem=self.fs, **PARQUET_OPTIONS)  # type: ignore[arg-type]
+        self.fs.move(tmp, path)
+
+    def read_parquet(self, key: str) -> pa.Table:
+        return pq.read_table(self._path(key), filesystem=self.fs)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        target = f"{path}.tmp" if self.atomic_rename else path
+        with self.fs.open_output_stream(target) as out:
+            out.write(data)
+        if self.atomic_rename:
+            self.fs.move(target, path)
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.fs.open_input_stream(self._path(key)) as src:
+            return bytes(src.read())
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.get_file_info(self._path(key)).type == pafs.FileType.File)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        selector = pafs.FileSelector(self._path(prefix.rstrip("/")), recursive=True, allow_not_found=True)
+        start = len(self.base) + 1
+        return sorted(
+            info.path[start:]
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File and not info.path.endswith(".tmp")
+        )
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self.fs.delete_file(self._path(key))
+
+
+def _split_s3_uri(uri: str) -> str:
+    if not uri.startswith("s3://"):
+        raise ValueError(f"warehouse URI must start with s3:// in AWS mode, got {uri!r}")
+    return uri.removeprefix("s3://").rstrip("/")
+
+
+def open_warehouse(settings: Settings) -> FsWarehouse:
+    if settings.mode == "local":
+        root = settings.local_warehouse
+        root.mkdir(parents=True, exist_ok=True)
+        return FsWarehouse(pafs.LocalFileSystem(), root.as_posix(), root.as_posix(), atomic_rename=True)
+    if not settings.warehouse_uri:
+        raise ValueError("TALLY_WAREHOUSE_URI is required in AWS mode")
+    base = _split_s3_uri(settings.warehouse_uri)
+    endpoint = settings.s3_endpoint_url
+    fs = pafs.S3FileSystem(
+        region=settings.aws_region,
+        endpoint_override=endpoint,
+        scheme="http" if endpoint and endpoint.startswith("http://") else "https",
+        allow_bucket_creation=False,
+        allow_bucket_deletion=False,
+    )
+    return FsWarehouse(fs, base, f"s3://{base}", atomic_rename=False)
+
+
+def iter_partitions(keys: list[str]) -> Iterator[tuple[str, str]]:
+    """(partition folder, key) for every key of a date-partitioned table."""
+    for key in keys:
+        folder, _, _ = key.rpartition("/")
+        yield folder, key

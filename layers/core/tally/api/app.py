@@ -1,0 +1,33 @@
+"""The FastAPI application: the same app serves `tally serve` locally and Lambda through Mangum."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tally import __version__
+from tally.api import problem_handlers, records, sync_state
+from tally.api.models import Health
+from tally.services.container import Services
+from tally.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Tally",
+        version=__version__,
+        summary="Usage accounting for research infrastructure.",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )
+    app.state.services = Services(settings)
+    problem_handlers.install(app)
+    app.include_router(records.router)
+    app.include_router(sync_state.router)
+
+    @app.get("/v1/health", response_model=Health, tags=["meta"])
+    async def health() -> Health:
+        return Health(status="ok", mode=settings.mode)
+
+    return app

@@ -1,0 +1,75 @@
+"""POST /v1/records/{kind}: a batch of usage records in, partitioned Parquet out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.models import IngestResponse, ProblemDetails
+from tally.domain.records import KINDS, RecordKind
+from tally.services.body import check_utf8, decompress, media_type, split_lines
+from tally.services.problems import not_found, too_large
+
+router = APIRouter(prefix="/v1", tags=["records"])
+
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    status: {"model": ProblemDetails, "content": {"application/problem+json": {}}}
+    for status in (400, 401, 403, 404, 413, 415, 422)
+}
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The raw body, refused as soon as it passes `limit` bytes (before it is all in memory)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(f"body is {declared} bytes, more than the limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(f"body is more than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/records/{kind}",
+    response_model=IngestResponse,
+    responses=PROBLEMS,
+    summary="Post a batch of usage records",
+    description=(
+        "Body: a JSON array (`application/json`) or one record per line (`application/x-ndjson`), "
+        "optionally `Content-Encoding: gzip`. Valid records are written; invalid ones are quarantined "
+        "and listed in `errors`. Posting the same batch again writes nothing new."
+    ),
+)
+async def post_records(
+    request: Request,
+    svc: ServicesDep,
+    who: PrincipalDep,
+    kind: Annotated[str, Path(description=f"One of: {', '.join(KINDS)}")],
+    content_type: Annotated[str | None, Header()] = None,
+    content_encoding: Annotated[str | None, Header()] = None,
+) -> IngestResponse:
+    if kind not in KINDS:
+        raise not_found(f"unknown record kind {kind!r}: use one of {', '.join(KINDS)}")
+    media = media_type(content_type)
+    settings = svc.settings
+    raw = await read_capped(request, settings.max_body_bytes)
+
+    def work() -> IngestResponse:
+        body = decompress(raw, content_encoding, settings.max_decompressed_bytes)
+        check_utf8(body)
+        lines = split_lines(media, body)
+        result = svc.ingest.ingest(_kind(kind), lines, who)
+        return IngestResponse.model_validate(result, from_attributes=True)
+
+    return await run_in_threadpool(work)
+
+
+def _kind(kind: str) -> RecordKind:
+    assert kind in KINDS
+    return kind  # type: ignore[return-value]
