@@ -1,0 +1,28 @@
+"""Helpers shared by the command modules: settings, services, output."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import orjson
+from rich.console import Console
+
+from tally.services.container import Services
+from tally.settings import Settings
+
+out = Console()
+err = Console(stderr=True)
+
+
+def services() -> Services:
+    return Services(Settings())
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def print_json(value: object) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -1,0 +1,66 @@
+"""`tally keys`: API keys. A key belongs to one site, optionally to some of its resources."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tally.cli.common import fail, out, print_json, services
+
+app = typer.Typer(help="Manage API keys (stored hashed; the key is shown once).", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    site: Annotated[str, typer.Option("--site", help="The site the key writes for.")],
+    resource: Annotated[
+        list[str] | None, typer.Option("--resource", help="Restrict the key to this resource (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {id, key, site, resources} as JSON.")] = False,
+) -> None:
+    """Create a key and print it once: it cannot be shown again."""
+    new = services().create_key(site, tuple(resource or ()))
+    if as_json:
+        print_json(
+            {"id": new.record.key_id, "key": new.plain, "site": site, "resources": list(new.record.resources)}
+        )
+    else:
+        print(new.plain)
+
+
+@app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="The key id (see `tally keys list`).")]) -> None:
+    """Revoke a key: it stops working at once."""
+    if not services().control.revoke_key(key_id, datetime.now(UTC)):
+        fail(f"no key with id {key_id!r}")
+    out.print(f"key {key_id} revoked")
+
+
+@app.command("list")
+def list_keys(
+    site: Annotated[str | None, typer.Option("--site", help="Only this site's keys.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List keys (ids and metadata only; keys themselves are never stored)."""
+    keys = services().control.list_keys(site)
+    rows = [
+        {
+            "id": k.key_id,
+            "site": k.site,
+            "resources": list(k.resources),
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "site", "resources", "created", "status")
+    for r in rows:
+        status = "revoked" if r["revoked_at"] else "active"
+        table.add_row(str(r["id"]), str(r["site"]), ", ".join(r["resources"]) or "all", str(r["created_at"]), status)  # type: ignore[arg-type]
+    out.print(table)

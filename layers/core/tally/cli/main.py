@@ -1,0 +1,34 @@
+"""`tally`: the server-side command line. All local state lives under TALLY_HOME (default ./var).
+
+Command groups live in their own modules and are registered here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tally.cli import keys, serve, sites
+from tally.cli.common import fail
+from tally.domain.control import ControlError
+from tally.services.problems import Problem
+
+app = typer.Typer(
+    name="tally",
+    help="Tally: usage accounting for research infrastructure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(sites.app, name="sites")
+app.add_typer(keys.app, name="keys")
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
+app.command("openapi")(serve.openapi)
+
+
+def main() -> None:
+    """Console-script entry: expected failures become one clear line and exit code 1."""
+    try:
+        app()
+    except (ControlError, Problem, ValueError, OSError) as exc:
+        fail(str(exc))
