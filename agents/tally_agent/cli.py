@@ -1,7 +1,158 @@
-"""Entry point of `tally-agent` (filled in by the agent work)."""
+"""Entry point of `tally-agent`: `run`, `parse`, `import`, `install-cron`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
 import sys
+from typing import Any, Dict, List, Optional
+
+from tally_agent import __version__, collect, cron
+from tally_agent.config import DEFAULT_CONFIG, ConfigError, Config, load
+from tally_agent.context import ParseContext
+from tally_agent.lock import Busy
+from tally_agent.registry import SOURCES
+from tally_agent.runner import EXIT_OK, EXIT_PENDING, Report, import_files, run
+from tally_agent.timeutil import site_zone
+
+# Options every command accepts, each overriding the config file's value of the same name.
+OVERRIDES = (
+    ("--server", str, "server URL (https://...)"),
+    ("--api-key", str, "API key (prefer --api-key-file)"),
+    ("--api-key-file", str, "file holding the API key"),
+    ("--site", str, "site name"),
+    ("--resource", str, "resource name"),
+    ("--timezone", str, "site time zone of local timestamps in logs (IANA name)"),
+    ("--batch-system", str, "slurm, pbs, torque, pbspro, htcondor, sge, uge or lsf"),
+    ("--benchmark-type", str, "HEPscore23, HS06 or si2k"),
+    ("--benchmark-per-core", float, "benchmark value per core"),
+    ("--ca-bundle", str, "CA bundle that verifies the server"),
+    ("--client-cert", str, "client certificate (mutual TLS)"),
+    ("--client-key", str, "client key (mutual TLS)"),
+    ("--spool-dir", str, "spool and state directory"),
+    ("--timeout", float, "HTTP timeout in seconds"),
+    ("--overlap-seconds", int, "re-read this much before the server's latest record"),
+    ("--first-run-days", int, "how far back the first run reads"),
+    ("--max-batch-records", int, "records per batch (at most 5000)"),
+    ("--max-batch-bytes", int, "uncompressed bytes per batch (at most 4000000)"),
+    ("--attempts", int, "posts per batch within one run"),
+    ("--retry-delay", float, "base delay between posts of one batch (seconds)"),
+    ("--retry-base-seconds", float, "base delay between runs after a failure (seconds)"),
+)
 
 
-def main() -> int:
-    print("tally-agent: not built yet", file=sys.stderr)
-    return 2
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", help=f"config file (INI or JSON; default {DEFAULT_CONFIG} if present)")
+    common.add_argument("-v", "--verbose", action="count", default=0)
+    common.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="SOURCE.NAME=VALUE",
+        help="a source option, e.g. slurm.sacct=/opt/slurm/bin/sacct or pbs.file=/var/spool/pbs/...",
+    )
+    for flag, kind, text in OVERRIDES:
+        common.add_argument(flag, type=kind, help=text)
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="tally-agent", description="Tally site agent")
+    parser.add_argument("--version", action="version", version=f"tally-agent {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", parents=[common], help="collect what is new and send it (for cron)")
+    run_cmd.add_argument("--force", action="store_true", help="ignore the backoff after failures")
+    run_cmd.add_argument("--json", action="store_true", help="print a JSON summary")
+    parse_cmd = commands.add_parser("parse", parents=[common], help="print records as NDJSON, send nothing")
+    parse_cmd.add_argument("source", choices=sorted(SOURCES))
+    parse_cmd.add_argument("files", nargs="*", help="files to read (default: standard input)")
+    parse_cmd.add_argument("--fields", help="sacct --format list of a dump without a header line")
+    import_cmd = commands.add_parser("import", parents=[common], help="send history files through the spool")
+    import_cmd.add_argument("source", choices=sorted(s for s in SOURCES if SOURCES[s].kind != "identities"))
+    import_cmd.add_argument("files", nargs="+")
+    import_cmd.add_argument("--fields", help="sacct --format list of a dump without a header line")
+    import_cmd.add_argument("--json", action="store_true", help="print a JSON summary")
+    cron_cmd = commands.add_parser("install-cron", parents=[common], help="print (or install) the crontab line")
+    cron_cmd.add_argument("--install", action="store_true", help="add it to this user's crontab")
+    cron_cmd.add_argument("--every", type=int, default=15, help="minutes between runs (default 15)")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides: Dict[str, Any] = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
+                                 for flag, _, _ in OVERRIDES}
+    path = args.config
+    if path is None:
+        from pathlib import Path  # noqa: PLC0415
+
+        path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None
+    config = load(path, overrides)
+    for item in args.option:
+        name, sep, value = item.partition("=")
+        source, dot, option = name.partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"--option wants SOURCE.NAME=VALUE, got {item!r}")
+        config.options.setdefault(source, {})[option] = value
+    if getattr(args, "fields", None):
+        for source in ("slurm",):
+            config.options.setdefault(source, {})["fields"] = args.fields
+    return config
+
+
+def _parse(config: Config, source: str, files: List[str]) -> int:
+    ctx = ParseContext(
+        site=config.site or "unknown",
+        resource=config.resource or "unknown",
+        zone=site_zone(config.timezone),
+        benchmark_type=config.benchmark_type or None,
+        benchmark_per_core=config.benchmark_per_core,
+        options={**config.source_options(source), "batch_system": config.batch_system},
+    )
+    out = sys.stdout
+    for record in SOURCES[source].parse(collect.read_files(files or ["-"]), ctx):
+        out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True) + "\n")
+    out.flush()
+    stats = ctx.stats.summary()
+    print(f"tally-agent parse {source}: " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
+    return 0 if ctx.stats.errors == 0 else 3
+
+
+def _summary(report: Report, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report.as_dict(), sort_keys=True))
+    return EXIT_OK if report.pending_batches == 0 else EXIT_PENDING
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse gives `files` nothing when options sit between SOURCE and the files: take the rest.
+    if extra and (args.command not in ("parse", "import") or any(e.startswith("-") for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.files = [*args.files, *extra]
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s tally-agent %(levelname)s %(message)s")
+    try:
+        config = _config(args)
+        if args.command == "parse":
+            return _parse(config, args.source, args.files)
+        if args.command == "run":
+            return _summary(run(config, force=args.force), args.json)
+        if args.command == "import":
+            return _summary(import_files(config, args.source, args.files), args.json)
+        line = cron.cron_line(args.config, args.every)
+        if args.install:
+            cron.install(line)
+        print(line)
+        return 0
+    except Busy as exc:
+        print(f"tally-agent: {exc}", file=sys.stderr)
+        return EXIT_PENDING
+    except (ConfigError, collect.CollectError, ValueError, OSError) as exc:
+        print(f"tally-agent: {exc}", file=sys.stderr)
+        return 1

@@ -13,7 +13,7 @@ class UnitError(ValueError):
 
 def parse_duration(text: str) -> int:
     """Seconds from every form Slurm and PBS print: `SS`, `MM:SS`, `HH:MM:SS`, `D-HH:MM:SS`,
-    `D-HH`, `D-HH:MM`, each with an optional `.fff` fraction (truncated), or plain seconds."""
+    `D-HH`, `D-HH:MM`, each with an optional `.fff` fraction (rounded), or plain seconds."""
     value = text.strip()
     if not value:
         raise UnitError("empty duration")
@@ -33,10 +33,13 @@ def parse_duration(text: str) -> int:
             raise UnitError(f"bad duration {text!r}")
         while len(parts) < 3:
             parts.insert(0, "0")
-    hours, minutes, seconds = parts[0], parts[1], parts[2].split(".", 1)[0] or "0"
-    if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()):
+    hours, minutes = parts[0], parts[1]
+    seconds, _, fraction = parts[2].partition(".")
+    seconds = seconds or "0"
+    if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()) or not (fraction.isdigit() or not fraction):
         raise UnitError(f"bad duration {text!r}")
-    return ((days * 24 + int(hours)) * 60 + int(minutes)) * 60 + int(seconds)
+    rounding = 1 if fraction and fraction[0] >= "5" else 0  # `01:05.753` is 66 s
+    return ((days * 24 + int(hours)) * 60 + int(minutes)) * 60 + int(seconds) + rounding
 
 
 def parse_memory(text: str, default_unit: str = "") -> Optional[int]:
