@@ -12,9 +12,24 @@ from tests.conftest import Deployment
 from tests.support.records import FACTORIES, GZIP_NDJSON, NDJSON, gzipped, job, ndjson, vm
 from tests.support.warehouse import quarantined, rows
 
-EVENT_FIELD = {"jobs": "end_time", "vms": "interval_end", "storage": "end_time", "accelerators": "interval_end"}
-PARTITION_FIELD = {"jobs": "end_time", "vms": "interval_start", "storage": "end_time", "accelerators": "interval_start"}
-RESOURCE_FIELD = {"jobs": "resource", "vms": "resource", "storage": "storage_system", "accelerators": "resource"}
+EVENT_FIELD = {
+    "jobs": "end_time",
+    "vms": "interval_end",
+    "storage": "end_time",
+    "accelerators": "interval_end",
+}
+PARTITION_FIELD = {
+    "jobs": "end_time",
+    "vms": "interval_start",
+    "storage": "end_time",
+    "accelerators": "interval_start",
+}
+RESOURCE_FIELD = {
+    "jobs": "resource",
+    "vms": "resource",
+    "storage": "storage_system",
+    "accelerators": "resource",
+}
 
 
 def _utc(text: object) -> datetime:
@@ -83,7 +98,7 @@ def test_same_identity_twice_in_a_batch_keeps_the_last(deployment: Deployment) -
         body = http.post("/v1/records/jobs", json=records).json()
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (3, 1, 0)
     stored = {r["local_job_id"]: r for r in rows(deployment.services.warehouse, "jobs")}
-    assert sorted(stored) == ["1001", "1002", "1003"]
+    assert sorted(str(k) for k in stored) == ["1001", "1002", "1003"]
     assert stored["1001"]["cpu_seconds"] == 20
 
 
@@ -154,7 +169,10 @@ BAD_RECORDS = [
     (job(1, nodes=0), [("nodes", "greater than or equal to 1")]),
     (job(1, start_time="2026-03-02T00:00:00Z"), [(None, "end_time is before start_time")]),
     (job(1, end_time="2099-01-01T00:00:00Z"), [("end_time", "in the future")]),
-    (job(1, end_time="1970-01-01T00:00:00Z", start_time=None, submit_time=None), [("end_time", "before 1980")]),
+    (
+        job(1, end_time="1970-01-01T00:00:00Z", start_time=None, submit_time=None),
+        [("end_time", "before 1980")],
+    ),
     (job(1, local_user="x" * 10_000), [("local_user", "at most 256 characters")]),
     (job(1, batch_system="cron"), [("batch_system", "Input should be")]),
     (job(1, colour="blue"), [("colour", "Extra inputs are not permitted")]),
@@ -174,7 +192,11 @@ def test_bad_records_are_rejected_one_by_one_and_quarantined(
     errors = body["errors"]
     assert {e["index"] for e in errors} == {1}
     for field, fragment in expected:
-        assert any(e["field"] == field and fragment in e["message"] for e in errors), (field, fragment, errors)
+        assert any(e["field"] == field and fragment in e["message"] for e in errors), (
+            field,
+            fragment,
+            errors,
+        )
 
     wh = deployment.services.warehouse
     assert sorted(str(r["local_job_id"]) for r in rows(wh, "jobs")) == ["1010", "1011"]

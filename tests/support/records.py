@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -82,7 +82,8 @@ def accelerator(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, o
     return record
 
 
-FACTORIES = {"jobs": job, "vms": vm, "storage": storage, "accelerators": accelerator}
+Factory = Callable[..., dict[str, object]]
+FACTORIES: dict[str, Factory] = {"jobs": job, "vms": vm, "storage": storage, "accelerators": accelerator}
 
 
 def ndjson(records: Iterable[object]) -> bytes:

@@ -58,7 +58,11 @@ class DynamoControlStore:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={"pk": {"S": "SITES"}, "sk": {"S": site.name}, "created_at": {"S": _ts(site.created_at)}},
+                Item={
+                    "pk": {"S": "SITES"},
+                    "sk": {"S": site.name},
+                    "created_at": {"S": _ts(site.created_at)},
+                },
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
@@ -107,7 +111,9 @@ class DynamoControlStore:
 
     def list_keys(self, site: str | None = None) -> list[ApiKey]:
         keys = [self._key(i) for i in self._query("KEYS")]
-        return sorted((k for k in keys if site is None or k.site == site), key=lambda k: (k.site, k.created_at))
+        return sorted(
+            (k for k in keys if site is None or k.site == site), key=lambda k: (k.site, k.created_at)
+        )
 
     def revoke_key(self, key_id: str, at: datetime) -> bool:
         try:

@@ -107,9 +107,9 @@ class SqliteControlStore:
         return _key(row) if row else None
 
     def list_keys(self, site: str | None = None) -> list[ApiKey]:
-        sql, args = "SELECT * FROM api_keys", ()
+        sql, args = "SELECT * FROM api_keys", []
         if site is not None:
-            sql, args = sql + " WHERE site = ?", (site,)
+            sql, args = sql + " WHERE site = ?", [site]
         return [_key(r) for r in self._conn().execute(sql + " ORDER BY site, created_at", args)]
 
     def revoke_key(self, key_id: str, at: datetime) -> bool:
@@ -133,7 +133,8 @@ class SqliteControlStore:
         row = (
             self._conn()
             .execute(
-                "SELECT * FROM sync_state WHERE site = ? AND kind = ? AND resource = ?", (site, kind, resource)
+                "SELECT * FROM sync_state WHERE site = ? AND kind = ? AND resource = ?",
+                (site, kind, resource),
             )
             .fetchone()
         )

@@ -74,10 +74,10 @@ class FsWarehouse:
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         if not self.atomic_rename:
             # S3 PUT is atomic: readers see the whole object or none of it.
-            pq.write_table(rows, path, filesystem=self.fs, **PARQUET_OPTIONS)  # type: ignore[arg-type]
+            pq.write_table(rows, path, filesystem=self.fs, **PARQUET_OPTIONS)
             return
         tmp = f"{path}.tmp"
-        pq.write_table(rows, tmp, filesystem=self.fs, **PARQUET_OPTIONS)  # type: ignore[arg-type]
+        pq.write_table(rows, tmp, filesystem=self.fs, **PARQUET_OPTIONS)
         self.fs.move(tmp, path)
 
     def read_parquet(self, key: str) -> pa.Table:

@@ -14,15 +14,21 @@ class RecordError(BaseModel):
 
 
 class IngestResponse(BaseModel):
-    batch_id: str = Field(description="Derived from the batch's content: the same batch always gets the same id.")
+    batch_id: str = Field(
+        description="Derived from the batch's content: the same batch always gets the same id."
+    )
     kind: str
     site: str
     accepted: int = Field(description="Records written (after removing duplicates within the batch).")
-    duplicates: int = Field(description="Records dropped because another record of the batch has the same identity.")
+    duplicates: int = Field(
+        description="Records dropped because another record of the batch has the same identity."
+    )
     rejected: int = Field(description="Records refused; kept under quarantine/ with their reasons.")
     errors: list[RecordError]
     errors_truncated: bool = Field(description="True when more errors exist than are listed here.")
-    replayed: bool = Field(description="True when this batch had been stored before and nothing new was written.")
+    replayed: bool = Field(
+        description="True when this batch had been stored before and nothing new was written."
+    )
 
 
 class SyncStateResponse(BaseModel):
@@ -30,7 +36,7 @@ class SyncStateResponse(BaseModel):
     kind: str
     resource: str
     latest_event_time: datetime | None = Field(
-        description="Latest event time stored (jobs: end_time; vms, accelerators: interval_end; storage: end_time)."
+        description=("Latest event time stored (jobs, storage: end_time; vms, accelerators: interval_end).")
     )
     record_count: int
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,7 +19,9 @@ def create(
     resource: Annotated[
         list[str] | None, typer.Option("--resource", help="Restrict the key to this resource (repeatable).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {id, key, site, resources} as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print {id, key, site, resources} as JSON.")
+    ] = False,
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
     new = services().create_key(site, tuple(resource or ()))
@@ -46,7 +48,7 @@ def list_keys(
 ) -> None:
     """List keys (ids and metadata only; keys themselves are never stored)."""
     keys = services().control.list_keys(site)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": k.key_id,
             "site": k.site,
@@ -62,5 +64,7 @@ def list_keys(
     table = Table("id", "site", "resources", "created", "status")
     for r in rows:
         status = "revoked" if r["revoked_at"] else "active"
-        table.add_row(str(r["id"]), str(r["site"]), ", ".join(r["resources"]) or "all", str(r["created_at"]), status)  # type: ignore[arg-type]
+        table.add_row(
+            str(r["id"]), str(r["site"]), ", ".join(r["resources"]) or "all", str(r["created_at"]), status
+        )
     out.print(table)

@@ -28,7 +28,9 @@ def _load_with_progress(svc: Services, jobs: int, months: int) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    demo: Annotated[bool, typer.Option("--demo", help="On first start, create demo sites, keys and data.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="On first start, create demo sites, keys and data.")
+    ] = False,
     demo_jobs: Annotated[int, typer.Option(help="Jobs the demo data holds.")] = 60_000,
 ) -> None:
     """Run the API server on the local warehouse and control store under TALLY_HOME."""
@@ -53,7 +55,9 @@ def demo(
 
 
 def openapi(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the OpenAPI document of the HTTP API."""
     text = orjson.dumps(create_app().openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"

@@ -35,12 +35,26 @@ CLUSTERS: tuple[Cluster, ...] = (
         "NORTH-HPC", "hex-gpu", "slurm", "hpc", ("gpu",), 48, gpus_per_node=4, gpu_model="a100", share=0.8
     ),
     Cluster(
-        "LAKESIDE-GRID", "ce01", "htcondor", "grid", ("grid",), 32, benchmark_type="HEPscore23",
-        benchmark_per_core=16.4, share=2.5,
+        "LAKESIDE-GRID",
+        "ce01",
+        "htcondor",
+        "grid",
+        ("grid",),
+        32,
+        benchmark_type="HEPscore23",
+        benchmark_per_core=16.4,
+        share=2.5,
     ),
     Cluster(
-        "LAKESIDE-GRID", "ce02", "pbs", "grid", ("long", "short"), 24, benchmark_type="HS06",
-        benchmark_per_core=11.2, share=1.2,
+        "LAKESIDE-GRID",
+        "ce02",
+        "pbs",
+        "grid",
+        ("long", "short"),
+        24,
+        benchmark_type="HS06",
+        benchmark_per_core=11.2,
+        share=1.2,
     ),
     Cluster("RIVERSIDE-UNI", "bluebear", "sge", "hpc", ("all.q", "bigmem.q"), 40, share=1.0),
     Cluster("RIVERSIDE-UNI", "oak", "lsf", "hpc", ("normal", "priority"), 28, share=0.6),
@@ -94,7 +108,9 @@ def demo_window(now: datetime, months: int) -> tuple[datetime, datetime]:
     return datetime(year, month, 1, tzinfo=UTC), end
 
 
-def _job(rng: random.Random, c: Cluster, number: int, start: datetime, end_limit: datetime) -> dict[str, object]:
+def _job(
+    rng: random.Random, c: Cluster, number: int, start: datetime, end_limit: datetime
+) -> dict[str, object]:
     gpu = c.gpus_per_node > 0
     if c.infrastructure == "grid":
         vo = rng.choice(VOS)
@@ -158,7 +174,9 @@ def _job(rng: random.Random, c: Cluster, number: int, start: datetime, end_limit
     return record
 
 
-def generate_jobs(now: datetime, months: int = 6, jobs: int = 60_000, seed: int = 2026) -> Iterator[dict[str, object]]:
+def generate_jobs(
+    now: datetime, months: int = 6, jobs: int = 60_000, seed: int = 2026
+) -> Iterator[dict[str, object]]:
     """Yield `jobs` job records spread over the last `months` months, by cluster share."""
     rng = random.Random(seed)
     start, end = demo_window(now, months)

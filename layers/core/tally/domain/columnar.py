@@ -55,18 +55,41 @@ def _null_safe(mask: pa.Array) -> pa.Array:
     return pc.fill_null(mask, False)
 
 
+Mask = Callable[[pa.Table], pa.Array]
+
+
+def _is_null(name: str) -> Mask:
+    def failing(t: pa.Table) -> pa.Array:
+        return pc.is_null(t.column(name))
+
+    return failing
+
+
+def _not_in(name: str, allowed: tuple[Any, ...]) -> Mask:
+    def failing(t: pa.Table) -> pa.Array:
+        col = t.column(name)
+        return pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=pa.array(allowed))))
+
+    return failing
+
+
+def _compare(name: str, op: Callable[..., pa.Array], value: Any, measure_length: bool = False) -> Mask:
+    """Rows where `op(column, value)` holds; nulls never fail (required-ness is checked apart)."""
+
+    def failing(t: pa.Table) -> pa.Array:
+        col = t.column(name)
+        return _null_safe(op(pc.utf8_length(col) if measure_length else col, value))
+
+    return failing
+
+
 def _field_checks(name: str, annotation: Any, metadata: list[Any], required: bool) -> Iterator[Check]:
     base, nullable = base_type(annotation)
-    col: Callable[[pa.Table], pa.ChunkedArray] = lambda t: t.column(name)  # noqa: E731
     if required or not nullable:
-        yield Check(name, "Field required", lambda t: pc.is_null(col(t)))
+        yield Check(name, "Field required", _is_null(name))
     if typing.get_origin(base) is Literal:
         allowed = typing.get_args(base)
-        yield Check(
-            name,
-            f"Input should be {_literal_text(allowed)}",
-            lambda t: pc.and_(pc.is_valid(col(t)), pc.invert(pc.is_in(col(t), value_set=pa.array(allowed)))),
-        )
+        yield Check(name, f"Input should be {_literal_text(allowed)}", _not_in(name, allowed))
     for meta in metadata:
         if isinstance(meta, at.MinLen) and meta.min_length > 0:
             n = meta.min_length
@@ -74,34 +97,34 @@ def _field_checks(name: str, annotation: Any, metadata: list[Any], required: boo
             yield Check(
                 name,
                 f"String should have at least {n} {unit}",
-                lambda t, n=n: _null_safe(pc.less(pc.utf8_length(col(t)), n)),
+                _compare(name, pc.less, n, measure_length=True),
             )
         elif isinstance(meta, at.MaxLen):
             n = meta.max_length
             yield Check(
                 name,
                 f"String should have at most {n} characters",
-                lambda t, n=n: _null_safe(pc.greater(pc.utf8_length(col(t)), n)),
+                _compare(name, pc.greater, n, measure_length=True),
             )
         elif isinstance(meta, at.Ge):
-            v = meta.ge
             yield Check(
-                name,
-                f"Input should be greater than or equal to {v}",
-                lambda t, v=v: _null_safe(pc.less(col(t), v)),
+                name, f"Input should be greater than or equal to {meta.ge}", _compare(name, pc.less, meta.ge)
             )
         elif isinstance(meta, at.Gt):
-            v = meta.gt
             yield Check(
-                name, f"Input should be greater than {v}", lambda t, v=v: _null_safe(pc.less_equal(col(t), v))
+                name, f"Input should be greater than {meta.gt}", _compare(name, pc.less_equal, meta.gt)
             )
         elif isinstance(meta, at.Le):
-            v = meta.le
             yield Check(
-                name,
-                f"Input should be less than or equal to {v}",
-                lambda t, v=v: _null_safe(pc.greater(col(t), v)),
+                name, f"Input should be less than or equal to {meta.le}", _compare(name, pc.greater, meta.le)
             )
+
+
+def _before(earlier: str, later: str) -> Mask:
+    def failing(t: pa.Table) -> pa.Array:
+        return _null_safe(pc.less(t.column(later), t.column(earlier)))
+
+    return failing
 
 
 def _union_metadata(annotation: Any) -> list[Any]:
@@ -126,13 +149,7 @@ def model_checks(kind: RecordKind) -> tuple[Check, ...]:
         # (see `fill_defaults`), so only truly required fields get the not-null check.
         checks.extend(_field_checks(name, info.annotation, metadata, info.is_required() and not has_default))
     for rule in model.time_order:
-        checks.append(
-            Check(
-                None,
-                f"Value error, {rule.message}",
-                lambda t, r=rule: _null_safe(pc.less(t.column(r.later), t.column(r.earlier))),
-            )
-        )
+        checks.append(Check(None, f"Value error, {rule.message}", _before(rule.earlier, rule.later)))
     return tuple(checks)
 
 
@@ -146,16 +163,10 @@ def time_window_checks(kind: RecordKind, now: datetime, tolerance_seconds: int) 
             Check(
                 name,
                 f"Input should not be more than {tolerance_seconds} seconds in the future",
-                lambda t, n=name: _null_safe(pc.greater(t.column(n), latest)),
+                _compare(name, pc.greater, latest),
             )
         )
-        out.append(
-            Check(
-                name,
-                "Input should not be before 1980-01-01",
-                lambda t, n=name: _null_safe(pc.less(t.column(n), earliest)),
-            )
-        )
+        out.append(Check(name, "Input should not be before 1980-01-01", _compare(name, pc.less, earliest)))
     return out
 
 
@@ -173,7 +184,9 @@ def fill_defaults(kind: RecordKind, table: pa.Table) -> pa.Table:
     return table
 
 
-def failing_rows(table: pa.Table, checks: list[Check] | tuple[Check, ...], indices: list[int]) -> list[FieldError]:
+def failing_rows(
+    table: pa.Table, checks: list[Check] | tuple[Check, ...], indices: list[int]
+) -> list[FieldError]:
     """Errors of every row breaking any check; `indices` maps table rows to batch positions."""
     errors: list[FieldError] = []
     for check in checks:

@@ -58,6 +58,8 @@ def input_schema(kind: RecordKind) -> pa.Schema:
 @cache
 def stored_schema(kind: RecordKind) -> pa.Schema:
     """Columns of a warehouse row: the input columns plus what the server adds."""
-    return input_schema(kind).append(pa.field("ingested_at", TIMESTAMP)).append(
-        pa.field("batch_id", pa.string())
+    return (
+        input_schema(kind)
+        .append(pa.field("ingested_at", TIMESTAMP))
+        .append(pa.field("batch_id", pa.string()))
     )

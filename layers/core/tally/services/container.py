@@ -8,8 +8,16 @@ from functools import cached_property
 
 from tally.adapters.control_store import ControlStore, open_control_store
 from tally.adapters.warehouse import FsWarehouse, open_warehouse
-from tally.domain.control import ApiKey, NewKey, Site, mint_key, parse_key, secret_matches, validate_site_name
-from tally.domain.control import ControlError
+from tally.domain.control import (
+    ApiKey,
+    ControlError,
+    NewKey,
+    Site,
+    mint_key,
+    parse_key,
+    secret_matches,
+    validate_site_name,
+)
 from tally.services.ingest import IngestService, Principal
 from tally.services.problems import unauthorized
 from tally.settings import Settings

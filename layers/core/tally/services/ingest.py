@@ -152,7 +152,13 @@ class IngestService:
         return self.warehouse.write_partitioned(kind, stored, MODELS[kind].partition_time, batch_id)
 
     def _quarantine(
-        self, kind: RecordKind, lines: RecordLines, judged: _Judged, batch_id: str, who: Principal, now: datetime
+        self,
+        kind: RecordKind,
+        lines: RecordLines,
+        judged: _Judged,
+        batch_id: str,
+        who: Principal,
+        now: datetime,
     ) -> str:
         by_index: dict[int, list[dict[str, object]]] = {}
         for error in judged.errors:
@@ -190,7 +196,9 @@ class IngestService:
                     row[f"{model.event_time}_count"],
                 )
         self.control.add_counts(
-            IngestCount(outcome.site, now.date(), kind, outcome.accepted, outcome.duplicates, outcome.rejected)
+            IngestCount(
+                outcome.site, now.date(), kind, outcome.accepted, outcome.duplicates, outcome.rejected
+            )
         )
 
 
@@ -278,13 +286,17 @@ def _validate_each(kind: RecordKind, raw: list[object]) -> tuple[pa.Table, list[
             errors.append(FieldError(index, None, f"record is not valid JSON: {value.head!r}"))
             continue
         if not isinstance(value, dict):
-            errors.append(FieldError(index, None, f"record must be a JSON object, not {type(value).__name__}"))
+            errors.append(
+                FieldError(index, None, f"record must be a JSON object, not {type(value).__name__}")
+            )
             continue
         # Null means absent, as on the fast path: a field with a default takes it.
         cleaned = {
             k: v
             for k, v in value.items()
-            if not (v is None and k in fields and fields[k].default not in (None,) and not fields[k].is_required())
+            if not (
+                v is None and k in fields and fields[k].default not in (None,) and not fields[k].is_required()
+            )
         }
         try:
             record = model.model_validate(cleaned)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class Problem(Exception):
+class Problem(Exception):  # noqa: N818 (named for RFC 9457, not an error class)
     """A request refused as a whole; nothing of it has been written."""
 
     def __init__(self, status: int, title: str, detail: str, **extra: object) -> None:
