@@ -6,6 +6,7 @@ with `ca_bundle` instead.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -87,7 +88,7 @@ class Client:
             return Answer(exc.code, _json(payload))
         except ssl.SSLCertVerificationError as exc:
             raise TransportError(f"TLS verification failed: {exc.verify_message}") from exc
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, OSError) as exc:
             raise TransportError(f"{method} {path}: {exc}") from exc
 
 
