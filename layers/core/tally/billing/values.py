@@ -1,0 +1,245 @@
+"""Vectorised conversions of raw billing strings: nulls, decimals, timestamps, per-unique-value maps.
+
+Each converter returns the converted array and a mask of values that were present but could not be
+converted, so the caller can reject those rows with the right rule instead of losing them.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tally.billing.focus_schema import MONEY, MONEY_LIMIT_DIGITS, TIMESTAMP
+
+#: Strings that mean "no value" in the exports we read (the FOCUS 1.0 sample writes "NULL").
+NULL_TOKENS = pa.array(["", "NULL", "null", "Null"], pa.string())
+
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?$"
+# Spreadsheet-formatted money: optional currency sign, thousands separators in groups of three,
+# a dot for decimals ("$10,000.00"). Only this unambiguous shape is accepted and normalised.
+_FORMATTED_MONEY = r"^[+-]?[$€£¥]?[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
+_WIDE = pa.decimal256(76, 30)
+_QUANT = decimal.Decimal(1).scaleb(-10)
+_DEC_CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, Emax=10_000, Emin=-10_000)
+
+
+def false_mask(n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(False, pa.bool_()), n)
+
+
+def as_mask(mask: pa.Array) -> pa.Array:
+    """A boolean mask with nulls read as False."""
+    return pc.fill_null(mask, False)
+
+
+def clean(arr: pa.Array) -> pa.Array:
+    """Trim whitespace and turn empty strings and NULL tokens into nulls."""
+    trimmed = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.is_in(trimmed, value_set=NULL_TOKENS), pa.scalar(None, pa.string()), trimmed)
+
+
+def present(arr: pa.Array) -> pa.Array:
+    return pc.is_valid(arr)
+
+
+def _py_decimal(text: str) -> decimal.Decimal | None:
+    try:
+        value = _DEC_CONTEXT.create_decimal(text)
+    except (decimal.InvalidOperation, ValueError):
+        return None
+    if not value.is_finite():
+        return None
+    try:
+        rounded = value.quantize(_QUANT, context=_DEC_CONTEXT)
+    except decimal.InvalidOperation:
+        return None
+    if rounded != 0 and rounded.adjusted() >= MONEY_LIMIT_DIGITS:
+        return None
+    return rounded
+
+
+def to_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Cleaned strings -> (decimal128(38, 10), bad mask, reformatted mask).
+
+    Values are rounded half-to-even to 10 decimal places. Spreadsheet-formatted money
+    ("$10,000.00 ") is normalised and flagged in the third mask. Anything else that is not a plain
+    decimal number (with optional exponent), or does not fit 28 integer digits, is bad.
+    """
+    if pa.types.is_decimal(arr.type):
+        return arr.cast(MONEY), false_mask(len(arr)), false_mask(len(arr))
+    plain = as_mask(pc.match_substring_regex(arr, _NUMBER))
+    formatted = pc.and_(pc.invert(plain), as_mask(pc.match_substring_regex(arr, _FORMATTED_MONEY)))
+    text = arr
+    if pc.any(formatted).as_py():
+        stripped = pc.replace_substring_regex(arr, pattern=r"[$€£¥,]", replacement="")
+        text = pc.if_else(formatted, stripped, arr)
+    good = pc.or_(plain, formatted)
+    candidates = pc.if_else(good, text, pa.scalar(None, pa.string()))
+    try:
+        wide = candidates.cast(_WIDE)
+        values = pc.round(wide, ndigits=10).cast(MONEY)
+        bad = pc.and_(present(arr), pc.invert(good))
+        return values, bad, formatted
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out: list[decimal.Decimal | None] = []
+    bad_list: list[bool] = []
+    for raw, ok in zip(candidates.to_pylist(), good.to_pylist(), strict=True):
+        value = _py_decimal(raw) if ok and raw is not None else None
+        out.append(value)
+        bad_list.append(raw is not None and value is None)
+    values = pa.array(out, MONEY)
+    bad = pc.or_(pa.array(bad_list, pa.bool_()), pc.and_(present(arr), pc.invert(good)))
+    return values, bad, formatted
+
+
+_SLASH_DAY_FIRST = r"^(1[3-9]|2\d|3[01])/\d{1,2}/\d{2,4}"
+_ZONE = r"(Z|[+-]\d\d:?\d\d)$"
+_PY_FORMATS = (
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%d/%m/%Y %I:%M:%S %p",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M%z",
+)
+
+
+def _iso_text(arr: pa.Array, day_first: bool) -> pa.Array:
+    s = arr
+    # Zero-pad and expand slash dates (US month-first unless a day > 12 shows day-first), "5/1/25" too.
+    s = pc.replace_substring_regex(s, pattern=r"^(\d)/", replacement=r"0\1/")
+    s = pc.replace_substring_regex(s, pattern=r"^(\d\d)/(\d)/", replacement=r"\1/0\2/")
+    s = pc.replace_substring_regex(s, pattern=r"^(\d\d)/(\d\d)/(\d\d)( |T|$)", replacement=r"\1/\2/20\3\4")
+    order = r"\3-\2-\1" if day_first else r"\3-\1-\2"
+    s = pc.replace_substring_regex(s, pattern=r"^(\d\d)/(\d\d)/(\d{4})", replacement=order)
+    # Dotted (European) dates are always day first.
+    s = pc.replace_substring_regex(s, pattern=r"^(\d\d)\.(\d\d)\.(\d{4})", replacement=r"\3-\2-\1")
+    s = pc.replace_substring_regex(s, pattern=r"^(\d{4}-\d\d-\d\d)$", replacement=r"\1T00:00:00")
+    s = pc.replace_substring_regex(s, pattern=r"^(\d{4}-\d\d-\d\d) +", replacement=r"\1T")
+    s = pc.replace_substring_regex(s, pattern=r"^(\d{4}-\d\d-\d\dT\d\d:\d\d)(Z|[+-]|$)", replacement=r"\1:00\2")
+    s = pc.replace_substring_regex(s, pattern=r" ?(UTC|GMT)$", replacement="Z")
+    s = pc.replace_substring_regex(s, pattern=r" ([+-]\d\d:?\d\d)$", replacement=r"\1")
+    has_zone = as_mask(pc.match_substring_regex(s, _ZONE))
+    return pc.if_else(has_zone, s, pc.binary_join_element_wise(s, pa.scalar("Z"), ""))
+
+
+def _py_timestamp(text: str) -> datetime | None:
+    for fmt in _PY_FORMATS:
+        try:
+            value = datetime.strptime(text, fmt)  # noqa: DTZ007 - naive values are UTC by contract
+        except ValueError:
+            continue
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None
+
+
+def to_timestamp(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Cleaned strings -> (timestamp[us, UTC], bad mask). A value without a zone is read as UTC."""
+    if pa.types.is_timestamp(arr.type):
+        return pc.cast(arr, TIMESTAMP), false_mask(len(arr))
+    day_first = bool(pc.any(as_mask(pc.match_substring_regex(arr, _SLASH_DAY_FIRST))).as_py())
+    iso = _iso_text(arr, day_first)
+    try:
+        return iso.cast(TIMESTAMP), false_mask(len(arr))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out: list[datetime | None] = []
+    bad: list[bool] = []
+    for raw, text in zip(arr.to_pylist(), iso.to_pylist(), strict=True):
+        value: datetime | None = None
+        if text is not None:
+            try:
+                value = pa.scalar(text).cast(TIMESTAMP).as_py()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                value = _py_timestamp(raw) if raw is not None else None
+        out.append(value)
+        bad.append(raw is not None and value is None)
+    return pa.array(out, TIMESTAMP), pa.array(bad, pa.bool_())
+
+
+def _arith(op: str, a: pa.Array, b: pa.Array) -> pa.Array:
+    """Exact decimal + or - of MONEY arrays (via decimal256, so 38 digits do not overflow)."""
+    wide = pa.decimal256(40, 10)
+    result = pc.call_function(op, [a.cast(wide), b.cast(wide)])
+    try:
+        return result.cast(MONEY)
+    except pa.ArrowInvalid:  # beyond 28 integer digits: null, the caller's rule rejects the row
+        values = [v if v is None or abs(v) < decimal.Decimal(10) ** MONEY_LIMIT_DIGITS else None
+                  for v in result.to_pylist()]
+        return pa.array(values, MONEY)
+
+
+def dec_add(a: pa.Array, b: pa.Array) -> pa.Array:
+    return _arith("add_checked", a, b)
+
+
+def dec_sub(a: pa.Array, b: pa.Array) -> pa.Array:
+    return _arith("subtract_checked", a, b)
+
+
+_SEP = "\x1e"
+
+
+def join_present(parts: list[pa.Array], separator: str) -> pa.Array:
+    """Join strings element-wise, skipping nulls; null where every part is null.
+
+    (pyarrow 25's binary_join_element_wise(null_handling="skip") returned a short array here, so
+    nulls are joined as empty strings with a control-character separator that is then collapsed.)
+    """
+    filled = [pc.fill_null(p, "") for p in parts]
+    joined = pc.binary_join_element_wise(*filled, _SEP) if len(filled) > 1 else filled[0]
+    joined = pc.replace_substring_regex(joined, pattern=f"{_SEP}{{2,}}", replacement=_SEP)
+    joined = pc.replace_substring_regex(joined, pattern=f"^{_SEP}|{_SEP}$", replacement="")
+    joined = pc.replace_substring(joined, pattern=_SEP, replacement=separator)
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
+
+
+def add_days(ts: pa.Array, days: int) -> pa.Array:
+    return pc.add(ts, pa.scalar(timedelta(days=days), pa.duration("us")))
+
+
+def month_start(ts: pa.Array) -> pa.Array:
+    """First instant (UTC) of the month of each timestamp."""
+    return pc.floor_temporal(ts, unit="month")
+
+
+def next_month_start(ts: pa.Array) -> pa.Array:
+    start = month_start(ts)
+    return pc.floor_temporal(add_days(start, 32), unit="month")
+
+
+def map_unique(arr: pa.Array, fn: Callable[[str], str | None]) -> pa.Array:
+    """Apply a Python function once per distinct value (billing columns repeat a lot)."""
+    if len(arr) == 0:
+        return pa.array([], pa.string())
+    encoded = pc.dictionary_encode(arr)
+    dictionary = encoded.dictionary.to_pylist()
+    mapped = pa.array([fn(v) for v in dictionary], pa.string())
+    return pc.take(mapped, encoded.indices)
+
+
+def const(value: str | None, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.string()), n)
+
+
+def first_present(*arrays: pa.Array | None) -> pa.Array | None:
+    """Element-wise first non-null value of the given columns (None when no column exists)."""
+    existing = [a for a in arrays if a is not None]
+    if not existing:
+        return None
+    if len(existing) == 1:
+        return existing[0]
+    return pc.coalesce(*existing)
+
+
+def lookup(arr: pa.Array, table: dict[str, str], *, case_insensitive: bool = True) -> pa.Array:
+    """Map values through a dict (unknown -> null)."""
+    if case_insensitive:
+        lowered = {k.lower(): v for k, v in table.items()}
+        return map_unique(arr, lambda v: lowered.get(v.lower()))
+    return map_unique(arr, table.get)
