@@ -111,21 +111,27 @@ def map_aws(frame: Frame, context: FileContext) -> Mapped:
     usage_type = frame.get("lineItem/UsageType")
     term = frame.get("pricing/term")
     spot = pc.or_(
-        as_mask(pc.equal(pc.utf8_lower(term), "spot")) if term is not None else pa.repeat(pa.scalar(False), n),
-        as_mask(pc.match_substring(usage_type, "SpotUsage")) if usage_type is not None else pa.repeat(
-            pa.scalar(False), n
-        ),
+        as_mask(pc.equal(pc.utf8_lower(term), "spot"))
+        if term is not None
+        else pa.repeat(pa.scalar(False), n),
+        as_mask(pc.match_substring(usage_type, "SpotUsage"))
+        if usage_type is not None
+        else pa.repeat(pa.scalar(False), n),
     )
     committed = _is(line_type, "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
     pricing_category = pc.if_else(
         usage,
-        pc.if_else(committed, pa.scalar("Committed"), pc.if_else(spot, pa.scalar("Dynamic"), pa.scalar("Standard"))),
+        pc.if_else(
+            committed, pa.scalar("Committed"), pc.if_else(spot, pa.scalar("Dynamic"), pa.scalar("Standard"))
+        ),
         pc.if_else(purchase, pa.scalar("Standard"), _NULL),
     )
     tenancy = frame.get("product/tenancy")
-    dedicated = as_mask(pc.match_substring_regex(usage_type, "DedicatedUsage|HostUsage|DedicatedRes")) if (
-        usage_type is not None
-    ) else pa.repeat(pa.scalar(False), n)
+    dedicated = (
+        as_mask(pc.match_substring_regex(usage_type, "DedicatedUsage|HostUsage|DedicatedRes"))
+        if (usage_type is not None)
+        else pa.repeat(pa.scalar(False), n)
+    )
     if tenancy is not None:
         dedicated = pc.or_(dedicated, as_mask(pc.equal(pc.utf8_lower(tenancy), "dedicated")))
     purchase_option = pc.if_else(
@@ -134,15 +140,22 @@ def map_aws(frame: Frame, context: FileContext) -> Mapped:
         pc.if_else(
             _is(line_type, "DiscountedUsage"),
             pa.scalar("reserved"),
-            pc.if_else(spot, pa.scalar("spot"), pc.if_else(dedicated, pa.scalar("dedicated"), pa.scalar("on_demand"))),
+            pc.if_else(
+                spot, pa.scalar("spot"), pc.if_else(dedicated, pa.scalar("dedicated"), pa.scalar("on_demand"))
+            ),
         ),
     )
     purchase_option = pc.if_else(usage, purchase_option, _NULL)
 
     unit = frame.get("pricing/unit")
     amount = frame.get("lineItem/UsageAmount")
-    sp_lines = _is(line_type, "SavingsPlanCoveredUsage", "SavingsPlanNegation", "SavingsPlanUpfrontFee",
-                   "SavingsPlanRecurringFee")
+    sp_lines = _is(
+        line_type,
+        "SavingsPlanCoveredUsage",
+        "SavingsPlanNegation",
+        "SavingsPlanUpfrontFee",
+        "SavingsPlanRecurringFee",
+    )
     ri_lines = _is(line_type, "DiscountedUsage", "RIFee")
     sp_arn = frame.get("savingsPlan/SavingsPlanARN", "savingsPlan/SavingsPlanArn")
     ri_arn = frame.get("reservation/ReservationARN", "reservation/ReservationArn")
@@ -152,10 +165,12 @@ def map_aws(frame: Frame, context: FileContext) -> Mapped:
             pc.if_else(sp_lines, sp_arn, _NULL) if sp_arn is not None else pa.nulls(n, pa.string()),
             pc.if_else(ri_lines, ri_arn, _NULL) if ri_arn is not None else pa.nulls(n, pa.string()),
         )
-    commitment_type = pc.if_else(sp_lines, pa.scalar("Savings Plan"), pc.if_else(ri_lines, pa.scalar("Reservation"),
-                                                                               _NULL))
-    commitment_status = pc.if_else(_is(line_type, "SavingsPlanCoveredUsage", "DiscountedUsage"), pa.scalar("Used"),
-                                   _NULL)
+    commitment_type = pc.if_else(
+        sp_lines, pa.scalar("Savings Plan"), pc.if_else(ri_lines, pa.scalar("Reservation"), _NULL)
+    )
+    commitment_status = pc.if_else(
+        _is(line_type, "SavingsPlanCoveredUsage", "DiscountedUsage"), pa.scalar("Used"), _NULL
+    )
     if commitment_id is None:
         commitment_type = commitment_status = pa.nulls(n, pa.string())
     else:
@@ -195,8 +210,12 @@ def map_aws(frame: Frame, context: FileContext) -> Mapped:
         "resource_name": None,
         "resource_type": None,
         "service_name": frame.coalesce("product/ProductName", "product_product_name", "lineItem/ProductCode"),
-        "service_category": None if product_code is None else pc.if_else(
-            pc.is_valid(product_code), pc.coalesce(lookup(product_code, SERVICE_CATEGORY), pa.scalar("Other")), _NULL
+        "service_category": None
+        if product_code is None
+        else pc.if_else(
+            pc.is_valid(product_code),
+            pc.coalesce(lookup(product_code, SERVICE_CATEGORY), pa.scalar("Other")),
+            _NULL,
         ),
         "provider_name": pa.repeat(pa.scalar("AWS"), n),
         "publisher_name": frame.get("lineItem/LegalEntity"),
@@ -222,7 +241,9 @@ def map_aws(frame: Frame, context: FileContext) -> Mapped:
         "x_line_item_id": frame.get("identity/LineItemId"),
     }
     quirks = [(effective_quirk, "EffectiveCost not derivable from the amortisation columns; BilledCost used")]
-    violations = [("EffectiveCost-C-004-M", "an amortisation column is not a decimal number", effective_violation)]
+    violations = [
+        ("EffectiveCost-C-004-M", "an amortisation column is not a decimal number", effective_violation)
+    ]
     return Mapped(
         columns=cols,
         provider=pa.repeat(pa.scalar("aws"), n),

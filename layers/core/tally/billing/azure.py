@@ -161,14 +161,19 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
     charge_end = add_days(date_start, 1)
     bp_start_text = frame.get("BillingPeriodStartDate")
     bp_end_text = frame.get("BillingPeriodEndDate")
-    bp_start, bad_bps = to_timestamp(bp_start_text) if bp_start_text is not None else (pa.nulls(n, date_start.type),
-                                                                                       None)
-    bp_end, bad_bpe = to_timestamp(bp_end_text) if bp_end_text is not None else (pa.nulls(n, date_start.type), None)
+    bp_start, bad_bps = (
+        to_timestamp(bp_start_text) if bp_start_text is not None else (pa.nulls(n, date_start.type), None)
+    )
+    bp_end, bad_bpe = (
+        to_timestamp(bp_end_text) if bp_end_text is not None else (pa.nulls(n, date_start.type), None)
+    )
     if bad_bps is not None:
         violations.append(("BillingPeriodStart-C-002-M", "BillingPeriodStartDate is not a date", bad_bps))
     if bad_bpe is not None:
         violations.append(("BillingPeriodEnd-C-002-M", "BillingPeriodEndDate is not a date", bad_bpe))
-    inclusive_end = bp_end_text is not None and not pc.any(as_mask(pc.match_substring(bp_end_text, ":"))).as_py()
+    inclusive_end = (
+        bp_end_text is not None and not pc.any(as_mask(pc.match_substring(bp_end_text, ":"))).as_py()
+    )
     if inclusive_end:
         bp_end = add_days(bp_end, 1)
     derived = pc.and_(pc.is_null(bp_start), pc.is_valid(date_start))
@@ -210,19 +215,32 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         if bad is not None:
             violations.append((rule, f"{label} is not a decimal number", bad))
 
-    consumed = None if quantity is None else (_scale(quantity, factors, divide=False) if any_block else quantity)
-    list_unit = None if payg_price is None else (_scale(payg_price, factors, divide=True) if any_block else payg_price)
+    consumed = (
+        None if quantity is None else (_scale(quantity, factors, divide=False) if any_block else quantity)
+    )
+    list_unit = (
+        None
+        if payg_price is None
+        else (_scale(payg_price, factors, divide=True) if any_block else payg_price)
+    )
     contracted_unit = (
-        None if unit_price is None else (_scale(unit_price, factors, divide=True) if any_block else unit_price)
+        None
+        if unit_price is None
+        else (_scale(unit_price, factors, divide=True) if any_block else unit_price)
     )
     list_cost = payg_cost
     if list_cost is None and payg_price is not None and quantity is not None:
-        list_cost = _scale(payg_price, [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()],
-                           divide=False)
+        list_cost = _scale(
+            payg_price,
+            [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()],
+            divide=False,
+        )
     contracted_cost = None
     if unit_price is not None and quantity is not None:
         contracted_cost = _scale(
-            unit_price, [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()], divide=False
+            unit_price,
+            [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()],
+            divide=False,
         )
 
     # Actual or amortized cost.
@@ -243,8 +261,13 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         if amortized:
             billed = pc.if_else(pc.or_(covered, unused), zero, cost)
         else:
-            commitment_purchase = pc.and_(purchase, pc.or_(committed_model, pc.is_valid(
-                frame.coalesce("benefitId", "ReservationId") or pa.nulls(n, pa.string()))))
+            commitment_purchase = pc.and_(
+                purchase,
+                pc.or_(
+                    committed_model,
+                    pc.is_valid(frame.coalesce("benefitId", "ReservationId") or pa.nulls(n, pa.string())),
+                ),
+            )
             effective = pc.if_else(commitment_purchase, zero, cost)
 
     frequency = frame.get("Frequency")
@@ -262,15 +285,20 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
             pc.if_else(
                 committed_model,
                 pa.scalar("Committed"),
-                pc.if_else(_is(pricing_model, ("Spot",), n), pa.scalar("Dynamic"),
-                           pc.if_else(usage, pa.scalar("Standard"), _NULL)),
+                pc.if_else(
+                    _is(pricing_model, ("Spot",), n),
+                    pa.scalar("Dynamic"),
+                    pc.if_else(usage, pa.scalar("Standard"), _NULL),
+                ),
             ),
         ),
     )
     purchase_option = (
         pc.if_else(usage, pa.scalar("on_demand"), _NULL)
         if pricing_model is None
-        else pc.if_else(usage, pc.coalesce(lookup(pricing_model, PURCHASE_OPTION), pa.scalar("on_demand")), _NULL)
+        else pc.if_else(
+            usage, pc.coalesce(lookup(pricing_model, PURCHASE_OPTION), pa.scalar("on_demand")), _NULL
+        )
     )
 
     commitment_id = frame.coalesce("benefitId", "ReservationId")
@@ -281,7 +309,9 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         if pricing_model is not None:
             is_sp = pc.or_(is_sp, _is(pricing_model, ("SavingsPlan",), n))
         commitment_type = pc.if_else(
-            pc.is_valid(commitment_id), pc.if_else(is_sp, pa.scalar("Savings Plan"), pa.scalar("Reservation")), _NULL
+            pc.is_valid(commitment_id),
+            pc.if_else(is_sp, pa.scalar("Savings Plan"), pa.scalar("Reservation")),
+            _NULL,
         )
         commitment_status = pc.if_else(
             pc.and_(pc.is_valid(commitment_id), usage),
@@ -299,7 +329,9 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         has_type = as_mask(pc.match_substring_regex(resource_id, r"(?i)/providers/[^/]+/[^/]+"))
         derived_type = pc.if_else(
             has_type,
-            pc.replace_substring_regex(resource_id, pattern=r"(?i)^.*/providers/([^/]+/[^/]+).*$", replacement=r"\1"),
+            pc.replace_substring_regex(
+                resource_id, pattern=r"(?i)^.*/providers/([^/]+/[^/]+).*$", replacement=r"\1"
+            ),
             _NULL,
         )
         resource_type = derived_type if resource_type is None else pc.coalesce(resource_type, derived_type)
@@ -315,8 +347,10 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
     is_correction = _is(charge_type, ("Refund",), n)
     subscription = frame.coalesce("SubscriptionId", "SubscriptionGuid")
     cols: dict[str, pa.Array | None] = {
-        "billing_account_id": pc.coalesce(frame.get("BillingAccountId") or pa.nulls(n, pa.string()),
-                                          subscription or pa.nulls(n, pa.string())),
+        "billing_account_id": pc.coalesce(
+            frame.get("BillingAccountId") or pa.nulls(n, pa.string()),
+            subscription or pa.nulls(n, pa.string()),
+        ),
         "billing_account_name": frame.get("BillingAccountName"),
         "sub_account_id": subscription,
         "sub_account_name": frame.get("SubscriptionName"),
@@ -336,7 +370,9 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         "list_unit_price": list_unit,
         "contracted_unit_price": contracted_unit,
         "billing_currency": frame.coalesce("BillingCurrency", "BillingCurrencyCode", "Currency"),
-        "consumed_quantity": None if consumed is None else pc.if_else(usage, consumed, pa.scalar(None, MONEY)),
+        "consumed_quantity": None
+        if consumed is None
+        else pc.if_else(usage, consumed, pa.scalar(None, MONEY)),
         "consumed_unit": None if units is None else pc.if_else(usage, units, _NULL),
         "pricing_quantity": None if consumed is None else pc.if_else(tax, pa.scalar(None, MONEY), consumed),
         "pricing_unit": None if units is None else pc.if_else(tax, _NULL, units),
@@ -346,12 +382,15 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         "service_name": service,
         "service_category": None if service is None else map_unique(service, _service_category),
         "provider_name": pa.repeat(pa.scalar("Microsoft"), n),
-        "publisher_name": pc.coalesce(frame.get("PublisherName") or pa.nulls(n, pa.string()), pa.scalar("Microsoft")),
-        "invoice_issuer_name": pc.coalesce(frame.get("resellerName") or pa.nulls(n, pa.string()),
-                                           pa.scalar("Microsoft")),
-        "region_id": None if location is None else pc.utf8_lower(
-            pc.replace_substring(location, pattern=" ", replacement="")
+        "publisher_name": pc.coalesce(
+            frame.get("PublisherName") or pa.nulls(n, pa.string()), pa.scalar("Microsoft")
         ),
+        "invoice_issuer_name": pc.coalesce(
+            frame.get("resellerName") or pa.nulls(n, pa.string()), pa.scalar("Microsoft")
+        ),
+        "region_id": None
+        if location is None
+        else pc.utf8_lower(pc.replace_substring(location, pattern=" ", replacement="")),
         "availability_zone": frame.get("AvailabilityZone"),
         "sku_id": frame.coalesce("ProductId", "MeterId"),
         "sku_price_id": frame.get("PartNumber"),
@@ -362,8 +401,9 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         "invoice_id": frame.get("InvoiceId"),
         "tags": tags,
         "x_instance_type": _info_field(info, "ServiceType", n),
-        "x_usage_type": pc.coalesce(_info_field(info, "UsageType", n),
-                                    frame.get("MeterSubCategory") or pa.nulls(n, pa.string())),
+        "x_usage_type": pc.coalesce(
+            _info_field(info, "UsageType", n), frame.get("MeterSubCategory") or pa.nulls(n, pa.string())
+        ),
         "x_operation": frame.get("MeterName"),
         "x_line_item_type": charge_type,
         "x_purchase_option": purchase_option,

@@ -8,12 +8,31 @@ from tally.billing.frame import canon
 from tally.billing.model import BillingImportError
 
 # Columns added by each FOCUS version (a file is the newest version whose columns it has).
-_FOCUS_13 = {"serviceprovidername", "hostprovidername", "contractapplied", "allocatedmethodid",
-             "allocatedresourceid"}
-_FOCUS_12 = {"invoiceid", "pricingcurrency", "billingaccounttype", "subaccounttype",
-             "pricingcurrencycontractedunitprice", "pricingcurrencyeffectivecost", "pricingcurrencylistunitprice"}
-_FOCUS_11 = {"capacityreservationid", "capacityreservationstatus", "commitmentdiscountquantity",
-             "commitmentdiscountunit", "servicesubcategory", "skumeter", "skupricedetails"}
+_FOCUS_13 = {
+    "serviceprovidername",
+    "hostprovidername",
+    "contractapplied",
+    "allocatedmethodid",
+    "allocatedresourceid",
+}
+_FOCUS_12 = {
+    "invoiceid",
+    "pricingcurrency",
+    "billingaccounttype",
+    "subaccounttype",
+    "pricingcurrencycontractedunitprice",
+    "pricingcurrencyeffectivecost",
+    "pricingcurrencylistunitprice",
+}
+_FOCUS_11 = {
+    "capacityreservationid",
+    "capacityreservationstatus",
+    "commitmentdiscountquantity",
+    "commitmentdiscountunit",
+    "servicesubcategory",
+    "skumeter",
+    "skupricedetails",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +63,9 @@ def detect(header: list[str]) -> Detected:
         return Detected(f"focus-{version}", "focus")
     if any(h.startswith("lineItem/") for h in raw) and "lineitemusagestartdate" in names:
         return Detected("aws-cur-legacy", "aws")
-    if "line_item_usage_start_date" in raw or ("lineitemusagestartdate" in names and "lineitemunblendedcost" in names):
+    if "line_item_usage_start_date" in raw or (
+        "lineitemusagestartdate" in names and "lineitemunblendedcost" in names
+    ):
         if {"resourcetags", "product"} & names or "costcategory" in names:
             return Detected("aws-cur2", "aws")
         return Detected("aws-cur-athena", "aws")

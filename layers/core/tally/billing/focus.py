@@ -52,7 +52,7 @@ _EXTRA_SOURCES: dict[str, tuple[str, ...]] = {
 
 
 def provider_slug(name: str) -> str:
-    """Provider display name -> lowercase provider key ("Microsoft" -> "azure", "ACME Corp" -> "acme-corp")."""
+    """Provider display name -> lowercase key ("Microsoft" -> "azure", "ACME Corp" -> "acme-corp")."""
     key = name.strip().lower()
     return PROVIDER_SLUGS.get(key) or re.sub(r"[^a-z0-9]+", "-", key).strip("-") or "unknown"
 
@@ -82,7 +82,9 @@ def map_focus(frame: Frame, context: FileContext) -> Mapped:
         else pc.fill_null(map_unique(provider_name, provider_slug), "unknown")
     )
     cols["x_purchase_option"] = _purchase_option(cols)
-    return Mapped(columns=cols, provider=provider, quirks=quirks, repair=repair_truncated_costs)
+    return Mapped(
+        columns=cols, provider=provider, quirks=quirks, repair=repair_truncated_costs, provider_from_name=True
+    )
 
 
 def _purchase_option(cols: dict[str, pa.Array | None]) -> pa.Array | None:
@@ -122,7 +124,10 @@ def repair_truncated_costs(checked: Checked) -> None:
     fixable = pc.and_(suspect, no_commitment)
     cols["effective_cost"] = pc.if_else(fixable, billed, effective)
     checked.quirks.append(
-        (fixable, "EffectiveCost truncated to an integer in the source; set to BilledCost (no commitment discount)")
+        (
+            fixable,
+            "EffectiveCost truncated to an integer in the source; set to BilledCost (no commitment discount)",
+        )
     )
     checked.violations.append(
         (

@@ -110,7 +110,12 @@ STRING_COLUMNS: tuple[str, ...] = tuple(
     f.name for f in BILLING_SCHEMA if pa.types.is_string(f.type) and f.name not in {"provider"}
 )
 #: Columns a provider mapper fills (everything but provenance, which the importer adds).
-MAPPED_COLUMNS: tuple[str, ...] = (*TIMESTAMP_COLUMNS, *_STRING_FOCUS, *MONEY_COLUMNS, *QUANTITY_COLUMNS,
-                                   *EXTRA_STRING_COLUMNS)
+MAPPED_COLUMNS: tuple[str, ...] = (
+    *TIMESTAMP_COLUMNS,
+    *_STRING_FOCUS,
+    *MONEY_COLUMNS,
+    *QUANTITY_COLUMNS,
+    *EXTRA_STRING_COLUMNS,
+)
 #: What identifies the rows a delivered file replaces (restatement); see tally.billing.
 RESTATEMENT_KEY: tuple[str, str, str] = ("provider", "billing_account_id", "billing_period")

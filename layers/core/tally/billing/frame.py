@@ -45,6 +45,8 @@ class Mapped:
     quirks: list[tuple[pa.Array, str]] = field(default_factory=list)
     violations: list[tuple[str, str, pa.Array]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Derive `provider` from the final provider_name (after defaults), as FOCUS files name it per row.
+    provider_from_name: bool = False
     #: Called with the typed columns before rules are applied (repairs needing decimals).
     repair: Callable[[Checked], None] | None = None
 

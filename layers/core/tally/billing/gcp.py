@@ -95,8 +95,9 @@ def map_gcp(frame: Frame, context: FileContext) -> Mapped:
     )
     month = frame.get("invoice.month")
     if month is not None:
-        bp_start, bad_month = to_timestamp(pc.replace_substring_regex(month, pattern=r"^(\d{4})(\d\d)$",
-                                                                      replacement=r"\1-\2-01"))
+        bp_start, bad_month = to_timestamp(
+            pc.replace_substring_regex(month, pattern=r"^(\d{4})(\d\d)$", replacement=r"\1-\2-01")
+        )
         violations.append(("BillingPeriodStart-C-002-M", "invoice.month is not YYYYMM", bad_month))
         bp_end = next_month_start(bp_start)
     else:
@@ -124,21 +125,25 @@ def map_gcp(frame: Frame, context: FileContext) -> Mapped:
         "charge_class": None,
         "charge_description": sku_description,
         "charge_frequency": pc.if_else(usage, pa.scalar("Usage-Based"), pa.scalar("One-Time")),
-        "pricing_category": pc.if_else(usage, pc.if_else(spot, pa.scalar("Dynamic"), pa.scalar("Standard")), _NULL),
+        "pricing_category": pc.if_else(
+            usage, pc.if_else(spot, pa.scalar("Dynamic"), pa.scalar("Standard")), _NULL
+        ),
         "billed_cost": frame.get("cost"),
         "effective_cost": frame.get("cost"),
         "list_cost": frame.get("cost_at_list"),
         "billing_currency": frame.get("currency"),
         "consumed_quantity": pc.if_else(usage, frame.get("usage.amount") or pa.nulls(n, pa.string()), _NULL),
         "consumed_unit": pc.if_else(usage, frame.get("usage.unit") or pa.nulls(n, pa.string()), _NULL),
-        "pricing_quantity": pc.if_else(tax, _NULL, frame.get("usage.amount_in_pricing_units")
-                                       or pa.nulls(n, pa.string())),
+        "pricing_quantity": pc.if_else(
+            tax, _NULL, frame.get("usage.amount_in_pricing_units") or pa.nulls(n, pa.string())
+        ),
         "pricing_unit": pc.if_else(tax, _NULL, frame.get("usage.pricing_unit") or pa.nulls(n, pa.string())),
         "resource_id": frame.coalesce("resource.global_name", "resource.name"),
         "resource_name": frame.get("resource.name"),
         "service_name": service,
-        "service_category": None if service is None else pc.coalesce(lookup(service, SERVICE_CATEGORY),
-                                                                     pa.scalar("Other")),
+        "service_category": None
+        if service is None
+        else pc.coalesce(lookup(service, SERVICE_CATEGORY), pa.scalar("Other")),
         "provider_name": pa.repeat(pa.scalar("Google Cloud"), n),
         "publisher_name": pa.repeat(pa.scalar("Google Cloud"), n),
         "invoice_issuer_name": pa.repeat(pa.scalar("Google Cloud"), n),
@@ -149,7 +154,9 @@ def map_gcp(frame: Frame, context: FileContext) -> Mapped:
         "x_instance_type": None if system_labels is None else map_unique(system_labels, _machine_spec),
         "x_usage_type": sku_description,
         "x_line_item_type": cost_type,
-        "x_purchase_option": pc.if_else(usage, pc.if_else(spot, pa.scalar("spot"), pa.scalar("on_demand")), _NULL),
+        "x_purchase_option": pc.if_else(
+            usage, pc.if_else(spot, pa.scalar("spot"), pa.scalar("on_demand")), _NULL
+        ),
     }
     mapped = Mapped(columns=cols, provider=pa.repeat(pa.scalar("gcp"), n), violations=violations)
     credits_text = frame.get("credits")
@@ -174,8 +181,12 @@ def _expand_credits(mapped: Mapped, credits_text: pa.Array, n: int) -> None:
         for j, credit in enumerate(parsed[code], start=1):
             rows.append(i)
             subrows.append(j)
-            amounts.append(_amount_text(credit.get("amount")) if "_unparsed" not in credit else credit["_unparsed"])
-            descriptions.append(str(credit.get("full_name") or credit.get("name") or credit.get("id") or "credit"))
+            amounts.append(
+                _amount_text(credit.get("amount")) if "_unparsed" not in credit else credit["_unparsed"]
+            )
+            descriptions.append(
+                str(credit.get("full_name") or credit.get("name") or credit.get("id") or "credit")
+            )
             kinds.append(f"credit:{credit.get('type') or 'unknown'}")
     if not rows:
         return
@@ -184,7 +195,11 @@ def _expand_credits(mapped: Mapped, credits_text: pa.Array, n: int) -> None:
     is_credit = pa.concat_arrays([pa.repeat(pa.scalar(False), n), pa.repeat(pa.scalar(True), k)])
 
     def credit_value(values: list[str | None] | str | None) -> pa.Array:
-        tail = pa.array(values, pa.string()) if isinstance(values, list) else pa.repeat(pa.scalar(values, pa.string()), k)
+        tail = (
+            pa.array(values, pa.string())
+            if isinstance(values, list)
+            else pa.repeat(pa.scalar(values, pa.string()), k)
+        )
         return pa.concat_arrays([pa.nulls(n, pa.string()), tail])
 
     overrides: dict[str, pa.Array] = {
@@ -196,8 +211,14 @@ def _expand_credits(mapped: Mapped, credits_text: pa.Array, n: int) -> None:
         "list_cost": credit_value(amounts),
         "x_line_item_type": credit_value(kinds),
     }
-    cleared = ("pricing_category", "consumed_quantity", "consumed_unit", "pricing_quantity", "pricing_unit",
-               "x_purchase_option")
+    cleared = (
+        "pricing_category",
+        "consumed_quantity",
+        "consumed_unit",
+        "pricing_quantity",
+        "pricing_unit",
+        "x_purchase_option",
+    )
     columns: dict[str, pa.Array | None] = {}
     for name, col in mapped.columns.items():
         if name in overrides:
@@ -207,7 +228,9 @@ def _expand_credits(mapped: Mapped, credits_text: pa.Array, n: int) -> None:
             columns[name] = None
         else:
             taken = pc.take(col, index)
-            columns[name] = pc.if_else(is_credit, pa.scalar(None, taken.type), taken) if name in cleared else taken
+            columns[name] = (
+                pc.if_else(is_credit, pa.scalar(None, taken.type), taken) if name in cleared else taken
+            )
     for name, values in overrides.items():
         if name not in columns:
             columns[name] = pc.if_else(is_credit, values, pa.scalar(None, pa.string()))

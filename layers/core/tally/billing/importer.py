@@ -13,14 +13,14 @@ import pyarrow.compute as pc
 from tally.billing.aws_cur import map_aws
 from tally.billing.azure import map_azure
 from tally.billing.detect import Detected, detect
-from tally.billing.focus import map_focus
+from tally.billing.focus import map_focus, provider_slug
 from tally.billing.focus_schema import BILLING_SCHEMA
 from tally.billing.frame import FileContext, Frame, Mapped
 from tally.billing.gcp import map_gcp
 from tally.billing.model import BillingImport, BillingImportError, Reject, Violation
-from tally.billing.readers import ROW_COLUMN, EncodingMismatchError, SourceInfo, Source, read_batches, sniff
+from tally.billing.readers import ROW_COLUMN, EncodingMismatchError, Source, SourceInfo, read_batches, sniff
 from tally.billing.rules import RULES, check
-from tally.billing.values import as_mask, join_present
+from tally.billing.values import as_mask, join_present, map_unique
 
 Mapper = Callable[[Frame, FileContext], Mapped]
 MAPPERS: dict[str, Mapper] = {"focus": map_focus, "aws": map_aws, "azure": map_azure, "gcp": map_gcp}
@@ -160,15 +160,17 @@ def _process(
     columns["x_quirks"] = _quirk_column(quirks, n)
     sub = mapped.subrow if mapped.subrow is not None else pa.repeat(pa.scalar(0, pa.int16()), n)
     start = columns.get("billing_period_start")
+    provider = mapped.provider
+    name = columns.get("provider_name")
+    if mapped.provider_from_name and name is not None:
+        provider = pc.fill_null(map_unique(name, provider_slug), "unknown")
     provenance: dict[str, pa.Array] = {
-        "provider": mapped.provider,
+        "provider": provider,
         "source_file": pa.repeat(pa.scalar(context.source_file), n),
         "source_row": pc.take(frame.source_rows, row_index),
         "source_subrow": sub,
         "source_format": pa.repeat(pa.scalar(detected.source_format), n),
-        "billing_period": (
-            pa.nulls(n, pa.string()) if start is None else pc.strftime(start, format="%Y-%m")
-        ),
+        "billing_period": (pa.nulls(n, pa.string()) if start is None else pc.strftime(start, format="%Y-%m")),
     }
     arrays: list[pa.Array] = []
     for field in BILLING_SCHEMA:
@@ -225,7 +227,12 @@ def _invalid_row_rejects(info: SourceInfo) -> list[Reject]:
             raw["\x00extra"] = ",".join(fields[len(info.header) :])
         detail = f"{row.actual_columns} fields, header has {row.expected_columns}"
         out.append(
-            Reject(info.name, row.source_row, (Violation("Tally-ROW-001", f"{RULES['Tally-ROW-001']} ({detail})"),), raw)
+            Reject(
+                info.name,
+                row.source_row,
+                (Violation("Tally-ROW-001", f"{RULES['Tally-ROW-001']} ({detail})"),),
+                raw,
+            )
         )
     return out
 
@@ -254,9 +261,11 @@ def _result(
     providers = frozenset(pc.unique(table["provider"]).to_pylist()) if table.num_rows else frozenset()
     partitions: frozenset[tuple[str, str, str]] = frozenset()
     if table.num_rows:
-        keys = table.select(["provider", "billing_account_id", "billing_period"]).group_by(
-            ["provider", "billing_account_id", "billing_period"]
-        ).aggregate([])
+        keys = (
+            table.select(["provider", "billing_account_id", "billing_period"])
+            .group_by(["provider", "billing_account_id", "billing_period"])
+            .aggregate([])
+        )
         partitions = frozenset(
             (p, a, b)
             for p, a, b in zip(

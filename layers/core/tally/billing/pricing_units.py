@@ -20,7 +20,11 @@ _SUFFIX = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
 
 @cache
 def pricing_units() -> dict[str, tuple[Decimal, str]]:
-    text = resources.files("tally.billing").joinpath("data/finopstoolkit_PricingUnits.csv").read_text("utf-8-sig")
+    text = (
+        resources.files("tally.billing")
+        .joinpath("data/finopstoolkit_PricingUnits.csv")
+        .read_text("utf-8-sig")
+    )
     table: dict[str, tuple[Decimal, str]] = {}
     for row in csv.DictReader(io.StringIO(text)):
         try:

@@ -94,10 +94,7 @@ def sniff(source: Source, filename: str | None) -> SourceInfo:
 
 def _open_stream(source: Source, info: SourceInfo) -> pa.NativeFile:
     raw: pa.NativeFile
-    if isinstance(source, bytes):
-        raw = pa.BufferReader(source)
-    else:
-        raw = pa.OSFile(os.fspath(source), "rb")
+    raw = pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(os.fspath(source), "rb")
     if info.compression == "gzip":
         return pa.CompressedInputStream(raw, "gzip")
     return raw
@@ -105,11 +102,7 @@ def _open_stream(source: Source, info: SourceInfo) -> pa.NativeFile:
 
 def _read_header(source: Source, info: SourceInfo, encoding: str) -> list[str]:
     """Parse the first CSV record (the header) with the csv module; it may hold quoted commas."""
-    stream: Any
-    if isinstance(source, bytes):
-        stream = io.BytesIO(source)
-    else:
-        stream = Path(source).open("rb")  # noqa: SIM115 - closed below
+    stream: Any = io.BytesIO(source) if isinstance(source, bytes) else Path(source).open("rb")  # noqa: SIM115
     try:
         if info.compression == "gzip":
             stream = gzip.GzipFile(fileobj=stream)
@@ -307,7 +300,9 @@ def _parquet_batches(source: Source, info: SourceInfo) -> Iterator[pa.RecordBatc
         try:
             pf = pq.ParquetFile(handle)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise BillingImportError("truncated", f"{info.name}: Parquet file is truncated or corrupt") from exc
+            raise BillingImportError(
+                "truncated", f"{info.name}: Parquet file is truncated or corrupt"
+            ) from exc
         emitted = 0
         header: list[str] | None = None
         for raw in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):

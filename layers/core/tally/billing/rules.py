@@ -148,8 +148,12 @@ def check(columns: dict[str, pa.Array | None], n: int, defaults: dict[str, str])
             continue
         values, bad, reformatted = to_decimal(raw)
         out[name] = values
-        violations.append((_DECIMAL_RULE[name], f"{_FOCUS_NAME[name]} is not a decimal number (or too large)", bad))
-        quirks.append((reformatted, f"{_FOCUS_NAME[name]} written as formatted text ($, thousands separators)"))
+        violations.append(
+            (_DECIMAL_RULE[name], f"{_FOCUS_NAME[name]} is not a decimal number (or too large)", bad)
+        )
+        quirks.append(
+            (reformatted, f"{_FOCUS_NAME[name]} written as formatted text ($, thousands separators)")
+        )
     for name in TIMESTAMP_COLUMNS:
         raw = column(name)
         if raw is None:
@@ -174,7 +178,11 @@ def check(columns: dict[str, pa.Array | None], n: int, defaults: dict[str, str])
         out["billing_currency"] = upper
         bad_currency = pc.invert(as_mask(pc.match_substring_regex(upper, r"^[A-Z]{3}$")))
         violations.append(
-            ("BillingCurrency-C-003-M", "BillingCurrency is not an ISO 4217 code", pc.and_(bad_currency, pc.is_valid(upper)))
+            (
+                "BillingCurrency-C-003-M",
+                "BillingCurrency is not an ISO 4217 code",
+                pc.and_(bad_currency, pc.is_valid(upper)),
+            )
         )
 
     for name, (allowed, rule) in _ENUMS.items():
@@ -195,7 +203,11 @@ def check(columns: dict[str, pa.Array | None], n: int, defaults: dict[str, str])
     start, end = out.get("charge_period_start"), out.get("charge_period_end")
     if start is not None and end is not None:
         violations.append(
-            ("ChargePeriodEnd-C-004-M", "ChargePeriodEnd is before ChargePeriodStart", as_mask(pc.less(end, start)))
+            (
+                "ChargePeriodEnd-C-004-M",
+                "ChargePeriodEnd is before ChargePeriodStart",
+                as_mask(pc.less(end, start)),
+            )
         )
     bstart, bend = out.get("billing_period_start"), out.get("billing_period_end")
     if bstart is not None and bend is not None:

@@ -109,7 +109,9 @@ def merge(*tag_arrays: pa.Array | None) -> pa.Array | None:
         return None
     if len(arrays) == 1:
         return arrays[0]
-    rows = [[v for v in values if v is not None] for values in zip(*(a.to_pylist() for a in arrays), strict=True)]
+    rows = [
+        [v for v in values if v is not None] for values in zip(*(a.to_pylist() for a in arrays), strict=True)
+    ]
     out: list[str | None] = []
     for parts in rows:
         merged: dict[str, Any] = {}

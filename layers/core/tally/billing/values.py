@@ -121,7 +121,9 @@ def _iso_text(arr: pa.Array, day_first: bool) -> pa.Array:
     s = pc.replace_substring_regex(s, pattern=r"^(\d\d)\.(\d\d)\.(\d{4})", replacement=r"\3-\2-\1")
     s = pc.replace_substring_regex(s, pattern=r"^(\d{4}-\d\d-\d\d)$", replacement=r"\1T00:00:00")
     s = pc.replace_substring_regex(s, pattern=r"^(\d{4}-\d\d-\d\d) +", replacement=r"\1T")
-    s = pc.replace_substring_regex(s, pattern=r"^(\d{4}-\d\d-\d\dT\d\d:\d\d)(Z|[+-]|$)", replacement=r"\1:00\2")
+    s = pc.replace_substring_regex(
+        s, pattern=r"^(\d{4}-\d\d-\d\dT\d\d:\d\d)(Z|[+-]|$)", replacement=r"\1:00\2"
+    )
     s = pc.replace_substring_regex(s, pattern=r" ?(UTC|GMT)$", replacement="Z")
     s = pc.replace_substring_regex(s, pattern=r" ([+-]\d\d:?\d\d)$", replacement=r"\1")
     has_zone = as_mask(pc.match_substring_regex(s, _ZONE))
@@ -131,7 +133,7 @@ def _iso_text(arr: pa.Array, day_first: bool) -> pa.Array:
 def _py_timestamp(text: str) -> datetime | None:
     for fmt in _PY_FORMATS:
         try:
-            value = datetime.strptime(text, fmt)  # noqa: DTZ007 - naive values are UTC by contract
+            value = datetime.strptime(text, fmt)
         except ValueError:
             continue
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -169,8 +171,10 @@ def _arith(op: str, a: pa.Array, b: pa.Array) -> pa.Array:
     try:
         return result.cast(MONEY)
     except pa.ArrowInvalid:  # beyond 28 integer digits: null, the caller's rule rejects the row
-        values = [v if v is None or abs(v) < decimal.Decimal(10) ** MONEY_LIMIT_DIGITS else None
-                  for v in result.to_pylist()]
+        values = [
+            v if v is None or abs(v) < decimal.Decimal(10) ** MONEY_LIMIT_DIGITS else None
+            for v in result.to_pylist()
+        ]
         return pa.array(values, MONEY)
 
 
