@@ -13,7 +13,9 @@ MAX_BYTES = 4_000_000
 
 
 def encode(record: Dict[str, Any]) -> bytes:
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+    return (
+        json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+    )
 
 
 def batches(

@@ -9,9 +9,9 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from tally_agent import __version__, collect, cron
-from tally_agent.config import DEFAULT_CONFIG, ConfigError, Config, load
+from tally_agent.config import DEFAULT_CONFIG, Config, ConfigError, load
 from tally_agent.context import ParseContext
-from tally_agent.lock import Busy
+from tally_agent.lock import BusyError
 from tally_agent.registry import SOURCES
 from tally_agent.runner import EXIT_OK, EXIT_PENDING, Report, import_files, run
 from tally_agent.timeutil import site_zone
@@ -44,7 +44,9 @@ OVERRIDES = (
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", help=f"config file (INI or JSON; default {DEFAULT_CONFIG} if present)")
+    common.add_argument(
+        "-c", "--config", help=f"config file (INI or JSON; default {DEFAULT_CONFIG} if present)"
+    )
     common.add_argument("-v", "--verbose", action="count", default=0)
     common.add_argument(
         "-o",
@@ -76,18 +78,21 @@ def _parser() -> argparse.ArgumentParser:
     import_cmd.add_argument("files", nargs="+")
     import_cmd.add_argument("--fields", help="sacct --format list of a dump without a header line")
     import_cmd.add_argument("--json", action="store_true", help="print a JSON summary")
-    cron_cmd = commands.add_parser("install-cron", parents=[common], help="print (or install) the crontab line")
+    cron_cmd = commands.add_parser(
+        "install-cron", parents=[common], help="print (or install) the crontab line"
+    )
     cron_cmd.add_argument("--install", action="store_true", help="add it to this user's crontab")
     cron_cmd.add_argument("--every", type=int, default=15, help="minutes between runs (default 15)")
     return parser
 
 
 def _config(args: argparse.Namespace) -> Config:
-    overrides: Dict[str, Any] = {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"))
-                                 for flag, _, _ in OVERRIDES}
+    overrides: Dict[str, Any] = {
+        flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, _, _ in OVERRIDES
+    }
     path = args.config
     if path is None:
-        from pathlib import Path  # noqa: PLC0415
+        from pathlib import Path
 
         path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None
     config = load(path, overrides)
@@ -150,9 +155,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             cron.install(line)
         print(line)
         return 0
-    except Busy as exc:
+    except BusyError as exc:
         print(f"tally-agent: {exc}", file=sys.stderr)
         return EXIT_PENDING
     except (ConfigError, collect.CollectError, ValueError, OSError) as exc:
         print(f"tally-agent: {exc}", file=sys.stderr)
         return 1
+
+
+def _zipapp_main() -> None:
+    """Entry point of the zipapp (`python tally-agent.pyz ...`)."""
+    sys.exit(main())

@@ -28,7 +28,7 @@ class CollectError(RuntimeError):
 def live_command(source: str, options: Dict[str, str], since: datetime) -> Optional[List[str]]:
     """The command that prints the source's accounting since `since`, or None for file sources."""
     if options.get("command"):
-        return shlex.split(options["command"]) + [since.strftime("%Y-%m-%dT%H:%M:%S")]
+        return [*shlex.split(options["command"]), since.strftime("%Y-%m-%dT%H:%M:%S")]
     if source == "slurm":
         sacct = options.get("sacct", "sacct")
         return [
@@ -89,7 +89,7 @@ def utc_now() -> datetime:
 
 def read_files(paths: Iterable[str]) -> Iterator[str]:
     """Lines of every file in turn (`-` is standard input)."""
-    import sys  # noqa: PLC0415
+    import sys
 
     for name in paths:
         if name == "-":

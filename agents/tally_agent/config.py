@@ -118,7 +118,9 @@ def load(path: Optional[str], overrides: Dict[str, Any]) -> Config:
         if text.lstrip().startswith("{"):
             document = json.loads(text)
             values.update({k: v for k, v in document.items() if k in names})
-            config.options = {k: {str(a): str(b) for a, b in v.items()} for k, v in document.get("sources", {}).items()}
+            config.options = {
+                k: {str(a): str(b) for a, b in v.items()} for k, v in document.get("sources", {}).items()
+            }
         else:
             parser = configparser.ConfigParser(interpolation=None)
             parser.read_string(text, source=str(file))

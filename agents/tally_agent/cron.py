@@ -22,7 +22,7 @@ def agent_command(config_path: Optional[str]) -> List[str]:
         command = [sys.executable, "-m", "tally_agent"]
     if config_path:
         command += ["--config", str(Path(config_path).resolve())]
-    return command + ["run"]
+    return [*command, "run"]
 
 
 def cron_line(config_path: Optional[str], minutes: int = 15) -> str:

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import IO, Optional, Type
 
 
-class Busy(Exception):
+class BusyError(Exception):
     """Another run holds the lock."""
 
 
@@ -25,7 +25,7 @@ class RunLock:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
-            raise Busy(f"{self.path} is held by another tally-agent run") from None
+            raise BusyError(f"{self.path} is held by another tally-agent run") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")

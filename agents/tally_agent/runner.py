@@ -21,7 +21,12 @@ from tally_agent.timeutil import iso_z, parse_iso_z, site_zone
 from tally_agent.transport import Client, TransportError, tls_context
 
 log = logging.getLogger("tally_agent")
-EVENT_TIME = {"jobs": "end_time", "accelerators": "interval_end", "storage": "end_time", "vms": "interval_end"}
+EVENT_TIME = {
+    "jobs": "end_time",
+    "accelerators": "interval_end",
+    "storage": "end_time",
+    "vms": "interval_end",
+}
 EXIT_OK, EXIT_PENDING = 0, 75  # 75 = EX_TEMPFAIL: something is left in the spool for next time
 
 
@@ -48,7 +53,9 @@ class Agent:
         self.config = config
         self.root = Path(config.spool_dir)
         self.spool = Spool(self.root)
-        self.backoff = Backoff(self.root / "backoff.json", config.retry_base_seconds, config.retry_max_seconds)
+        self.backoff = Backoff(
+            self.root / "backoff.json", config.retry_base_seconds, config.retry_max_seconds
+        )
         self.report = Report()
         self._client: Optional[Client] = None
 
@@ -71,8 +78,11 @@ class Agent:
         for kind, path in self.spool.pending():
             if not self._deliver(kind, path):
                 delay = self.backoff.failed()
-                log.warning("server unavailable; %d batches kept in the spool, next try in %.0f s",
-                            self.spool.count(), delay)
+                log.warning(
+                    "server unavailable; %d batches kept in the spool, next try in %.0f s",
+                    self.spool.count(),
+                    delay,
+                )
                 return False
         self.backoff.succeeded()
         return True
@@ -90,9 +100,16 @@ class Agent:
                     self._accepted(kind, path, answer.body)
                     return True
                 if not answer.retryable:
-                    reason = f"{answer.status} {answer.body.get('title', '')}: {answer.body.get('detail', '')}"
-                    log.error("server refused batch %s (%s): %s; kept in %s", path.name, kind, reason,
-                              self.spool.refused)
+                    reason = (
+                        f"{answer.status} {answer.body.get('title', '')}: {answer.body.get('detail', '')}"
+                    )
+                    log.error(
+                        "server refused batch %s (%s): %s; kept in %s",
+                        path.name,
+                        kind,
+                        reason,
+                        self.spool.refused,
+                    )
                     self.spool.refuse(kind, path, reason)
                     self.report.refused_batches += 1
                     return True
@@ -108,8 +125,13 @@ class Agent:
         rejected = int(body.get("rejected", 0) or 0)
         self.report.rejected += rejected
         for error in body.get("errors", []) or []:
-            log.error("server rejected %s record %s: %s: %s", kind, error.get("index"), error.get("field"),
-                      error.get("message"))
+            log.error(
+                "server rejected %s record %s: %s: %s",
+                kind,
+                error.get("index"),
+                error.get("field"),
+                error.get("message"),
+            )
         self.spool.done(path)
 
     # -- collection -------------------------------------------------------------------------
@@ -176,7 +198,9 @@ class Agent:
         if not self.config.identity_logs:
             return None
         ctx = self.context("blah")
-        return grid_identity.IdentityJoin(grid_identity.parse(collect.read_files(self.config.identity_logs), ctx))
+        return grid_identity.IdentityJoin(
+            grid_identity.parse(collect.read_files(self.config.identity_logs), ctx)
+        )
 
     def jobs_and_gpus(self, jobs: Iterable[Dict[str, Any]], since: Optional[datetime]) -> None:
         """Spool job records (and, if enabled, their GPU allocations) newer than `since`."""
@@ -220,7 +244,9 @@ def run(config: Config, force: bool = False) -> Report:
         agent.report.parse_errors += ctx.stats.errors
         if config.storage_paths:
             sctx = agent.context("storage")
-            agent.spool_records("storage", agent._counted("storage", storage.snapshot(config.storage_paths, sctx)))
+            agent.spool_records(
+                "storage", agent._counted("storage", storage.snapshot(config.storage_paths, sctx))
+            )
         if delivered or force:
             agent.flush(force=True)
         agent.report.pending_batches = agent.spool.count()

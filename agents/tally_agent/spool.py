@@ -26,7 +26,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    tmp.replace(path)
     try:
         directory = os.open(path.parent, os.O_RDONLY)
     except OSError:
@@ -68,7 +68,7 @@ class Spool:
     def refuse(self, kind: str, path: Path, reason: str) -> None:
         target = self.refused / kind / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
+        path.replace(target)
         atomic_write(target.with_name(target.name + ".reason.json"), json.dumps({"reason": reason}).encode())
 
 
@@ -95,7 +95,9 @@ class Backoff:
         failures, _ = self._load()
         failures += 1
         delay = delay_for(failures, self.base, self.cap)
-        atomic_write(self.path, json.dumps({"failures": failures, "next_attempt": time.time() + delay}).encode())
+        atomic_write(
+            self.path, json.dumps({"failures": failures, "next_attempt": time.time() + delay}).encode()
+        )
         return delay
 
     def succeeded(self) -> None:

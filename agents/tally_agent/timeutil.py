@@ -15,7 +15,7 @@ def site_zone(name: str) -> tzinfo:
     """The site's time zone from an IANA name (`UTC` when empty)."""
     if not name or name.upper() in ("UTC", "Z", "GMT"):
         return timezone.utc
-    from zoneinfo import ZoneInfo  # noqa: PLC0415 - only needed off UTC
+    from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)
 
@@ -118,7 +118,11 @@ class LocalTimes:
     def _check(text: str) -> datetime:
         try:
             return datetime(
-                int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                int(text[0:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
                 int(text[17:19]),
             )
         except ValueError:

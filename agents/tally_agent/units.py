@@ -36,7 +36,9 @@ def parse_duration(text: str) -> int:
     hours, minutes = parts[0], parts[1]
     seconds, _, fraction = parts[2].partition(".")
     seconds = seconds or "0"
-    if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()) or not (fraction.isdigit() or not fraction):
+    if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()) or not (
+        fraction.isdigit() or not fraction
+    ):
         raise UnitError(f"bad duration {text!r}")
     rounding = 1 if fraction and fraction[0] >= "5" else 0  # `01:05.753` is 66 s
     return ((days * 24 + int(hours)) * 60 + int(minutes)) * 60 + int(seconds) + rounding

@@ -30,7 +30,25 @@ from tally_agent.sources import htcondor, lsf, pbs, sge, slurm
 from tests.agent.conftest import make_ctx, parse_all
 from tests.agent.helpers import expected
 
-APEL_SLURM_FIELDS = "JobID,JobName,User,Group,Start,End,Elapsed,CPUTimeRAW,Partition,NCPUS,NNodes,NodeList,MaxRSS,MaxVMSize,State"
+APEL_SLURM_FIELDS = ",".join(
+    [
+        "JobID",
+        "JobName",
+        "User",
+        "Group",
+        "Start",
+        "End",
+        "Elapsed",
+        "CPUTimeRAW",
+        "Partition",
+        "NCPUS",
+        "NNodes",
+        "NodeList",
+        "MaxRSS",
+        "MaxVMSize",
+        "State",
+    ]
+)
 SIMPLE = {
     "LocalUserID": "local_user",
     "LocalUserGroup": "local_group",
@@ -165,8 +183,13 @@ def test_lsf_rejects(data_dir: Path) -> None:
 
 @pytest.mark.parametrize("name", ["apel_slurm", "apel_pbs_torque", "apel_htcondor", "apel_sge", "apel_lsf"])
 def test_whole_log_files_parse_without_errors(data_dir: Path, name: str) -> None:
-    source = {"apel_slurm": slurm, "apel_pbs_torque": pbs, "apel_htcondor": htcondor, "apel_sge": sge,
-              "apel_lsf": lsf}[name]
+    source = {
+        "apel_slurm": slurm,
+        "apel_pbs_torque": pbs,
+        "apel_htcondor": htcondor,
+        "apel_sge": sge,
+        "apel_lsf": lsf,
+    }[name]
     ctx = make_ctx(fields=APEL_SLURM_FIELDS) if name == "apel_slurm" else make_ctx()
     with (data_dir / "batch" / f"{name}.log").open(encoding="utf-8") as handle:
         records = list(source.parse(handle, ctx))

@@ -37,7 +37,10 @@ pytestmark = [
     pytest.mark.skipif(not HAVE_SERVER, reason="tally.api.app cannot be imported"),
 ]
 BIN = REPO / ".venv" / "bin"
-HEADER = "JobID|JobName|User|Group|Account|Partition|QOS|Submit|Start|End|Elapsed|TotalCPU|NCPUS|NNodes|NodeList|MaxRSS|ReqMem|AllocTRES|ConsumedEnergyRaw|State|ExitCode"
+HEADER = (
+    "JobID|JobName|User|Group|Account|Partition|QOS|Submit|Start|End|Elapsed|TotalCPU|NCPUS|NNodes|NodeList|"
+    "MaxRSS|ReqMem|AllocTRES|ConsumedEnergyRaw|State|ExitCode"
+)
 FAKE_SACCT = """import sys
 sys.stdout.write(open(sys.argv[1]).read())
 """
@@ -59,10 +62,26 @@ class Server:
     def start(self) -> None:
         env = {**os.environ, "TALLY_HOME": str(self.home)}
         self.process = subprocess.Popen(
-            [str(BIN / "python"), "-m", "uvicorn", "--factory", "tally.api.app:create_app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--ssl-keyfile", str(self.certs["key"]), "--ssl-certfile",
-             str(self.certs["cert"]), "--log-level", "warning"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(BIN / "python"),
+                "-m",
+                "uvicorn",
+                "--factory",
+                "tally.api.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ssl-keyfile",
+                str(self.certs["key"]),
+                "--ssl-certfile",
+                str(self.certs["cert"]),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -96,7 +115,11 @@ def answering_500(certs: dict[str, Path]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = _fail
+        def do_GET(self) -> None:
+            self._fail()
+
+        def do_POST(self) -> None:
+            self._fail()
 
         def log_message(self, *args: object) -> None:
             return
@@ -121,8 +144,10 @@ def sacct_lines(first: int, count: int, now: datetime) -> list[str]:
         start = end - timedelta(minutes=30)
         s, e = start.strftime("%Y-%m-%dT%H:%M:%S"), end.strftime("%Y-%m-%dT%H:%M:%S")
         tres = "cpu=2,gres/gpu:a100=1,gres/gpu=1" if n % 10 == 0 else "cpu=2"
-        lines.append(f"{n}|job{n}|u{n % 7}|g|p|batch|normal|{s}|{s}|{e}|00:30:00|00:00:00|2|1|n1||2G|{tres}|0|"
-                     f"COMPLETED|0:0")
+        lines.append(
+            f"{n}|job{n}|u{n % 7}|g|p|batch|normal|{s}|{s}|{e}|00:30:00|00:00:00|2|1|n1||2G|{tres}|0|"
+            f"COMPLETED|0:0"
+        )
         lines.append(f"{n}.batch|batch|||||||{s}|{e}|00:30:00|00:50:00|2|1|n1|1500M||||COMPLETED|0:0")
     return lines
 
@@ -132,8 +157,10 @@ def read_warehouse(home: Path, kind: str) -> list[tuple[str, str]]:
 
     rows: list[tuple[str, str]] = []
     for file in sorted((home / "warehouse" / kind).rglob("*.parquet")):
-        table = pq.read_table(file, columns=["local_job_id", "end_time"] if kind == "jobs" else
-                              ["associated_id", "interval_start"])
+        table = pq.read_table(
+            file,
+            columns=["local_job_id", "end_time"] if kind == "jobs" else ["associated_id", "interval_start"],
+        )
         columns = [table.column(i).to_pylist() for i in range(2)]
         rows += [(str(a), str(b)) for a, b in zip(*columns, strict=True)]
     return rows
@@ -142,9 +169,16 @@ def read_warehouse(home: Path, kind: str) -> list[tuple[str, str]]:
 def test_cron_runs_survive_outages(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {**os.environ, "TALLY_HOME": str(home)}
-    subprocess.run([str(BIN / "tally"), "sites", "add", "TEST-SITE"], env=env, check=True, capture_output=True)
-    created = subprocess.run([str(BIN / "tally"), "keys", "create", "--site", "TEST-SITE", "--resource",
-                              "cluster1", "--json"], env=env, check=True, capture_output=True, text=True)
+    subprocess.run(
+        [str(BIN / "tally"), "sites", "add", "TEST-SITE"], env=env, check=True, capture_output=True
+    )
+    created = subprocess.run(
+        [str(BIN / "tally"), "keys", "create", "--site", "TEST-SITE", "--resource", "cluster1", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     key = json.loads(created.stdout)["key"]
     certs = make_certificates(tmp_path)
     port = free_port()
@@ -156,7 +190,8 @@ def test_cron_runs_survive_outages(tmp_path: Path) -> None:
     config = tmp_path / "agent.ini"
     config.write_text(
         "[tally]\n"
-        f"server = https://127.0.0.1:{port}\napi_key_file = {key_file}\nsite = TEST-SITE\nresource = cluster1\n"
+        f"server = https://127.0.0.1:{port}\napi_key_file = {key_file}\n"
+        "site = TEST-SITE\nresource = cluster1\n"
         f"ca_bundle = {certs['ca']}\nspool_dir = {tmp_path / 'spool'}\nbatch_system = slurm\n"
         "benchmark_type = HEPscore23\nbenchmark_per_core = 10.5\nattempts = 1\nretry_delay = 0\n"
         "retry_base_seconds = 0\ntimeout = 10\nmax_batch_records = 200\n"
@@ -200,8 +235,13 @@ def test_cron_runs_survive_outages(tmp_path: Path) -> None:
         server.start()
         add_jobs(3000)
         before = len(list((home / "warehouse").rglob("*.parquet")))
-        process = subprocess.Popen([*agent, "--max-batch-records", "50"], env=agent_env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [*agent, "--max-batch-records", "50"],
+            env=agent_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while len(list((home / "warehouse").rglob("*.parquet"))) < before + 3 and time.monotonic() < deadline:
             time.sleep(0.01)

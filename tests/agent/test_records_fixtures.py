@@ -25,13 +25,25 @@ def test_star_storage_records(data_dir: Path) -> None:
         StorageRecord.model_validate(record)
     first, second = records
     assert first == {
-        "site": "TEST-SITE", "storage_system": "discordia.desy.de", "storage_share": "", "storage_media": "disk",
-        "path": "", "owner": "", "group": "cms", "vo": "cms", "start_time": "2012-10-30T17:10:04Z",
-        "end_time": "2012-10-30T17:20:04Z", "file_count": 5, "used_bytes": 693064064,
+        "site": "TEST-SITE",
+        "storage_system": "discordia.desy.de",
+        "storage_share": "",
+        "storage_media": "disk",
+        "path": "",
+        "owner": "",
+        "group": "cms",
+        "vo": "cms",
+        "start_time": "2012-10-30T17:10:04Z",
+        "end_time": "2012-10-30T17:20:04Z",
+        "file_count": 5,
+        "used_bytes": 693064064,
         "record_id": "desycerttb_cms_disk_20121030T172004Z",
     }
     assert (second["storage_share"], second["vo"], second["vo_group"]) == (
-        "pool-003", "binarydataproject.example.org", "ukusers")
+        "pool-003",
+        "binarydataproject.example.org",
+        "ukusers",
+    )
     assert (second["used_bytes"], second["logical_used_bytes"], second["file_count"]) == (14728, 13617, 42)
     assert second["start_time"] == "2010-10-11T09:31:40Z" and second["end_time"] == "2010-10-12T09:29:42Z"
 
@@ -42,7 +54,10 @@ def test_egi_accelerator_message(data_dir: Path) -> None:
     AcceleratorRecord.model_validate(record)
     assert record["model"] == "NVIDIA Tesla V100" and record["vendor"] == "NVIDIA"
     assert (record["count"], record["allocated_seconds"], record["active_seconds"]) == (4, 2592000, 2592000)
-    assert (record["interval_start"], record["interval_end"]) == ("2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z")
+    assert (record["interval_start"], record["interval_end"]) == (
+        "2026-04-01T00:00:00Z",
+        "2026-05-01T00:00:00Z",
+    )
     assert record["associated_kind"] == "vm" and record["vo"] == "vo.sample.org"
 
 
@@ -66,7 +81,11 @@ def test_identity_join_onto_jobs(data_dir: Path) -> None:
     job = join.apply({"local_job_id": "9575064", "site": "S"})
     assert job["global_user"] == "/O=GermanGrid/OU=UniWuppertal/CN=Torsten Harenberg"
     assert (job["vo"], job["vo_group"], job["vo_role"], job["infrastructure"]) == (
-        "atlas", "/atlas", "Role=production", "grid")
+        "atlas",
+        "/atlas",
+        "Role=production",
+        "grid",
+    )
     other = join.apply({"local_job_id": "9575065"})
     assert "vo" not in other
 
@@ -78,14 +97,19 @@ def test_fqan_forms() -> None:
 
 
 def test_quota_report(tmp_path: Path) -> None:
-    lines = ["share,path,owner,group,used,quota,files,time\n",
-             "home,/home/alice,alice,physics,1.5G,10G,1200,2024-05-01T00:00:00Z\n",
-             "scratch,/scratch/bob,bob,chem,bad,,,\n"]
+    lines = [
+        "share,path,owner,group,used,quota,files,time\n",
+        "home,/home/alice,alice,physics,1.5G,10G,1200,2024-05-01T00:00:00Z\n",
+        "scratch,/scratch/bob,bob,chem,bad,,,\n",
+    ]
     ctx = make_ctx()
     (record,) = parse_all(storage.parse_quota, lines, ctx)
     StorageRecord.model_validate(record)
     assert (record["used_bytes"], record["allocated_bytes"], record["file_count"]) == (
-        int(1.5 * 1024**3), 10 * 1024**3, 1200)
+        int(1.5 * 1024**3),
+        10 * 1024**3,
+        1200,
+    )
     assert ctx.stats.errors == 1 and ctx.stats.problems[0][1] == 3
 
 

@@ -16,7 +16,10 @@ from tally_agent.units import UnitError
 
 SOURCE = "gpu"
 _VENDORS = (
-    ("NVIDIA", ("nvidia", "tesla", "a100", "h100", "h200", "v100", "p100", "a40", "l40", "t4", "rtx", "gh200")),
+    (
+        "NVIDIA",
+        ("nvidia", "tesla", "a100", "h100", "h200", "v100", "p100", "a40", "l40", "t4", "rtx", "gh200"),
+    ),
     ("AMD", ("amd", "mi100", "mi210", "mi250", "mi300", "instinct")),
     ("Intel", ("intel", "max1550", "pvc")),
 )
@@ -92,7 +95,9 @@ def parse_apel_message(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict
                 "resource": ctx.resource,
                 "associated_kind": kind,
                 "associated_id": str(item["AssociatedRecord"]),
-                "accelerator_type": item.get("Type", "GPU") if item.get("Type") in ("GPU", "FPGA") else "other",
+                "accelerator_type": item.get("Type", "GPU")
+                if item.get("Type") in ("GPU", "FPGA")
+                else "other",
                 "vendor": vendor_of(str(item["Model"])),
                 "model": str(item["Model"]),
                 "count": int(item.get("Count", 1)),

@@ -19,7 +19,17 @@ _NONE = ("", "NONE", "none")
 # Positions in sge_accounting(5).
 QNAME, HOST, GROUP, OWNER, JOB_NAME, JOB_NUMBER, ACCOUNT = 0, 1, 2, 3, 4, 5, 6
 SUBMIT, START, END, FAILED, EXIT_STATUS, WALLCLOCK = 8, 9, 10, 11, 12, 13
-RU_MAXRSS, PROJECT, SLOTS, TASK, CPU, CATEGORY, PE_TASK, MAXVMEM, UGE_MAXRSS = 16, 31, 34, 35, 36, 39, 41, 42, 47
+RU_MAXRSS, PROJECT, SLOTS, TASK, CPU, CATEGORY, PE_TASK, MAXVMEM, UGE_MAXRSS = (
+    16,
+    31,
+    34,
+    35,
+    36,
+    39,
+    41,
+    42,
+    47,
+)
 
 
 def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:

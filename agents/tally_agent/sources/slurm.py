@@ -22,7 +22,12 @@ NOT_ENDED = frozenset(
     ("PENDING", "RUNNING", "SUSPENDED", "REQUEUED", "RESIZING", "CONFIGURING", "COMPLETING")
 )
 # Other spellings sacct uses for the same column.
-_ALIASES = {"ALLOCCPUS": "NCPUS", "JOBIDRAW": "JOBIDRAW", "CPUTIMERAW": "CPUTIMERAW", "CONSUMEDENERGY": "ENERGY"}
+_ALIASES = {
+    "ALLOCCPUS": "NCPUS",
+    "JOBIDRAW": "JOBIDRAW",
+    "CPUTIMERAW": "CPUTIMERAW",
+    "CONSUMEDENERGY": "ENERGY",
+}
 _UNSET = ("", "Unknown", "None", "NONE")
 
 
@@ -311,7 +316,7 @@ def _exit_code(text: str) -> Optional[int]:
 
 
 def _seconds_between(start: str, end: str) -> int:
-    from tally_agent.timeutil import parse_iso_z  # noqa: PLC0415
+    from tally_agent.timeutil import parse_iso_z
 
     return int((parse_iso_z(end) - parse_iso_z(start)).total_seconds())
 
