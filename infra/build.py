@@ -1,0 +1,236 @@
+"""Build the Lambda artifacts without Docker and without the runtime's Python installed.
+
+`sam build` calls this through `infra/Makefile` (BuildMethod: makefile), and it also runs alone:
+
+    python infra/build.py layer OUT_DIR            # the core layer: OUT_DIR/python/...
+    python infra/build.py function NAME OUT_DIR    # one folder of functions/
+    python infra/build.py lock                     # regenerate layers/core/requirements.txt
+
+The layer's third-party packages are installed by pip for the Lambda platform
+(`--platform manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`), so any Python 3 with
+pip on any OS can build it. Every version is pinned in `layers/core/requirements.txt`, which is
+generated from the project's `constraints.txt` (a test checks they agree) and installed with
+`--no-deps`, so the layer holds exactly the locked set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORE = REPO / "layers" / "core"
+FUNCTIONS = REPO / "functions"
+VIEWS = REPO / "athena_queries" / "views"
+REQUIREMENTS = CORE / "requirements.txt"
+CONSTRAINTS = REPO / "constraints.txt"
+
+#: What the Lambda functions import from outside the standard library. Not in the layer: duckdb
+#: (the local query engine; Lambda queries Athena), uvicorn, typer and rich (local server and CLI).
+LAYER_ROOTS: tuple[str, ...] = (
+    "fastapi",
+    "mangum",
+    "pydantic",
+    "pydantic-settings",
+    "pyarrow",
+    "orjson",
+    "sqlglot",
+    "xlsxwriter",
+    "aws-lambda-powertools",
+    "aws-xray-sdk",
+)
+#: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
+RUNTIME_PROVIDED: frozenset[str] = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
+)
+#: Lambda runs Python 3.12 on Amazon Linux 2023 (glibc 2.34): wheels up to manylinux_2_34 load.
+DEFAULT_PLATFORMS: tuple[str, ...] = (
+    "manylinux2014_aarch64",
+    "manylinux_2_28_aarch64",
+    "manylinux_2_34_aarch64",
+)
+DEFAULT_PYTHON = "3.12"
+#: Files a Lambda never needs: bytecode is rebuilt, headers and tests are for building.
+_PRUNE_DIRS = {"__pycache__", "tests", "include"}
+_PRUNE_SUFFIXES = (".pyc", ".pyx", ".pxd", ".pxi", ".h", ".hpp", ".cc", ".cpp")
+#: Parts of pyarrow no function imports (Arrow Flight RPC, C++ test hooks): about 30 MB unzipped.
+#: Nothing else links against them; the import test loads pyarrow's compute, dataset, parquet,
+#: json and fs modules from a layer pruned this way.
+_PRUNE_GLOBS = (
+    "pyarrow/libarrow_flight.so*",
+    "pyarrow/libarrow_python_flight.so*",
+    "pyarrow/_flight.*.so",
+    "pyarrow/flight.py",
+    "pyarrow/_pyarrow_cpp_tests.*.so",
+)
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_constraints(path: Path = CONSTRAINTS) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[canonical(name)] = version.strip()
+    return pins
+
+
+def _requirements_of(dist: str, python_version: str) -> list[str]:
+    """Direct dependencies of an installed distribution whose markers hold on Lambda."""
+    from packaging.requirements import Requirement
+
+    env = {
+        "python_version": python_version,
+        "python_full_version": f"{python_version}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "aarch64",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+    out = []
+    for text in metadata.requires(dist) or []:
+        req = Requirement(text)
+        if req.marker is None or req.marker.evaluate(env):
+            out.append(canonical(req.name))
+    return out
+
+
+def lock(roots: Iterable[str] = LAYER_ROOTS, python_version: str = DEFAULT_PYTHON) -> list[str]:
+    """The pinned closure of `roots` (minus what the runtime provides), as requirement lines."""
+    pins = read_constraints()
+    seen: set[str] = set()
+    todo = [canonical(r) for r in roots]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in RUNTIME_PROVIDED:
+            continue
+        seen.add(name)
+        todo.extend(_requirements_of(name, python_version))
+    missing = sorted(n for n in seen if n not in pins)
+    if missing:
+        raise SystemExit(f"not pinned in constraints.txt: {', '.join(missing)}")
+    return [f"{n}=={pins[n]}" for n in sorted(seen)]
+
+
+def render_lock() -> str:
+    header = (
+        "# The core layer's third-party packages for Lambda (Python 3.12, arm64), installed with --no-deps.\n"
+        "# Generated from constraints.txt by `python infra/build.py lock`; do not edit by hand.\n"
+    )
+    return header + "\n".join(lock()) + "\n"
+
+
+def _prune(root: Path) -> None:
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in _PRUNE_DIRS and path.parent != root:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.suffix in _PRUNE_SUFFIXES:
+            path.unlink()
+    for pattern in _PRUNE_GLOBS:
+        for path in root.glob(pattern):
+            path.unlink()
+
+
+def _copy_package(src: Path, dst: Path) -> None:
+    shutil.copytree(
+        src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".*.tmp"), dirs_exist_ok=True
+    )
+
+
+def build_layer(
+    out: Path,
+    platforms: Iterable[str] = DEFAULT_PLATFORMS,
+    python_version: str = DEFAULT_PYTHON,
+    requirements: Path = REQUIREMENTS,
+) -> Path:
+    """Install the locked packages for the Lambda platform and the `tally` package into out/python."""
+    target = out / "python"
+    target.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--target",
+        str(target),
+        "--upgrade",
+        "-r",
+        str(requirements),
+    ]
+    for platform in platforms:
+        command += ["--platform", platform]
+    subprocess.run(command, check=True)
+    _copy_package(CORE / "tally", target / "tally")
+    _prune(target)
+    return target
+
+
+def build_function(name: str, out: Path) -> Path:
+    """Copy a function's handler modules; the view deployer also takes the view SQL files."""
+    src = FUNCTIONS / name
+    if not (src / "app.py").is_file():
+        raise SystemExit(f"no functions/{name}/app.py")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(src.glob("*.py")):
+        shutil.copy2(path, out / path.name)
+    if name == "view_deployer":
+        views = out / "views"
+        views.mkdir(exist_ok=True)
+        for sql in sorted(VIEWS.glob("*.sql")) if VIEWS.is_dir() else []:
+            shutil.copy2(sql, views / sql.name)
+    return out
+
+
+def tree_size(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    layer = sub.add_parser("layer", help="build the core layer")
+    layer.add_argument("out", type=Path)
+    layer.add_argument("--platform", action="append", help=f"repeatable; default {DEFAULT_PLATFORMS}")
+    layer.add_argument("--python-version", default=os.environ.get("LAYER_PYTHON_VERSION", DEFAULT_PYTHON))
+    function = sub.add_parser("function", help="build one function folder")
+    function.add_argument("name")
+    function.add_argument("out", type=Path)
+    sub.add_parser("lock", help="regenerate layers/core/requirements.txt from constraints.txt")
+    args = parser.parse_args(argv)
+
+    if args.command == "layer":
+        target = build_layer(args.out, args.platform or DEFAULT_PLATFORMS, args.python_version)
+        print(f"layer: {tree_size(args.out) / 1e6:.1f} MB unzipped in {target}")
+    elif args.command == "function":
+        built = build_function(args.name, args.out)
+        print(f"function {args.name}: {tree_size(built) / 1e3:.1f} kB unzipped in {built}")
+    else:
+        REQUIREMENTS.write_text(render_lock())
+        print(f"wrote {REQUIREMENTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
