@@ -62,7 +62,7 @@ def valid_time(text: str) -> bool:
     text = text.strip()
     for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%m/%d/%y", "%Y-%m-%d"):
         try:
-            datetime.strptime(text, fmt)  # noqa: DTZ007 - format check only
+            datetime.strptime(text, fmt)
         except ValueError:
             continue
         return True
@@ -80,7 +80,12 @@ def oracle(path: Path) -> tuple[Totals, set[int], Totals]:
             currency = first(row, "BillingCurrency")
             category = first(row, "ChargeCategory")
             times_ok = all(valid_time(row.get(c, "")) for c in ("ChargePeriodStart", "ChargePeriodEnd"))
-            if not currency or not first(row, "BillingAccountId") or not first(row, "ProviderName") or not times_ok:
+            if (
+                not currency
+                or not first(row, "BillingAccountId")
+                or not first(row, "ProviderName")
+                or not times_ok
+            ):
                 rejected.add(i)
                 continue
             cost = money(row["BilledCost"])
@@ -95,12 +100,18 @@ def oracle(path: Path) -> tuple[Totals, set[int], Totals]:
             cost = money(first(row, "lineItem/UnblendedCost", "line_item_unblended_cost"))
             billed[(currency, AWS_CATEGORY[kind])] += cost
         elif family == "azure":
-            currency = first(row, "BillingCurrency", "BillingCurrencyCode", "billingCurrency", "Currency", "currency")
+            currency = first(
+                row, "BillingCurrency", "BillingCurrencyCode", "billingCurrency", "Currency", "currency"
+            )
             if not re.fullmatch(r"[A-Z]{3}", currency):
                 rejected.add(i)
                 continue
             category = AZURE_CATEGORY[first(row, "ChargeType", "chargeType") or "Usage"]
-            cost = money(first(row, "Cost", "CostInBillingCurrency", "costInBillingCurrency", "PreTaxCost", "preTaxCost"))
+            cost = money(
+                first(
+                    row, "Cost", "CostInBillingCurrency", "costInBillingCurrency", "PreTaxCost", "preTaxCost"
+                )
+            )
             covered = first(row, "PricingModel") in ("Reservation", "SavingsPlan") and category == "Usage"
             amortized = "Amortized" in path.name
             purchase_of_commitment = category == "Purchase" and bool(first(row, "ReservationId", "benefitId"))
@@ -154,7 +165,10 @@ def test_every_sample_file_is_covered(data_dir: Path) -> None:
 
 def test_spec_examples_with_defaults_are_accepted(data_dir: Path) -> None:
     """Spec examples without BillingCurrency are quarantined, unless the caller knows the currency."""
-    path = data_dir / "focus/spec_v1.2_examples/commitment_discount_scenarios__commitment_discount_usage_scenario_3.csv"
+    path = (
+        data_dir
+        / "focus/spec_v1.2_examples/commitment_discount_scenarios__commitment_discount_usage_scenario_3.csv"
+    )
     assert import_billing(path).table.num_rows == 0
     defaults = {"billing_currency": "USD", "billing_account_id": "acct-1", "provider_name": "Example Cloud"}
     result = import_billing(path, defaults=defaults)
@@ -165,7 +179,10 @@ def test_spec_examples_with_defaults_are_accepted(data_dir: Path) -> None:
 
 
 def test_invalid_hour_is_rejected_with_the_datetime_rule(data_dir: Path) -> None:
-    path = data_dir / "focus/spec_v1.2_examples/commitment_discount_scenarios__commitment_discount_purchase_scenario_2.csv"
+    path = (
+        data_dir
+        / "focus/spec_v1.2_examples/commitment_discount_scenarios__commitment_discount_purchase_scenario_2.csv"
+    )
     defaults = {"billing_currency": "USD", "billing_account_id": "a", "provider_name": "Example"}
     result = import_billing(path, defaults=defaults)
     assert [r.source_row for r in result.rejects] == [3]  # 2023-02-01T30:00:00Z

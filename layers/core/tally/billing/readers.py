@@ -80,9 +80,9 @@ def source_name(source: Source, filename: str | None) -> str:
 def sniff(source: Source, filename: str | None) -> SourceInfo:
     """Decide container and compression from the magic bytes (the name is only a hint)."""
     name = source_name(source, filename)
-    head = _raw_bytes_head(source, 4)
-    if not isinstance(source, bytes) and not Path(source).exists():
+    if not isinstance(source, bytes) and not Path(source).is_file():
         raise BillingImportError("not-found", f"{name}: no such file")
+    head = _raw_bytes_head(source, 4)
     if head == b"":
         raise BillingImportError("empty", f"{name}: the file is empty")
     if head.startswith(_PARQUET_MAGIC):
@@ -154,8 +154,12 @@ def _csv_batches(
 
     def on_invalid(row: Any) -> str:
         data_row = int(row.number) - 1 if row.number is not None else -1
+        try:
+            text = str(row.text)[:10_000]
+        except UnicodeDecodeError:
+            text = "<undecodable bytes>"
         info.invalid_rows.append(
-            InvalidRow(data_row, str(row.text)[:10_000], int(row.expected_columns), int(row.actual_columns))
+            InvalidRow(data_row, text, int(row.expected_columns), int(row.actual_columns))
         )
         skipped.append(data_row)
         return "skip"
