@@ -1,4 +1,4 @@
-"""Bad and hostile input: every row is accounted for (accepted or rejected with a rule), files get clear errors."""
+"""Bad and hostile input: every row is accepted or rejected with a rule; whole files get clear errors."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ HEADER = (
     "BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,"
     "ChargeCategory,ChargeDescription,BilledCost,EffectiveCost,ProviderName,ResourceId"
 )
-GOOD = "acct,EUR,2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,2025-01-05T00:00:00Z,2025-01-05T01:00:00Z,Usage,vm hour,1.50,1.50,OpenStack Cloud,vm-1"
+GOOD = (
+    "acct,EUR,2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,2025-01-05T00:00:00Z,2025-01-05T01:00:00Z,"
+    "Usage,vm hour,1.50,1.50,OpenStack Cloud,vm-1"
+)
 REPO_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "billing"
 
 
@@ -109,7 +112,8 @@ def test_tags_with_control_characters_stay_valid_json() -> None:
     header += (
         "bill/PayerAccountId,bill/BillingPeriodStartDate,bill/BillingPeriodEndDate,resourceTags/user:owner"
     )
-    row = '2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,1,USD,123,2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,"a\x01b""c\\"'
+    row = "2025-01-01T00:00:00Z,2025-01-01T01:00:00Z,1,USD,123,"
+    row += '2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,"a\x01b""c\\"'
     result = import_billing(f"{header}\n{row}\n".encode(), "cur.csv")
     tags = json.loads(result.table.to_pylist()[0]["tags"])
     assert tags == {"user:owner": 'a\x01b"c\\'}

@@ -48,7 +48,7 @@ def test_detect(header: list[str], expected: str) -> None:
 
 
 def test_unknown_header_names_what_it_expected() -> None:
-    with pytest.raises(BillingImportError, match="expected FOCUS 1.0-1.3"):
+    with pytest.raises(BillingImportError, match=r"expected FOCUS 1\.0-1\.3"):
         detect(["date", "amount", "who"])
 
 

@@ -20,6 +20,7 @@ from tests.billing.conftest import DATA, money, raw_rows
 
 FILES = sorted(p for p in DATA.rglob("*.csv") if "reference" not in p.parts) if DATA.is_dir() else []
 Totals = dict[tuple[str, str], Decimal]
+SCENARIOS = "commitment_discount_scenarios__commitment_discount_"
 
 AWS_CATEGORY = {
     "Usage": "Usage",
@@ -179,10 +180,7 @@ def test_spec_examples_with_defaults_are_accepted(data_dir: Path) -> None:
 
 
 def test_invalid_hour_is_rejected_with_the_datetime_rule(data_dir: Path) -> None:
-    path = (
-        data_dir
-        / "focus/spec_v1.2_examples/commitment_discount_scenarios__commitment_discount_purchase_scenario_2.csv"
-    )
+    path = data_dir / "focus/spec_v1.2_examples" / f"{SCENARIOS}purchase_scenario_2.csv"
     defaults = {"billing_currency": "USD", "billing_account_id": "a", "provider_name": "Example"}
     result = import_billing(path, defaults=defaults)
     assert [r.source_row for r in result.rejects] == [3]  # 2023-02-01T30:00:00Z

@@ -1,0 +1,184 @@
+"""Benchmark: import a generated one-million-row legacy AWS CUR CSV and a FOCUS 1.2 CSV.
+
+Prints rows per second and peak memory (the import runs in a fresh process so its peak RSS is its
+own; the Arrow pool's high-water mark is printed too). Usage:
+
+    .venv/bin/python bench/billing.py [--rows 1000000] [--focus-rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+HOUR_US = 3_600_000_000
+
+
+def _ints(n: int, modulo: int) -> pa.Array:
+    return pa.array(np.arange(n, dtype=np.int64) % modulo)
+
+
+def _text(prefix: str, values: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(prefix, values.cast(pa.string()), "")
+
+
+def _hours(n: int, spread: int) -> tuple[pa.Array, pa.Array]:
+    base = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    start = pc.add(pc.multiply(_ints(n, spread), HOUR_US), base).cast(pa.timestamp("us", tz="UTC"))
+    end = pc.add(start.cast(pa.int64()), HOUR_US).cast(pa.timestamp("us", tz="UTC"))
+    return start, end
+
+
+def make_cur(path: Path, n: int) -> None:
+    start, end = _hours(n, 24 * 31)
+    vm = _ints(n, 2000)
+    kinds = pa.array(["Usage", "Usage", "Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "Tax"])
+    kind = pc.take(kinds, _ints(n, len(kinds)))
+    cost = pc.binary_join_element_wise("0.", _text("", pc.add(_ints(n, 9973), 1000)), "")
+    columns = {
+        "identity/LineItemId": _text("li-", pa.array(range(n), pa.int64())),
+        "identity/TimeInterval": pc.binary_join_element_wise(
+            pc.strftime(start, format="%Y-%m-%dT%H:%M:%SZ"),
+            pc.strftime(end, format="%Y-%m-%dT%H:%M:%SZ"),
+            "/",
+        ),
+        "bill/InvoiceId": pa.repeat(pa.scalar("EUINGB25-0001"), n),
+        "bill/BillingEntity": pa.repeat(pa.scalar("AWS"), n),
+        "bill/BillType": pa.repeat(pa.scalar("Anniversary"), n),
+        "bill/PayerAccountId": pa.repeat(pa.scalar("012345678901"), n),
+        "bill/BillingPeriodStartDate": pa.repeat(pa.scalar("2025-03-01T00:00:00Z"), n),
+        "bill/BillingPeriodEndDate": pa.repeat(pa.scalar("2025-04-01T00:00:00Z"), n),
+        "lineItem/UsageAccountId": _text("2100000000", _ints(n, 7)),
+        "lineItem/LineItemType": kind,
+        "lineItem/UsageStartDate": pc.strftime(start, format="%Y-%m-%dT%H:%M:%SZ"),
+        "lineItem/UsageEndDate": pc.strftime(end, format="%Y-%m-%dT%H:%M:%SZ"),
+        "lineItem/ProductCode": pa.repeat(pa.scalar("AmazonEC2"), n),
+        "lineItem/UsageType": pa.repeat(pa.scalar("EUW1-BoxUsage:c6i.2xlarge"), n),
+        "lineItem/Operation": pa.repeat(pa.scalar("RunInstances"), n),
+        "lineItem/AvailabilityZone": pa.repeat(pa.scalar("eu-west-1a"), n),
+        "lineItem/ResourceId": _text("i-0abc", vm),
+        "lineItem/UsageAmount": pa.repeat(pa.scalar("1"), n),
+        "lineItem/CurrencyCode": pa.repeat(pa.scalar("USD"), n),
+        "lineItem/UnblendedRate": cost,
+        "lineItem/UnblendedCost": cost,
+        "lineItem/BlendedCost": cost,
+        "lineItem/LineItemDescription": pa.repeat(
+            pa.scalar("$0.384 per On Demand Linux c6i.2xlarge Instance Hour"), n
+        ),
+        "product/ProductName": pa.repeat(pa.scalar("Amazon Elastic Compute Cloud"), n),
+        "product/instanceType": pa.repeat(pa.scalar("c6i.2xlarge"), n),
+        "product/region": pa.repeat(pa.scalar("eu-west-1"), n),
+        "product/sku": pa.repeat(pa.scalar("ABCDEFGHJK"), n),
+        "product/tenancy": pa.repeat(pa.scalar("Shared"), n),
+        "pricing/publicOnDemandCost": cost,
+        "pricing/publicOnDemandRate": cost,
+        "pricing/term": pa.repeat(pa.scalar("OnDemand"), n),
+        "pricing/unit": pa.repeat(pa.scalar("Hrs"), n),
+        "reservation/EffectiveCost": cost,
+        "reservation/ReservationARN": pa.repeat(
+            pa.scalar("arn:aws:ec2:eu-west-1:012345678901:reserved-instances/r1"), n
+        ),
+        "savingsPlan/SavingsPlanEffectiveCost": cost,
+        "savingsPlan/SavingsPlanARN": pa.repeat(
+            pa.scalar("arn:aws:savingsplans::012345678901:savingsplan/sp1"), n
+        ),
+        "resourceTags/user:project": _text("project-", _ints(n, 40)),
+        "resourceTags/user:owner": _text("owner-", _ints(n, 300)),
+    }
+    pacsv.write_csv(pa.table(columns), path)
+
+
+def make_focus(path: Path, n: int) -> None:
+    start, end = _hours(n, 24 * 30)
+    cost = pc.binary_join_element_wise("1.", _text("", pc.add(_ints(n, 9973), 1000)), "")
+    columns = {
+        "BillingAccountId": pa.repeat(pa.scalar("ba-1"), n),
+        "BillingAccountName": pa.repeat(pa.scalar("Research"), n),
+        "BillingCurrency": pa.repeat(pa.scalar("EUR"), n),
+        "BillingPeriodStart": pa.repeat(pa.scalar("2025-03-01T00:00:00Z"), n),
+        "BillingPeriodEnd": pa.repeat(pa.scalar("2025-04-01T00:00:00Z"), n),
+        "ChargePeriodStart": pc.strftime(start, format="%Y-%m-%dT%H:%M:%SZ"),
+        "ChargePeriodEnd": pc.strftime(end, format="%Y-%m-%dT%H:%M:%SZ"),
+        "ChargeCategory": pa.repeat(pa.scalar("Usage"), n),
+        "ChargeClass": pa.nulls(n, pa.string()),
+        "ChargeDescription": pa.repeat(pa.scalar("VM hour"), n),
+        "ChargeFrequency": pa.repeat(pa.scalar("Usage-Based"), n),
+        "PricingCategory": pa.repeat(pa.scalar("Standard"), n),
+        "BilledCost": cost,
+        "EffectiveCost": cost,
+        "ListCost": cost,
+        "ContractedCost": cost,
+        "ListUnitPrice": cost,
+        "ContractedUnitPrice": cost,
+        "PricingQuantity": pa.repeat(pa.scalar("1"), n),
+        "PricingUnit": pa.repeat(pa.scalar("Hours"), n),
+        "ConsumedQuantity": pa.repeat(pa.scalar("1"), n),
+        "ConsumedUnit": pa.repeat(pa.scalar("Hours"), n),
+        "ProviderName": pa.repeat(pa.scalar("OpenStack Cloud"), n),
+        "PublisherName": pa.repeat(pa.scalar("OpenStack Cloud"), n),
+        "InvoiceIssuerName": pa.repeat(pa.scalar("OpenStack Cloud"), n),
+        "InvoiceId": pa.repeat(pa.scalar("INV-1"), n),
+        "ResourceId": _text("vm-", _ints(n, 2000)),
+        "RegionId": pa.repeat(pa.scalar("region-1"), n),
+        "ServiceName": pa.repeat(pa.scalar("Compute"), n),
+        "ServiceCategory": pa.repeat(pa.scalar("Compute"), n),
+        "SkuId": pa.repeat(pa.scalar("m1.large"), n),
+        "Tags": pc.binary_join_element_wise('{"project": "p', _ints(n, 40).cast(pa.string()), '"}', ""),
+    }
+    pacsv.write_csv(pa.table(columns), path)
+
+
+def _import_in_child(path: str, queue: mp.Queue[tuple[float, int, int, int, int]]) -> None:
+    from tally.billing import import_billing
+
+    pool = pa.default_memory_pool()
+    t0 = time.perf_counter()
+    result = import_billing(path)
+    elapsed = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((elapsed, result.source_rows, result.table.num_rows, peak_kib, pool.max_memory()))
+
+
+def run(path: Path, label: str) -> None:
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue[tuple[float, int, int, int, int]] = ctx.Queue()
+    child = ctx.Process(target=_import_in_child, args=(str(path), queue))
+    child.start()
+    elapsed, rows, accepted, peak_kib, arrow_peak = queue.get()
+    child.join()
+    size_mb = path.stat().st_size / 1e6
+    print(
+        f"{label:22} {rows:>9,} rows ({size_mb:,.0f} MB) in {elapsed:6.2f} s = "
+        f"{rows / elapsed:>9,.0f} rows/s; accepted {accepted:,}; "
+        f"peak RSS {peak_kib / 1024:,.0f} MiB, Arrow pool peak {arrow_peak / 2**20:,.0f} MiB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="legacy CUR rows")
+    parser.add_argument("--focus-rows", type=int, default=1_000_000, help="FOCUS rows")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cur = Path(tmp) / "cur.csv"
+        focus = Path(tmp) / "focus.csv"
+        t0 = time.perf_counter()
+        make_cur(cur, args.rows)
+        make_focus(focus, args.focus_rows)
+        print(f"generated test files in {time.perf_counter() - t0:.1f} s")
+        run(cur, "AWS legacy CUR CSV")
+        run(focus, "FOCUS 1.2 CSV")
+
+
+if __name__ == "__main__":
+    main()
