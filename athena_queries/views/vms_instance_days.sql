@@ -1,0 +1,61 @@
+-- vms_instance_days: one row per VM instance and UTC day of its sampling intervals (an interval
+-- counts in the day it starts). measured_hours sums the interval lengths the agent reported
+-- (gaps when the agent was down are not counted); cpu_busy_hours sums busy CPU seconds over all
+-- vCPUs; vcpu_hours = interval hours x vCPUs. Normalised hours = vCPU hours x benchmark per core,
+-- from the record when it states the type, else from registry_resources for the VM's site and
+-- resource at the interval start; HEPscore23 is preferred where both are known.
+CREATE OR REPLACE VIEW vms_instance_days AS
+WITH hepscore23 AS (
+  SELECT site, resource, benchmark_per_core, valid_from, valid_to
+  FROM registry_resources
+  WHERE benchmark_type = 'HEPscore23'
+),
+hs06 AS (
+  SELECT site, resource, benchmark_per_core, valid_from, valid_to
+  FROM registry_resources
+  WHERE benchmark_type = 'HS06'
+),
+intervals AS (
+  SELECT
+    v.site, v.resource, v.provider, v.account, v.region, v.instance_id, v.instance_type,
+    v.project, v.vo, v.dt, v.interval_start, v.interval_end, v.uptime_seconds, v.vcpus,
+    v.cpu_busy_seconds,
+    date_diff('second', v.interval_start, v.interval_end) AS interval_seconds,
+    coalesce(
+      CASE WHEN v.benchmark_type = 'HEPscore23' THEN v.benchmark_per_core END,
+      h.benchmark_per_core
+    ) AS hepscore23_per_core,
+    coalesce(
+      CASE
+        WHEN v.benchmark_type = 'HS06' THEN v.benchmark_per_core
+        WHEN v.benchmark_type = 'si2k' THEN CAST(v.benchmark_per_core AS DOUBLE) / 250
+      END,
+      s.benchmark_per_core
+    ) AS hs06_per_core
+  FROM vms_dedup AS v
+  LEFT JOIN hepscore23 AS h
+    ON h.site = v.site AND h.resource = v.resource
+    AND v.interval_start >= h.valid_from AND (h.valid_to IS NULL OR v.interval_start < h.valid_to)
+  LEFT JOIN hs06 AS s
+    ON s.site = v.site AND s.resource = v.resource
+    AND v.interval_start >= s.valid_from AND (s.valid_to IS NULL OR v.interval_start < s.valid_to)
+)
+SELECT
+  site, resource, provider, account, region, instance_id, instance_type, project, vo, dt,
+  CAST(interval_start AS DATE) AS day,
+  count(*) AS samples,
+  min(interval_start) AS first_seen,
+  max(interval_end) AS last_seen,
+  max(uptime_seconds) AS max_uptime_seconds,
+  max(vcpus) AS vcpus,
+  CAST(sum(interval_seconds) AS DOUBLE) / 3600 AS measured_hours,
+  CAST(sum(cpu_busy_seconds) AS DOUBLE) / 3600 AS cpu_busy_hours,
+  CAST(sum(interval_seconds * vcpus) AS DOUBLE) / 3600 AS vcpu_hours,
+  CAST(sum(interval_seconds * vcpus * hepscore23_per_core) AS DOUBLE) / 3600 AS normalised_hours_hepscore23,
+  CAST(sum(interval_seconds * vcpus * hs06_per_core) AS DOUBLE) / 3600 AS normalised_hours_hs06,
+  CAST(sum(interval_seconds * vcpus * coalesce(hepscore23_per_core, hs06_per_core)) AS DOUBLE) / 3600
+    AS normalised_hours
+FROM intervals
+GROUP BY
+  site, resource, provider, account, region, instance_id, instance_type, project, vo, dt,
+  CAST(interval_start AS DATE)

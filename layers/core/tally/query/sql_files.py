@@ -1,0 +1,117 @@
+"""The SQL files of `athena_queries/`: where they are, what they define, and in which order.
+
+The folder is found from `TALLY_SQL_DIR`, else by walking up from this package (a checkout or an
+editable install), else next to the package (a Lambda layer ships it at `python/athena_queries`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+SECTIONS = ("tables", "views", "reports")
+
+
+class SqlFileError(ValueError):
+    """A SQL file is missing, does not parse, or does not define what its name says."""
+
+
+@cache
+def sql_root() -> Path:
+    configured = os.environ.get("TALLY_SQL_DIR")
+    if configured:
+        return Path(configured)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "athena_queries"
+        if (candidate / "views").is_dir():
+            return candidate
+    raise SqlFileError("no athena_queries folder found: set TALLY_SQL_DIR to its path")
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    section: str
+    name: str
+    path: Path
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def list_files(section: str, root: Path | None = None) -> list[SqlFile]:
+    if section not in SECTIONS:
+        raise SqlFileError(f"unknown section {section!r}")
+    folder = (root or sql_root()) / section
+    return [SqlFile(section, p.stem, p) for p in sorted(folder.glob("*.sql"))]
+
+
+def get_file(section: str, name: str, root: Path | None = None) -> SqlFile:
+    for item in list_files(section, root):
+        if item.name == name:
+            return item
+    raise SqlFileError(f"no {section} SQL named {name!r}")
+
+
+def parse_athena(sql: str) -> exp.Expr:
+    """One statement in the Athena dialect (Hive DDL or Trino DML), or SqlFileError."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+    except sqlglot.errors.ParseError as error:
+        raise SqlFileError(f"not valid Athena SQL: {error}") from error
+    if len(statements) != 1:
+        raise SqlFileError(f"expected one statement, found {len(statements)}")
+    return statements[0]
+
+
+def view_body(item: SqlFile) -> exp.Expr:
+    """The SELECT of a `CREATE OR REPLACE VIEW <file name> AS ...` file."""
+    statement = parse_athena(item.text)
+    if not isinstance(statement, exp.Create) or statement.kind != "VIEW":
+        raise SqlFileError(f"{item.path.name}: expected CREATE OR REPLACE VIEW")
+    if not statement.args.get("replace"):
+        raise SqlFileError(f"{item.path.name}: use CREATE OR REPLACE VIEW so a redeploy updates it")
+    name = statement.this.name if isinstance(statement.this, exp.Table) else statement.this.this.name
+    if name != item.name:
+        raise SqlFileError(f"{item.path.name}: defines view {name!r}, not {item.name!r}")
+    body = statement.expression
+    if not isinstance(body, exp.Expr):
+        raise SqlFileError(f"{item.path.name}: view has no query")
+    return body
+
+
+def referenced_tables(query: exp.Expr) -> set[str]:
+    """Names of the tables and views a query reads (CTE names excluded)."""
+    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    return {t.name for t in query.find_all(exp.Table) if t.name and t.name not in ctes}
+
+
+def views_in_order(root: Path | None = None) -> list[SqlFile]:
+    """Every view file, each after the views it reads (for deployment and for DuckDB)."""
+    files = {f.name: f for f in list_files("views", root)}
+    needs = {name: referenced_tables(view_body(f)) & files.keys() for name, f in files.items()}
+    ordered: list[SqlFile] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            raise SqlFileError(f"views depend on each other in a cycle through {name!r}")
+        visiting.add(name)
+        for dependency in sorted(needs[name]):
+            visit(dependency)
+        visiting.discard(name)
+        done.add(name)
+        ordered.append(files[name])
+
+    for name in sorted(files):
+        visit(name)
+    return ordered

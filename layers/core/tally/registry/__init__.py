@@ -1,0 +1,1 @@
+"""The normalisation registry: resource benchmarks, application rules and VO mappings."""
