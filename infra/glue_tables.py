@@ -104,7 +104,9 @@ def tables() -> list[GlueTable]:
     out.append(
         GlueTable(
             name="billing",
-            columns=tuple((f.name, glue_type(f.type)) for f in BILLING_SCHEMA if f.name not in BILLING_PARTITIONS),
+            columns=tuple(
+                (f.name, glue_type(f.type)) for f in BILLING_SCHEMA if f.name not in BILLING_PARTITIONS
+            ),
             partitions=BILLING_PARTITIONS,
             projection=(
                 ("projection.provider.type", "enum"),
@@ -172,14 +174,18 @@ def splice(template: str, block: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if template.yaml differs")
     args = parser.parse_args(argv)
     current = TEMPLATE.read_text()
     wanted = splice(current, render())
     if args.check:
         if wanted != current:
-            print("template.yaml Glue tables differ from the schemas: run infra/glue_tables.py", file=sys.stderr)
+            print(
+                "template.yaml Glue tables differ from the schemas: run infra/glue_tables.py", file=sys.stderr
+            )
             return 1
         return 0
     TEMPLATE.write_text(wanted)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from tally import __version__
 from tally.api import problem_handlers, records, sync_state
 from tally.api.models import Health
+from tally.observability import install as install_observability
 from tally.services.container import Services
 from tally.settings import Settings
 
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = Services(settings)
     problem_handlers.install(app)
+    install_observability(app)
     app.include_router(records.router)
     app.include_router(sync_state.router)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tally.compaction.compactor import MiB, CompactionPolicy
+from tally.compaction.compactor import CompactionPolicy, MiB
 
 
 class CompactionSettings(BaseSettings):
