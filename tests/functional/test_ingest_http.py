@@ -56,6 +56,9 @@ def test_every_kind_is_stored_partitioned_and_advances_sync_state(deployment: De
     keys = wh.list_keys(kind)
     expected_days = sorted({str(r[PARTITION_FIELD[kind]])[:10] for r in records})
     assert keys == [f"{kind}/dt={day}/{body['batch_id']}.parquet" for day in expected_days]
+    for key in keys:
+        in_file = wh.read_parquet(key).column(PARTITION_FIELD[kind]).to_pylist()
+        assert {t.date().isoformat() for t in in_file} == {key.split("/")[1].removeprefix("dt=")}
     stored = rows(wh, kind)
     assert len(stored) == 30
     first = next(r for r in stored if r[PARTITION_FIELD[kind]] == _utc(records[0][PARTITION_FIELD[kind]]))

@@ -63,6 +63,9 @@ class SqliteControlStore:
             conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL never corrupts; a power cut may lose the last commits, which a retried
+            # batch restores (its data files are content-named and rewritten).
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn

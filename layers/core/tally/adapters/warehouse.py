@@ -9,8 +9,10 @@ Object names are derived from batch content, so a retried batch overwrites itsel
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Protocol
 
 import pyarrow as pa
@@ -26,6 +28,12 @@ PARQUET_OPTIONS: dict[str, object] = {
     "use_dictionary": True,
     "write_statistics": True,
 }
+
+
+@cache
+def _writers() -> ThreadPoolExecutor:
+    # Parquet encoding releases the GIL, so the day files of one batch are written side by side.
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="tally-parquet")
 
 
 def partition_key(table: str, day: date, name: str) -> str:
@@ -59,15 +67,25 @@ class FsWarehouse:
         return f"{self.base}/{key}"
 
     def write_partitioned(self, table: str, rows: pa.Table, time_column: str, name: str) -> list[str]:
-        """Split `rows` by the UTC date of `time_column`, one file per day; return the keys."""
+        """Split `rows` by the UTC date of `time_column`, one file per day; return the keys.
+
+        Rows are sorted by that time once (which also helps compression and row-group pruning),
+        so each day is a contiguous slice; the day files are written in parallel.
+        """
+        rows = rows.sort_by(time_column)
         days = pc.cast(rows.column(time_column), pa.date32())
-        keys = []
-        for day in pc.unique(days).to_pylist():
-            part = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
-            key = partition_key(table, day, f"{name}.parquet")
-            self.write_parquet(key, part)
-            keys.append(key)
-        return sorted(keys)
+        parts: list[tuple[str, pa.Table]] = []
+        offset = 0
+        # value_counts lists values in order of first appearance: ascending, as rows are sorted.
+        for run in pc.value_counts(days).to_pylist():
+            key = partition_key(table, run["values"], f"{name}.parquet")
+            parts.append((key, rows.slice(offset, run["counts"])))
+            offset += run["counts"]
+        if len(parts) == 1:
+            self.write_parquet(*parts[0])
+        else:
+            list(_writers().map(lambda part: self.write_parquet(*part), parts))
+        return sorted(key for key, _ in parts)
 
     def write_parquet(self, key: str, rows: pa.Table) -> None:
         path = self._path(key)

@@ -127,11 +127,13 @@ def _job(
     gpus = rng.choice((1, 2, 4)) if gpu else 0
     wall = int(min(rng.lognormvariate(8.3, 1.1), 72 * 3600))
     efficiency = min(0.99, max(0.02, rng.betavariate(6, 1.6)))
-    submit = start - timedelta(seconds=int(rng.expovariate(1 / 1800)))
     end = start + timedelta(seconds=wall)
     if end >= end_limit:
-        end = end_limit - timedelta(seconds=rng.randint(1, 3600))
-        wall = max(0, int((end - start).total_seconds()))
+        # Clip at the window's end: the job ends (and if need be starts) just before it.
+        end = end_limit - timedelta(seconds=1)
+        start = min(start, end)
+        wall = int((end - start).total_seconds())
+    submit = start - timedelta(seconds=int(rng.expovariate(1 / 1800)))
     array = rng.random() < 0.12
     mem_req = cores * rng.choice((2, 4, 8)) * 1024**3
     record: dict[str, object] = {

@@ -76,6 +76,8 @@ def _post_all(
         assert isinstance(who, Principal)
         for batch in _batches(records, BATCH):
             lines = RecordLines(b"\n".join(orjson.dumps(r) for r in batch), len(batch))
-            svc.ingest.ingest(kind, lines, who)
+            result = svc.ingest.ingest(kind, lines, who)
+            if result.rejected:
+                raise RuntimeError(f"demo {kind} records were rejected: {result.errors[:3]}")
             if progress:
                 progress(len(batch))

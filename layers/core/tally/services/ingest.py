@@ -24,7 +24,7 @@ from tally.domain.columnar import FieldError, failing_rows, fill_defaults, model
 from tally.domain.control import BatchOutcome, IngestCount
 from tally.domain.records import MODELS, RecordKind
 from tally.domain.schema import TIMESTAMP, input_schema
-from tally.services.body import RecordLines
+from tally.services.body import RecordLines, exact_lines
 from tally.services.problems import bad_request, forbidden, too_large
 
 # Errors listed in a response; the quarantine file keeps every one.
@@ -62,13 +62,14 @@ class _Judged:
     indices: list[int]
     errors: list[FieldError]
     raw: list[object] | None
+    lines: RecordLines
 
 
 def batch_id_for(kind: str, site: str, ndjson: bytes) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashlib.sha256()
     for part in (kind.encode(), b"\0", site.encode(), b"\0", ndjson):
         digest.update(part)
-    return digest.hexdigest()
+    return digest.hexdigest()[:32]
 
 
 class IngestService:
@@ -90,8 +91,9 @@ class IngestService:
         now = now or datetime.now(UTC)
         if lines.count > self.max_records:
             raise too_large(f"batch has {lines.count} records, more than the limit of {self.max_records}")
-        batch_id = batch_id_for(kind, who.site, lines.ndjson)
         judged = self._judge(kind, lines, who, now)
+        lines = judged.lines
+        batch_id = batch_id_for(kind, who.site, lines.ndjson)
         previous = self.control.get_batch(batch_id)
         if previous is not None:
             return _result(previous, replayed=True)
@@ -119,6 +121,8 @@ class IngestService:
 
     def _judge(self, kind: RecordKind, lines: RecordLines, who: Principal, now: datetime) -> _Judged:
         table = _read_fast(kind, lines)
+        if table is None:
+            lines = exact_lines(lines)
         if table is not None:
             _fence_table(kind, table, who)
             indices = list(range(table.num_rows))
@@ -139,7 +143,7 @@ class IngestService:
             table = table.take(pa.array(keep, pa.int64()))
             indices = [indices[i] for i in keep]
         errors.sort(key=lambda e: (e.index, e.field or ""))
-        return _Judged(table, indices, errors, raw)
+        return _Judged(table, indices, errors, raw, lines)
 
     # -- effects ----------------------------------------------------------------------------
 

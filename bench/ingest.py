@@ -1,0 +1,196 @@
+"""Ingest throughput over loopback HTTP against the raw Arrow floor, measured in the same run.
+
+    .venv/bin/python bench/ingest.py [--jobs 200000] [--batch 5000]
+
+Prints records per second for: the raw floor (pyarrow.json.read_json with the jobs schema, then
+pyarrow.parquet.write_table with the warehouse's options, on the very same NDJSON bytes), the app
+over HTTP with plain NDJSON bodies, and with gzip bodies (as agents send) from one and from two
+concurrent clients; the ratio of each to the floor; the cold import time of the Lambda handler
+module; and bytes per job on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+from tally.adapters.warehouse import PARQUET_OPTIONS
+from tally.demo.generator import generate_jobs
+from tally.domain.schema import input_schema
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def batches(jobs: int, size: int) -> list[bytes]:
+    """Realistic job records for one site, in end-time order, as NDJSON batches."""
+    records = [r for r in generate_jobs(datetime(2026, 10, 1, tzinfo=UTC), months=6, jobs=jobs * 3)]
+    records = [dict(r, site="BENCH") for r in records][:jobs]
+    records.sort(key=lambda r: str(r["end_time"]))
+    return [
+        b"\n".join(orjson.dumps(r) for r in records[i : i + size]) + b"\n"
+        for i in range(0, len(records), size)
+    ]
+
+
+def raw_floor(bodies: list[bytes], out: Path) -> float:
+    options = pj.ParseOptions(explicit_schema=input_schema("jobs"), unexpected_field_behavior="error")
+    start = time.perf_counter()
+    for i, body in enumerate(bodies):
+        table = pj.read_json(
+            io.BytesIO(body), read_options=pj.ReadOptions(block_size=len(body) + 1), parse_options=options
+        )
+        pq.write_table(table, out / f"{i}.parquet", **PARQUET_OPTIONS)
+    return time.perf_counter() - start
+
+
+def tally(home: Path, args: list[str]) -> str:
+    env = {**os.environ, "TALLY_HOME": str(home)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "tally"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def serve(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TALLY_HOME": str(home)}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "tally.api.app:create_app"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    proc = subprocess.Popen(cmd, env=env)
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def post_all(port: int, key: str, bodies: list[bytes], encoding: str | None, clients: int) -> float:
+    """Post every batch with `clients` keep-alive connections (stdlib, as the agent does)."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    payloads = [gzip.compress(b, 6) if encoding else b for b in bodies]  # prepared before timing
+    queue = list(reversed(payloads))
+    lock = threading.Lock()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                body = queue.pop()
+            conn.request("POST", "/v1/records/jobs", body=body, headers=headers)
+            answer = conn.getresponse()
+            result = orjson.loads(answer.read())
+            if answer.status != 200 or result["rejected"]:
+                raise RuntimeError(f"bench batch refused: {answer.status} {str(result)[:300]}")
+        conn.close()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(client) for _ in range(clients)]:
+            future.result()
+    return time.perf_counter() - start
+
+
+def cold_import_seconds(runs: int = 5) -> float:
+    code = (
+        "import time, importlib.util as u; t=time.perf_counter(); "
+        f"s=u.spec_from_file_location('h', {str(REPO / 'functions/ingest_api/app.py')!r}); "
+        "m=u.module_from_spec(s); s.loader.exec_module(m); print(time.perf_counter()-t)"
+    )
+    env = {
+        **os.environ,
+        "TALLY_MODE": "aws",
+        "TALLY_WAREHOUSE_URI": "s3://bench-bucket/warehouse",
+        "TALLY_CONTROL_TABLE": "bench",
+        "AWS_REGION": "eu-west-1",
+    }
+    times = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
+    return statistics.median(times)
+
+
+def parquet_bytes(root: Path) -> Iterator[int]:
+    for path in root.rglob("*.parquet"):
+        yield path.stat().st_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--port", type=int, default=18741)
+    a = parser.parse_args()
+
+    bodies = batches(a.jobs, a.batch)
+    n = sum(b.count(b"\n") for b in bodies)
+    size = sum(len(b) for b in bodies)
+    print(f"{n} job records in {len(bodies)} batches, {size / 1e6:.1f} MB of NDJSON")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        floor_dir = Path(tmp) / "floor"
+        floor_dir.mkdir()
+        floor = raw_floor(bodies, floor_dir)
+        floor_rate = n / floor
+
+        results = {}
+        for encoding, clients in ((None, 1), ("gzip", 1), ("gzip", 2)):
+            label = f"{encoding or 'ndjson'} x{clients}"
+            home = Path(tmp) / f"home-{encoding or 'plain'}-{clients}"
+            tally(home, ["sites", "add", "BENCH"])
+            key = tally(home, ["keys", "create", "--site", "BENCH"])
+            proc = serve(home, a.port)
+            try:
+                results[label] = post_all(a.port, key, bodies, encoding, clients)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+            stored = sum(parquet_bytes(home / "warehouse" / "jobs"))
+
+        print(f"raw floor (read_json + write_table):  {floor_rate:>10,.0f} records/s")
+        for name, seconds in results.items():
+            rate = n / seconds
+            ratio = rate / floor_rate
+            print(f"ingest over HTTP, {name:<9} clients: {rate:>10,.0f} records/s  ratio {ratio:.2f}")
+        print(f"bytes per job on disk (per-batch files, before compaction): {stored / n:.1f}")
+        print(
+            f"cold import of functions/ingest_api/app.py (median of 5): {cold_import_seconds() * 1000:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
