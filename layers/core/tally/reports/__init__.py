@@ -1,0 +1,1 @@
+"""OLAP-style reports over the views: allow-listed dimensions and metrics, bound filter values."""

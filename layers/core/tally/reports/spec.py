@@ -1,0 +1,87 @@
+"""A report request, checked against the catalog before any SQL exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from tally.reports.catalog import KINDS, Kind, ReportKind
+
+MAX_FILTER_VALUES = 100
+MAX_VALUE_LENGTH = 1024
+
+
+class ReportError(ValueError):
+    """A report request naming something the catalog does not offer, or values out of range."""
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    kind: ReportKind
+    group_by: tuple[str, ...]
+    metrics: tuple[str, ...]
+    start: datetime  # inclusive, UTC
+    end: datetime  # exclusive, UTC
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def catalog(self) -> Kind:
+        return KINDS[self.kind]
+
+
+def parse_time(text: str, name: str) -> datetime:
+    """A date (midnight UTC) or an ISO date-time (UTC when it has no offset)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(0), UTC)
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ReportError(f"{name}: {text!r} is not a date (YYYY-MM-DD) or an ISO date-time") from error
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_spec(
+    kind: str,
+    group_by: list[str],
+    metrics: list[str],
+    start: str,
+    end: str,
+    filters: dict[str, list[str]] | None = None,
+) -> ReportSpec:
+    if kind not in KINDS:
+        raise ReportError(f"unknown report kind {kind!r}; choose one of {', '.join(KINDS)}")
+    catalog = KINDS[kind]  # type: ignore[index]
+    allowed = [*catalog.dimensions, *catalog.time_dimensions]
+    names = [n.strip() for item in group_by for n in item.split(",") if n.strip()]
+    for name in names:
+        if name not in allowed:
+            raise ReportError(f"{kind} reports cannot group by {name!r}; choose from {', '.join(allowed)}")
+    if len(set(names)) != len(names):
+        raise ReportError("a dimension is named twice in group_by")
+    if len([n for n in names if n in catalog.time_dimensions]) > 1:
+        raise ReportError("group by at most one of day, month, quarter, year")
+    chosen = [m.strip() for item in metrics for m in item.split(",") if m.strip()] or list(
+        catalog.default_metrics
+    )
+    for metric in chosen:
+        if metric not in catalog.metrics:
+            raise ReportError(
+                f"{kind} reports have no metric {metric!r}; choose from {', '.join(catalog.metrics)}"
+            )
+    checked: dict[str, tuple[str, ...]] = {}
+    for name, values in (filters or {}).items():
+        if name not in catalog.dimensions:
+            raise ReportError(
+                f"{kind} reports cannot filter on {name!r}; choose from {', '.join(catalog.dimensions)}"
+            )
+        if not values or len(values) > MAX_FILTER_VALUES:
+            raise ReportError(f"filter {name!r} takes 1 to {MAX_FILTER_VALUES} values")
+        if any(len(v) > MAX_VALUE_LENGTH for v in values):
+            raise ReportError(f"filter {name!r} has a value longer than {MAX_VALUE_LENGTH} characters")
+        if name in catalog.boolean_dimensions and any(v not in ("true", "false") for v in values):
+            raise ReportError(f"filter {name!r} takes true or false")
+        checked[name] = tuple(values)
+    start_at, end_at = parse_time(start, "from"), parse_time(end, "to")
+    if end_at <= start_at:
+        raise ReportError("`to` must be after `from`")
+    return ReportSpec(kind, tuple(names), tuple(dict.fromkeys(chosen)), start_at, end_at, checked)  # type: ignore[arg-type]
