@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from tally import __version__
 from tally.api import problem_handlers, records, sync_state
 from tally.api.models import Health
+from tally.api.registry import router as registry_router
+from tally.api.reports import router as reports_router
 from tally.observability import install as install_observability
 from tally.services.container import Services
 from tally.settings import Settings
@@ -27,6 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_observability(app)
     app.include_router(records.router)
     app.include_router(sync_state.router)
+    app.include_router(reports_router)
+    app.include_router(registry_router)
 
     @app.get("/v1/health", response_model=Health, tags=["meta"])
     async def health() -> Health:

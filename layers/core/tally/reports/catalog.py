@@ -149,7 +149,8 @@ ACCELERATORS = Kind(
         "device_hours": _hours("device_seconds", "allocated device hours"),
         "active_device_hours": _hours("active_device_seconds", "active device hours"),
         "mean_utilisation_percent": Metric(
-            "CAST(sum(utilisation_percent * utilised_basis_seconds) AS DOUBLE) / nullif(sum(utilised_basis_seconds), 0)",
+            "CAST(sum(utilisation_percent * utilised_basis_seconds) AS DOUBLE)"
+            " / nullif(sum(utilised_basis_seconds), 0)",
             "number",
             "utilisation weighted by allocated time",
         ),

@@ -50,7 +50,7 @@ def make_spec(
 ) -> ReportSpec:
     if kind not in KINDS:
         raise ReportError(f"unknown report kind {kind!r}; choose one of {', '.join(KINDS)}")
-    catalog = KINDS[kind]  # type: ignore[index]
+    catalog = KINDS[kind]
     allowed = [*catalog.dimensions, *catalog.time_dimensions]
     names = [n.strip() for item in group_by for n in item.split(",") if n.strip()]
     for name in names:
@@ -84,4 +84,4 @@ def make_spec(
     start_at, end_at = parse_time(start, "from"), parse_time(end, "to")
     if end_at <= start_at:
         raise ReportError("`to` must be after `from`")
-    return ReportSpec(kind, tuple(names), tuple(dict.fromkeys(chosen)), start_at, end_at, checked)  # type: ignore[arg-type]
+    return ReportSpec(kind, tuple(names), tuple(dict.fromkeys(chosen)), start_at, end_at, checked)

@@ -1,0 +1,91 @@
+"""Registry CRUD under /v1/registry/{kind}: a site's key reads and edits only its site's entries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response
+from pydantic import ValidationError
+
+from tally.api.deps import PrincipalDep, ServicesDep
+from tally.registry.entries import ENTRY_TYPES, Entry, RegistryError, RegistryKind
+from tally.registry.store import RegistryNotFoundError, RegistryStore
+from tally.services.ingest import Principal
+from tally.services.problems import Problem, forbidden, not_found
+
+router = APIRouter(tags=["registry"])
+
+
+def _entry(kind: RegistryKind, body: dict[str, Any], who: Principal) -> Entry:
+    site = body.get("site", who.site)
+    if site != who.site:
+        raise forbidden(f"this key belongs to site {who.site!r} and cannot edit entries of {site!r}")
+    data = {k: v for k, v in body.items() if k not in ("entry_id", "updated_at")}
+    data["site"] = who.site
+    try:
+        return ENTRY_TYPES[kind].model_validate(data)
+    except ValidationError as error:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+            for e in error.errors(include_url=False)
+        ]
+        detail = f"the {kind} entry is not valid"
+        raise Problem(422, "Invalid registry entry", detail, errors=problems) from error
+
+
+def _dump(entry: Entry) -> dict[str, Any]:
+    return entry.model_dump(mode="json")
+
+
+def _guard(error: RegistryError) -> Problem:
+    if isinstance(error, RegistryNotFoundError):
+        return not_found(str(error))
+    return Problem(409, "Registry conflict", str(error))
+
+
+@router.get("/v1/registry/{kind}", summary="List the caller's site's registry entries")
+def list_entries(kind: RegistryKind, svc: ServicesDep, who: PrincipalDep) -> list[dict[str, Any]]:
+    return [_dump(e) for e in RegistryStore(svc.warehouse).list_entries(kind, who.site)]
+
+
+@router.post("/v1/registry/{kind}", status_code=201, summary="Add a registry entry for the caller's site")
+def add_entry(
+    kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, who: PrincipalDep
+) -> dict[str, Any]:
+    entry = _entry(kind, body, who)
+    try:
+        return _dump(RegistryStore(svc.warehouse).add(kind, entry))
+    except RegistryError as error:
+        raise _guard(error) from error
+
+
+@router.get("/v1/registry/{kind}/{entry_id}", summary="One registry entry")
+def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    try:
+        return _dump(RegistryStore(svc.warehouse).get(kind, entry_id, who.site))
+    except RegistryError as error:
+        raise _guard(error) from error
+
+
+@router.put("/v1/registry/{kind}/{entry_id}", summary="Replace a registry entry")
+def replace_entry(
+    kind: RegistryKind,
+    entry_id: str,
+    body: Annotated[dict[str, Any], Body()],
+    svc: ServicesDep,
+    who: PrincipalDep,
+) -> dict[str, Any]:
+    entry = _entry(kind, body, who)
+    try:
+        return _dump(RegistryStore(svc.warehouse).replace(kind, entry_id, entry, who.site))
+    except RegistryError as error:
+        raise _guard(error) from error
+
+
+@router.delete("/v1/registry/{kind}/{entry_id}", status_code=204, summary="Delete a registry entry")
+def delete_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+    try:
+        RegistryStore(svc.warehouse).delete(kind, entry_id, who.site)
+    except RegistryError as error:
+        raise _guard(error) from error
+    return Response(status_code=204)

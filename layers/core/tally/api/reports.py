@@ -1,0 +1,76 @@
+"""GET /v1/reports/{kind}: OLAP-style reports over the views, fenced to the caller's site."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from tally.api.deps import PrincipalDep, ServicesDep
+from tally.query.config import open_engine
+from tally.query.engine import QueryEngine, QueryError
+from tally.reports.catalog import KINDS
+from tally.reports.output import MEDIA_TYPES, Format, render
+from tally.reports.run import run_report
+from tally.reports.spec import ReportError, make_spec
+from tally.services.container import Services
+from tally.services.problems import Problem, forbidden
+
+router = APIRouter(tags=["reports"])
+RESERVED = {"group_by", "metrics", "from", "to", "format"}
+_engine_lock = threading.Lock()
+
+
+def engine_for(request: Request, svc: Services) -> QueryEngine:
+    """One engine per app, built on first use (DuckDB loads its views once)."""
+    with _engine_lock:
+        engine: QueryEngine | None = getattr(request.app.state, "query_engine", None)
+        if engine is None:
+            engine = open_engine(svc.settings)
+            request.app.state.query_engine = engine
+        return engine
+
+
+def invalid(detail: str) -> Problem:
+    return Problem(422, "Invalid report request", detail)
+
+
+@router.get(
+    "/v1/reports/{kind}",
+    summary="Aggregate usage by any allow-listed dimensions; filter by dimension=value query parameters",
+    responses={200: {"content": {m: {} for m in MEDIA_TYPES.values()}}},
+)
+def get_report(
+    kind: str,
+    request: Request,
+    svc: ServicesDep,
+    who: PrincipalDep,
+    date_from: Annotated[str, Query(alias="from", description="inclusive: YYYY-MM-DD or date-time, UTC")],
+    date_to: Annotated[str, Query(alias="to", description="exclusive: YYYY-MM-DD or date-time, UTC")],
+    group_by: Annotated[list[str] | None, Query(description="dimensions, comma-separated")] = None,
+    metrics: Annotated[list[str] | None, Query(description="metrics, comma-separated")] = None,
+    format: Annotated[Format, Query(description="json, csv or xlsx")] = "json",
+) -> Response:
+    if kind not in KINDS:
+        raise Problem(404, "Not found", f"no report kind {kind!r}; choose one of {', '.join(KINDS)}")
+    filters: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in RESERVED:
+            filters.setdefault(name, []).append(value)
+    foreign = [s for s in filters.get("site", []) if s != who.site]
+    if foreign:
+        raise forbidden(f"this key belongs to site {who.site!r} and cannot read site {foreign[0]!r}")
+    filters["site"] = [who.site]
+    try:
+        spec = make_spec(kind, group_by or [], metrics or [], date_from, date_to, filters)
+    except ReportError as error:
+        raise invalid(str(error)) from error
+    try:
+        result = run_report(engine_for(request, svc), spec)
+    except QueryError as error:
+        raise Problem(502, "Query failed", str(error)) from error
+    headers = {}
+    if format != "json":
+        headers["Content-Disposition"] = f'attachment; filename="{kind}-report.{format}"'
+    return Response(render(result, format), media_type=MEDIA_TYPES[format], headers=headers)
