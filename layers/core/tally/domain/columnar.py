@@ -51,6 +51,11 @@ def _literal_text(values: tuple[Any, ...]) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
+def _bound(value: Any) -> Any:
+    """A bound as pydantic prints it in messages (1e12 as 1000000000000)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _null_safe(mask: pa.Array) -> pa.Array:
     return pc.fill_null(mask, False)
 
@@ -108,15 +113,21 @@ def _field_checks(name: str, annotation: Any, metadata: list[Any], required: boo
             )
         elif isinstance(meta, at.Ge):
             yield Check(
-                name, f"Input should be greater than or equal to {meta.ge}", _compare(name, pc.less, meta.ge)
+                name,
+                f"Input should be greater than or equal to {_bound(meta.ge)}",
+                _compare(name, pc.less, meta.ge),
             )
         elif isinstance(meta, at.Gt):
             yield Check(
-                name, f"Input should be greater than {meta.gt}", _compare(name, pc.less_equal, meta.gt)
+                name,
+                f"Input should be greater than {_bound(meta.gt)}",
+                _compare(name, pc.less_equal, meta.gt),
             )
         elif isinstance(meta, at.Le):
             yield Check(
-                name, f"Input should be less than or equal to {meta.le}", _compare(name, pc.greater, meta.le)
+                name,
+                f"Input should be less than or equal to {_bound(meta.le)}",
+                _compare(name, pc.greater, meta.le),
             )
 
 
