@@ -9,6 +9,9 @@ import typer
 
 from tally.cli import keys, serve, sites
 from tally.cli.common import fail
+from tally.cli.query import query as query_command
+from tally.cli.registry import app as registry_app
+from tally.cli.report import report as report_command
 from tally.domain.control import ControlError
 from tally.services.problems import Problem
 
@@ -24,6 +27,9 @@ app.add_typer(keys.app, name="keys")
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("openapi")(serve.openapi)
+app.command("query")(query_command)
+app.command("report")(report_command)
+app.add_typer(registry_app, name="registry")
 
 
 def main() -> None:

@@ -1,0 +1,48 @@
+"""`tally query "SQL"`: any Athena SQL over the warehouse tables and views (DuckDB locally)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from typing import Annotated, Literal
+
+import orjson
+import pyarrow as pa
+import typer
+from rich.table import Table
+
+from tally.cli.common import out, services
+from tally.query.config import open_engine
+from tally.query.engine import QueryError
+
+
+def print_table(table: pa.Table, fmt: Literal["table", "csv", "json"]) -> None:
+    rows = table.to_pylist()
+    if fmt == "json":
+        sys.stdout.write(
+            orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n"
+        )
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(table.column_names)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row.values()])
+    else:
+        view = Table(*table.column_names)
+        for row in rows:
+            view.add_row(*("" if v is None else str(v) for v in row.values()))
+        out.print(view)
+
+
+def query(
+    sql: Annotated[str, typer.Argument(help="one Athena (Trino) SELECT over tables and views")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Run SQL on the configured engine (DuckDB locally, Athena in AWS mode) and print the result."""
+    if fmt not in ("table", "csv", "json"):
+        raise ValueError("--format is one of table, csv, json")
+    try:
+        result = open_engine(services().settings).query(sql)
+    except QueryError as error:
+        raise ValueError(str(error)) from error
+    print_table(result.table, fmt)  # type: ignore[arg-type]
