@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "layers" / "core"
 FUNCTIONS = REPO / "functions"
-VIEWS = REPO / "athena_queries" / "views"
+SQL = REPO / "athena_queries"
 REQUIREMENTS = CORE / "requirements.txt"
 CONSTRAINTS = REPO / "constraints.txt"
 
@@ -151,6 +151,10 @@ def _copy_package(src: Path, dst: Path) -> None:
     )
 
 
+def _not_sql(folder: str, names: list[str]) -> set[str]:
+    return {n for n in names if not n.endswith(".sql") and not (Path(folder) / n).is_dir()}
+
+
 def build_layer(
     out: Path,
     platforms: Iterable[str] = DEFAULT_PLATFORMS,
@@ -183,23 +187,21 @@ def build_layer(
         command += ["--platform", platform]
     subprocess.run(command, check=True)
     _copy_package(CORE / "tally", target / "tally")
+    # The Athena SQL (tables, views, reports) next to the package, where tally.query.sql_files
+    # looks for it: the reports API and the view deployer read it from the layer.
+    shutil.copytree(SQL, target / "athena_queries", ignore=_not_sql, dirs_exist_ok=True)
     _prune(target)
     return target
 
 
 def build_function(name: str, out: Path) -> Path:
-    """Copy a function's handler modules; the view deployer also takes the view SQL files."""
+    """Copy a function's handler modules (everything else comes from the core layer)."""
     src = FUNCTIONS / name
     if not (src / "app.py").is_file():
         raise SystemExit(f"no functions/{name}/app.py")
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(src.glob("*.py")):
         shutil.copy2(path, out / path.name)
-    if name == "view_deployer":
-        views = out / "views"
-        views.mkdir(exist_ok=True)
-        for sql in sorted(VIEWS.glob("*.sql")) if VIEWS.is_dir() else []:
-            shutil.copy2(sql, views / sql.name)
     return out
 
 

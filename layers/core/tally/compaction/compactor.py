@@ -112,7 +112,7 @@ def deduplicate_latest(table: pa.Table, identity: Iterable[str]) -> pa.Table:
     )
     first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")])
     kept = newest_first.take(first.column("__row_min"))
-    order = pc.sort_indices(kept, sort_keys=[(k, "ascending") for k in keys], null_placement="at_start")
+    order = pc.sort_indices(kept, sort_keys=[(k, "ascending", "at_start") for k in keys])
     return kept.take(order)
 
 
