@@ -84,7 +84,7 @@ def test_serve_with_demo_loads_data_once_and_answers(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         keys = json.loads((home / "demo-keys.json").read_text())
-        assert sorted(keys) == ["LAKESIDE-GRID", "NORTH-HPC", "RIVERSIDE-UNI"]
+        assert sorted(keys) == ["CLOUD-BURST", "LAKESIDE-GRID", "NORTH-HPC", "RIVERSIDE-UNI"]
         headers = {"Authorization": f"Bearer {keys['NORTH-HPC']}"}
         state = httpx.get(f"{base}/v1/sync-state", params={"resource": "hex"}, headers=headers).json()
         assert state["record_count"] > 0 and state["latest_event_time"] is not None

@@ -18,10 +18,19 @@ from tally.services.container import Services
 
 def _load_with_progress(svc: Services, jobs: int, months: int) -> None:
     with Progress(
-        TextColumn("loading demo jobs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        TextColumn("loading demo records"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
     ) as bar:
-        task = bar.add_task("jobs", total=jobs)
-        load_demo(svc, jobs=jobs, months=months, progress=lambda n: bar.advance(task, n))
+        task = bar.add_task("records", total=None)
+        load_demo(
+            svc,
+            jobs=jobs,
+            months=months,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     err.print(f"demo keys (one per site) are in {demo_keys_path(svc)}")
 
 

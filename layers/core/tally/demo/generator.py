@@ -195,3 +195,193 @@ def generate_jobs(
                 t -= timedelta(days=2)
             t = max(start, t)
             yield _job(rng, c, base + i, t, end)
+
+
+# -- storage, accelerators, cloud VMs ------------------------------------------------------------
+
+STORAGE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    # site, storage system, media, shares (owner = share)
+    ("NORTH-HPC", "lustre-scratch", "disk", tuple(p for p, _ in PROJECTS)),
+    ("LAKESIDE-GRID", "dcache-disk", "disk", VOS),
+    ("LAKESIDE-GRID", "castor-tape", "tape", ("atlas", "cms", "lhcb")),
+    ("RIVERSIDE-UNI", "gpfs-home", "disk", ("genomics-pipeline", "cfd-turbine", "astro-survey")),
+)
+TIB = 1024**4
+
+
+def generate_storage(now: datetime, months: int = 6, seed: int = 2027) -> Iterator[dict[str, object]]:
+    """One snapshot per share per day: usage grows with noise, sometimes cleaned up."""
+    rng = random.Random(seed)
+    start, end = demo_window(now, months)
+    days = int((end - start).total_seconds() // 86_400)
+    for site, system, media, shares in STORAGE:
+        for share in shares:
+            allocated = rng.choice((50, 100, 200, 500)) * TIB
+            used = allocated * rng.uniform(0.2, 0.5)
+            files_per_tib = rng.randint(200_000, 3_000_000)
+            for day in range(days):
+                used = min(allocated, max(0.0, used * rng.uniform(0.995, 1.012)))
+                if rng.random() < 0.01:
+                    used *= 0.7  # a clean-up campaign
+                taken = start + timedelta(days=day, hours=23, minutes=50)
+                vo = share if share in VOS else None
+                yield {
+                    "site": site,
+                    "storage_system": system,
+                    "storage_share": share,
+                    "storage_media": media,
+                    "owner": share,
+                    "group": share,
+                    "vo": vo,
+                    "project": None if vo else share,
+                    "start_time": _iso(taken - timedelta(days=1)),
+                    "end_time": _iso(taken),
+                    "used_bytes": int(used),
+                    "logical_used_bytes": int(used * 0.98),
+                    "allocated_bytes": allocated,
+                    "file_count": int(used / TIB * files_per_tib),
+                }
+
+
+def accelerators_for(
+    jobs: Iterator[dict[str, object]] | list[dict[str, object]], seed: int = 2028
+) -> Iterator[dict[str, object]]:
+    """One accelerator record per GPU job: allocated GPU time and what nvidia-smi measured."""
+    rng = random.Random(seed)
+    for job in jobs:
+        gpus = int(str(job["gpus"]))
+        if gpus == 0:
+            continue
+        wall = int(str(job["wall_seconds"]))
+        allocated = wall * gpus
+        utilisation = rng.betavariate(5, 2) * 100
+        yield {
+            "site": job["site"],
+            "resource": job["resource"],
+            "associated_kind": "job",
+            "associated_id": job["local_job_id"],
+            "accelerator_type": "GPU",
+            "vendor": "NVIDIA",
+            "model": "NVIDIA A100-SXM4-40GB",
+            "count": gpus,
+            "interval_start": job["start_time"],
+            "interval_end": job["end_time"],
+            "allocated_seconds": allocated,
+            "active_seconds": int(allocated * utilisation / 100),
+            "utilisation_percent": round(utilisation, 1),
+            "memory_bytes": 40 * 1024**3 * gpus,
+            "local_user": job["local_user"],
+            "project": job["project"],
+        }
+
+
+@dataclass(frozen=True)
+class CloudVm:
+    provider: str
+    account: str
+    region: str
+    instance_id: str
+    instance_type: str
+    vcpus: int
+    memory_gib: int
+    benchmark_per_core: float
+    # Fraction of the CPU the workload keeps busy; a near-zero one is an idle VM.
+    busy: float
+    # Days (from the window start) the VM ran; None = the whole window.
+    days: tuple[int, int] | None = None
+
+
+CLOUD_SITE = "CLOUD-BURST"
+CLOUD_VMS: tuple[CloudVm, ...] = (
+    CloudVm("aws", "123456789012", "eu-west-1", "i-0a1b2c3d4e5f60001", "c6i.4xlarge", 16, 32, 14.1, 0.86),
+    CloudVm("aws", "123456789012", "eu-west-1", "i-0a1b2c3d4e5f60002", "c6i.4xlarge", 16, 32, 14.1, 0.91),
+    CloudVm("aws", "123456789012", "eu-west-1", "i-0a1b2c3d4e5f60003", "m6i.2xlarge", 8, 32, 13.2, 0.02),
+    CloudVm(
+        "aws", "123456789012", "eu-west-1", "i-0a1b2c3d4e5f60004", "c6i.8xlarge", 32, 64, 14.1, 0.78, (3, 17)
+    ),
+    CloudVm(
+        "azure",
+        "0f8e2c1a-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+        "westeurope",
+        "tally-burst-vm01",
+        "Standard_F16s_v2",
+        16,
+        32,
+        13.6,
+        0.88,
+    ),
+    CloudVm(
+        "azure",
+        "0f8e2c1a-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+        "westeurope",
+        "tally-burst-vm02",
+        "Standard_F16s_v2",
+        16,
+        32,
+        13.6,
+        0.83,
+    ),
+    CloudVm(
+        "azure",
+        "0f8e2c1a-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+        "westeurope",
+        "tally-burst-vm03",
+        "Standard_D8s_v5",
+        8,
+        32,
+        12.9,
+        0.74,
+        (0, 20),
+    ),
+)
+SAMPLE = timedelta(minutes=15)
+
+
+def vm_month(now: datetime) -> tuple[datetime, datetime]:
+    """The last whole calendar month before `now`: the month the cloud demo covers."""
+    first_this = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first_last = (first_this - timedelta(days=1)).replace(day=1)
+    return first_last, first_this
+
+
+def generate_vms(now: datetime, seed: int = 2029) -> Iterator[dict[str, object]]:
+    """15-minute samples of every demo VM over the last whole month, as the VM agent posts them."""
+    rng = random.Random(seed)
+    start, end = vm_month(now)
+    for vm in CLOUD_VMS:
+        first, last = vm.days or (0, (end - start).days)
+        boot = start + timedelta(days=first)
+        stop = min(end, start + timedelta(days=last))
+        t = boot
+        while t < stop:
+            interval = SAMPLE.total_seconds() * vm.vcpus
+            busy = interval * min(0.98, max(0.0, rng.gauss(vm.busy, 0.05)))
+            steal = interval * rng.uniform(0, 0.01)  # at most 1 %, so busy + steal stays within the interval
+            iowait = (interval - busy - steal) * rng.uniform(0, 0.05)
+            yield {
+                "site": CLOUD_SITE,
+                "resource": f"{vm.provider}-burst",
+                "provider": vm.provider,
+                "account": vm.account,
+                "region": vm.region,
+                "instance_id": vm.instance_id,
+                "instance_type": vm.instance_type,
+                "vm_name": vm.instance_id,
+                "project": "ml-imaging" if vm.provider == "aws" else "climate-ensemble",
+                "interval_start": _iso(t),
+                "interval_end": _iso(t + SAMPLE),
+                "boot_time": _iso(boot),
+                "uptime_seconds": int((t + SAMPLE - boot).total_seconds()),
+                "cpu_busy_seconds": round(busy, 2),
+                "cpu_idle_seconds": round(interval - busy - steal - iowait, 2),
+                "cpu_iowait_seconds": round(iowait, 2),
+                "cpu_steal_seconds": round(steal, 2),
+                "vcpus": vm.vcpus,
+                "memory_bytes": vm.memory_gib * 1024**3,
+                "net_rx_bytes": int(rng.uniform(1e7, 5e8)),
+                "net_tx_bytes": int(rng.uniform(1e6, 1e8)),
+                "state": "running",
+                "benchmark_type": "HEPscore23",
+                "benchmark_per_core": vm.benchmark_per_core,
+            }
+            t += SAMPLE

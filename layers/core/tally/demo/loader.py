@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import groupby, islice
 from pathlib import Path
 
 import orjson
 
-from tally.demo.generator import SITES, generate_jobs
-from tally.domain.records import RecordKind
+from tally.demo.generator import (
+    CLOUD_SITE,
+    SITES,
+    accelerators_for,
+    generate_jobs,
+    generate_storage,
+    generate_vms,
+)
+from tally.domain.records import MODELS, RecordKind
 from tally.services.body import RecordLines
 from tally.services.container import Services
-from tally.services.ingest import Principal
 
 BATCH = 5_000
 KEYS_FILE = "demo-keys.json"
@@ -34,50 +40,55 @@ def needs_demo(svc: Services) -> bool:
     return not svc.control.list_sites()
 
 
+def demo_records(now: datetime, jobs: int, months: int) -> dict[RecordKind, list[dict[str, object]]]:
+    """Every demo record by kind, each list in the order an agent would post it (by event time)."""
+    job_records = list(generate_jobs(now, months=months, jobs=jobs))
+    by_kind: dict[RecordKind, list[dict[str, object]]] = {
+        "jobs": job_records,
+        "accelerators": list(accelerators_for(job_records)),
+        "storage": list(generate_storage(now, months=months)),
+        "vms": list(generate_vms(now)),
+    }
+    for kind, records in by_kind.items():
+        event = MODELS[kind].event_time
+        records.sort(key=lambda r: (str(r["site"]), str(r[event])))
+    return by_kind
+
+
 def load_demo(
     svc: Services,
     jobs: int = 60_000,
     months: int = 6,
     now: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, str]:
-    """Create the demo sites with one key each, then post the demo records; return site -> key."""
+    """Create the demo sites with one key each, then post the demo records; return site -> key.
+
+    `progress(done, total)` is called after every batch.
+    """
     now = now or datetime.now(UTC)
     keys: dict[str, str] = {}
-    for site in SITES:
+    for site in (*SITES, CLOUD_SITE):
         if svc.control.get_site(site) is None:
             svc.add_site(site)
-        new = svc.create_key(site)
-        keys[site] = new.plain
+        keys[site] = svc.create_key(site).plain
     path = demo_keys_path(svc)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(keys, indent=2) + "\n")
     path.chmod(0o600)
 
-    by_site: dict[str, list[dict[str, object]]] = {s: [] for s in SITES}
-    for record in generate_jobs(now, months=months, jobs=jobs):
-        by_site[str(record["site"])].append(record)
-    for records in by_site.values():
-        # Agents post in the order jobs end; so does the demo (fewer, fuller partitions).
-        records.sort(key=lambda r: str(r["end_time"]))
-    _post_all(svc, "jobs", by_site, keys, progress)
+    by_kind = demo_records(now, jobs, months)
+    total = sum(len(r) for r in by_kind.values())
+    done = 0
+    for kind, records in by_kind.items():
+        for site, group in groupby(records, key=lambda r: str(r["site"])):
+            who = svc.authenticate(f"Bearer {keys[site]}")
+            for batch in _batches(group, BATCH):
+                lines = RecordLines(b"\n".join(orjson.dumps(r) for r in batch), len(batch))
+                result = svc.ingest.ingest(kind, lines, who)
+                if result.rejected:
+                    raise RuntimeError(f"demo {kind} records were rejected: {result.errors[:3]}")
+                done += len(batch)
+                if progress:
+                    progress(done, total)
     return keys
-
-
-def _post_all(
-    svc: Services,
-    kind: RecordKind,
-    by_site: dict[str, list[dict[str, object]]],
-    keys: dict[str, str],
-    progress: Callable[[int], None] | None,
-) -> None:
-    for site, records in by_site.items():
-        who = svc.authenticate(f"Bearer {keys[site]}")
-        assert isinstance(who, Principal)
-        for batch in _batches(records, BATCH):
-            lines = RecordLines(b"\n".join(orjson.dumps(r) for r in batch), len(batch))
-            result = svc.ingest.ingest(kind, lines, who)
-            if result.rejected:
-                raise RuntimeError(f"demo {kind} records were rejected: {result.errors[:3]}")
-            if progress:
-                progress(len(batch))
