@@ -1,0 +1,217 @@
+"""Query benchmark: the monthly jobs report (site, VO, project, with normalisation) over >= 10 million
+jobs written with the project's own warehouse writer, against a bare DuckDB scan of the same columns.
+
+    .venv/bin/python bench/query.py [--jobs 10000000] [--dir /tmp/tally-bench-query] [--runs 3]
+
+The bare scan reads the same Parquet files with read_parquet and groups the same columns by site,
+VO, project and month with plain sums: no deduplication, registry join, VO mapping or views. The
+report goes through the views (dedup, normalisation with a mid-month benchmark change, VO mapping)
+exactly as the API runs it. Both are timed in the same process, alternately, best of --runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from tally.adapters.warehouse import open_warehouse
+from tally.domain.schema import stored_schema
+from tally.query.duckdb_engine import DuckDbEngine
+from tally.registry.entries import ResourceBenchmark, VoMapping
+from tally.registry.store import RegistryStore
+from tally.reports.run import run_report
+from tally.reports.spec import make_spec
+from tally.settings import Settings
+
+SITES = [f"SITE-{i:02d}" for i in range(12)]
+RESOURCES = ["cpu", "gpu", "bigmem"]
+VOS = ["atlas", "cms", "lhcb", "alice", "dune", "belle", None, None]
+PROJECTS = [f"project-{i:03d}" for i in range(60)]
+MONTHS = [(2026, 1), (2026, 2), (2026, 3)]
+
+
+def month_bounds(year: int, month: int) -> tuple[int, int]:
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def pick(rng: np.random.Generator, values: Sequence[str | None], n: int) -> pa.Array:
+    return pa.array(values, pa.string()).take(pa.array(rng.integers(0, len(values), n)))
+
+
+def month_of_jobs(rng: np.random.Generator, year: int, month: int, n: int, first_id: int) -> pa.Table:
+    lo, hi = month_bounds(year, month)
+    site = rng.integers(0, len(SITES), n)
+    resource = rng.integers(0, len(RESOURCES), n)
+    end = rng.integers(lo, hi, n)
+    order = np.lexsort((end, resource, site))
+    site, resource, end = site[order], resource[order], end[order]
+    wall = rng.integers(60, 2 * 86400, n)
+    cores = rng.choice(np.array([1, 1, 1, 2, 4, 8, 8, 16, 32, 64]), n)
+    cpu = (wall * cores * rng.uniform(0.3, 1.0, n)).astype(np.int64)
+    wait = rng.integers(0, 7200, n)
+    ts = pa.timestamp("us", tz="UTC")
+
+    def times(seconds: np.ndarray) -> pa.Array:
+        return pa.array(seconds * 1_000_000, pa.int64()).cast(ts)
+
+    nulls = {
+        name: pa.nulls(n, t)
+        for name, t in (
+            ("array_job_id", pa.string()),
+            ("array_index", pa.int64()),
+            ("global_user", pa.string()),
+            ("vo_group", pa.string()),
+            ("vo_role", pa.string()),
+            ("qos", pa.string()),
+            ("application", pa.string()),
+            ("gpu_model", pa.string()),
+            ("energy_joules", pa.int64()),
+            ("node_list", pa.string()),
+            ("benchmark_type", pa.string()),
+            ("benchmark_per_core", pa.float64()),
+        )
+    }
+    columns = {
+        "site": pa.array(SITES, pa.string()).take(pa.array(site)),
+        "resource": pa.array(RESOURCES, pa.string()).take(pa.array(resource)),
+        "batch_system": pa.array(["slurm"] * n, pa.string()),
+        "infrastructure": pa.array(["hpc"] * n, pa.string()),
+        "local_job_id": pa.array(np.arange(first_id, first_id + n).astype(str)),
+        "job_name": pick(rng, [f"job-{i}" for i in range(200)], n),
+        "local_user": pick(rng, [f"user{i:03d}" for i in range(300)], n),
+        "local_group": pick(rng, [f"group{i:02d}" for i in range(40)], n),
+        "vo": pick(rng, VOS, n),
+        "project": pick(rng, PROJECTS, n),
+        "queue": pick(rng, ["short", "long", "gpu", "bigmem", "debug"], n),
+        "submit_time": times(end - wall - wait),
+        "start_time": times(end - wall),
+        "end_time": times(end),
+        "wall_seconds": pa.array(wall),
+        "cpu_seconds": pa.array(cpu),
+        "cores": pa.array(cores),
+        "nodes": pa.array(np.ones(n, np.int64)),
+        "gpus": pa.array(np.where(resource == 1, 1, 0).astype(np.int64)),
+        "memory_requested_bytes": pa.array(cores * (4 << 30)),
+        "memory_max_bytes": pa.array((rng.integers(1, 4096, n) << 20).astype(np.int64)),
+        "state": pick(rng, ["COMPLETED"] * 8 + ["FAILED", "TIMEOUT"], n),
+        "exit_code": pa.array(np.zeros(n, np.int64)),
+        "ingested_at": pa.array([datetime(2026, 4, 1, tzinfo=UTC)] * n, ts),
+        "batch_id": pa.array([f"bench-{year}-{month:02d}"] * n, pa.string()),
+        **nulls,
+    }
+    schema = stored_schema("jobs")
+    return pa.table([columns[f.name].cast(f.type) for f in schema], schema=schema)
+
+
+def build(home: Path, jobs: int) -> None:
+    warehouse = open_warehouse(Settings(mode="local", home=home))
+    rng = np.random.default_rng(42)
+    per_month = -(-jobs // len(MONTHS))
+    for i, (year, month) in enumerate(MONTHS):
+        n = min(per_month, jobs - i * per_month)
+        warehouse.write_partitioned(
+            "jobs", month_of_jobs(rng, year, month, n, i * per_month), "end_time", f"bench-{year}-{month:02d}"
+        )
+    store = RegistryStore(warehouse)
+    change = datetime(2026, 2, 15, 12, tzinfo=UTC)
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    benchmarks = []
+    for site in SITES:
+        benchmarks += [
+            ResourceBenchmark(
+                site=site,
+                resource="cpu",
+                benchmark_type="HEPscore23",
+                benchmark_per_core=14.0,
+                valid_from=since,
+                valid_to=change,
+            ),
+            ResourceBenchmark(
+                site=site,
+                resource="cpu",
+                benchmark_type="HEPscore23",
+                benchmark_per_core=17.0,
+                valid_from=change,
+            ),
+            ResourceBenchmark(
+                site=site, resource="bigmem", benchmark_type="HS06", benchmark_per_core=11.0, valid_from=since
+            ),
+        ]
+    store.replace_all("resources", list(benchmarks))
+    store.replace_all(
+        "vo_mapping",
+        [
+            VoMapping(site=s, match_field="project", match_value=p, vo="mapped")
+            for s in SITES
+            for p in PROJECTS[:5]
+        ],
+    )
+
+
+BARE = """
+SELECT site, vo, project, CAST(date_trunc('month', end_time) AS DATE) AS month, count(*) AS jobs,
+       sum(wall_seconds * cores) AS core_seconds, max(benchmark_per_core) AS b,
+       count(resource) AS r, count(local_job_id) AS i
+FROM read_parquet('{root}/jobs/dt=*/*.parquet', hive_partitioning = true, hive_types = {{'dt': 'VARCHAR'}})
+GROUP BY ALL
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/tally-bench-query"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="keep an existing warehouse of the same size")
+    args = parser.parse_args()
+    home: Path = args.dir
+    root = home / "warehouse"
+    marker = home / f"built-{args.jobs}"
+    if not (args.reuse and marker.exists()):
+        shutil.rmtree(home, ignore_errors=True)
+        started = time.perf_counter()
+        build(home, args.jobs)
+        marker.touch()
+        print(f"built {args.jobs:,} jobs in {time.perf_counter() - started:.1f} s")
+    files = list((root / "jobs").rglob("*.parquet"))
+    size = sum(f.stat().st_size for f in files)
+
+    engine = DuckDbEngine(root)
+    spec = make_spec(
+        "jobs",
+        ["site", "vo", "project", "month"],
+        ["jobs", "core_hours", "normalised_core_hours"],
+        "2026-01-01",
+        "2026-04-01",
+    )
+    bare = duckdb.connect()
+    bare.execute("SET TimeZone = 'UTC'")
+    report_times, bare_times = [], []
+    rows = 0
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        rows = run_report(engine, spec).table.num_rows
+        report_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        bare.sql(BARE.format(root=root.as_posix())).to_arrow_table()
+        bare_times.append(time.perf_counter() - started)
+    report, scan = min(report_times), min(bare_times)
+    print(f"jobs on disk:        {args.jobs:,} in {len(files)} files, {size / 1e6:.1f} MB")
+    print(f"bytes per job:       {size / args.jobs:.1f} (target <= 40)")
+    print(f"monthly report:      {report:.3f} s ({rows:,} rows: site x VO x project x month, normalised)")
+    print(f"bare DuckDB scan:    {scan:.3f} s (same columns, same grouping, no views)")
+    print(f"ratio report/scan:   {report / scan:.2f} (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()
