@@ -1,4 +1,4 @@
-"""Entry point of `tally-agent`: `run`, `parse`, `import`, `install-cron`."""
+"""Entry point of `tally-agent`: `run`, `vm`, `parse`, `import`, `install-cron`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from tally_agent.lock import BusyError
 from tally_agent.registry import SOURCES
 from tally_agent.runner import EXIT_OK, EXIT_PENDING, Report, import_files, run
 from tally_agent.timeutil import site_zone
+from tally_agent.vm import command as vm_command
+from tally_agent.vm import cronline as vm_cronline
 
 # Options every command accepts, each overriding the config file's value of the same name.
 OVERRIDES = (
@@ -69,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = commands.add_parser("run", parents=[common], help="collect what is new and send it (for cron)")
     run_cmd.add_argument("--force", action="store_true", help="ignore the backoff after failures")
     run_cmd.add_argument("--json", action="store_true", help="print a JSON summary")
+    vm_cmd = commands.add_parser(
+        "vm", parents=[common], help="inside a VM: sample /proc and send one vms record (for cron)"
+    )
+    vm_cmd.add_argument("--force", action="store_true", help="ignore the backoff after failures")
+    vm_cmd.add_argument("--json", action="store_true", help="print a JSON summary")
+    vm_cmd.add_argument(
+        "--print", action="store_true", help="print the record this run would send; change and send nothing"
+    )
     parse_cmd = commands.add_parser("parse", parents=[common], help="print records as NDJSON, send nothing")
     parse_cmd.add_argument("source", choices=sorted(SOURCES))
     parse_cmd.add_argument("files", nargs="*", help="files to read (default: standard input)")
@@ -83,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     cron_cmd.add_argument("--install", action="store_true", help="add it to this user's crontab")
     cron_cmd.add_argument("--every", type=int, default=15, help="minutes between runs (default 15)")
+    cron_cmd.add_argument(
+        "--for", dest="for_command", choices=("run", "vm"), default="run", help="the command cron runs"
+    )
     return parser
 
 
@@ -132,6 +145,17 @@ def _summary(report: Report, as_json: bool) -> int:
     return EXIT_OK if report.pending_batches == 0 else EXIT_PENDING
 
 
+def _vm(config: Config, args: argparse.Namespace) -> int:
+    if not args.print:
+        return _summary(vm_command.run(config, force=args.force), args.json)
+    measured = vm_command.measure(config)
+    if measured.record is not None:
+        print(json.dumps(measured.record, separators=(",", ":"), sort_keys=True))
+    if measured.note:
+        print(f"tally-agent vm: {measured.note}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -150,7 +174,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _summary(run(config, force=args.force), args.json)
         if args.command == "import":
             return _summary(import_files(config, args.source, args.files), args.json)
-        line = cron.cron_line(args.config, args.every)
+        if args.command == "vm":
+            return _vm(config, args)
+        if args.for_command == "vm":
+            line = vm_cronline.cron_line(args.config, args.every)
+        else:
+            line = cron.cron_line(args.config, args.every)
         if args.install:
             cron.install(line)
         print(line)
