@@ -128,10 +128,18 @@ def _read(path: Path) -> str:
 
 
 def read_sample(root: Path, now: Optional[float] = None, ticks: Optional[int] = None) -> Sample:
-    """One sample of the counters under `root` (normally /proc) at `now` (default: the clock)."""
+    """One sample of the counters under `root` (normally /proc) at `now`.
+
+    Without `now` the read waits for the next whole second of the clock, so that the interval
+    timestamps (whole seconds) and the counters describe the same moment to within milliseconds.
+    """
+    if now is None:
+        time.sleep(1.0 - time.time() % 1.0)
+        taken_at = round(time.time())
+    else:
+        taken_at = int(now)
     uptime = parse_uptime(_read(root / "uptime"))
     stat = parse_stat(_read(root / "stat"))
-    taken_at = int(time.time() if now is None else now)
     try:
         net = parse_net_dev(_read(root / "net" / "dev"))
     except ProcError:
