@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tally.query.athena_engine import AthenaEngine
-from tally.query.duckdb_engine import DuckDbEngine
 from tally.query.engine import QueryEngine
 from tally.settings import Settings
 
@@ -27,8 +25,11 @@ class QuerySettings(BaseSettings):
 
 def open_engine(settings: Settings, query: QuerySettings | None = None) -> QueryEngine:
     query = query or QuerySettings()
+    # Engines are imported on use: Lambda ships no DuckDB, and local mode needs no boto3.
     if settings.mode == "aws" and query.athena_workgroup:
         import boto3
+
+        from tally.query.athena_engine import AthenaEngine
 
         client = boto3.client(
             "athena", region_name=settings.aws_region, endpoint_url=query.athena_endpoint_url
@@ -42,4 +43,6 @@ def open_engine(settings: Settings, query: QuerySettings | None = None) -> Query
         )
     if settings.mode == "aws":
         raise ValueError("AWS mode queries run on Athena: set TALLY_ATHENA_WORKGROUP")
+    from tally.query.duckdb_engine import DuckDbEngine
+
     return DuckDbEngine(settings.local_warehouse)
