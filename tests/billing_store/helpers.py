@@ -1,0 +1,91 @@
+"""Shared helpers for the billing-store tests: sample files, a recording warehouse, row readers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from tally.adapters.warehouse import FsWarehouse
+from tests.conftest import SHARED_DATA
+from tests.support.warehouse import rows
+
+BILLING = SHARED_DATA / "billing"
+CUR_FINAL = BILLING / "aws_cur" / "koku_2023-06-01.csv"
+CUR_NOT_FINAL = BILLING / "aws_cur" / "koku_2023-06-01-not-final.csv"
+FOCUS_SAMPLE = BILLING / "focus" / "finops_focus10_focus_sample_1000.csv"
+GCP_EXPORT = BILLING / "gcp" / "koku_202011_gcp_billing_export.csv"
+FINAL_ACCOUNT = "0099999999999"
+NOT_FINAL_ACCOUNT = "9999999999999"
+
+
+def not_final_of_final_account() -> bytes:
+    """The not-final June 2023 CUR, as if delivered for the final file's payer account.
+
+    The sample's not-final and final files name different payer accounts; restating one account
+    needs both deliveries for the same account, so the not-final file's account is rewritten.
+    """
+    text = CUR_NOT_FINAL.read_text()
+    assert NOT_FINAL_ACCOUNT in text
+    return text.replace(NOT_FINAL_ACCOUNT, FINAL_ACCOUNT).encode()
+
+
+def billing_rows(wh: FsWarehouse) -> list[dict[str, object]]:
+    """Every row in every Parquet file under billing/ (what a file-listing reader sees)."""
+    return rows(wh, "billing")
+
+
+@dataclass
+class RecordingWarehouse:
+    """Wraps a warehouse: records every mutating call, and runs `before` ahead of each one."""
+
+    inner: FsWarehouse
+    ops: list[tuple[str, str]] = field(default_factory=list)
+    before: Callable[[str, str], None] | None = None
+
+    @property
+    def uri(self) -> str:
+        return self.inner.uri
+
+    def _record(self, op: str, key: str) -> None:
+        if self.before is not None:
+            self.before(op, key)
+        self.ops.append((op, key))
+
+    def write_partitioned(self, table: str, rows: pa.Table, time_column: str, name: str) -> list[str]:
+        raise AssertionError("billing storage must not use date partitioning")
+
+    def write_parquet(self, key: str, rows: pa.Table) -> None:
+        self._record("write_parquet", key)
+        self.inner.write_parquet(key, rows)
+
+    def read_parquet(self, key: str) -> pa.Table:
+        return self.inner.read_parquet(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._record("put_bytes", key)
+        self.inner.put_bytes(key, data)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.inner.get_bytes(key)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return self.inner.list_keys(prefix)
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self._record("delete", key)
+        self.inner.delete(keys)
+
+
+def parquet_keys(wh: FsWarehouse) -> list[str]:
+    return [k for k in wh.list_keys("billing/") if k.endswith(".parquet")]
+
+
+def local_path(wh: FsWarehouse, key: str) -> Path:
+    return Path(wh.base) / key
