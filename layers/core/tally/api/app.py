@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from tally import __version__
 from tally.api import problem_handlers, records, sync_state
+from tally.api.billing import router as billing_router
 from tally.api.models import Health
 from tally.api.registry import router as registry_router
 from tally.api.reports import router as reports_router
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_observability(app)
     app.include_router(records.router)
     app.include_router(sync_state.router)
+    app.include_router(billing_router)
     app.include_router(reports_router)
     app.include_router(registry_router)
 

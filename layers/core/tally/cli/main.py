@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from tally.cli import keys, serve, sites
+from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
 from tally.cli.query import query as query_command
 from tally.cli.registry import app as registry_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(sites.app, name="sites")
 app.add_typer(keys.app, name="keys")
+app.add_typer(billing_app, name="billing")
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("openapi")(serve.openapi)
