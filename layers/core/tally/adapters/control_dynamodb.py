@@ -43,10 +43,13 @@ class DynamoControlStore:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":sk": {"S": sk_prefix}},
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
+        if sk_prefix:  # DynamoDB refuses an empty key value, even as a prefix
+            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :sk)"
+            kwargs["ExpressionAttributeValues"][":sk"] = {"S": sk_prefix}
         while True:
             page = self._db.query(**kwargs)
             items.extend(page.get("Items", []))
