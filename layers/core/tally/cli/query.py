@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import orjson
 import pyarrow as pa
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from tally.cli.common import out, services
 from tally.query.config import open_engine
@@ -28,10 +28,27 @@ def print_table(table: pa.Table, fmt: Literal["table", "csv", "json"]) -> None:
         for row in rows:
             writer.writerow(["" if v is None else v for v in row.values()])
     else:
-        view = Table(*table.column_names)
+        numeric = [pa.types.is_floating(f.type) or pa.types.is_integer(f.type) for f in table.schema]
+        view = Table(
+            *(
+                Column(n, justify="right" if num else "left")
+                for n, num in zip(table.column_names, numeric, strict=True)
+            )
+        )
         for row in rows:
-            view.add_row(*("" if v is None else str(v) for v in row.values()))
+            view.add_row(*(_cell(v) for v in row.values()))
         out.print(view)
+
+
+def _cell(value: object) -> str:
+    """A value as a person reads it on screen: floats rounded, thousands grouped (csv/json keep all)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
 def query(

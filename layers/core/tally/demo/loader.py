@@ -14,10 +14,12 @@ from tally.demo.generator import (
     CLOUD_SITE,
     SITES,
     accelerators_for,
+    demo_window,
     generate_jobs,
     generate_storage,
     generate_vms,
 )
+from tally.demo.registry import seed_demo_registry
 from tally.domain.records import MODELS, RecordKind
 from tally.services.body import RecordLines
 from tally.services.container import Services
@@ -77,6 +79,8 @@ def load_demo(
     path.write_text(json.dumps(keys, indent=2) + "\n")
     path.chmod(0o600)
 
+    start, end = demo_window(now, months)
+    seed_demo_registry(svc.warehouse, start, end)
     by_kind = demo_records(now, jobs, months)
     total = sum(len(r) for r in by_kind.values())
     done = 0
