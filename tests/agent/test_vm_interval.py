@@ -84,7 +84,7 @@ def make_config(tmp_path: Path, **vm: str) -> Config:
     )
 
 
-def cron_run(config: Config, now: int) -> dict[str, Any] | None:
+def cron_run(config: Config, now: int | None) -> dict[str, Any] | None:
     """What one `tally-agent vm` run does apart from delivery: measure, then keep the new state."""
     result = command.measure(config, now=now)
     statefile.save(command.state_path(config, config.options["vm"]), result.state)
