@@ -164,7 +164,10 @@ def import_object(obj: LandedObject, service: BillingService | None = None) -> d
         },
         "quarantine_key": result.quarantine_key,
     }
-    logger.info("billing file imported", extra=summary)
+    if result.rejected and not result.accepted:
+        logger.warning("every row of the billing file was rejected", extra=summary)
+    else:
+        logger.info("billing file imported", extra=summary)
     return summary
 
 

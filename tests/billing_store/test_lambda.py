@@ -1,0 +1,206 @@
+"""The S3-event Lambda (functions/billing_importer/app.py) with real event JSON, against moto's server."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import orjson
+import pytest
+
+from tally.services.billing import BillingService
+from tally.services.container import Services
+from tests.billing_store.helpers import CUR_FINAL, FINAL_ACCOUNT, billing_rows, not_final_of_final_account
+from tests.conftest import REPO, SHARED_DATA, aws_settings
+
+EVENTS = REPO / "tests" / "events"
+HANDLER = REPO / "functions" / "billing_importer" / "app.py"
+KOKU_CUR = SHARED_DATA / "billing" / "aws_cur" / "koku_test_cur.csv"
+
+
+class _Context:
+    function_name = "tally-billing-importer"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:tally-billing-importer"
+    aws_request_id = "5b0e3c1a-2f4d-4e6b-8a9c-0d1e2f3a4b5c"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000
+
+
+@dataclass
+class Env:
+    module: ModuleType
+    services: Services
+    s3: Any
+    landing: str
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> str:
+        response = self.s3.put_object(Bucket=self.landing, Key=key, Body=body, Metadata=metadata or {})
+        return str(response["VersionId"])
+
+    def notification(self, key: str, version: str) -> dict[str, Any]:
+        event: dict[str, Any] = copy.deepcopy(
+            json.loads((EVENTS / "s3_object_created_billing.json").read_text())
+        )
+        s3 = event["Records"][0]["s3"]
+        s3["bucket"]["name"] = self.landing
+        s3["bucket"]["arn"] = f"arn:aws:s3:::{self.landing}"
+        s3["object"].update(key=quote_plus(key, safe="/"), versionId=version)
+        return event
+
+    def eventbridge(self, key: str, version: str) -> dict[str, Any]:
+        event: dict[str, Any] = copy.deepcopy(
+            json.loads((EVENTS / "eventbridge_s3_object_created_billing.json").read_text())
+        )
+        event["resources"] = [f"arn:aws:s3:::{self.landing}"]
+        event["detail"]["bucket"]["name"] = self.landing
+        event["detail"]["object"].update({"key": key, "version-id": version})
+        return event
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.module.handler(event, _Context())
+        return result
+
+
+@pytest.fixture
+def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    settings = aws_settings(moto_endpoint)
+    for name, value in {
+        "TALLY_MODE": "aws",
+        "TALLY_WAREHOUSE_URI": settings.warehouse_uri,
+        "TALLY_S3_ENDPOINT_URL": moto_endpoint,
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1")
+    landing = f"{settings.control_table}-landing"
+    s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
+    spec = importlib.util.spec_from_file_location("billing_importer_app", HANDLER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # as Lambda's importer registers it
+    spec.loader.exec_module(module)
+    yield Env(module, Services(settings), s3, landing)
+
+
+def test_s3_notification_imports_the_object_once(env: Env) -> None:
+    key = "aws/cur reports/2018-06/koku test cur.csv"
+    version = env.put(key, KOKU_CUR.read_bytes())
+    event = env.notification(key, version)
+    assert "+" in event["Records"][0]["s3"]["object"]["key"]  # URL-encoded as S3 sends it
+
+    result = env.invoke(event)
+    [summary] = result["imported"]
+    assert summary["object"] == f"s3://{env.landing}/{key}"
+    assert (summary["provider"], summary["billing_periods"], summary["rejected"]) == ("aws", ["2018-06"], 0)
+    stored = billing_rows(env.services.warehouse)
+    assert len(stored) == summary["accepted"] == 19
+    assert {r["source_file"] for r in stored} == {f"s3://{env.landing}/{key}"}
+    keys = sorted(env.services.warehouse.list_keys("billing/"))
+
+    again = env.invoke(event)  # S3 delivers at least once: a duplicate event changes nothing
+    assert again["imported"][0]["delivery_id"] == summary["delivery_id"]
+    assert set(again["imported"][0]["actions"].values()) == {"unchanged"}
+    assert sorted(env.services.warehouse.list_keys("billing/")) == keys
+    assert len(billing_rows(env.services.warehouse)) == 19
+
+
+def test_eventbridge_restatement_and_a_late_duplicate(env: Env) -> None:
+    key = "aws/cur/2023-06/report.csv"
+    not_final = env.put(key, not_final_of_final_account())
+    final = env.put(key, CUR_FINAL.read_bytes())  # the same key, a new version
+
+    first = env.invoke(env.eventbridge(key, not_final))["imported"][0]
+    second = env.invoke(env.eventbridge(key, final))["imported"][0]
+    partition = f"aws/{FINAL_ACCOUNT}/2023-06"
+    assert first["actions"] == {partition: "stored"}
+    assert second["replaced"] == [partition]
+    invoices = {r["invoice_id"] for r in billing_rows(env.services.warehouse)}
+    assert invoices == {"987654321"} and len(billing_rows(env.services.warehouse)) == 3
+
+    late = env.invoke(env.eventbridge(key, not_final))["imported"][0]
+    assert late["actions"] == {partition: "stale"}
+    assert {r["invoice_id"] for r in billing_rows(env.services.warehouse)} == {"987654321"}
+
+
+def test_metadata_defaults_fill_missing_columns(env: Env) -> None:
+    body = (
+        b"BillingAccountId,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,"
+        b"ChargeCategory,BilledCost,EffectiveCost,ProviderName\n"
+        b"lab-1,2025-05-01T00:00:00Z,2025-06-01T00:00:00Z,2025-05-02T00:00:00Z,2025-05-02T01:00:00Z,"
+        b"Usage,4.25,4.25,Lab Cloud\n"
+    )
+    without = env.put("focus/lab-nocurrency.csv", body)
+    refused = env.invoke(env.notification("focus/lab-nocurrency.csv", without))["imported"][0]
+    # Without a currency the row breaks a FOCUS rule: quarantined, nothing stored.
+    assert (refused["accepted"], refused["rejected"], refused["actions"]) == (0, 1, {})
+    [entry] = [
+        orjson.loads(line)
+        for line in env.services.warehouse.get_bytes(refused["quarantine_key"]).splitlines()
+    ]
+    assert entry["rule_id"].startswith("BillingCurrency")
+    version = env.put("focus/lab.csv", body, metadata={"tally-billing-currency": "CHF"})
+    summary = env.invoke(env.notification("focus/lab.csv", version))["imported"][0]
+    assert (summary["accepted"], summary["rejected"]) == (1, 0)
+    [row] = billing_rows(env.services.warehouse)
+    assert (row["billing_currency"], str(row["billed_cost"])) == ("CHF", "4.2500000000")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"col_a,col_b\n1,2\n", "unknown-format"),
+        (gzip.compress(CUR_FINAL.read_bytes())[:-30], "truncated"),
+        (b"", "empty"),
+    ],
+    ids=["unknown-format", "truncated-gzip", "empty"],
+)
+def test_a_failed_file_raises_and_leaves_an_error_record(env: Env, body: bytes, code: str) -> None:
+    key = "gcp/exports/broken.csv.gz"
+    version = env.put(key, body)
+    with pytest.raises(env.module.BillingImportFailedError, match=r"broken\.csv\.gz"):
+        env.invoke(env.notification(key, version))
+    assert env.services.warehouse.list_keys("billing/") == []
+    [error_key] = env.services.warehouse.list_keys("quarantine/billing/")
+    assert error_key.endswith(".error.ndjson")
+    entry = orjson.loads(env.services.warehouse.get_bytes(error_key))
+    assert entry["errors"][0]["field"] == code
+    assert entry["origin"] == f"s3://{env.landing}/{key}?versionId={version}"
+    # The landed object is left where it was.
+    assert env.s3.head_object(Bucket=env.landing, Key=key)["VersionId"] == version
+
+
+def test_a_missing_object_raises(env: Env) -> None:
+    with pytest.raises(env.module.BillingImportFailedError, match="NoSuch"):
+        env.invoke(env.notification("aws/never-landed.csv", "3HL4kqtJvjVBH40Nrjfkd"))
+    assert len(env.services.warehouse.list_keys("quarantine/billing/")) == 1
+
+
+def test_manifests_and_folder_markers_are_skipped_with_a_reason(env: Env) -> None:
+    manifest = "aws/cur/20230601-20230701/cur-Manifest.json"
+    version = env.put(manifest, b'{"reportKeys": []}')
+    folder = env.put("aws/cur/", b"")
+    result = env.invoke(env.notification(manifest, version))
+    assert result["imported"][0]["skipped"].startswith("export manifest")
+    assert env.invoke(env.notification("aws/cur/", folder))["imported"][0]["skipped"] == "folder marker"
+    assert env.services.warehouse.list_keys("") == []
+    assert BillingService(env.services.warehouse).manifests() == []
+
+
+def test_other_events_are_refused(env: Env) -> None:
+    with pytest.raises(ValueError, match="neither"):
+        env.invoke({"hello": "world"})
+    deleted = env.eventbridge("aws/x.csv", "v1")
+    deleted["detail-type"] = "Object Deleted"
+    assert env.invoke(deleted) == {"imported": []}
