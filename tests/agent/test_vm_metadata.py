@@ -167,7 +167,9 @@ class FakeMetadata(http.server.BaseHTTPRequestHandler):
 
 @contextmanager
 def fake_metadata(provider: str) -> Iterator[tuple[str, list[tuple[str, str, dict[str, str]]]]]:
-    handler = type(f"Fake_{provider}", (FakeMetadata,), {"provider": provider, "log": [], "tokens": set()})
+    handler: type[FakeMetadata] = type(
+        f"Fake_{provider}", (FakeMetadata,), {"provider": provider, "log": [], "tokens": set()}
+    )
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
