@@ -11,6 +11,7 @@ from tally.cli import keys, serve, sites
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
 from tally.cli.query import query as query_command
+from tally.cli.reconcile import reconcile as reconcile_command
 from tally.cli.registry import app as registry_app
 from tally.cli.report import report as report_command
 from tally.domain.control import ControlError
@@ -31,6 +32,7 @@ app.command("demo")(serve.demo)
 app.command("openapi")(serve.openapi)
 app.command("query")(query_command)
 app.command("report")(report_command)
+app.command("reconcile")(reconcile_command)
 app.add_typer(registry_app, name="registry")
 
 

@@ -1,0 +1,311 @@
+"""The invoice verifier as a service: load a period from the warehouse, judge it, store and report.
+
+Reads `billing/provider=<p>/billing_period=<YYYY-MM>/*.parquet` (the period and its neighbours,
+since a restated or late line may sit in another period's delivery) and `vms/dt=<day>/*.parquet`
+(the window and a day either side, for intervals over midnight and skewed clocks). Writes
+    reconciliation/dt=<day>/<run-id>.parquet            one row per instance-day (and invoice)
+    reports/reconciliation/<period>/<run-id>.csv|.xlsx  the finance report
+and publishes to the SNS topic TALLY_FINANCE_TOPIC_ARN when anything needs a look.
+
+The run id is derived from the period, the last judged day and the input files, so a retried run
+on the same input writes the same keys instead of adding rows; a new delivery (a restated bill)
+gives a new run id. Readers take the latest run of a period.
+
+Configuration (TALLY_*): FINANCE_TOPIC_ARN, SNS_ENDPOINT_URL (tests), RECONCILE_SETTLE_HOURS,
+RECONCILE_SAMPLING_SECONDS, RECONCILE_MIN_TOLERANCE_HOURS, RECONCILE_RELATIVE_TOLERANCE,
+RECONCILE_RATE_TOLERANCE, RECONCILE_IDLE_CPU_FRACTION, RECONCILE_RESTATEMENT_DAYS.
+Finance may put the invoices' own totals at `reference/invoices/<period>.csv` (invoice_id,
+currency, total); each is then checked against the lines to the cent.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tally.adapters.warehouse import Warehouse, partition_key
+from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window, reconcile
+from tally.reconcile.report import report_rows, to_csv, to_xlsx
+from tally.settings import Settings
+
+VMS_COLUMNS = (
+    "site",
+    "provider",
+    "account",
+    "instance_id",
+    "vm_name",
+    "interval_start",
+    "interval_end",
+    "boot_time",
+    "uptime_seconds",
+    "cpu_busy_seconds",
+    "vcpus",
+    "ingested_at",
+)
+
+
+class ReconcileSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TALLY_", frozen=True, extra="ignore")
+
+    finance_topic_arn: str | None = None
+    sns_endpoint_url: str | None = None
+    reconcile_settle_hours: float = 48.0
+    reconcile_sampling_seconds: int = 900
+    reconcile_min_tolerance_hours: float = 0.1
+    reconcile_relative_tolerance: float = 0.02
+    reconcile_rate_tolerance: float = 0.02
+    reconcile_idle_cpu_fraction: float = 0.05
+    #: The previous period is judged again until this many days into the next (restated bills).
+    reconcile_restatement_days: int = 10
+
+    def config(self) -> ReconcileConfig:
+        return ReconcileConfig(
+            sampling_interval_seconds=self.reconcile_sampling_seconds,
+            min_tolerance_hours=self.reconcile_min_tolerance_hours,
+            relative_tolerance=self.reconcile_relative_tolerance,
+            rate_tolerance=self.reconcile_rate_tolerance,
+            idle_cpu_fraction=self.reconcile_idle_cpu_fraction,
+            settle_hours=self.reconcile_settle_hours,
+        )
+
+
+class Notifier(Protocol):
+    def __call__(self, subject: str, message: dict[str, Any]) -> None: ...
+
+
+def sns_notifier(topic_arn: str, region: str, endpoint_url: str | None = None) -> Notifier:
+    import boto3
+
+    client = boto3.client("sns", region_name=region, endpoint_url=endpoint_url)
+
+    def publish(subject: str, message: dict[str, Any]) -> None:
+        client.publish(TopicArn=topic_arn, Subject=subject[:100], Message=json.dumps(message, default=str))
+
+    return publish
+
+
+@dataclass
+class RunSummary:
+    period: str
+    run_id: str
+    first_day: date
+    last_day: date
+    counts: dict[str, int] = field(default_factory=dict)
+    invoice_counts: dict[str, int] = field(default_factory=dict)
+    instance_days: int = 0
+    unscoped_instances: int = 0
+    keys: list[str] = field(default_factory=list)
+    report_keys: list[str] = field(default_factory=list)
+    notified: bool = False
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(v != "ok" for v in self.counts) or any(v != "ok" for v in self.invoice_counts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "run_id": self.run_id,
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "instance_days": self.instance_days,
+            "verdicts": self.counts,
+            "invoices": self.invoice_counts,
+            "unscoped_instances": self.unscoped_instances,
+            "reports": self.report_keys,
+            "notified": self.notified,
+        }
+
+
+def shift_period(period: str, months: int) -> str:
+    year, month = (int(p) for p in period.split("-"))
+    index = year * 12 + (month - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def periods_to_run(now: datetime, config: ReconcileConfig, restatement_days: int) -> list[str]:
+    """The open billing period of the last closed day, and the one before while it may be restated."""
+    last = config.last_closed_day(now)
+    current = f"{last.year:04d}-{last.month:02d}"
+    periods = [current]
+    if last.day <= restatement_days:
+        periods.insert(0, shift_period(current, -1))
+    return periods
+
+
+class ReconcileService:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        config: ReconcileConfig | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.warehouse = warehouse
+        self.config = config or ReconcileConfig()
+        self.notifier = notifier
+        self.clock = clock
+
+    @classmethod
+    def from_env(cls, warehouse: Warehouse, settings: Settings) -> ReconcileService:
+        env = ReconcileSettings()
+        notifier = (
+            sns_notifier(env.finance_topic_arn, settings.aws_region, env.sns_endpoint_url)
+            if env.finance_topic_arn
+            else None
+        )
+        return cls(warehouse, env.config(), notifier)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def billing_keys(self, period: str) -> list[str]:
+        wanted = {shift_period(period, -1), period, shift_period(period, 1)}
+        return [
+            key
+            for key in self.warehouse.list_keys("billing")
+            if key.endswith(".parquet") and _path_value(key, "billing_period") in wanted
+        ]
+
+    def vms_keys(self, window: Window) -> list[str]:
+        keys: list[str] = []
+        day = window.first - timedelta(days=1)
+        while day <= window.last + timedelta(days=1):
+            keys += [
+                k for k in self.warehouse.list_keys(f"vms/dt={day.isoformat()}") if k.endswith(".parquet")
+            ]
+            day += timedelta(days=1)
+        return keys
+
+    def _read(self, keys: list[str], columns: tuple[str, ...] | None = None) -> pa.Table | None:
+        tables = []
+        for key in keys:
+            table = self.warehouse.read_parquet(key)
+            for name in ("provider", "billing_period"):
+                value = _path_value(key, name)
+                if value is not None and name not in table.column_names:
+                    table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+            if columns is not None:
+                table = table.select([c for c in columns if c in table.column_names])
+            tables.append(table)
+        if not tables:
+            return None
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def expected_totals(self, period: str) -> dict[tuple[str, str], Decimal]:
+        key = f"reference/invoices/{period}.csv"
+        if not self.warehouse.exists(key):
+            return {}
+        totals: dict[tuple[str, str], Decimal] = {}
+        text = self.warehouse.get_bytes(key).decode("utf-8-sig")
+        for row in csv.DictReader(io.StringIO(text)):
+            try:
+                totals[(row["invoice_id"].strip(), row["currency"].strip().upper())] = Decimal(
+                    row["total"].strip()
+                )
+            except (KeyError, InvalidOperation, AttributeError) as error:
+                raise ValueError(f"{key}: each row needs invoice_id, currency and a decimal total") from error
+        return totals
+
+    # -- one run -----------------------------------------------------------------------------
+
+    def run(self, period: str, now: datetime | None = None) -> RunSummary:
+        now = now or self.clock()
+        window = Window.for_period(period, self.config.last_closed_day(now))
+        summary = RunSummary(period, "", window.first, window.last)
+        if window.empty:
+            return summary
+        billing_keys = self.billing_keys(period)
+        vms_keys = self.vms_keys(window)
+        digest = hashlib.sha256(
+            "\n".join([period, window.last.isoformat(), *billing_keys, *vms_keys]).encode()
+        ).hexdigest()
+        run_id = f"{period}-{window.last:%Y%m%d}-{digest[:12]}"
+        summary.run_id = run_id
+        billing = self._read(billing_keys)
+        vms = self._read(vms_keys, VMS_COLUMNS)
+        empty_billing = pa.table({"provider": pa.array([], pa.string())})
+        if billing is not None and billing.num_rows:
+            billing = _restrict_days(billing, window)
+        outcome = reconcile(
+            billing if billing is not None else empty_billing,
+            vms if vms is not None else pa.table({"provider": pa.array([], pa.string())}),
+            window,
+            self.config,
+            run_id,
+            now,
+            self.expected_totals(period),
+        )
+        summary.counts = dict(outcome.counts)
+        summary.invoice_counts = _count(outcome.invoices.column("verdict").to_pylist())
+        summary.instance_days = outcome.rows.num_rows
+        summary.unscoped_instances = outcome.unscoped_instances
+        summary.keys = self._store(pa.concat_tables([outcome.rows, outcome.invoices]), run_id)
+        instance_rows = report_rows(outcome.rows)
+        invoice_rows = report_rows(outcome.invoices)
+        base = f"reports/reconciliation/{period}/{run_id}"
+        self.warehouse.put_bytes(f"{base}.csv", to_csv(instance_rows + invoice_rows))
+        self.warehouse.put_bytes(f"{base}.xlsx", to_xlsx(instance_rows, invoice_rows, summary.counts))
+        summary.report_keys = [f"{base}.csv", f"{base}.xlsx"]
+        summary.findings = [r for r in instance_rows + invoice_rows if r["verdict"] != "ok"]
+        if summary.needs_attention and self.notifier is not None:
+            self.notifier(
+                f"Tally: cloud bill {period} needs a look",
+                {**summary.as_dict(), "findings": summary.findings[:50]},
+            )
+            summary.notified = True
+        return summary
+
+    def _store(self, rows: pa.Table, run_id: str) -> list[str]:
+        keys: list[str] = []
+        if rows.num_rows == 0:
+            return keys
+        rows = rows.sort_by([("day", "ascending"), ("provider", "ascending"), ("resource_id", "ascending")])
+        for day in pc.unique(rows.column("day")).to_pylist():
+            part = rows.filter(pc.equal(rows.column("day"), pa.scalar(day, pa.date32())))
+            key = partition_key("reconciliation", day, f"{run_id}.parquet")
+            self.warehouse.write_parquet(key, part.cast(RECONCILIATION_SCHEMA))
+            keys.append(key)
+        return keys
+
+    def run_due(self, now: datetime | None = None, restatement_days: int = 10) -> list[RunSummary]:
+        now = now or self.clock()
+        return [self.run(p, now) for p in periods_to_run(now, self.config, restatement_days)]
+
+
+def _restrict_days(billing: pa.Table, window: Window) -> pa.Table:
+    """Lines touching the window, and every line of the window's billing period (invoice totals)."""
+    lo = datetime(window.first.year, window.first.month, window.first.day, tzinfo=UTC)
+    hi = datetime(window.last.year, window.last.month, window.last.day, tzinfo=UTC) + timedelta(days=1)
+    starts = billing.column("charge_period_start")
+    ends = billing.column("charge_period_end")
+    touching = pc.and_(
+        pc.less(starts, pa.scalar(hi, starts.type)), pc.greater(ends, pa.scalar(lo, ends.type))
+    )
+    same_period = pc.equal(billing.column("billing_period"), window.period)
+    return billing.filter(pc.fill_null(pc.or_(touching, same_period), False))
+
+
+def _path_value(key: str, name: str) -> str | None:
+    marker = f"/{name}="
+    if marker not in f"/{key}":
+        return None
+    return f"/{key}".split(marker, 1)[1].split("/", 1)[0]
+
+
+def _count(values: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    return counts
