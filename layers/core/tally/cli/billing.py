@@ -134,8 +134,9 @@ def import_files(
         )
     else:
         _print_table(results)
-    for _names, message in failures:
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    for names, message in failures:
+        text = message if message.startswith(names) else f"{names}: {message}"
+        err.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
 
