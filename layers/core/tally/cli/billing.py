@@ -6,6 +6,7 @@ size limit: a file is read from disk in blocks.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -165,8 +166,12 @@ def _print_table(results: list[BillingStoreResult]) -> None:
         )
     for r in results:
         if r.quarantine_key:
+            rules = Counter(v.rule_id for reject in r.rejects for v in reject.violations)
+            broken = ", ".join(f"{rule} x{n}" for rule, n in rules.most_common(5))
             out.print(
-                f"{r.rejected} rejected row(s) of {', '.join(r.source_files)} kept in {r.quarantine_key}"
+                f"{r.rejected} rejected row(s) of {', '.join(r.source_files)} ({broken}) "
+                f"kept in {r.quarantine_key}",
+                highlight=False,
             )
         for warning in r.warnings:
             out.print(f"[yellow]warning:[/] {warning}", highlight=False)
