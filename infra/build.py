@@ -136,7 +136,9 @@ def render_lock() -> str:
 
 def _prune(root: Path) -> None:
     for path in sorted(root.rglob("*"), reverse=True):
-        if path.is_dir() and path.name in _PRUNE_DIRS and path.parent != root:
+        if path.is_dir() and (
+            path.name == "__pycache__" or (path.name in _PRUNE_DIRS and path.parent != root)
+        ):
             shutil.rmtree(path, ignore_errors=True)
         elif path.is_file() and path.suffix in _PRUNE_SUFFIXES:
             path.unlink()

@@ -66,7 +66,8 @@ def tracer() -> Any:
     """The X-Ray tracer, built on first use (importing the X-Ray SDK costs ~0.2 s, paid in Lambda only)."""
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE, disabled=not in_lambda())
+    # In Lambda, None lets POWERTOOLS_TRACE_DISABLED decide; elsewhere tracing is always off.
+    return Tracer(service=SERVICE, disabled=None if in_lambda() else True)
 
 
 def record_batch(

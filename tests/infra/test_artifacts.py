@@ -1,0 +1,251 @@
+"""The built artifacts, as Lambda loads them.
+
+1. The arm64 layer as deployed: every native library is aarch64 code for CPython 3.12, and layer
+   plus each function stays under Lambda's 250 MB unzipped limit.
+2. The same build for this machine's architecture, loaded in a fresh virtual environment that
+   holds nothing but the layer, one function folder and what the Lambda runtime provides (boto3):
+   each handler imports and answers a real invocation.
+
+pip fetches the wheels (from PyPI or the local cache), so this is marked slow; it takes well under
+a minute with a warm cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.infra.sam import REPO, load_infra
+
+pytestmark = pytest.mark.slow
+
+LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes: function code and all its layers, unzipped
+EM_AARCH64 = 183
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+
+
+def python312() -> str | None:
+    """A CPython 3.12 to load the artifacts with (Lambda's version), if this machine has one."""
+    candidates = [shutil.which("python3.12") or ""]
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates += sorted(str(p) for p in pyenv.glob("3.12*/bin/python3.12"))
+    for candidate in candidates:
+        if not candidate:
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == b"(3, 12)":
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def build() -> ModuleType:
+    return load_infra("build")
+
+
+@pytest.fixture(scope="module")
+def arm_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("layer-arm64")
+    build.build_layer(out)
+    return out
+
+
+def elf_machine(path: Path) -> int | None:
+    with path.open("rb") as f:
+        head = f.read(20)
+    if head[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(head[18:20], "little")
+
+
+def test_arm64_layer_is_aarch64_cpython312_code_within_lambda_limits(
+    build: ModuleType, arm_layer: Path, tmp_path: Path
+) -> None:
+    python = arm_layer / "python"
+    libraries = [p for p in python.rglob("*.so*") if p.is_file()]
+    assert len(libraries) > 20
+    wrong = [p.name for p in libraries if elf_machine(p) not in (EM_AARCH64, None)]
+    assert not wrong, f"not aarch64: {wrong[:5]}"
+    tags = {part for p in libraries for part in p.name.split(".") if part.startswith("cpython-")}
+    assert tags and all(t.startswith("cpython-312-aarch64") for t in tags), tags
+    assert (python / "tally" / "api" / "app.py").is_file()
+    assert (python / "athena_queries" / "views").is_dir()
+    assert not (python / "duckdb").exists() and not (python / "pandas").exists()
+    assert not list(python.rglob("__pycache__"))
+
+    layer_size = build.tree_size(arm_layer)
+    sizes = {"layer": layer_size}
+    for name in ("ingest_api", "compaction", "view_deployer"):
+        function = build.build_function(name, tmp_path / name)
+        sizes[name] = build.tree_size(function)
+        assert layer_size + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
+    print("unzipped bytes:", json.dumps(sizes))
+
+
+# -- loading in a fresh environment ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lambda_like(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """A fresh venv plus the layer and the runtime's boto3, built for this machine."""
+    interpreter = python312() or sys.executable
+    version = subprocess.run(
+        [interpreter, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    machine = platform.machine()
+    platforms = [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}", f"manylinux_2_34_{machine}"]
+    root = tmp_path_factory.mktemp("lambda")
+    build.build_layer(root / "opt", platforms, version)
+    pins = build.read_constraints()
+    runtime = root / "runtime"
+    requirements = root / "runtime.txt"
+    requirements.write_text("".join(f"{name}=={pins[name]}\n" for name in RUNTIME_PACKAGES))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:",
+         "--python-version", version, "--implementation", "cp", "--target", str(runtime),
+         *[arg for p in platforms for arg in ("--platform", p)], "-r", str(requirements)],
+        check=True,
+    )  # fmt: skip
+    venv = root / "venv"
+    subprocess.run([interpreter, "-m", "venv", "--without-pip", str(venv)], check=True)
+    yield {
+        "python": venv / "bin" / "python",
+        "layer": root / "opt" / "python",
+        "runtime": runtime,
+        "root": root,
+    }
+
+
+def invoke(env_paths: dict[str, Path], function: str, script: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run `script` in the fresh venv with sys.path as Lambda sets it; it prints one JSON line."""
+    prelude = (
+        "import sys, json\n"
+        f"sys.path[:0] = [{str(REPO / 'functions' / function)!r}, {str(env_paths['layer'])!r}, "
+        f"{str(env_paths['runtime'])!r}]\n"
+        "class Context:\n"
+        "    function_name = 'tally-test'; memory_limit_in_mb = 1769; aws_request_id = 'req-1'\n"
+        "    invoked_function_arn = 'arn:aws:lambda:eu-west-1:123456789012:function:tally-test'\n"
+        "    def get_remaining_time_in_millis(self): return 600000\n"
+    )
+    clean = {"PATH": os.environ.get("PATH", ""), "HOME": str(env_paths["root"]), "AWS_REGION": "eu-west-1"}
+    clean |= {
+        "AWS_LAMBDA_FUNCTION_NAME": "tally-test",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    run = subprocess.run(
+        [str(env_paths["python"]), "-I", "-c", prelude + script],
+        capture_output=True,
+        text=True,
+        env=clean | env,
+        cwd=env_paths["root"],
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    last = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+    assert last, run.stdout[-2000:]
+    result: dict[str, Any] = json.loads(last[-1].removeprefix("RESULT "))
+    return result
+
+
+def test_api_handler_answers_in_a_fresh_environment(lambda_like: dict[str, Path]) -> None:
+    event = {
+        "version": "2.0",
+        "routeKey": "ANY /v1/{proxy+}",
+        "rawPath": "/v1/health",
+        "rawQueryString": "",
+        "headers": {"host": "api.example.org"},
+        "requestContext": {
+            "http": {"method": "GET", "path": "/v1/health", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1"},
+            "requestId": "corr-123",
+            "routeKey": "ANY /v1/{proxy+}",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+    script = (
+        "import app\n"
+        f"answer = app.handler({event!r}, Context())\n"
+        "print('RESULT ' + json.dumps({'status': answer['statusCode'], 'body': json.loads(answer['body']),\n"
+        "      'headers': answer['headers'], 'duckdb': 'duckdb' in sys.modules,\n"
+        "      'files': sorted({m.__file__.split('/python/')[0] for m in list(sys.modules.values())\n"
+        "                       if getattr(m, '__file__', None) and '/python/' in m.__file__})}))\n"
+    )
+    result = invoke(
+        lambda_like,
+        "ingest_api",
+        script,
+        {
+            "TALLY_MODE": "aws",
+            "TALLY_WAREHOUSE_URI": "s3://bucket/warehouse",
+            "TALLY_CONTROL_TABLE": "control",
+            "TALLY_ATHENA_WORKGROUP": "wg",
+        },
+    )
+    assert result["status"] == 200
+    assert result["body"] == {"status": "ok", "mode": "aws"}
+    assert result["headers"]["x-correlation-id"] == "corr-123"
+    assert result["duckdb"] is False
+    # Everything third-party came from the layer (nothing leaked in from this machine).
+    assert result["files"] == [str(lambda_like["layer"].parent)]
+
+
+def test_compaction_handler_runs_on_pyarrow_from_the_layer(
+    lambda_like: dict[str, Path], tmp_path: Path
+) -> None:
+    script = (
+        "from datetime import datetime, timezone\n"
+        "import pyarrow as pa\n"
+        "from tally.adapters.warehouse import open_warehouse\n"
+        "from tally.domain.schema import stored_schema\n"
+        "from tally.settings import Settings\n"
+        "import app\n"
+        "wh = open_warehouse(Settings())\n"
+        "row = dict(site='S', resource='r', batch_system='slurm', infrastructure='hpc', local_job_id='1',\n"
+        "           end_time=datetime(2026, 3, 1, tzinfo=timezone.utc), wall_seconds=1, cpu_seconds=1,\n"
+        "           cores=1, nodes=1, gpus=0, state='COMPLETED', batch_id='b')\n"
+        "for n in (0, 1):\n"
+        "    at = datetime(2026, 3, 2 + n, tzinfo=timezone.utc)\n"
+        "    new = row | {'ingested_at': at, 'queue': f'q{n}'}\n"
+        "    t = pa.Table.from_pylist([new], schema=stored_schema('jobs'))\n"
+        "    wh.write_partitioned('jobs', t, 'end_time', f'batch{n}')\n"
+        "summary = app.handler({'today': '2026-03-10'}, Context())\n"
+        "rows = [wh.read_parquet(k).to_pylist() for k in wh.list_keys('jobs')]\n"
+        "queues = [r['queue'] for f in rows for r in f]\n"
+        "print('RESULT ' + json.dumps({'summary': summary, 'queues': queues}))\n"
+    )
+    result = invoke(lambda_like, "compaction", script, {"TALLY_MODE": "local", "TALLY_HOME": str(tmp_path)})
+    assert result["summary"] == {
+        "partitions": 1,
+        "files_removed": 2,
+        "duplicates_removed": 1,
+        "complete": True,
+    }
+    assert result["queues"] == ["q1"]
+
+
+def test_view_deployer_finds_the_view_sql_in_the_layer(lambda_like: dict[str, Path]) -> None:
+    script = (
+        "import app\n"
+        "from tally.query.sql_files import sql_root, views_in_order\n"
+        "views = [v.name for v in views_in_order()]\n"
+        "print('RESULT ' + json.dumps({'root': str(sql_root()), 'views': views}))\n"
+    )
+    result = invoke(lambda_like, "view_deployer", script, {})
+    assert result["root"] == str(lambda_like["layer"] / "athena_queries")
+    assert sorted(result["views"]) == sorted(p.stem for p in (REPO / "athena_queries/views").glob("*.sql"))

@@ -1,0 +1,673 @@
+"""template.yaml: lint, offline SAM transform, and what the transformed stack must guarantee."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tally.adapters.warehouse import partition_key
+from tally.billing.focus_schema import BILLING_SCHEMA
+from tally.domain.records import KINDS
+from tally.domain.schema import stored_schema
+from tally.services.billing import partition_folder
+from tests.infra.sam import (
+    REPO,
+    Resources,
+    as_list,
+    load_infra,
+    of_type,
+    ref_target,
+    source,
+    source_text,
+    sub_text,
+    transformed,
+)
+
+XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+DATA_BUCKETS = ("WarehouseBucket", "BillingLandingBucket", "AthenaResultsBucket")
+DAY = date(2026, 3, 7)
+
+
+@pytest.fixture(scope="module")
+def cfn() -> Resources:
+    resources: Resources = transformed()["Resources"]
+    return resources
+
+
+@pytest.fixture(scope="module")
+def functions(cfn: Resources) -> Resources:
+    found = of_type(cfn, "AWS::Lambda::Function")
+    assert set(found) == {"IngestFunction", "CompactionFunction", "ViewDeployerFunction"}
+    return found
+
+
+# -- lint and transform ---------------------------------------------------------------------
+
+
+def test_cfn_lint_passes_with_no_ignores() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    run = subprocess.run([str(cfn_lint), str(REPO / "template.yaml")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    template = source()
+    assert "cfn-lint" not in template.get("Metadata", {})
+    assert all("cfn-lint" not in r.get("Metadata", {}) for r in template["Resources"].values())
+    assert not (REPO / ".cfnlintrc").exists() and not (REPO / ".cfnlintrc.yaml").exists()
+
+
+def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
+    assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 1
+
+
+# -- identity and least privilege --------------------------------------------------------------
+
+
+def roles_of(functions: Resources) -> dict[str, str]:
+    out = {}
+    for name, fn in functions.items():
+        role = ref_target(fn["Properties"]["Role"])
+        assert role is not None, f"{name} has no role reference"
+        out[name] = role
+    return out
+
+
+def test_every_function_has_its_own_role_assumed_by_lambda_only(cfn: Resources, functions: Resources) -> None:
+    roles = roles_of(functions)
+    assert len(set(roles.values())) == len(functions)
+    for role in roles.values():
+        assert cfn[role]["Type"] == "AWS::IAM::Role"
+        [statement] = cfn[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+        assert not cfn[role]["Properties"].get("ManagedPolicyArns")
+    # A role is used by exactly one function, and by nothing else.
+    users = [n for n, r in cfn.items() if any(v in roles.values() for v in _refs(r.get("Properties", {})))]
+    assert sorted(users) == sorted(roles)
+
+
+def _refs(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        target = ref_target(node)
+        if target:
+            found.add(target)
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def policy_statements(cfn: Resources) -> list[tuple[str, dict[str, Any]]]:
+    """Every statement of every identity and resource policy of the stack."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name, resource in cfn.items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") or resource["Type"] in (
+            "AWS::S3::BucketPolicy",
+            "AWS::SNS::TopicPolicy",
+            "AWS::SQS::QueuePolicy",
+        ):
+            documents = [props["PolicyDocument"]]
+        for document in documents:
+            out.extend((name, s) for s in as_list(document["Statement"]))
+    return out
+
+
+def test_no_policy_allows_wildcard_actions(cfn: Resources) -> None:
+    statements = policy_statements(cfn)
+    assert len(statements) > 20
+    for name, statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        assert "NotAction" not in statement and "NotResource" not in statement, name
+        actions = as_list(statement["Action"])
+        assert all(a != "*" and not a.endswith(":*") and "*" not in a for a in actions), (name, actions)
+        if "*" in as_list(statement.get("Resource", [])):
+            assert set(actions) <= XRAY_ACTIONS, f"{name}: only X-Ray may be granted on every resource"
+
+
+def test_data_buckets_refuse_plain_http_and_allow_no_wildcards(cfn: Resources) -> None:
+    policies = {
+        ref_target(p["Properties"]["Bucket"]): p for p in of_type(cfn, "AWS::S3::BucketPolicy").values()
+    }
+    for bucket in DATA_BUCKETS:
+        statements = as_list(policies[bucket]["Properties"]["PolicyDocument"]["Statement"])
+        deny = [
+            s for s in statements if s["Effect"] == "Deny" and "aws:SecureTransport" in str(s["Condition"])
+        ]
+        assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        covered = {
+            sub_text(r).replace(f"${{{bucket}.Arn}}", "ARN")
+            if isinstance(r, dict) and "Fn::Sub" in r
+            else ref_target(r)
+            for r in as_list(deny[0]["Resource"])
+        }
+        assert covered == {bucket, "ARN/*"}
+        for statement in statements:
+            if statement["Effect"] == "Allow":
+                assert all("*" not in a for a in as_list(statement["Action"]))
+                assert statement["Principal"] != "*" and "Condition" in statement
+
+
+def granted(cfn: Resources, role: str, service: str) -> set[str]:
+    actions: set[str] = set()
+    for policy in cfn[role]["Properties"]["Policies"]:
+        for statement in as_list(policy["PolicyDocument"]["Statement"]):
+            if statement["Effect"] == "Allow":
+                actions |= {a for a in as_list(statement["Action"]) if a.startswith(f"{service}:")}
+    return actions
+
+
+def calls_on(path: Path, receiver: str) -> set[str]:
+    """Methods called on `<receiver>.<method>(...)` in a source file (e.g. `self._db.put_item`)."""
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and ast.unparse(node.func.value) == receiver
+        ):
+            out.add(node.func.attr)
+    return out
+
+
+def api_action(service: str, method: str) -> str:
+    return f"{service}:" + "".join(part.capitalize() for part in method.split("_"))
+
+
+def test_roles_grant_exactly_the_calls_the_code_makes(cfn: Resources) -> None:
+    dynamo = calls_on(REPO / "layers/core/tally/adapters/control_dynamodb.py", "self._db")
+    assert {"get_item", "put_item", "update_item", "query"} <= dynamo
+    assert granted(cfn, "IngestRole", "dynamodb") == {api_action("dynamodb", m) for m in dynamo}
+    athena = calls_on(REPO / "functions/view_deployer/app.py", "self.client")
+    assert granted(cfn, "ViewDeployerRole", "athena") == {api_action("athena", m) for m in athena}
+    engine = REPO / "layers/core/tally/query/athena_engine.py"
+    reports = calls_on(engine, "self.client") - {"get_paginator"} | paginated(engine, "self.client")
+    assert "get_query_results" in reports
+    assert granted(cfn, "IngestRole", "athena") == {api_action("athena", m) for m in reports}
+    for role in ("CompactionRole", "ViewDeployerRole"):
+        assert not granted(cfn, role, "dynamodb")
+    assert "s3:DeleteObject" in granted(cfn, "CompactionRole", "s3")
+    assert "s3:DeleteObject" not in granted(cfn, "ViewDeployerRole", "s3")
+    # The API deletes only superseded billing files (restatements), never usage records.
+    deletes = [
+        sub_text(s["Resource"])
+        for p in cfn["IngestRole"]["Properties"]["Policies"]
+        for s in as_list(p["PolicyDocument"]["Statement"])
+        if "s3:DeleteObject" in as_list(s["Action"])
+    ]
+    assert deletes == [
+        "${WarehouseBucket.Arn}/warehouse/" + partition_folder("aws", "2026-01").split("/")[0] + "/*"
+    ]
+
+
+def paginated(path: Path, receiver: str) -> set[str]:
+    """Operations paginated through `<receiver>.get_paginator("<operation>")`."""
+    tree = ast.parse(path.read_text())
+    return {
+        str(node.args[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func) == f"{receiver}.get_paginator"
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+
+def test_object_permissions_are_scoped_to_a_prefix(cfn: Resources) -> None:
+    for role in of_type(cfn, "AWS::IAM::Role"):
+        for policy in cfn[role]["Properties"].get("Policies", []):
+            for statement in as_list(policy["PolicyDocument"]["Statement"]):
+                object_actions = [a for a in as_list(statement["Action"]) if a.endswith("Object")]
+                if not object_actions:
+                    continue
+                for resource in as_list(statement["Resource"]):
+                    text = sub_text(resource)
+                    assert re.fullmatch(r"\$\{\w+Bucket\.Arn\}(/[a-z_]+)+/\*", text), (role, text)
+
+
+# -- triggers, dead letters, alarms -----------------------------------------------------------------
+
+
+def test_every_schedule_and_event_source_targets_an_existing_function(
+    cfn: Resources, functions: Resources
+) -> None:
+    schedules = of_type(cfn, "AWS::Scheduler::Schedule")
+    assert schedules
+    for name, schedule in schedules.items():
+        target = schedule["Properties"]["Target"]
+        function = ref_target(target["Arn"])
+        assert function in functions, name
+        role = ref_target(target["RoleArn"])
+        invoke = [
+            s
+            for p in cfn[str(role)]["Properties"]["Policies"]
+            for s in as_list(p["PolicyDocument"]["Statement"])
+            if "lambda:InvokeFunction" in as_list(s["Action"])
+        ]
+        assert [ref_target(s["Resource"]) for s in invoke] == [function]
+        assert ref_target(target["DeadLetterConfig"]["Arn"]) in of_type(cfn, "AWS::SQS::Queue")
+    for name, permission in of_type(cfn, "AWS::Lambda::Permission").items():
+        assert ref_target(permission["Properties"]["FunctionName"]) in functions, name
+    body = str(cfn["HttpApi"]["Properties"]["Body"])
+    integrations = set(re.findall(r"functions/\$\{(\w+)\.Arn\}/invocations", body))
+    assert integrations == {"IngestFunction"}
+    for name, custom in cfn.items():
+        if custom["Type"].startswith("Custom::"):
+            assert ref_target(custom["Properties"]["ServiceToken"]) in functions, name
+    for kind in ("AWS::Lambda::EventInvokeConfig", "AWS::Lambda::Version", "AWS::Lambda::Alias"):
+        for name, resource in of_type(cfn, kind).items():
+            assert ref_target(resource["Properties"]["FunctionName"]) in functions, name
+
+
+def async_functions(cfn: Resources) -> set[str]:
+    """Functions invoked asynchronously: by a schedule or as a CloudFormation custom resource."""
+    out = {
+        str(ref_target(s["Properties"]["Target"]["Arn"]))
+        for s in of_type(cfn, "AWS::Scheduler::Schedule").values()
+    }
+    out |= {
+        str(ref_target(r["Properties"]["ServiceToken"]))
+        for r in cfn.values()
+        if r["Type"].startswith("Custom::")
+    }
+    return out
+
+
+def alarms_on(cfn: Resources, metric: str, dimension: str, target: str) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in of_type(cfn, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric
+        and any(
+            d["Name"] == dimension and ref_target(d["Value"]) == target for d in a["Properties"]["Dimensions"]
+        )
+    ]
+
+
+def test_async_functions_have_a_dead_letter_queue_they_may_write_and_an_alarm(
+    cfn: Resources, functions: Resources
+) -> None:
+    asynchronous = async_functions(cfn)
+    assert asynchronous == {"CompactionFunction", "ViewDeployerFunction"}
+    for name in asynchronous:
+        queue = ref_target(functions[name]["Properties"]["DeadLetterConfig"]["TargetArn"])
+        assert queue is not None and cfn[queue]["Type"] == "AWS::SQS::Queue"
+        role = roles_of(functions)[name]
+        sends = [
+            s
+            for p in cfn[role]["Properties"]["Policies"]
+            for s in as_list(p["PolicyDocument"]["Statement"])
+            if "sqs:SendMessage" in as_list(s["Action"])
+        ]
+        assert [ref_target(s["Resource"]) for s in sends] == [queue]
+        depth = alarms_on(cfn, "ApproximateNumberOfMessagesVisible", "QueueName", queue)
+        assert depth and depth[0]["AlarmActions"] == [{"Ref": "OpsTopic"}]
+
+
+def test_every_function_has_error_and_throttle_alarms(cfn: Resources, functions: Resources) -> None:
+    for name in functions:
+        for metric in ("Errors", "Throttles"):
+            [alarm] = alarms_on(cfn, metric, "FunctionName", name)
+            assert alarm["Namespace"] == "AWS/Lambda"
+            assert alarm["AlarmActions"] == [{"Ref": "OpsTopic"}]
+
+
+# -- functions ----------------------------------------------------------------------------------
+
+
+def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
+    cfn: Resources, functions: Resources
+) -> None:
+    [layer] = of_type(cfn, "AWS::Lambda::LayerVersion")
+    for name, fn in functions.items():
+        props = fn["Properties"]
+        assert props["Architectures"] == ["arm64"], name
+        assert props["Runtime"] in ("python3.12", "python3.13"), name
+        assert [ref_target(x) for x in props["Layers"]] == [layer], name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert 128 <= props["MemorySize"] <= 10240 and 1 <= props["Timeout"] <= 900, name
+        group = ref_target(props["LoggingConfig"]["LogGroup"])
+        assert cfn[str(group)]["Type"] == "AWS::Logs::LogGroup"
+        assert cfn[str(group)]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert functions["IngestFunction"]["Properties"]["Timeout"] < 30  # the HTTP API gives up at 30 s
+    assert functions["CompactionFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert "Fn::If" in functions["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
+
+
+def test_every_handler_exists_and_is_built_by_the_makefile(tmp_path: Path) -> None:
+    build = load_infra("build")
+    makefile = (REPO / "infra/Makefile").read_text()
+    for name, resource in source()["Resources"].items():
+        if resource["Type"] not in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion"):
+            continue
+        assert resource["Metadata"]["BuildMethod"] == "makefile", name
+        assert resource["Metadata"]["ContextPath"] == "infra", name
+        assert re.search(rf"^build-{name}:", makefile, re.M), f"infra/Makefile has no build-{name}"
+        if resource["Type"] == "AWS::Serverless::Function":
+            code = Path(resource["Properties"]["CodeUri"])
+            module, attr = resource["Properties"]["Handler"].rsplit(".", 1)
+            built = build.build_function(code.name, tmp_path / name)
+            tree = ast.parse((built / f"{module}.py").read_text())
+            assigned = {
+                t.id
+                for n in tree.body
+                if isinstance(n, ast.Assign)
+                for t in n.targets
+                if isinstance(t, ast.Name)
+            }
+            assert attr in assigned, f"{name}: {module}.py defines no {attr}"
+
+
+def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
+    build = load_infra("build")
+    assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock()
+    locked = {line.split("==")[0] for line in build.lock()}
+    assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
+    assert not locked & {"duckdb", "pandas", "boto3", "botocore", "uvicorn"}
+
+
+# -- environment ----------------------------------------------------------------------------------
+
+LAMBDA_PROVIDED = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "_X_AMZN_TRACE_ID"}
+
+
+def module_file(module: str) -> Path | None:
+    if not module.startswith("tally"):
+        return None
+    base = REPO / "layers/core" / Path(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def closure(entry: Path) -> list[Path]:
+    """The handler file and every tally module it imports, directly or not (lazy imports too)."""
+    seen: dict[Path, None] = {}
+    todo = [entry]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen[path] = None
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                found = module_file(name)
+                if found:
+                    todo.append(found)
+    return list(seen)
+
+
+def env_reads(files: list[Path]) -> tuple[set[str], set[str]]:
+    """(required, optional) environment variable names the code reads."""
+    required: set[str] = set()
+    optional: set[str] = set()
+    attributes: set[str] = set()
+    settings: list[tuple[str, str, bool]] = []  # (env name, field, has a usable default)
+    for path in files:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                attributes.add(node.attr)
+            if (
+                isinstance(node, ast.Subscript)
+                and ast.unparse(node.value) == "os.environ"
+                and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str)
+            ):
+                required.add(node.slice.value)
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.environ.get", "os.getenv"):
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    optional.add(first.value)
+            if isinstance(node, ast.ClassDef) and any(ast.unparse(b) == "BaseSettings" for b in node.bases):
+                settings.extend(_settings_fields(node))
+    for env, field_name, has_default in settings:
+        # A None default means "not configured": required when the code uses the field.
+        if not has_default and field_name in attributes and not field_name.endswith("_endpoint_url"):
+            required.add(env)
+        else:
+            optional.add(env)
+    return required, optional - required
+
+
+def _settings_fields(cls: ast.ClassDef) -> list[tuple[str, str, bool]]:
+    prefix = ""
+    out = []
+    for node in cls.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "model_config":
+            for keyword in getattr(node.value, "keywords", []):
+                if keyword.arg == "env_prefix":
+                    prefix = ast.literal_eval(keyword.value)
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+            env = f"{prefix}{name}".upper()
+            default = node.value
+            if isinstance(default, ast.Call) and ast.unparse(default.func) == "Field":
+                for keyword in default.keywords:
+                    if keyword.arg == "validation_alias":
+                        env = ast.literal_eval(keyword.value)
+                given = {k.arg: k.value for k in default.keywords}
+                default = given.get("default", default.args[0] if default.args else None)
+            has_default = default is not None and not (
+                isinstance(default, ast.Constant) and default.value is None
+            )
+            out.append((env, name, has_default))
+    return out
+
+
+def test_every_environment_variable_a_handler_needs_is_set_and_none_is_unused(
+    cfn: Resources, functions: Resources
+) -> None:
+    sources = source()["Resources"]
+    for name, fn in functions.items():
+        env = set(fn["Properties"].get("Environment", {}).get("Variables", {}))
+        entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
+        required, optional = env_reads(closure(entry))
+        missing = required - env - LAMBDA_PROVIDED
+        assert not missing, f"{name} reads {sorted(missing)} but the template does not set them"
+        unused = {v for v in env if v.startswith("TALLY_")} - required - optional
+        assert not unused, f"{name} sets {sorted(unused)} but nothing reads them"
+    ingest_env = functions["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert {"TALLY_MODE", "TALLY_WAREHOUSE_URI", "TALLY_CONTROL_TABLE"} <= set(ingest_env)
+    assert ingest_env["TALLY_MODE"] == "aws"
+
+
+def test_the_environment_check_sees_what_the_core_needs() -> None:
+    """The static reader itself: the ingest closure needs the warehouse and the control table."""
+    required, optional = env_reads(closure(REPO / "functions/ingest_api/app.py"))
+    assert {"TALLY_WAREHOUSE_URI", "TALLY_CONTROL_TABLE"} <= required
+    assert "TALLY_S3_ENDPOINT_URL" in optional and "AWS_REGION" in optional
+    compaction_required, _ = env_reads(closure(REPO / "functions/compaction/app.py"))
+    assert "TALLY_WAREHOUSE_URI" in compaction_required
+    assert "TALLY_CONTROL_TABLE" not in compaction_required
+
+
+# -- warehouse layout, Glue and Athena ------------------------------------------------------------
+
+GLUE_TYPES = {
+    pa.string(): "string",
+    pa.int64(): "bigint",
+    pa.int16(): "smallint",
+    pa.float64(): "double",
+    pa.bool_(): "boolean",
+    pa.timestamp("us", tz="UTC"): "timestamp",
+    pa.decimal128(38, 10): "decimal(38,10)",
+}
+
+
+def glue_tables() -> dict[str, dict[str, Any]]:
+    tables = of_type(source()["Resources"], "AWS::Glue::Table")
+    return {t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"] for t in tables.values()}
+
+
+def fill(template: Any, **values: str) -> str:
+    """An Fn::Sub location template with the bucket and Athena's placeholders filled in."""
+    text = sub_text(template).replace("${WarehouseBucket}", "BUCKET")
+    for key, value in values.items():
+        text = text.replace(f"${{!{key}}}", value)
+    assert "${" not in text, text
+    return text
+
+
+def test_glue_block_is_generated_from_the_ddl() -> None:
+    glue = load_infra("glue_tables")
+    assert glue.render() in source_text()
+
+
+def test_record_tables_have_the_writers_columns_and_key_layout() -> None:
+    tables = glue_tables()
+    uri = "s3://BUCKET/warehouse"
+    for kind in KINDS:
+        table = tables[kind]
+        columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+        assert columns == [(f.name, GLUE_TYPES[f.type]) for f in stored_schema(kind)], kind
+        assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+        written = partition_key(kind, DAY, "batch.parquet")
+        where = fill(table["Parameters"]["storage.location.template"], dt=DAY.isoformat())
+        assert f"{uri}/{written}".startswith(where.rstrip("/") + "/")
+        assert f"{uri}/{written}".rsplit("/", 1)[0] == where.rstrip("/")
+        assert table["Parameters"]["projection.dt.format"] == "yyyy-MM-dd"
+    quarantine = tables["quarantine"]
+    assert quarantine["Parameters"]["projection.record_kind.values"] == ",".join(KINDS)
+    for kind in KINDS:
+        written = partition_key(f"quarantine/{kind}", DAY, "batch.ndjson")
+        where = fill(
+            quarantine["Parameters"]["storage.location.template"], record_kind=kind, dt=DAY.isoformat()
+        )
+        assert f"{uri}/{written}".rsplit("/", 1)[0] == where.rstrip("/")
+
+
+def test_billing_table_has_the_billing_schema() -> None:
+    billing = glue_tables()["billing"]
+    partitions = [p["Name"] for p in billing["PartitionKeys"]]
+    assert partitions == ["provider", "billing_period"]
+    columns = [(c["Name"], c["Type"]) for c in billing["StorageDescriptor"]["Columns"]]
+    assert columns == [(f.name, GLUE_TYPES[f.type]) for f in BILLING_SCHEMA if f.name not in partitions]
+    where = fill(billing["Parameters"]["storage.location.template"], provider="aws", billing_period="2026-03")
+    assert where.rstrip("/") == "s3://BUCKET/warehouse/" + partition_folder("aws", "2026-03").rstrip("/")
+
+
+def test_one_warehouse_root_for_functions_glue_and_lifecycle(functions: Resources) -> None:
+    root = "s3://${WarehouseBucket}/warehouse"
+    for name in ("IngestFunction", "CompactionFunction"):
+        assert (
+            sub_text(functions[name]["Properties"]["Environment"]["Variables"]["TALLY_WAREHOUSE_URI"]) == root
+        )
+    for name, table in glue_tables().items():
+        assert sub_text(table["StorageDescriptor"]["Location"]).startswith(root + "/"), name
+    rules = source()["Resources"]["WarehouseBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    [quarantine] = [r for r in rules if "ExpirationInDays" in r]
+    assert (
+        quarantine["Prefix"] == "warehouse/" + partition_key("quarantine/jobs", DAY, "x").split("/")[0] + "/"
+    )
+
+
+def test_buckets_are_encrypted_versioned_private_and_expire_what_they_should(cfn: Resources) -> None:
+    buckets = of_type(cfn, "AWS::S3::Bucket")
+    assert set(buckets) == set(DATA_BUCKETS)
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ]
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+        assert len(props["PublicAccessBlockConfiguration"]) == 4
+        assert bucket["DeletionPolicy"] == "Retain", name
+        assert any("NoncurrentVersionExpiration" in r for r in props["LifecycleConfiguration"]["Rules"]), name
+    results_rules = buckets["AthenaResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert any(
+        r.get("ExpirationInDays") == {"Ref": "AthenaResultsRetentionDays"} and "Prefix" not in r
+        for r in results_rules
+    )
+
+
+def test_athena_workgroup_enforces_result_location_and_scan_limit(cfn: Resources) -> None:
+    [workgroup] = of_type(cfn, "AWS::Athena::WorkGroup").values()
+    config = workgroup["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == {"Ref": "AthenaBytesScannedCutoffPerQuery"}
+    assert sub_text(config["ResultConfiguration"]["OutputLocation"]).startswith(
+        "s3://${AthenaResultsBucket}/"
+    )
+
+
+@pytest.mark.aws
+def test_control_table_matches_what_the_store_creates(cfn: Resources, moto_endpoint: str) -> None:
+    import boto3
+
+    from tally.adapters.control_dynamodb import create_table
+
+    create_table("shape-check", "eu-west-1", moto_endpoint)
+    described = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="eu-west-1").describe_table(
+        TableName="shape-check"
+    )["Table"]
+    props = cfn["ControlTable"]["Properties"]
+    assert props["KeySchema"] == described["KeySchema"]
+    assert sorted(props["AttributeDefinitions"], key=str) == sorted(
+        described["AttributeDefinitions"], key=str
+    )
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    store = (REPO / "layers/core/tally/adapters/control_dynamodb.py").read_text()
+    ttl = props["TimeToLiveSpecification"]
+    assert ttl["Enabled"] is True and f'"{ttl["AttributeName"]}"' in store
+
+
+# -- API ------------------------------------------------------------------------------------------
+
+
+def test_api_has_throttling_access_logs_and_an_optional_mtls_domain() -> None:
+    cfn = transformed(
+        {
+            "DomainName": "tally.example.org",
+            "CertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+            "TruststoreUri": "s3://trust/bundle.pem",
+        }
+    )["Resources"]
+    [stage] = of_type(cfn, "AWS::ApiGatewayV2::Stage").values()
+    settings = stage["Properties"]["DefaultRouteSettings"]
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    log = stage["Properties"]["AccessLogSettings"]
+    assert ref_target(log["DestinationArn"]) == "ApiAccessLogGroup"
+    assert "$context.requestId" in log["Format"]
+    domain = cfn["ApiDomainName"]
+    assert domain["Condition"] == "HasDomain"
+    mtls = domain["Properties"]["MutualTlsAuthentication"]["Fn::If"]
+    assert mtls[0] == "HasTruststore" and mtls[1]["TruststoreUri"] == {"Ref": "TruststoreUri"}
+    assert cfn["ApiMapping"]["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+    endpoint = cfn["HttpApi"]["Properties"]["Body"]["servers"][0][
+        "x-amazon-apigateway-endpoint-configuration"
+    ]
+    assert endpoint["disableExecuteApiEndpoint"] == {"Fn::If": ["HasTruststore", True, False]}
+
+
+def test_outputs_give_an_operator_what_the_deploy_guide_uses() -> None:
+    outputs = source()["Outputs"]
+    assert {"ApiUrl", "WarehouseUri", "ControlTableName", "GlueDatabaseName", "AthenaWorkGroupName"} <= set(
+        outputs
+    )
+    guide = (REPO / "infra/DEPLOY.md").read_text()
+    for name in ("ApiUrl", "WarehouseUri", "ControlTableName"):
+        assert name in guide
