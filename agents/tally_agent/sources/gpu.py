@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, Iterator, Optional
 
 from tally_agent.context import ParseContext
+from tally_agent.sources.nvidia import Measurements
 from tally_agent.timeutil import iso_z, parse_iso_z
 from tally_agent.units import UnitError
 
@@ -33,11 +34,13 @@ def vendor_of(model: str) -> Optional[str]:
     return None
 
 
-def from_job(job: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def from_job(job: Dict[str, Any], measured: Optional[Measurements] = None) -> Optional[Dict[str, Any]]:
     """The accelerator allocation of one job record, or None when it had no GPU.
 
     `allocated_seconds` is per device (the wall time), `count` the number of devices, as in the
-    APEL accelerator record (AvailableDuration x Count).
+    APEL accelerator record (AvailableDuration x Count). With `measured` (nvidia-smi accounting or
+    samples, see `nvidia.py`), `active_seconds`, `utilisation_percent` and `memory_bytes` are filled
+    where the job's GPUs were measured.
     """
     count = int(job.get("gpus") or 0)
     if count <= 0:
@@ -60,12 +63,15 @@ def from_job(job: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         "vo": job.get("vo"),
         "project": job.get("project"),
     }
-    return {k: v for k, v in record.items() if v is not None}
+    record = {k: v for k, v in record.items() if v is not None}
+    return measured.apply(record) if measured is not None else record
 
 
-def from_jobs(jobs: Iterable[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
+def from_jobs(
+    jobs: Iterable[Dict[str, Any]], measured: Optional[Measurements] = None
+) -> Iterator[Dict[str, Any]]:
     for job in jobs:
-        record = from_job(job)
+        record = from_job(job, measured)
         if record is not None:
             yield record
 
