@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated
@@ -32,7 +33,8 @@ def reconcile(
     svc = services()
     summary = ReconcileService.from_env(svc.warehouse, svc.settings).run(period, when)
     if as_json:
-        print_json({**summary.as_dict(), "findings": summary.findings})
+        # Money as decimal text and days as ISO dates, never floats.
+        print_json(json.loads(json.dumps({**summary.as_dict(), "findings": summary.findings}, default=str)))
         return
     if not summary.run_id:
         out.print(f"No closed day in {period} yet (settle time); nothing judged.")
@@ -46,14 +48,14 @@ def reconcile(
         table.add_row(verdict, str(count))
     out.print(table)
     if summary.findings:
-        findings = Table(
-            "day", "provider", "resource", "verdict", "billed h", "measured h", "detail", title="Findings"
-        )
+        findings = Table(title="Findings")
+        for name in ("day", "provider", "instance", "verdict", "billed h", "measured h", "detail"):
+            findings.add_column(name, overflow="fold")
         for row in summary.findings[:40]:
             findings.add_row(
                 str(row["day"]),
                 str(row["provider"]),
-                str(row["resource_id"]),
+                str(row["instance_id"] or row["resource_id"]),
                 str(row["verdict"]),
                 "" if row["billed_hours"] is None else f"{row['billed_hours']:.2f}",
                 "" if row["measured_hours"] is None else f"{row['measured_hours']:.2f}",

@@ -259,11 +259,14 @@ class ReconcileService:
         self.warehouse.put_bytes(f"{base}.xlsx", to_xlsx(instance_rows, invoice_rows, summary.counts))
         summary.report_keys = [f"{base}.csv", f"{base}.xlsx"]
         summary.findings = [r for r in instance_rows + invoice_rows if r["verdict"] != "ok"]
-        if summary.needs_attention and self.notifier is not None:
+        # At least once, not once per retry: a marker records that this run's message went out.
+        marker = f"{base}.notified"
+        if summary.needs_attention and self.notifier is not None and not self.warehouse.exists(marker):
             self.notifier(
                 f"Tally: cloud bill {period} needs a look",
-                {**summary.as_dict(), "findings": summary.findings[:50]},
+                {**summary.as_dict(), "notified": True, "findings": summary.findings[:50]},
             )
+            self.warehouse.put_bytes(marker, now.isoformat().encode())
             summary.notified = True
         return summary
 
