@@ -41,6 +41,11 @@ OVERRIDES = (
     ("--attempts", int, "posts per batch within one run"),
     ("--retry-delay", float, "base delay between posts of one batch (seconds)"),
     ("--retry-base-seconds", float, "base delay between runs after a failure (seconds)"),
+    ("--retry-max-seconds", float, "longest delay between runs after failures (seconds)"),
+    ("--state-dir", str, "where the local cursors are kept (default: the spool directory)"),
+    ("--gpu", str, "yes or no: send the GPU allocations of the jobs"),
+    ("--identity-logs", str, "BLAH/CREAM log files joined onto the jobs (comma separated)"),
+    ("--storage-paths", str, "file systems snapshotted by `run` (comma separated)"),
 )
 
 
