@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 
 from tally.adapters.warehouse import FsWarehouse, open_warehouse
 from tally.cli.main import app
+from tally.reconcile import ReconcileConfig
 from tally.reconcile.report import COLUMNS
 from tally.services.reconcile import ReconcileService, periods_to_run, shift_period
-from tally.reconcile import ReconcileConfig
 from tally.settings import Settings
-from tests.reconcile.fixtures import at
+from tests.reconcile.fixtures import at, billing_table
 from tests.reconcile.test_scenarios import AWS_ARN, MARCH, _idle, fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
@@ -183,3 +183,27 @@ def test_cli_prints_the_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert data["invoices"] == {"ok": 1, "needs_review": 1}
     bad = CliRunner().invoke(app, ["reconcile", "--period", "2026-13"])
     assert bad.exit_code == 1
+
+
+def test_a_restatement_in_flight_counts_once(warehouse: FsWarehouse) -> None:
+    """Old and new delivery side by side (the writer deletes the old last): the manifest decides."""
+    f = fleet(days=MARCH[:1])
+    store_vms(warehouse, f.vms)
+    aws = [b for b in f.bill if b["provider"] == "aws"]
+    folder = "billing/provider=aws/billing_period=2026-03"
+    old_key, new_key = f"{folder}/old-0123456789ab.parquet", f"{folder}/new-0123456789ab.parquet"
+    warehouse.write_parquet(old_key, billing_table(aws))
+    warehouse.write_parquet(new_key, billing_table(aws))
+    store_bill(warehouse, [b for b in f.bill if b["provider"] == "azure"], "az")
+    doubled = ReconcileService(warehouse).run("2026-03", NOW)
+    assert doubled.counts == {"ok": 2, "over_billed": 2}  # without a manifest both files count
+    manifest = {"provider": "aws", "billing_period": "2026-03", "keys": [new_key]}
+    warehouse.put_bytes(
+        "billing/_manifests/provider=aws/billing_period=2026-03/0123456789ab.json",
+        json.dumps(manifest).encode(),
+    )
+    once = ReconcileService(warehouse).run("2026-03", NOW)
+    assert once.counts == {"ok": 4}
+    assert ReconcileService(warehouse).billing_keys("2026-03") == sorted(
+        [new_key, *(k for k in warehouse.list_keys("billing/provider=azure") if k.endswith(".parquet"))]
+    )

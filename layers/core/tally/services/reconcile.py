@@ -171,12 +171,33 @@ class ReconcileService:
     # -- loading ---------------------------------------------------------------------------
 
     def billing_keys(self, period: str) -> list[str]:
+        """Data files of the period and its neighbours; where a partition has a manifest (the
+        billing writer's `billing/_manifests/.../<account-hash>.json`), only the files it names, so
+        a restatement caught between writing the new delivery and deleting the old never counts twice."""
         wanted = {shift_period(period, -1), period, shift_period(period, 1)}
-        return [
-            key
-            for key in self.warehouse.list_keys("billing")
-            if key.endswith(".parquet") and _path_value(key, "billing_period") in wanted
-        ]
+        listed = self.warehouse.list_keys("billing")
+        current: dict[tuple[str, str, str], set[str]] = {}
+        for key in listed:
+            if key.startswith("billing/_manifests/") and key.endswith(".json"):
+                provider, month = _path_value(key, "provider"), _path_value(key, "billing_period")
+                if provider is None or month not in wanted:
+                    continue
+                manifest = json.loads(self.warehouse.get_bytes(key))
+                keys = manifest.get("keys") if isinstance(manifest, dict) else None
+                ident = (provider, str(month), key.rsplit("/", 1)[1].removesuffix(".json"))
+                current[ident] = {str(k) for k in keys} if isinstance(keys, list) else set()
+        out: list[str] = []
+        for key in listed:
+            if key.startswith("billing/_") or not key.endswith(".parquet"):
+                continue
+            provider, month = _path_value(key, "provider"), _path_value(key, "billing_period")
+            if provider is None or month not in wanted:
+                continue
+            account_hash = key.rsplit("/", 1)[1].removesuffix(".parquet").rsplit("-", 1)[-1]
+            named = current.get((provider, month, account_hash))
+            if named is None or key in named:
+                out.append(key)
+        return out
 
     def vms_keys(self, window: Window) -> list[str]:
         keys: list[str] = []
