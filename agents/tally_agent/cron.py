@@ -1,7 +1,12 @@
-"""`install-cron`: the crontab line that runs the agent, printed or added to the user's crontab."""
+"""`install-cron`: the crontab line that runs the agent, printed or added to the user's crontab.
+
+`install` runs `crontab -l` / `crontab -`; the environment variable TALLY_AGENT_CRONTAB names
+another program with the same interface (for tests and packaging).
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -20,9 +25,10 @@ def agent_command(config_path: Optional[str]) -> List[str]:
         command = [str(entry)]
     else:
         command = [sys.executable, "-m", "tally_agent"]
+    command.append("run")  # options belong to the subcommand: `tally-agent run --config FILE`
     if config_path:
         command += ["--config", str(Path(config_path).resolve())]
-    return [*command, "run"]
+    return command
 
 
 def cron_line(config_path: Optional[str], minutes: int = 15) -> str:
@@ -35,8 +41,9 @@ def cron_line(config_path: Optional[str], minutes: int = 15) -> str:
 
 def install(line: str) -> str:
     """Replace any earlier tally-agent line in the user's crontab with `line`."""
-    current = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
+    crontab = shlex.split(os.environ.get("TALLY_AGENT_CRONTAB") or "crontab")
+    current = subprocess.run([*crontab, "-l"], capture_output=True, text=True, check=False)
     kept = [row for row in current.stdout.splitlines() if MARK not in row] if current.returncode == 0 else []
     text = "\n".join([*kept, line]) + "\n"
-    subprocess.run(["crontab", "-"], input=text, text=True, check=True)
+    subprocess.run([*crontab, "-"], input=text, text=True, check=True)
     return text
