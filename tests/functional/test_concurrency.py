@@ -51,3 +51,30 @@ def test_overlapping_concurrent_posts(deployment: Deployment) -> None:
     latest = max(datetime.strptime(str(r["end_time"]), "%Y-%m-%dT%H:%M:%SZ") for b in batches for r in b)
     assert state["latest_event_time"] == latest.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert state["record_count"] == 150 * len(distinct_batches)
+
+
+def test_the_same_batch_posted_eight_times_at_once(deployment: Deployment) -> None:
+    batch = [job(n) for n in range(200)]
+    body = gzipped(batch)
+
+    def post(_: int) -> dict[str, object]:
+        with httpx.Client(base_url=deployment.url, timeout=120) as http:
+            answer = http.post(
+                "/v1/records/jobs",
+                content=body,
+                headers={**GZIP_NDJSON, "Authorization": f"Bearer {deployment.key}"},
+            )
+            assert answer.status_code == 200, answer.text
+            result: dict[str, object] = answer.json()
+            return result
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(post, range(8)))
+    assert len({a["batch_id"] for a in answers}) == 1
+    assert all(a["accepted"] == 200 for a in answers)
+    stored = rows(deployment.services.warehouse, "jobs")
+    assert len(stored) == 200
+    assert not [k for k in deployment.services.warehouse.list_keys("") if not k.endswith(".parquet")]
+    with httpx.Client(base_url=deployment.url, headers={"Authorization": f"Bearer {deployment.key}"}) as http:
+        state = http.get("/v1/sync-state", params={"resource": "cluster1", "kind": "jobs"}).json()
+    assert state["record_count"] == 200

@@ -8,6 +8,7 @@ Object names are derived from batch content, so a retried batch overwrites itsel
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ PARQUET_OPTIONS: dict[str, object] = {
     "use_dictionary": True,
     "write_statistics": True,
 }
+
+
+def _temp_name(path: str) -> str:
+    # Unique per writer: two concurrent posts of one batch write the same key side by side,
+    # and each must rename its own complete file into place.
+    return f"{path}.{uuid.uuid4().hex}.tmp"
 
 
 @cache
@@ -94,7 +101,7 @@ class FsWarehouse:
             # S3 PUT is atomic: readers see the whole object or none of it.
             pq.write_table(rows, path, filesystem=self.fs, **PARQUET_OPTIONS)
             return
-        tmp = f"{path}.tmp"
+        tmp = _temp_name(path)
         pq.write_table(rows, tmp, filesystem=self.fs, **PARQUET_OPTIONS)
         self.fs.move(tmp, path)
 
@@ -104,7 +111,7 @@ class FsWarehouse:
     def put_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        target = f"{path}.tmp" if self.atomic_rename else path
+        target = _temp_name(path) if self.atomic_rename else path
         with self.fs.open_output_stream(target) as out:
             out.write(data)
         if self.atomic_rename:
