@@ -164,11 +164,139 @@ def run(path: Path, label: str) -> None:
     )
 
 
+# -- reconcile: a month of 2,000 VMs sampled every 15 minutes ----------------------------------
+
+
+def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
+    """Hourly bill lines and 15-minute agent samples for `n_vms` VMs over `days` days of March 2025.
+
+    Planted: every 100th VM's agent is silent on day 3, every 250th VM is billed double on day 5.
+    """
+    from decimal import Decimal
+
+    from tally.billing.focus_schema import BILLING_SCHEMA
+    from tally.domain.schema import stored_schema
+
+    base = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    utc = pa.timestamp("us", tz="UTC")
+    vm = np.repeat(np.arange(n_vms, dtype=np.int64), days * 24)
+    hour = np.tile(np.arange(days * 24, dtype=np.int64), n_vms)
+    doubled = (vm % 250 == 0) & (hour // 24 == 4)
+    vm = np.concatenate([vm, vm[doubled]])
+    hour = np.concatenate([hour, hour[doubled]])
+    n = len(vm)
+    start = pa.array(base + hour * HOUR_US).cast(utc)
+    end = pa.array(base + (hour + 1) * HOUR_US).cast(utc)
+    ids = _text("i-0bench", pa.array(vm))
+    money = pa.repeat(pa.scalar(Decimal("0.384"), pa.decimal128(38, 10)), n)
+    one = pa.repeat(pa.scalar(Decimal(1), pa.decimal128(38, 10)), n)
+    values: dict[str, pa.Array] = {
+        "billing_period_start": pa.repeat(pa.scalar(base, pa.int64()), n).cast(utc),
+        "billing_period_end": pa.repeat(pa.scalar(base + 31 * 24 * HOUR_US, pa.int64()), n).cast(utc),
+        "charge_period_start": start,
+        "charge_period_end": end,
+        "billing_account_id": pa.repeat(pa.scalar("012345678901"), n),
+        "sub_account_id": pa.repeat(pa.scalar("210000000001"), n),
+        "charge_category": pa.repeat(pa.scalar("Usage"), n),
+        "billing_currency": pa.repeat(pa.scalar("USD"), n),
+        "consumed_unit": pa.repeat(pa.scalar("Hrs"), n),
+        "pricing_unit": pa.repeat(pa.scalar("Hrs"), n),
+        "resource_id": pc.binary_join_element_wise("arn:aws:ec2:eu-west-1:210000000001:instance/", ids, ""),
+        "provider_name": pa.repeat(pa.scalar("AWS"), n),
+        "invoice_id": pa.repeat(pa.scalar("EUINGB25-0001"), n),
+        "billed_cost": money,
+        "effective_cost": money,
+        "list_unit_price": money,
+        "consumed_quantity": one,
+        "pricing_quantity": one,
+        "x_usage_type": pa.repeat(pa.scalar("EUW1-BoxUsage:c6i.2xlarge"), n),
+        "x_line_item_type": pa.repeat(pa.scalar("Usage"), n),
+        "x_purchase_option": pa.repeat(pa.scalar("on_demand"), n),
+        "provider": pa.repeat(pa.scalar("aws"), n),
+        "source_file": pa.repeat(pa.scalar("bench.csv"), n),
+        "source_row": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "source_subrow": pa.repeat(pa.scalar(0, pa.int16()), n),
+        "source_format": pa.repeat(pa.scalar("aws-cur"), n),
+        "billing_period": pa.repeat(pa.scalar("2025-03"), n),
+    }
+    billing = pa.table(
+        [values.get(f.name, pa.nulls(n, f.type)) for f in BILLING_SCHEMA], schema=BILLING_SCHEMA
+    )
+
+    slot_us = 15 * 60 * 1_000_000
+    per_vm = days * 96
+    svm = np.repeat(np.arange(n_vms, dtype=np.int64), per_vm)
+    slot = np.tile(np.arange(per_vm, dtype=np.int64), n_vms)
+    keep = ~((svm % 100 == 0) & (slot // 96 == 2))
+    svm, slot = svm[keep], slot[keep]
+    m = len(svm)
+    schema = stored_schema("vms")
+    sample_values: dict[str, pa.Array] = {
+        "site": pa.repeat(pa.scalar("aws-cloud"), m),
+        "resource": pa.repeat(pa.scalar("aws-vms"), m),
+        "provider": pa.repeat(pa.scalar("aws"), m),
+        "account": pa.repeat(pa.scalar("210000000001"), m),
+        "instance_id": _text("i-0bench", pa.array(svm)),
+        "interval_start": pa.array(base + slot * slot_us).cast(utc),
+        "interval_end": pa.array(base + (slot + 1) * slot_us).cast(utc),
+        "uptime_seconds": pa.array((slot + 1) * 900),
+        "cpu_busy_seconds": pa.array(np.full(m, 900.0 * 8 * 0.7)),
+        "cpu_idle_seconds": pa.array(np.full(m, 900.0 * 8 * 0.3)),
+        "vcpus": pa.repeat(pa.scalar(8, pa.int64()), m),
+        "benchmark_type": pa.repeat(pa.scalar("HEPscore23"), m),
+        "benchmark_per_core": pa.repeat(pa.scalar(14.2), m),
+        "ingested_at": pa.array(base + (slot + 2) * slot_us).cast(utc),
+        "batch_id": pa.repeat(pa.scalar("bench"), m),
+    }
+    vms = pa.table([sample_values.get(f.name, pa.nulls(m, f.type)) for f in schema], schema=schema)
+    return billing, vms
+
+
+def bench_reconcile(n_vms: int, days: int) -> None:
+    from tally.adapters.warehouse import open_warehouse
+    from tally.reconcile import ReconcileConfig, Window, reconcile
+    from tally.services.reconcile import ReconcileService
+    from tally.settings import Settings
+
+    t0 = time.perf_counter()
+    billing, vms = make_reconcile_month(n_vms, days)
+    print(
+        f"generated {billing.num_rows:,} bill lines and {vms.num_rows:,} samples "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    window = Window.for_period("2025-03", datetime(2025, 3, days, tzinfo=UTC).date())
+    judged_at = datetime(2025, 4, 10, tzinfo=UTC)
+    t0 = time.perf_counter()
+    outcome = reconcile(billing, vms, window, ReconcileConfig(), "bench", judged_at)
+    elapsed = time.perf_counter() - t0
+    print(
+        f"reconcile (domain)     {n_vms:,} VMs x {days} days = {outcome.rows.num_rows:,} instance-days "
+        f"in {elapsed:6.2f} s; verdicts {dict(sorted(outcome.counts.items()))}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse = open_warehouse(Settings(mode="local", home=Path(tmp)))
+        warehouse.write_parquet("billing/provider=aws/billing_period=2025-03/bench.parquet", billing)
+        warehouse.write_partitioned("vms", vms, "interval_start", "bench")
+        t0 = time.perf_counter()
+        summary = ReconcileService(warehouse).run("2025-03", judged_at)
+        elapsed = time.perf_counter() - t0
+        print(
+            f"reconcile (service)    load Parquet, judge, store, CSV+Excel: {elapsed:6.2f} s; "
+            f"{summary.instance_days:,} instance-days, {len(summary.findings):,} findings"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="legacy CUR rows")
     parser.add_argument("--focus-rows", type=int, default=1_000_000, help="FOCUS rows")
+    parser.add_argument("--reconcile-vms", type=int, default=2_000, help="VMs of the reconcile month")
+    parser.add_argument("--reconcile-days", type=int, default=30, help="days of the reconcile month")
+    parser.add_argument("--reconcile-only", action="store_true", help="run only the reconcile section")
     args = parser.parse_args()
+    if args.reconcile_only:
+        bench_reconcile(args.reconcile_vms, args.reconcile_days)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         cur = Path(tmp) / "cur.csv"
         focus = Path(tmp) / "focus.csv"
@@ -178,6 +306,7 @@ def main() -> None:
         print(f"generated test files in {time.perf_counter() - t0:.1f} s")
         run(cur, "AWS legacy CUR CSV")
         run(focus, "FOCUS 1.2 CSV")
+    bench_reconcile(args.reconcile_vms, args.reconcile_days)
 
 
 if __name__ == "__main__":
