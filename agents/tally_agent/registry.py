@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator
 
 from tally_agent.context import ParseContext
-from tally_agent.sources import gpu, grid_identity, htcondor, lsf, pbs, sge, slurm, storage
+from tally_agent.sources import gpu, grid_identity, htcondor, lsf, nvidia, pbs, sge, slurm, storage
 
 Parser = Callable[[Iterable[str], ParseContext], Iterator[Dict[str, Any]]]
 
@@ -21,7 +21,8 @@ class Source:
 def _gpu_from_batch(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
     """Accelerator allocations from the configured batch system's log."""
     batch = BATCH[ctx.batch_system or ctx.options.get("batch_system") or "slurm"]
-    return gpu.from_jobs(batch.parse(lines, ctx))
+    measured = nvidia.from_options(ctx.options, ctx.stats, ctx.zone)
+    return gpu.from_jobs(batch.parse(lines, ctx), measured)
 
 
 BATCH: Dict[str, Source] = {

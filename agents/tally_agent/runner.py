@@ -15,7 +15,7 @@ from tally_agent.config import Config
 from tally_agent.context import ParseContext
 from tally_agent.lock import RunLock
 from tally_agent.registry import BATCH, SOURCES
-from tally_agent.sources import gpu, grid_identity, storage
+from tally_agent.sources import gpu, grid_identity, nvidia, storage
 from tally_agent.spool import Backoff, Spool, atomic_write, delay_for
 from tally_agent.timeutil import iso_z, parse_iso_z, site_zone
 from tally_agent.transport import Client, TransportError, tls_context
@@ -207,6 +207,11 @@ class Agent:
         join = self.identities()
         floor = iso_z(since) if since is not None else None
         gpus: List[Dict[str, Any]] = []
+        measured = None
+        if self.config.gpu:
+            # nvidia-smi accounting or samples, when the [gpu] section configures them.
+            ctx = self.context("gpu")
+            measured = nvidia.from_options(ctx.options, ctx.stats, ctx.zone)
 
         def selected() -> Iterator[Dict[str, Any]]:
             for job in jobs:
@@ -215,7 +220,7 @@ class Agent:
                 if join is not None:
                     job = join.apply(job)
                 if self.config.gpu:
-                    allocation = gpu.from_job(job)
+                    allocation = gpu.from_job(job, measured)
                     if allocation is not None:
                         gpus.append(allocation)
                 yield job
