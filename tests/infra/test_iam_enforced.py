@@ -150,7 +150,7 @@ def test_api_role_ingests_and_quarantines_but_cannot_delete_usage_records(
             api.warehouse.fs.open_output_stream(f"{deployment.bucket}/elsewhere/x").close()
 
     assert len(keys) == 2
-    assert sorted(r["local_job_id"] for r in rows(operator.warehouse, "jobs")) == [
+    assert sorted(str(r["local_job_id"]) for r in rows(operator.warehouse, "jobs")) == [
         "1001",
         "1002",
         "1002",
