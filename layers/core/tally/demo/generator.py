@@ -350,6 +350,13 @@ def generate_vms(now: datetime, seed: int = 2029) -> Iterator[dict[str, object]]
     start, end = vm_month(now)
     for vm in CLOUD_VMS:
         first, last = vm.days or (0, (end - start).days)
+        # Azure VMs know themselves by their ARM resource id (what the bills name), as the agent does.
+        instance_id = (
+            vm.instance_id
+            if vm.provider != "azure"
+            else f"/subscriptions/{vm.account}/resourceGroups/tally-burst/providers/"
+            f"Microsoft.Compute/virtualMachines/{vm.instance_id}"
+        )
         boot = start + timedelta(days=first)
         stop = min(end, start + timedelta(days=last))
         t = boot
@@ -364,7 +371,7 @@ def generate_vms(now: datetime, seed: int = 2029) -> Iterator[dict[str, object]]
                 "provider": vm.provider,
                 "account": vm.account,
                 "region": vm.region,
-                "instance_id": vm.instance_id,
+                "instance_id": instance_id,
                 "instance_type": vm.instance_type,
                 "vm_name": vm.instance_id,
                 "project": "ml-imaging" if vm.provider == "aws" else "climate-ensemble",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 
+from tally.demo.bills import generate_bills
 from tally.demo.generator import (
     CLOUD_SITE,
     SITES,
@@ -18,11 +19,14 @@ from tally.demo.generator import (
     generate_jobs,
     generate_storage,
     generate_vms,
+    vm_month,
 )
 from tally.demo.registry import seed_demo_registry
 from tally.domain.records import MODELS, RecordKind
+from tally.services.billing import BillingService
 from tally.services.body import RecordLines
 from tally.services.container import Services
+from tally.services.reconcile import ReconcileService, RunSummary
 
 BATCH = 5_000
 KEYS_FILE = "demo-keys.json"
@@ -95,4 +99,14 @@ def load_demo(
                 done += len(batch)
                 if progress:
                     progress(done, total)
+    load_bills_and_reconcile(svc, now)
     return keys
+
+
+def load_bills_and_reconcile(svc: Services, now: datetime) -> RunSummary:
+    """Import the demo bills through the billing store, then run the invoice verifier on them."""
+    bills = BillingService(svc.warehouse)
+    for bill in generate_bills(now):
+        bills.import_files([(bill.content, bill.filename)], origin="demo", now=now)
+    period = vm_month(now)[0].strftime("%Y-%m")
+    return ReconcileService(svc.warehouse).run(period, now)
