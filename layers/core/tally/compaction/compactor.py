@@ -117,11 +117,23 @@ def deduplicate_latest(table: pa.Table, identity: Iterable[str]) -> pa.Table:
 
 
 def object_sizes(warehouse: Warehouse, keys: list[str]) -> dict[str, int]:
-    """Stored size of each key: from a listing where the warehouse exposes its filesystem."""
-    if isinstance(warehouse, FsWarehouse):
-        infos = warehouse.fs.get_file_info([f"{warehouse.base}/{k}" for k in keys])
-        return {k: int(i.size) for k, i in zip(keys, infos, strict=True) if i.type == pafs.FileType.File}
-    return {k: len(warehouse.get_bytes(k)) for k in keys}
+    """Stored size of each key that still exists.
+
+    On a filesystem warehouse one listing per folder gives every size (on S3 one LIST request
+    per thousand keys instead of a HEAD per key); otherwise the objects are read.
+    """
+    if not isinstance(warehouse, FsWarehouse):
+        return {k: len(warehouse.get_bytes(k)) for k in keys if warehouse.exists(k)}
+    wanted = set(keys)
+    sizes: dict[str, int] = {}
+    start = len(warehouse.base) + 1
+    for folder in sorted({k.rpartition("/")[0] for k in keys}):
+        selector = pafs.FileSelector(f"{warehouse.base}/{folder}", recursive=False, allow_not_found=True)
+        for info in warehouse.fs.get_file_info(selector):
+            key = info.path[start:]
+            if key in wanted and info.type == pafs.FileType.File:
+                sizes[key] = int(info.size)
+    return sizes
 
 
 def _output_name(inputs: list[str], index: int) -> str:
