@@ -671,3 +671,14 @@ def test_outputs_give_an_operator_what_the_deploy_guide_uses() -> None:
     guide = (REPO / "infra/DEPLOY.md").read_text()
     for name in ("ApiUrl", "WarehouseUri", "ControlTableName"):
         assert name in guide
+
+
+def test_every_table_a_view_reads_is_in_the_glue_catalog() -> None:
+    """Athena refuses CREATE VIEW over a missing table: the deploy would fail in the custom resource."""
+    from tally.query.sql_files import list_files, referenced_tables, view_body
+
+    views = {f.name for f in list_files("views")}
+    catalog = set(glue_tables())
+    for item in list_files("views"):
+        missing = referenced_tables(view_body(item)) - views - catalog
+        assert not missing, f"view {item.name} reads {sorted(missing)}, which the template does not define"
