@@ -344,7 +344,14 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         assert cfn[str(group)]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert functions["IngestFunction"]["Properties"]["Timeout"] < 30  # the HTTP API gives up at 30 s
-    assert functions["CompactionFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert functions["CompactionFunction"]["Properties"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasCompactionReservedConcurrency",
+            {"Ref": "CompactionReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert source()["Parameters"]["CompactionReservedConcurrency"]["Default"] == 1
     assert "Fn::If" in functions["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
 
 
