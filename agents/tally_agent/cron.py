@@ -43,7 +43,14 @@ def install(line: str) -> str:
     """Replace any earlier tally-agent line in the user's crontab with `line`."""
     crontab = shlex.split(os.environ.get("TALLY_AGENT_CRONTAB") or "crontab")
     current = subprocess.run([*crontab, "-l"], capture_output=True, text=True, check=False)
+    if current.returncode != 0 and "no crontab" not in current.stderr.lower():
+        # Reading failed for another reason: writing now could wipe the user's other lines.
+        raise ValueError(
+            f"cannot read the crontab ({current.stderr.strip() or current.returncode}); not changed"
+        )
     kept = [row for row in current.stdout.splitlines() if MARK not in row] if current.returncode == 0 else []
     text = "\n".join([*kept, line]) + "\n"
-    subprocess.run([*crontab, "-"], input=text, text=True, check=True)
+    written = subprocess.run([*crontab, "-"], input=text, capture_output=True, text=True, check=False)
+    if written.returncode != 0:
+        raise ValueError(f"crontab refused the new table: {written.stderr.strip() or written.returncode}")
     return text

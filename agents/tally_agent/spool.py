@@ -106,7 +106,8 @@ class Backoff:
 
 
 def delay_for(attempt: int, base: float, cap: float) -> float:
-    """`base * 2**(attempt-1)`, capped, times a random factor in [0.5, 1.5) (full spread jitter)."""
+    """`base * 2**(attempt-1)`, capped, times a random factor in [0.5, 1.0): never over the cap,
+    and agents that failed together still spread their retries out (also once at the cap)."""
     if base <= 0:
         return 0.0
-    return float(min(cap, base * (2 ** max(attempt - 1, 0))) * (0.5 + random.random()))
+    return float(min(cap, base * (2 ** max(attempt - 1, 0))) * (0.5 + random.random() / 2))

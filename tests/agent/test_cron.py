@@ -112,3 +112,37 @@ def test_install_never_touches_the_real_crontab_when_redirected(crontab: Path) -
     line = "*/15 * * * * true # tally-agent"
     text = cron.install(line)
     assert text == line + "\n" == crontab.read_text()
+
+
+def _failing_crontab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on: str) -> Path:
+    """A crontab(1) stand-in whose `on` operation ("-l" or "-") fails with a permission error."""
+    script = tmp_path / "broken_crontab.py"
+    table = tmp_path / "crontab.txt"
+    table.write_text("0 1 * * * backup.sh\n")
+    script.write_text(
+        "import sys\n"
+        "from pathlib import Path\n"
+        f"if sys.argv[1] == {on!r}:\n"
+        "    sys.stderr.write('crontab: permission denied\\n'); sys.exit(1)\n"
+        f"if sys.argv[1] == '-l': sys.stdout.write(Path({str(table)!r}).read_text())\n"
+        f"else: Path({str(table)!r}).write_text(sys.stdin.read())\n"
+    )
+    monkeypatch.setenv("TALLY_AGENT_CRONTAB", f"{shlex.quote(sys.executable)} {script}")
+    return table
+
+
+def test_an_unreadable_crontab_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = _failing_crontab(tmp_path, monkeypatch, "-l")
+    with pytest.raises(ValueError, match="cannot read the crontab"):
+        cron.install("*/10 * * * * tally-agent run # tally-agent")
+    assert table.read_text() == "0 1 * * * backup.sh\n"
+
+
+def test_a_refused_write_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _failing_crontab(tmp_path, monkeypatch, "-")
+    config = tmp_path / "agent.ini"
+    config.write_text("[agent]\nserver = https://tally.example.org\nsite = S\nresource = R\n")
+    assert cli.main(["install-cron", "--config", str(config), "--install"]) == 1
+    assert "crontab refused the new table: crontab: permission denied" in capsys.readouterr().err

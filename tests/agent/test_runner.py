@@ -204,9 +204,9 @@ def test_a_held_lock_stops_a_second_run_which_sends_nothing(
 
 
 def test_backoff_delay_is_exponential_with_bounded_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    # With the jitter factor pinned at its middle (random() = 0.5 -> x1.0) the schedule is exact.
+    # With the jitter factor pinned (random() = 0.5 -> x0.75) the schedule is exact.
     monkeypatch.setattr(random, "random", lambda: 0.5)
-    assert [spool.delay_for(n, 300.0, 3600.0) for n in range(1, 7)] == [300, 600, 1200, 2400, 3600, 3600]
+    assert [spool.delay_for(n, 300.0, 3600.0) for n in range(1, 7)] == [225, 450, 900, 1800, 2700, 2700]
     monkeypatch.setattr(random, "random", lambda: 0.0)
     assert spool.delay_for(3, 10.0, 1000.0) == 20.0  # 40 x 0.5
     assert spool.delay_for(1, 0.0, 1000.0) == 0.0
@@ -215,10 +215,10 @@ def test_backoff_delay_is_exponential_with_bounded_jitter(monkeypatch: pytest.Mo
     random.seed(20240301)
     delays = [spool.delay_for(n, 60.0, 1800.0) for n in range(1, 41)]
     reference = random.Random(20240301)
-    assert delays == [min(1800.0, 60.0 * 2 ** (n - 1)) * (0.5 + reference.random()) for n in range(1, 41)]
+    assert delays == [min(1800.0, 60.0 * 2 ** (n - 1)) * (0.5 + reference.random() / 2) for n in range(1, 41)]
     for n, delay in enumerate(delays, 1):
         plain = min(1800.0, 60.0 * 2 ** (n - 1))
-        assert 0.5 * plain <= delay < 1.5 * plain  # never more than 1.5 x the cap
+        assert 0.5 * plain <= delay < plain <= 1800.0  # never more than the cap
     assert len(set(delays)) == len(delays)  # jitter: no two runs retry in lock step
 
 
@@ -228,11 +228,12 @@ def test_backoff_between_runs_uses_the_clock(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(random, "random", lambda: 0.5)
     backoff = spool.Backoff(tmp_path / "backoff.json", 300.0, 1000.0)
     assert backoff.wait_left() == 0.0
-    assert [backoff.failed() for _ in range(4)] == [300.0, 600.0, 1000.0, 1000.0]
-    assert json.loads((tmp_path / "backoff.json").read_text()) == {"failures": 4, "next_attempt": 1_001_000.0}
+    # random() pinned at 0.5: each delay is 0.75 x min(cap, 300 x 2^(n-1)).
+    assert [backoff.failed() for _ in range(4)] == [225.0, 450.0, 750.0, 750.0]
+    assert json.loads((tmp_path / "backoff.json").read_text()) == {"failures": 4, "next_attempt": 1_000_750.0}
     clock[0] += 400
-    assert backoff.wait_left() == 600.0
-    clock[0] += 600
+    assert backoff.wait_left() == 350.0
+    clock[0] += 350
     assert backoff.wait_left() == 0.0
     backoff.succeeded()
     assert backoff.wait_left() == 0.0 and not (tmp_path / "backoff.json").exists()
