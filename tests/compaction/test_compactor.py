@@ -318,3 +318,21 @@ def test_policy_refuses_inconsistent_sizes() -> None:
         CompactionPolicy(target_file_bytes=10, small_file_bytes=20)
     with pytest.raises(ValueError, match="max_input_bytes"):
         CompactionPolicy(target_file_bytes=10, small_file_bytes=5, max_input_bytes=4)
+
+
+def test_command_line_compacts_the_local_warehouse(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tally.compaction.__main__ import main
+
+    monkeypatch.setenv("TALLY_MODE", "local")
+    monkeypatch.setenv("TALLY_HOME", str(tmp_path))
+    svc = Services(Settings(mode="local", home=tmp_path))
+    fill(svc, "accelerators", batches=3)
+    want = expected_latest("accelerators", rows(svc.warehouse, "accelerators"))
+
+    assert main(["--table", "accelerators", "--today", TODAY.isoformat()]) == 0
+
+    assert by_identity("accelerators", rows(svc.warehouse, "accelerators")) == want
+    out = capsys.readouterr().out
+    assert '"table": "accelerators"' in out and "removed" in out
