@@ -81,8 +81,13 @@ def _first_line(sql: str) -> str:
 
 
 def statement(view: SqlFile) -> str:
-    """The file's CREATE OR REPLACE VIEW, without a trailing semicolon (Athena takes one statement)."""
-    return view.text.strip().rstrip(";").strip()
+    """The file's CREATE OR REPLACE VIEW as Athena takes it: one statement, no trailing semicolon,
+    and without the comment lines that head the file (Athena picks its parser from the first word).
+    """
+    lines = view.text.strip().rstrip(";").strip().splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines).strip()
 
 
 def deploy(athena: Athena, views: list[SqlFile]) -> list[str]:
