@@ -689,3 +689,9 @@ def test_every_table_a_view_reads_is_in_the_glue_catalog() -> None:
     for item in list_files("views"):
         missing = referenced_tables(view_body(item)) - views - catalog
         assert not missing, f"view {item.name} reads {sorted(missing)}, which the template does not define"
+
+
+def test_views_are_deployed_after_every_glue_table() -> None:
+    resources = source()["Resources"]
+    tables = {name for name, r in resources.items() if r["Type"] == "AWS::Glue::Table"}
+    assert set(resources["AthenaViews"]["DependsOn"]) == tables
