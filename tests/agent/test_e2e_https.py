@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -44,6 +45,22 @@ HEADER = (
 FAKE_SACCT = """import sys
 sys.stdout.write(open(sys.argv[1]).read())
 """
+
+
+class AgentReport(TypedDict, total=False):
+    """`tally_agent run --json` output (the agent's Report.as_dict()); empty when nothing was printed."""
+
+    spooled_batches: int
+    spooled_records: int
+    sent_batches: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    refused_batches: int
+    pending_batches: int
+    parse_errors: int
+    skipped_sending: str
+    since: dict[str, str | None]
 
 
 def free_port() -> int:
@@ -210,9 +227,9 @@ def test_cron_runs_survive_outages(tmp_path: Path) -> None:
         total += count
         jobs_file.write_text("\n".join(lines) + "\n")
 
-    def run_agent(*extra: str) -> tuple[int, dict[str, object]]:
+    def run_agent(*extra: str) -> tuple[int, AgentReport]:
         done = subprocess.run([*agent, *extra], env=agent_env, capture_output=True, text=True, timeout=120)
-        report = json.loads(done.stdout) if done.stdout.strip() else {}
+        report: AgentReport = json.loads(done.stdout) if done.stdout.strip() else {}
         return done.returncode, report
 
     try:

@@ -14,6 +14,7 @@ Documented overrides:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,16 @@ PBS_OVERRIDES = {("10711", "resources_used_mem"): 12866027, ("3073070", "resourc
 
 
 TEXT_FIELDS = ("job_id", "user", "groupname", "queue", "jobname", "account", "node_list")
+
+
+def _expected_records(path: Path) -> list[dict[str, Any]]:
+    """XDMoD's expected output for the SGE, UGE and LSF shredders: a JSON list of records.
+
+    (`expected` reads the PBS output, which is a JSON object keyed by test title.)
+    """
+    loaded: object = json.loads(path.read_text(encoding="utf-8"))
+    assert isinstance(loaded, list), path
+    return loaded
 
 
 def _as(name: str, value: Any) -> Any:
@@ -88,7 +99,7 @@ def _sge_check(fields: dict[str, Any], record: dict[str, Any]) -> None:
 
 
 def test_sge_shredder(data_dir: Path) -> None:
-    want = expected(data_dir / "batch" / "shredder__sge__output__accounting-logs.json")
+    want = _expected_records(data_dir / "batch" / "shredder__sge__output__accounting-logs.json")
     with (data_dir / "batch" / "shredder__sge__input__accounting-logs.log").open(encoding="utf-8") as handle:
         records = parse_all(sge.parse, handle)
     assert len(records) == len(want) == 2
@@ -99,7 +110,7 @@ def test_sge_shredder(data_dir: Path) -> None:
 
 
 def test_uge_shredder_millisecond_timestamps(data_dir: Path) -> None:
-    want = expected(data_dir / "batch" / "shredder__uge__output__accounting-logs.json")
+    want = _expected_records(data_dir / "batch" / "shredder__uge__output__accounting-logs.json")
     with (data_dir / "batch" / "shredder__uge__input__accounting-logs.log").open(encoding="utf-8") as handle:
         records = parse_all(sge.parse, handle)
     assert len(records) == len(want) == 2
@@ -118,7 +129,7 @@ def test_uge_shredder_millisecond_timestamps(data_dir: Path) -> None:
 
 
 def test_lsf_shredder(data_dir: Path) -> None:
-    want = expected(data_dir / "batch" / "shredder__lsf__output__accounting-logs.json")
+    want = _expected_records(data_dir / "batch" / "shredder__lsf__output__accounting-logs.json")
     with (data_dir / "batch" / "shredder__lsf__input__accounting-logs.log").open(encoding="utf-8") as handle:
         records = parse_all(lsf.parse, handle)
     assert len(records) == len(want) == 2
@@ -142,7 +153,7 @@ def test_lsf_shredder(data_dir: Path) -> None:
 
 
 def test_lsf_utf8_multibyte(data_dir: Path) -> None:
-    want = expected(data_dir / "batch" / "shredder__lsf__output__utf8-multibyte-chars.json")
+    want = _expected_records(data_dir / "batch" / "shredder__lsf__output__utf8-multibyte-chars.json")
     path = data_dir / "batch" / "shredder__lsf__input__utf8-multibyte-chars.log"
     ctx = make_ctx()
     with path.open(encoding="utf-8") as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,10 @@ def test_unknown_header_names_what_it_expected() -> None:
 
 
 def test_pricing_units_table_and_fallback() -> None:
-    assert parse_unit("100 Hours") == (100, "Hours")
-    assert parse_unit("1 hora") == (1, "Hours")  # localised unit from the FinOps toolkit table
-    assert parse_unit("10K") is not None and parse_unit("10K")[0] == 10_000  # type: ignore[index]
-    assert parse_unit("250 Widgets") == (250, "Widgets")
-    assert parse_unit("Unassigned") == (1, "Units")  # listed in the toolkit table
+    assert parse_unit("100 Hours") == (Decimal(100), "Hours")
+    assert parse_unit("1 hora") == (Decimal(1), "Hours")  # localised unit from the FinOps toolkit table
+    thousands = parse_unit("10K")
+    assert thousands is not None and thousands[0] == 10_000
+    assert parse_unit("250 Widgets") == (Decimal(250), "Widgets")
+    assert parse_unit("Unassigned") == (Decimal(1), "Units")  # listed in the toolkit table
     assert parse_unit("per something") is None

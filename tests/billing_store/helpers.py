@@ -44,10 +44,11 @@ class RecordingWarehouse:
     inner: FsWarehouse
     ops: list[tuple[str, str]] = field(default_factory=list)
     before: Callable[[str, str], None] | None = None
+    # A plain attribute, as the Warehouse protocol declares it (a read-only property does not satisfy it).
+    uri: str = field(init=False)
 
-    @property
-    def uri(self) -> str:
-        return self.inner.uri
+    def __post_init__(self) -> None:
+        self.uri = self.inner.uri
 
     def _record(self, op: str, key: str) -> None:
         if self.before is not None:

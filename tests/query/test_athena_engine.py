@@ -27,7 +27,10 @@ def athena(moto_endpoint: str) -> Any:
 
 
 def set_transitions(endpoint: str, progression: str, times: int = 1) -> None:
-    body = {"model_name": "athena::execution", "transition": {"progression": progression, "times": times}}
+    body: dict[str, Any] = {
+        "model_name": "athena::execution",
+        "transition": {"progression": progression, "times": times},
+    }
     assert requests.post(f"{endpoint}/moto-api/state-manager/set-transition", json=body, timeout=5).ok
 
 
@@ -35,7 +38,7 @@ def queue_result(endpoint: str, rows: list[list[str | None]], columns: list[tupl
     def data(values: list[str | None]) -> dict[str, Any]:
         return {"Data": [{"VarCharValue": v} if v is not None else {} for v in values]}
 
-    body = {
+    body: dict[str, Any] = {
         "region": REGION,
         "results": [
             {
@@ -119,7 +122,8 @@ def test_failed_and_cancelled_queries_raise_with_athena_reason(athena: Any) -> N
             self.state = state
 
         def start_query_execution(self, **request: Any) -> dict[str, Any]:
-            return athena.start_query_execution(**request)  # submission still goes to moto
+            started: dict[str, Any] = athena.start_query_execution(**request)  # submission still goes to moto
+            return started
 
         def get_query_execution(self, QueryExecutionId: str) -> dict[str, Any]:  # noqa: N803
             return {

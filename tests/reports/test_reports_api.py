@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]  # openpyxl ships no type hints
 import pytest
 from fastapi.testclient import TestClient
 
