@@ -44,6 +44,8 @@ class Check:
     field: str | None
     message: str
     failing: Callable[[pa.Table], pa.Array]
+    # True for checks that fail on a null (required fields); value checks never do.
+    on_null: bool = False
 
 
 def _literal_text(values: tuple[Any, ...]) -> str:
@@ -91,7 +93,7 @@ def _compare(name: str, op: Callable[..., pa.Array], value: Any, measure_length:
 def _field_checks(name: str, annotation: Any, metadata: list[Any], required: bool) -> Iterator[Check]:
     base, nullable = base_type(annotation)
     if required or not nullable:
-        yield Check(name, "Field required", _is_null(name))
+        yield Check(name, "Field required", _is_null(name), on_null=True)
     if typing.get_origin(base) is Literal:
         allowed = typing.get_args(base)
         yield Check(name, f"Input should be {_literal_text(allowed)}", _not_in(name, allowed))
@@ -200,7 +202,10 @@ def failing_rows(
 ) -> list[FieldError]:
     """Errors of every row breaking any check; `indices` maps table rows to batch positions."""
     errors: list[FieldError] = []
+    empty = {name for name in table.column_names if table.column(name).null_count == table.num_rows}
     for check in checks:
+        if check.field in empty and not check.on_null:
+            continue  # a value check cannot fail on a column that holds no value at all
         mask = check.failing(table)
         if not pc.any(mask).as_py():
             continue

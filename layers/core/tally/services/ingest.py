@@ -150,9 +150,10 @@ class IngestService:
     def _write(self, kind: RecordKind, table: pa.Table, batch_id: str, now: datetime) -> list[str]:
         if table.num_rows == 0:
             return []
+        n = table.num_rows
         stored = table.append_column(
-            pa.field("ingested_at", TIMESTAMP), pa.array([now] * table.num_rows, TIMESTAMP)
-        ).append_column(pa.field("batch_id", pa.string()), pa.array([batch_id] * table.num_rows, pa.string()))
+            pa.field("ingested_at", TIMESTAMP), pa.repeat(pa.scalar(now, TIMESTAMP), n)
+        ).append_column(pa.field("batch_id", pa.string()), pa.repeat(pa.scalar(batch_id, pa.string()), n))
         return self.warehouse.write_partitioned(kind, stored, MODELS[kind].partition_time, batch_id)
 
     def _quarantine(
