@@ -95,5 +95,3 @@ def exact_lines(lines: RecordLines) -> RecordLines:
         return lines
     kept = [line for line in lines.ndjson.split(b"\n") if line.strip()]
     return RecordLines(b"\n".join(kept), len(kept))
-
-
