@@ -1,5 +1,8 @@
 -- quarantine: every record the ingest refused, one NDJSON line each, with its reasons.
--- Key layout: quarantine/<kind>/dt=<UTC date received>/<batch-id>.ndjson (see tally.services.ingest).
+-- Key layout: quarantine/<kind>/dt=<UTC date received>/<batch-id>.ndjson (see tally.services.ingest);
+-- the billing store writes quarantine/billing/dt=<date>/<delivery-id>[.error].ndjson the same way
+-- (batch_id is the delivery id, index the source row; its extra fields origin, source_file,
+-- source_format and rule_id are not columns here, the rule ids are also in errors[].field).
 -- The kind folder is the partition record_kind (Athena does not allow a partition column to share
 -- its name with the `kind` field inside each line).
 CREATE EXTERNAL TABLE IF NOT EXISTS quarantine (
@@ -18,7 +21,7 @@ LOCATION '{{warehouse_uri}}/quarantine/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
   'projection.record_kind.type' = 'enum',
-  'projection.record_kind.values' = 'jobs,vms,storage,accelerators',
+  'projection.record_kind.values' = 'jobs,vms,storage,accelerators,billing',
   'projection.dt.type' = 'date',
   'projection.dt.format' = 'yyyy-MM-dd',
   'projection.dt.range' = '2000-01-01,NOW',

@@ -1,77 +1,27 @@
 """The billed_vs_measured and cost_per_normalised_hour views on DuckDB fixtures, values asserted.
 
-The `billing` table has no DDL in athena_queries/tables yet (its Glue table is generated from
-BILLING_SCHEMA), and the two views live next to the verifier until it has; this test runs them
-from a copy of athena_queries that adds what is missing, so it keeps passing once both move in.
+The engine runs the real athena_queries (tables/billing.sql, views/billed_vs_measured.sql, ...)
+over a warehouse written at the billing and vms key layouts.
 """
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from tally.adapters.warehouse import open_warehouse
-from tally.billing.focus_schema import BILLING_SCHEMA
 from tally.query.duckdb_engine import DuckDbEngine
-from tally.query.sql_files import sql_root
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, hourly, line, samples
 from tests.reconcile.test_scenarios import AWS_ARN
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
-STAGED = Path(__file__).resolve().parents[2] / "layers" / "core" / "tally" / "reconcile" / "views"
 DAY = date(2026, 3, 2)
-PARTITIONS = ("provider", "billing_period")
-
-
-def _hive(t: pa.DataType) -> str:
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_decimal(t):
-        return f"decimal({t.precision},{t.scale})"
-    return {pa.string(): "string", pa.int64(): "bigint", pa.int16(): "smallint"}[t]
-
-
-TEMPLATE = "{{warehouse_uri}}/billing/provider=${provider}/billing_period=${billing_period}/"
-
-
-def billing_ddl() -> str:
-    columns = ",\n".join(f"  {f.name} {_hive(f.type)}" for f in BILLING_SCHEMA if f.name not in PARTITIONS)
-    return f"""CREATE EXTERNAL TABLE IF NOT EXISTS billing (
-{columns}
-)
-PARTITIONED BY (provider string, billing_period string)
-STORED AS PARQUET
-LOCATION '{{{{warehouse_uri}}}}/billing/'
-TBLPROPERTIES (
-  'projection.enabled' = 'true',
-  'projection.provider.type' = 'enum',
-  'projection.provider.values' = 'aws,azure,gcp',
-  'projection.billing_period.type' = 'date',
-  'projection.billing_period.format' = 'yyyy-MM',
-  'projection.billing_period.range' = '2020-01,NOW+1MONTHS',
-  'projection.billing_period.interval' = '1',
-  'projection.billing_period.interval.unit' = 'MONTHS',
-  'storage.location.template' = '{TEMPLATE}'
-);
-"""
-
-
-def sql_folder(tmp: Path) -> Path:
-    root = tmp / "athena_queries"
-    shutil.copytree(sql_root(), root)
-    if not (root / "tables" / "billing.sql").exists():
-        (root / "tables" / "billing.sql").write_text(billing_ddl())
-    for view in STAGED.glob("*.sql"):
-        if not (root / "views" / view.name).exists():
-            shutil.copy(view, root / "views" / view.name)
-    return root
+AZURE_VM = "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{}"
 
 
 def fixture_lines() -> list[dict[str, Any]]:
@@ -149,9 +99,24 @@ def fixture_lines() -> list[dict[str, Any]]:
             unit="Hours",
             currency="EUR",
             list_price="0.2",
-            resource_id="/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/Web-1",
+            resource_id=AZURE_VM.format("Web-1"),
         )
     )
+    # Agents that report their instance by its full resource path (Azure) or ARN (AWS).
+    bill.append(
+        line(
+            provider="azure",
+            account="sub-1",
+            start=at(DAY),
+            end=at(DAY, 24),
+            cost="2.4",
+            hours="24",
+            unit="Hours",
+            currency="EUR",
+            resource_id=AZURE_VM.format("Db-2"),
+        )
+    )
+    bill += hourly(provider="aws", account="111", resource_id="i-0ddd", first=at(DAY), hours=6, rate="0.1000")
     return bill
 
 
@@ -172,8 +137,19 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> DuckDbEngine:
     vms += samples(
         provider="openstack", account="lab", instance_id="os-1", start=at(DAY), end=at(DAY, 6), vcpus=2
     )
+    vms += samples(
+        provider="azure",
+        account="sub-1",
+        instance_id=AZURE_VM.format("Db-2"),
+        start=at(DAY),
+        end=at(DAY, 12),
+        vcpus=2,
+    )
+    vms += samples(
+        provider="aws", account="111", instance_id=AWS_ARN.format("i-0DDD"), start=at(DAY), end=at(DAY, 6)
+    )
     store_vms(warehouse, vms)
-    return DuckDbEngine(tmp / "home" / "warehouse", sql_root=sql_folder(tmp))
+    return DuckDbEngine(tmp / "home" / "warehouse")
 
 
 def test_billed_vs_measured(engine: DuckDbEngine) -> None:
@@ -183,6 +159,8 @@ def test_billed_vs_measured(engine: DuckDbEngine) -> None:
         ("aws", "i-0aaa"),
         ("aws", "i-0bbb"),
         ("aws", "i-0ccc"),
+        ("aws", "i-0ddd"),
+        ("azure", "db-2"),
         ("azure", "web-1"),
         ("openstack", "os-1"),
     ]
@@ -209,6 +187,23 @@ def test_billed_vs_measured(engine: DuckDbEngine) -> None:
         Decimal("4.8"),
         "sub-1",
     )
+    # Matched although the agent named them by resource path / ARN and the bill did not (or did).
+    db2 = got[("azure", "db-2")]
+    assert (db2["presence"], db2["billed_hours"], db2["measured_hours"], db2["difference_hours"]) == (
+        "both",
+        24.0,
+        12.0,
+        12.0,
+    )
+    assert db2["instance_id"] == AZURE_VM.format("Db-2") and db2["resource_id"] == AZURE_VM.format("Db-2")
+    ddd = got[("aws", "i-0ddd")]
+    assert (ddd["presence"], ddd["billed_hours"], ddd["measured_hours"], ddd["billed_cost"]) == (
+        "both",
+        6.0,
+        6.0,
+        Decimal("0.6"),
+    )
+    assert ddd["instance_id"] == AWS_ARN.format("i-0DDD")
     lab = got[("openstack", "os-1")]
     assert (lab["presence"], lab["measured_hours"], lab["billed_hours"], lab["currency"]) == (
         "measured_only",
@@ -222,16 +217,20 @@ def test_cost_per_normalised_hour(engine: DuckDbEngine) -> None:
     rows = engine.query("SELECT * FROM cost_per_normalised_hour ORDER BY provider").table.to_pylist()
     assert [(r["provider"], r["currency"]) for r in rows] == [("aws", "USD"), ("azure", "EUR")]
     aws, azure = rows
-    # Independently: effective cost of the billed-and-measured days over HEPscore23 hours.
-    aws_cost = Decimal("0.3") * 24 + Decimal("0.25") * 24
-    aws_hs23 = 24 * 4 * 10.0 + 20 * 8 * 10.0
-    assert aws["effective_cost"] == aws_cost and aws["instance_days"] == 2
-    assert aws["hepscore23_hours"] == pytest.approx(aws_hs23)
-    assert aws["cost_per_hepscore23_hour"] == pytest.approx(float(aws_cost) / aws_hs23)
-    assert aws["cost_per_vcpu_hour"] == pytest.approx(float(aws_cost) / (24 * 4 + 20 * 8))
-    assert str(aws["month"])[:10] == "2026-03-01"
-    assert azure["cost_per_hepscore23_hour"] == pytest.approx(4.8 / (24 * 2 * 10.0))
+    # Independently: effective cost of the billed-and-measured days over HEPscore23 hours
+    # (every fixture VM has 10 HEPscore23 per core): i-0aaa, i-0bbb and i-0ddd; web-1 and db-2.
+    aws_cost = Decimal("0.3") * 24 + Decimal("0.25") * 24 + Decimal("0.1") * 6
+    aws_vcpu_hours = 24 * 4 + 20 * 8 + 6 * 4
+    assert aws["effective_cost"] == aws_cost and aws["instance_days"] == 3
+    assert aws["hepscore23_hours"] == pytest.approx(aws_vcpu_hours * 10.0)
+    assert aws["cost_per_hepscore23_hour"] == pytest.approx(float(aws_cost) / (aws_vcpu_hours * 10.0))
+    assert aws["cost_per_vcpu_hour"] == pytest.approx(float(aws_cost) / aws_vcpu_hours)
+    assert aws["month"] == azure["month"] == date(2026, 3, 1)
+    azure_cost = Decimal("4.8") + Decimal("2.4")
+    azure_vcpu_hours = 24 * 2 + 12 * 2
+    assert azure["effective_cost"] == azure_cost and azure["instance_days"] == 2
+    assert azure["cost_per_hepscore23_hour"] == pytest.approx(float(azure_cost) / (azure_vcpu_hours * 10.0))
     assert azure["cost_without_hepscore23"] is None
     cheapest = min(rows, key=lambda r: r["cost_per_hepscore23_hour"])
-    # 13.20 USD / 2560 h = 0.0052 USD against 4.80 EUR / 480 h = 0.01 EUR (currencies are not converted)
+    # 13.80 USD / 2800 h = 0.0049 USD against 7.20 EUR / 720 h = 0.01 EUR (currencies are not converted)
     assert cheapest["provider"] == "aws"

@@ -26,7 +26,8 @@ METRICS = [
 
 
 def rows(engine: DuckDbEngine, sql: str) -> list[dict[str, Any]]:
-    return engine.query(sql).table.to_pylist()
+    out: list[dict[str, Any]] = engine.query(sql).table.to_pylist()
+    return out
 
 
 def test_dedup_keeps_one_row_per_identity_and_the_latest_copy(

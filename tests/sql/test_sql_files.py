@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from tally.adapters.warehouse import partition_key
-from tally.domain.records import KINDS
+from tally.domain.records import KINDS, RecordKind
 from tally.domain.schema import stored_schema
 from tally.query.ddl import render_ddl, table_defs
 from tally.query.sql_files import list_files, parse_athena, views_in_order
@@ -38,7 +38,7 @@ def test_every_view_and_report_transpiles(item: object) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_location_template_matches_the_writer(kind: str) -> None:
+def test_location_template_matches_the_writer(kind: RecordKind) -> None:
     table = table_defs()[kind]
     day = date(2026, 3, 7)
     uri = "s3://bucket/some/prefix"
@@ -51,9 +51,9 @@ def test_location_template_matches_the_writer(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_table_columns_are_the_stored_schema(kind: str) -> None:
+def test_table_columns_are_the_stored_schema(kind: RecordKind) -> None:
     table = table_defs()[kind]
-    schema = stored_schema(kind)  # type: ignore[arg-type]
+    schema = stored_schema(kind)
     assert [(c.name, c.hive_type) for c in table.columns] == [(f.name, hive_type(f.type)) for f in schema]
     assert [p.name for p in table.partitions] == ["dt"]
 

@@ -1,11 +1,15 @@
 """Table definitions read from the Athena DDL in `athena_queries/tables/` (the one source of truth).
 
 The DuckDB engine builds its views of the warehouse from these definitions, and deployment renders
-the same DDL with the warehouse location filled in.
+the same DDL with the warehouse location filled in. Table properties may name partition columns
+(`${dt}`, Athena's placeholders) and the template parameters of TEMPLATE_PARAMETERS (kept as
+CloudFormation references by infra/glue_tables.py, filled with their defaults by render_ddl).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,6 +19,13 @@ from sqlglot import exp
 from tally.query.sql_files import SqlFileError, list_files, parse_athena
 
 WAREHOUSE_PLACEHOLDER = "{{warehouse_uri}}"
+#: CloudFormation parameters a DDL file may use in its table properties, with the template's
+#: defaults (infra/glue_tables.py keeps them as Fn::Sub references; render_ddl fills them).
+TEMPLATE_PARAMETERS: dict[str, str] = {
+    "BillingStartMonth": "2018-01",
+    "BillingProviders": "aws,azure,gcp,oci,openstack,other",
+}
+_DECIMAL = re.compile(r"decimal\((\d+),\s*(\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,9 @@ def _column(node: exp.ColumnDef) -> Column:
     kind = node.args.get("kind")
     if not isinstance(kind, exp.DataType):
         raise SqlFileError(f"column {node.name!r} has no type")
-    return Column(node.name, kind.sql(dialect="hive").lower(), kind.sql(dialect="duckdb"))
+    # Hive's own spelling is decimal(38,10) (as Glue lists it); sqlglot writes decimal(38, 10).
+    hive = _DECIMAL.sub(r"decimal(\1,\2)", kind.sql(dialect="hive").lower())
+    return Column(node.name, hive, kind.sql(dialect="duckdb"))
 
 
 def parse_table(sql: str) -> TableDef:
@@ -109,6 +122,14 @@ def _check_projection(table: TableDef) -> None:
             raise SqlFileError(f"{table.name}: storage.location.template lacks ${{{column.name}}}")
         if f"projection.{column.name}.type" not in table.properties:
             raise SqlFileError(f"{table.name}: no projection type for {column.name}")
+    allowed = {c.name for c in table.partitions} | set(TEMPLATE_PARAMETERS)
+    for key, value in table.properties.items():
+        unknown = set(re.findall(r"\$\{([^}]*)\}", value)) - allowed
+        if unknown:
+            raise SqlFileError(
+                f"{table.name}: {key} names {sorted(unknown)}, neither a partition column nor a "
+                f"template parameter ({', '.join(sorted(TEMPLATE_PARAMETERS))})"
+            )
 
 
 @cache
@@ -126,6 +147,16 @@ def table_defs(root: Path | None = None) -> dict[str, TableDef]:
     return dict(_tables(root))
 
 
-def render_ddl(sql: str, warehouse_uri: str) -> str:
-    """The DDL with the warehouse location filled in (e.g. `s3://bucket/prefix`)."""
-    return sql.replace(WAREHOUSE_PLACEHOLDER, warehouse_uri.rstrip("/"))
+def render_ddl(sql: str, warehouse_uri: str, parameters: Mapping[str, str] | None = None) -> str:
+    """The DDL with the warehouse location (e.g. `s3://bucket/prefix`) and template parameters filled.
+
+    `parameters` override TEMPLATE_PARAMETERS; Athena's own `${partition}` placeholders stay.
+    """
+    values = {**TEMPLATE_PARAMETERS, **(parameters or {})}
+    unknown = set(values) - set(TEMPLATE_PARAMETERS)
+    if unknown:
+        raise SqlFileError(f"unknown template parameters {sorted(unknown)}")
+    out = sql.replace(WAREHOUSE_PLACEHOLDER, warehouse_uri.rstrip("/"))
+    for name, value in values.items():
+        out = out.replace("${" + name + "}", value)
+    return out

@@ -3,7 +3,13 @@
 Each table of `athena_queries/tables/` becomes a DuckDB view over its files (Parquet or NDJSON),
 with the DDL's column types, its partition columns as strings (as Athena projects them) and the
 file as `"$path"` (Athena's hidden column). Timestamps are Athena `timestamp` values: UTC, without
-a zone. The views of `athena_queries/views/` are transpiled from Trino with sqlglot, strictly.
+a zone; decimals are the DDL's decimal(p,s), never floats. Partition columns named in the key as
+`name=value` (jobs' `dt`, billing's `provider` and `billing_period`) are read as hive partitions,
+whose value comes from the key even where the file holds a column of that name (as on Athena);
+others (quarantine's kind folder) are cut out of the file name. Only files with the table's
+extension below the partition folders are read: billing's `_manifests/*.json` never are.
+The views of `athena_queries/views/` are transpiled from Trino with sqlglot, strictly, and created
+each after the views it reads.
 A table with no files yet is an empty view with the right columns, swapped for the real one as
 soon as files appear.
 """
@@ -104,8 +110,10 @@ class DuckDbEngine:
         select = []
         for column in table.columns:
             ident = _quote_ident(column.name)
-            if column.duckdb_type == "TIMESTAMP":
-                select.append(f"CAST({ident} AS TIMESTAMP) AS {ident}")
+            if column.duckdb_type == "TIMESTAMP" or column.duckdb_type.startswith("DECIMAL"):
+                # Decimals keep the DDL's precision and scale whatever a file was written with
+                # (Athena reads them as declared), so sums stay exact and comparable across files.
+                select.append(f"CAST({ident} AS {column.duckdb_type}) AS {ident}")
             else:
                 select.append(ident)
         for partition in table.partitions:

@@ -8,7 +8,9 @@
 -- i-..., an Azure VM path to its name, a scale-set VM to <set>_<n>, a GCP path to its last part.
 -- Money stays in its billing currency: an instance-day billed in two currencies has two rows.
 -- Measured: vms_instance_days (an interval counts in the day it starts), joined on the provider,
--- the lower-cased instance id and the day.
+-- the instance and the day. The agent's instance id is reduced the same way when it is itself an
+-- ARN or a resource path (an Azure agent reports the VM's full resource id), else lower-cased
+-- (tally.reconcile.ids.measured_instance_key, which the verifier uses).
 CREATE OR REPLACE VIEW billed_vs_measured AS
 WITH lines AS (
   SELECT
@@ -58,10 +60,25 @@ billed AS (
   WHERE hours IS NOT NULL AND instance_key IS NOT NULL AND instance_key <> ''
   GROUP BY provider, instance_key, day, currency
 ),
-measured AS (
+instance_days AS (
   SELECT
     lower(provider) AS provider,
-    lower(instance_id) AS instance_key,
+    CASE
+      WHEN lower(provider) = 'aws' AND regexp_like(instance_id, '(^|[:/])i-[0-9A-Za-z]+$')
+        THEN lower(regexp_extract(instance_id, '(i-[0-9A-Za-z]+)$', 1))
+      WHEN lower(provider) = 'azure' AND regexp_like(lower(instance_id), '/virtualmachinescalesets/[^/]+/virtualmachines/[^/]+$')
+        THEN regexp_extract(lower(instance_id), '/virtualmachinescalesets/([^/]+)/', 1)
+          || '_' || lower(regexp_extract(instance_id, '([^/]+)$', 1))
+      ELSE lower(regexp_extract(instance_id, '([^/]+)$', 1))
+    END AS instance_key,
+    day, account, instance_id, samples, measured_hours, cpu_busy_hours, vcpu_hours,
+    normalised_hours_hepscore23, normalised_hours_hs06
+  FROM vms_instance_days
+),
+measured AS (
+  SELECT
+    provider,
+    instance_key,
     day,
     min(account) AS account,
     min(instance_id) AS instance_id,
@@ -71,8 +88,8 @@ measured AS (
     sum(vcpu_hours) AS vcpu_hours,
     sum(normalised_hours_hepscore23) AS normalised_hours_hepscore23,
     sum(normalised_hours_hs06) AS normalised_hours_hs06
-  FROM vms_instance_days
-  GROUP BY lower(provider), lower(instance_id), day
+  FROM instance_days
+  GROUP BY provider, instance_key, day
 )
 SELECT
   coalesce(b.provider, m.provider) AS provider,

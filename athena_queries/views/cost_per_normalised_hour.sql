@@ -6,10 +6,11 @@
 -- the cost is the effective (amortised) cost of their instance-hours, the normalised hours are
 -- the measured vCPU-hours times the benchmark per core (vms_instance_days). A day with no known
 -- HEPscore23 benchmark adds its cost to cost_without_hepscore23 and nothing to the ratio.
+-- month is a DATE (the first of the month) on both engines (DuckDB's date_trunc gives a timestamp).
 CREATE OR REPLACE VIEW cost_per_normalised_hour AS
 SELECT
   provider,
-  date_trunc('month', day) AS month,
+  CAST(date_trunc('month', day) AS DATE) AS month,
   currency,
   count(*) AS instance_days,
   sum(billed_hours) AS billed_hours,
@@ -26,4 +27,4 @@ SELECT
   CAST(sum(effective_cost) AS DOUBLE) / nullif(sum(vcpu_hours), 0) AS cost_per_vcpu_hour
 FROM billed_vs_measured
 WHERE presence = 'both'
-GROUP BY provider, date_trunc('month', day), currency
+GROUP BY provider, CAST(date_trunc('month', day) AS DATE), currency
