@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from decimal import Decimal
 from typing import Annotated, Literal
 
 import orjson
@@ -20,7 +21,8 @@ def print_table(table: pa.Table, fmt: Literal["table", "csv", "json"]) -> None:
     rows = table.to_pylist()
     if fmt == "json":
         sys.stdout.write(
-            orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n"
+            orjson.dumps(rows, default=_exact, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode()
+            + "\n"
         )
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -38,6 +40,13 @@ def print_table(table: pa.Table, fmt: Literal["table", "csv", "json"]) -> None:
         for row in rows:
             view.add_row(*(_cell(v) for v in row.values()))
         out.print(view)
+
+
+def _exact(value: object) -> str:
+    """JSON for what orjson does not know: money (Decimal) as an exact string, never a float."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _cell(value: object) -> str:
