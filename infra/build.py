@@ -40,6 +40,7 @@ LAYER_ROOTS: tuple[str, ...] = (
     "pydantic",
     "pydantic-settings",
     "pyarrow",
+    "numpy",  # the invoice verifier's interval arithmetic (tally.reconcile); pyarrow does not require it
     "orjson",
     "sqlglot",
     "xlsxwriter",

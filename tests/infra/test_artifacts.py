@@ -25,12 +25,14 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SHARED_DATA
 from tests.infra.sam import REPO, load_infra
 
 pytestmark = pytest.mark.slow
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes: function code and all its layers, unzipped
 EM_AARCH64 = 183
+FUNCTIONS = ("ingest_api", "compaction", "view_deployer", "billing_importer", "invoice_verifier")
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 
 
@@ -87,7 +89,7 @@ def test_arm64_layer_is_aarch64_cpython312_code_within_lambda_limits(
 
     layer_size = build.tree_size(arm_layer)
     sizes = {"layer": layer_size}
-    for name in ("ingest_api", "compaction", "view_deployer"):
+    for name in FUNCTIONS:
         function = build.build_function(name, tmp_path / name)
         sizes[name] = build.tree_size(function)
         assert layer_size + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
@@ -249,3 +251,56 @@ def test_view_deployer_finds_the_view_sql_in_the_layer(lambda_like: dict[str, Pa
     result = invoke(lambda_like, "view_deployer", script, {})
     assert result["root"] == str(lambda_like["layer"] / "athena_queries")
     assert sorted(result["views"]) == sorted(p.stem for p in (REPO / "athena_queries/views").glob("*.sql"))
+
+
+def test_invoice_verifier_judges_a_period_with_the_layers_packages(
+    lambda_like: dict[str, Path], tmp_path: Path
+) -> None:
+    """The verifier's whole path (numpy interval arithmetic, Excel report) from the layer."""
+    script = (
+        "import app\n"
+        "answer = app.handler({'period': '2026-02', 'time': '2026-03-07T06:00:00Z'}, Context())\n"
+        "from tally.adapters.warehouse import open_warehouse\n"
+        "from tally.settings import Settings\n"
+        "reports = open_warehouse(Settings()).list_keys('reports/reconciliation')\n"
+        "print('RESULT ' + json.dumps({'runs': answer['runs'], 'reports': reports,\n"
+        "      'numpy': sys.modules['numpy'].__file__}))\n"
+    )
+    result = invoke(
+        lambda_like, "invoice_verifier", script, {"TALLY_MODE": "local", "TALLY_HOME": str(tmp_path)}
+    )
+    [run] = result["runs"]
+    assert (run["period"], run["instance_days"], run["notified"]) == ("2026-02", 0, False)
+    assert result["numpy"].startswith(str(lambda_like["layer"]))
+    assert sorted(k.rsplit(".", 1)[1] for k in result["reports"]) == ["csv", "xlsx"]
+
+
+@pytest.mark.aws
+def test_billing_importer_imports_a_landed_file_with_the_layers_packages(
+    lambda_like: dict[str, Path], moto_endpoint: str
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1")
+    for bucket in ("artifacts-warehouse", "artifacts-landing"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    body = (SHARED_DATA / "billing" / "aws_cur" / "koku_test_cur.csv").read_bytes()
+    version = s3.put_object(Bucket="artifacts-landing", Key="aws/cur.csv", Body=body).get("VersionId")
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {
+            "bucket": {"name": "artifacts-landing"},
+            "object": {"key": "aws/cur.csv", "version-id": version},
+        },
+    }
+    script = f"import app\nprint('RESULT ' + json.dumps(app.handler({event!r}, Context())))\n"
+    env = {
+        "TALLY_MODE": "aws",
+        "TALLY_WAREHOUSE_URI": "s3://artifacts-warehouse/warehouse",
+        "TALLY_S3_ENDPOINT_URL": moto_endpoint,
+    }
+    [summary] = invoke(lambda_like, "billing_importer", script, env)["imported"]
+    assert (summary["provider"], summary["accepted"], summary["rejected"]) == ("aws", 19, 0)
+    listed = s3.list_objects_v2(Bucket="artifacts-warehouse", Prefix="warehouse/billing/provider=aws/")
+    assert [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".parquet")]

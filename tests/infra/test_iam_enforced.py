@@ -7,17 +7,20 @@ client and boto3 really send, and that what a role must not do is refused.
 
 Two moto details are bridged, both ways the simulation differs from AWS: moto names the
 permission of HeadBucket `s3:HeadBucket` where AWS checks `s3:ListBucket`, and moto checks
-DynamoDB requests against the resource `*` rather than the table ARN (the DynamoDB actions are
-checked against the calls in the code by test_template.py).
+DynamoDB and SNS requests against the resource `*` rather than the table or topic ARN (their
+actions and resources are checked against the code by test_template.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -30,8 +33,11 @@ from tally.services.body import split_lines
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings
+from tests.billing_store.helpers import CUR_FINAL, FINAL_ACCOUNT, billing_rows, not_final_of_final_account
 from tests.conftest import aws_settings
-from tests.infra.sam import as_list, transformed
+from tests.infra.sam import REPO, as_list, transformed
+from tests.reconcile.test_scenarios import _over_billed, fleet
+from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 from tests.support.records import job, ndjson
 from tests.support.warehouse import rows
 
@@ -39,6 +45,8 @@ pytestmark = pytest.mark.aws
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
+HANDLERS = REPO / "functions"
+EVENTS = REPO / "tests" / "events"
 
 
 def resolve(value: Any, names: dict[str, str]) -> str:
@@ -59,10 +67,10 @@ def role_policy(role: str, names: dict[str, str]) -> dict[str, Any]:
     for policy in transformed()["Resources"][role]["Properties"]["Policies"]:
         for statement in as_list(policy["PolicyDocument"]["Statement"]):
             actions = as_list(statement["Action"])
-            if not any(a.startswith(("s3:", "dynamodb:")) for a in actions):
+            if not any(a.startswith(("s3:", "dynamodb:", "sns:")) for a in actions):
                 continue
-            if any(a.startswith("dynamodb:") for a in actions):
-                resources = ["*"]  # moto checks DynamoDB against "*" (see the module docstring)
+            if any(a.startswith(("dynamodb:", "sns:")) for a in actions):
+                resources = ["*"]  # moto checks these against "*" (see the module docstring)
             else:
                 resources = [resolve(r, names) for r in as_list(statement["Resource"])]
             if "s3:ListBucket" in actions:
@@ -87,6 +95,8 @@ class Deployment:
             "AthenaResultsBucket": "results-unused",
             "AthenaResultsBucket.Arn": "arn:aws:s3:::results-unused",
             "ControlTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}",
+            "BillingLandingBucket": f"{self.bucket}-landing",
+            "BillingLandingBucket.Arn": f"arn:aws:s3:::{self.bucket}-landing",
         }
         self.iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION)
 
@@ -177,3 +187,148 @@ def test_compaction_role_compacts_and_cannot_touch_the_control_table(
 
     assert result.partitions and result.duplicates_removed == len(before) - 8
     assert len(rows(operator.warehouse, "jobs")) == 8
+
+
+def load_handler(name: str) -> ModuleType:
+    """A fresh copy of a function's app.py: its cached clients are made with the current keys."""
+    spec = importlib.util.spec_from_file_location(
+        f"iam_{name}_{uuid.uuid4().hex[:6]}", HANDLERS / name / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Context:
+    function_name = "tally-test"
+    memory_limit_in_mb = 6144
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tally-test"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000
+
+
+def handler_env(monkeypatch: pytest.MonkeyPatch, deployment: Deployment, **extra: str) -> None:
+    """The function's environment as the template sets it (plus the test endpoints)."""
+    assert deployment.settings.warehouse_uri
+    values = {
+        "TALLY_MODE": "aws",
+        "TALLY_WAREHOUSE_URI": deployment.settings.warehouse_uri,
+        "TALLY_S3_ENDPOINT_URL": deployment.endpoint,
+        **extra,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def landed_event(bucket: str, key: str, version: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "eventbridge_s3_object_created_billing.json").read_text())
+    event["resources"] = [f"arn:aws:s3:::{bucket}"]
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"].update({"key": key, "version-id": version})
+    return event
+
+
+def test_billing_importer_role_imports_restates_and_quarantines_but_touches_nothing_else(
+    deployment: Deployment, as_role: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator = Services(deployment.settings)
+    post(operator, [job(1)], datetime(2026, 3, 2, tzinfo=UTC))  # usage records it must not touch
+    s3 = boto3.client("s3", endpoint_url=deployment.endpoint, region_name=REGION)
+    landing = deployment.names["BillingLandingBucket"]
+    s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
+    key = "aws/cur/2023-06/report.csv"
+    not_final = s3.put_object(Bucket=landing, Key=key, Body=not_final_of_final_account())["VersionId"]
+    final = s3.put_object(Bucket=landing, Key=key, Body=CUR_FINAL.read_bytes())["VersionId"]
+    broken = s3.put_object(Bucket=landing, Key="gcp/broken.csv", Body=b"col_a,col_b\n1,2\n")["VersionId"]
+    handler_env(monkeypatch, deployment)
+    as_role(deployment.keys_for("BillingImporterRole"))
+
+    with enable_iam_authentication():
+        importer = load_handler("billing_importer")
+        first = importer.handler(landed_event(landing, key, not_final), Context())["imported"][0]
+        second = importer.handler(landed_event(landing, key, final), Context())["imported"][0]
+        with pytest.raises(importer.BillingImportFailedError, match="unrecognised billing export header"):
+            importer.handler(landed_event(landing, "gcp/broken.csv", broken), Context())
+        warehouse = importer._service().warehouse
+        usage = warehouse.list_keys("jobs")
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            warehouse.get_bytes(usage[0])
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            warehouse.delete(usage)
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            warehouse.put_bytes("quarantine/jobs/dt=2026-03-02/x.ndjson", b"{}")
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            warehouse.delete(warehouse.list_keys("quarantine/billing"))
+        landing_client = boto3.client("s3", endpoint_url=deployment.endpoint, region_name=REGION)
+        with pytest.raises(Exception, match="AccessDenied"):
+            landing_client.put_object(Bucket=landing, Key="aws/forged.csv", Body=b"x")
+        with pytest.raises(Exception, match="AccessDenied"):
+            landing_client.delete_object(Bucket=landing, Key=key)
+
+    partition = f"aws/{FINAL_ACCOUNT}/2023-06"
+    assert first["actions"] == {partition: "stored"}
+    assert second["actions"] == {partition: "replaced"} and second["replaced"] == [partition]
+    assert {r["invoice_id"] for r in billing_rows(operator.warehouse)} == {"987654321"}
+    assert len(billing_rows(operator.warehouse)) == 3  # the not-final delivery's file was deleted
+    [error] = operator.warehouse.list_keys("quarantine/billing")
+    assert error.endswith(".error.ndjson")
+    assert len(rows(operator.warehouse, "jobs")) == 1
+
+
+def test_invoice_verifier_role_judges_reports_and_notifies_finance_only(
+    deployment: Deployment, as_role: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sns = boto3.client("sns", endpoint_url=deployment.endpoint, region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=deployment.endpoint, region_name=REGION)
+    topic = sns.create_topic(Name=f"finance-{deployment.bucket}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"finance-{deployment.bucket}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    deployment.names["FinanceTopic"] = topic
+    operator = Services(deployment.settings)
+    f = fleet()
+    _over_billed(f)
+    store_vms(operator.warehouse, f.vms)
+    [bill] = [k for k in store_bill(operator.warehouse, f.bill, "delivery-1") if "provider=aws" in k]
+    operator.warehouse.put_bytes(
+        "reference/invoices/2026-03.csv", b"invoice_id,currency,total\nINV-1,USD,0.01\n"
+    )
+    handler_env(
+        monkeypatch, deployment, TALLY_SNS_ENDPOINT_URL=deployment.endpoint, TALLY_FINANCE_TOPIC_ARN=topic
+    )
+    as_role(deployment.keys_for("InvoiceVerifierRole"))
+    event = {"scheduled_time": "2026-03-07T06:00:00Z"}  # the template's schedule input
+
+    with enable_iam_authentication():
+        verifier = load_handler("invoice_verifier")
+        result = verifier.handler(event, Context())
+        again = verifier.handler(event, Context())  # a retry: the .notified marker is read back
+        warehouse = Services(Settings(**deployment.settings.model_dump())).warehouse
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            warehouse.delete([bill])
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            warehouse.put_bytes(bill, b"forged")
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            warehouse.put_bytes("vms/dt=2026-03-01/forged.parquet", b"forged")
+        client = boto3.client("sns", endpoint_url=deployment.endpoint, region_name=REGION)
+        with pytest.raises(Exception, match="AccessDenied"):  # publish, and nothing else
+            client.subscribe(TopicArn=topic, Protocol="email", Endpoint="someone@example.org")
+
+    _february, march = result["runs"]
+    assert march["verdicts"] == {"ok": 15, "over_billed": 1} and march["notified"]
+    assert march["invoices"].get("total_mismatch") == 1  # the reference totals were read
+    assert not again["runs"][1]["notified"]
+    assert operator.warehouse.list_keys("reconciliation")
+    assert set(march["reports"]) <= set(operator.warehouse.list_keys("reports/reconciliation/2026-03"))
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+        "Messages", []
+    )
+    assert len(messages) == 1 and "2026-03" in json.loads(messages[0]["Body"])["Subject"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
+import json
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
@@ -45,7 +48,13 @@ def cfn() -> Resources:
 @pytest.fixture(scope="module")
 def functions(cfn: Resources) -> Resources:
     found = of_type(cfn, "AWS::Lambda::Function")
-    assert set(found) == {"IngestFunction", "CompactionFunction", "ViewDeployerFunction"}
+    assert set(found) == {
+        "IngestFunction",
+        "CompactionFunction",
+        "ViewDeployerFunction",
+        "BillingImporterFunction",
+        "InvoiceVerifierFunction",
+    }
     return found
 
 
@@ -198,10 +207,11 @@ def test_roles_grant_exactly_the_calls_the_code_makes(cfn: Resources) -> None:
     reports = calls_on(engine, "self.client") - {"get_paginator"} | paginated(engine, "self.client")
     assert "get_query_results" in reports
     assert granted(cfn, "IngestRole", "athena") == {api_action("athena", m) for m in reports}
-    for role in ("CompactionRole", "ViewDeployerRole"):
-        assert not granted(cfn, role, "dynamodb")
+    for role in ("CompactionRole", "ViewDeployerRole", "BillingImporterRole", "InvoiceVerifierRole"):
+        assert not granted(cfn, role, "dynamodb"), role
     assert "s3:DeleteObject" in granted(cfn, "CompactionRole", "s3")
     assert "s3:DeleteObject" not in granted(cfn, "ViewDeployerRole", "s3")
+    assert "s3:DeleteObject" not in granted(cfn, "InvoiceVerifierRole", "s3")
     # The API deletes only superseded billing files (restatements), never usage records.
     deletes = [
         sub_text(s["Resource"])
@@ -227,15 +237,100 @@ def paginated(path: Path, receiver: str) -> set[str]:
 
 
 def test_object_permissions_are_scoped_to_a_prefix(cfn: Resources) -> None:
+    landing_readers = []
     for role in of_type(cfn, "AWS::IAM::Role"):
+        prefixes = [p for _, p in object_grants(cfn, role)]
         for policy in cfn[role]["Properties"].get("Policies", []):
             for statement in as_list(policy["PolicyDocument"]["Statement"]):
-                object_actions = [a for a in as_list(statement["Action"]) if a.endswith("Object")]
+                object_actions = [a for a in as_list(statement["Action"]) if "Object" in a]
                 if not object_actions:
                     continue
                 for resource in as_list(statement["Resource"]):
                     text = sub_text(resource)
+                    if re.fullmatch(r"\$\{WarehouseBucket\.Arn\}/warehouse(/[a-z_]+)*/", text):
+                        # pyarrow's folder marker of an ancestor of a granted prefix: that exact key.
+                        assert object_actions == ["s3:PutObject"], (role, text)
+                        marker = text.removeprefix("${WarehouseBucket.Arn}/warehouse/")
+                        assert any(p != marker and p.startswith(marker) for p in prefixes), (role, text)
+                        continue
+                    if text == "${BillingLandingBucket.Arn}/*":
+                        # The landing bucket holds billing exports only; its one reader may read it all.
+                        landing_readers.append(role)
+                        assert set(object_actions) <= {"s3:GetObject", "s3:GetObjectVersion"}, role
+                        continue
                     assert re.fullmatch(r"\$\{\w+Bucket\.Arn\}(/[a-z_]+)+/\*", text), (role, text)
+    assert landing_readers == ["BillingImporterRole"]
+
+
+def object_grants(cfn: Resources, role: str) -> set[tuple[str, str]]:
+    """(action, object prefix under the warehouse root or `landing:`) pairs a role is allowed.
+
+    Exact folder-marker keys (no `*`) that pyarrow writes for a key's ancestors are left out.
+    """
+    out: set[tuple[str, str]] = set()
+    for policy in cfn[role]["Properties"].get("Policies", []):
+        for statement in as_list(policy["PolicyDocument"]["Statement"]):
+            for action in as_list(statement["Action"]):
+                if not action.startswith("s3:"):
+                    continue
+                for resource in as_list(statement["Resource"]):
+                    if ref_target(resource) or not sub_text(resource).endswith("*"):
+                        continue  # the bucket itself (listing), or a folder marker
+                    text = sub_text(resource).removesuffix("*")
+                    text = text.replace("${WarehouseBucket.Arn}/warehouse/", "")
+                    text = text.replace("${BillingLandingBucket.Arn}/", "landing:")
+                    out.add((action, text))
+    return out
+
+
+def test_billing_importer_role_reads_landed_files_and_writes_only_billing_and_its_quarantine(
+    cfn: Resources,
+) -> None:
+    from tally.services.billing import BILLING_TABLE, MANIFEST_PREFIX, QUARANTINE_PREFIX
+
+    assert MANIFEST_PREFIX.startswith(BILLING_TABLE + "/")  # manifests are covered by billing/
+    billing, quarantine = f"{BILLING_TABLE}/", f"{QUARANTINE_PREFIX}/"
+    write = {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert object_grants(cfn, "BillingImporterRole") == (
+        {("s3:GetObject", "landing:"), ("s3:GetObjectVersion", "landing:")}
+        | {(a, billing) for a in {"s3:GetObject", "s3:DeleteObject", *write}}
+        | {(a, quarantine) for a in write}
+    )
+    # The handler's only direct S3 call: the landed object, by the version the event names.
+    assert calls_on(REPO / "functions/billing_importer/app.py", "_s3()") == {"get_object"}
+    for service in ("dynamodb", "athena", "glue", "sns"):
+        assert not granted(cfn, "BillingImporterRole", service), service
+
+
+def test_invoice_verifier_role_reads_inputs_writes_results_and_publishes_to_finance_only(
+    cfn: Resources,
+) -> None:
+    reconcile = REPO / "layers/core/tally/services/reconcile.py"
+    code = reconcile.read_text()
+    for prefix in ('"billing"', 'f"vms/dt=', 'f"reference/invoices/', 'f"reports/reconciliation/'):
+        assert prefix in code, prefix  # the prefixes the grants below are for
+    assert 'partition_key("reconciliation"' in code
+    reads = {"billing/", "vms/", "reference/invoices/", "reports/reconciliation/"}
+    writes = {"reconciliation/", "reports/reconciliation/"}
+    assert object_grants(cfn, "InvoiceVerifierRole") == (
+        {("s3:GetObject", p) for p in reads}
+        | {(a, p) for p in writes for a in ("s3:PutObject", "s3:AbortMultipartUpload")}
+    )
+    assert calls_on(reconcile, "client") == {"publish"}
+    assert granted(cfn, "InvoiceVerifierRole", "sns") == {api_action("sns", "publish")}
+    publish = [
+        s
+        for p in cfn["InvoiceVerifierRole"]["Properties"]["Policies"]
+        for s in as_list(p["PolicyDocument"]["Statement"])
+        if "sns:Publish" in as_list(s["Action"])
+    ]
+    assert [ref_target(s["Resource"]) for s in publish] == ["FinanceTopic"]
+    for service in ("dynamodb", "athena", "glue"):
+        assert not granted(cfn, "InvoiceVerifierRole", service), service
+    # No other role may publish to the finance topic.
+    for name in of_type(cfn, "AWS::IAM::Role"):
+        if name != "InvoiceVerifierRole" and "Policies" in cfn[name]["Properties"]:
+            assert not granted(cfn, name, "sns"), name
 
 
 # -- triggers, dead letters, alarms -----------------------------------------------------------------
@@ -259,8 +354,24 @@ def test_every_schedule_and_event_source_targets_an_existing_function(
         ]
         assert [ref_target(s["Resource"]) for s in invoke] == [function]
         assert ref_target(target["DeadLetterConfig"]["Arn"]) in of_type(cfn, "AWS::SQS::Queue")
+    rules = of_type(cfn, "AWS::Events::Rule")
+    assert rules
+    for name, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            assert ref_target(target["Arn"]) in functions, name
+            assert ref_target(target["DeadLetterConfig"]["Arn"]) in of_type(cfn, "AWS::SQS::Queue"), name
     for name, permission in of_type(cfn, "AWS::Lambda::Permission").items():
         assert ref_target(permission["Properties"]["FunctionName"]) in functions, name
+    # EventBridge may invoke a function only from the rule that targets it.
+    invoked_by_rules = {
+        name: str(ref_target(rule["Properties"]["Targets"][0]["Arn"])) for name, rule in rules.items()
+    }
+    for name, permission in of_type(cfn, "AWS::Lambda::Permission").items():
+        props = permission["Properties"]
+        if props["Principal"] == "events.amazonaws.com":
+            source_rule = str(ref_target(props["SourceArn"]))
+            assert source_rule in invoked_by_rules, name
+            assert invoked_by_rules[source_rule] == ref_target(props["FunctionName"]), name
     body = str(cfn["HttpApi"]["Properties"]["Body"])
     integrations = set(re.findall(r"functions/\$\{(\w+)\.Arn\}/invocations", body))
     assert integrations == {"IngestFunction"}
@@ -273,10 +384,15 @@ def test_every_schedule_and_event_source_targets_an_existing_function(
 
 
 def async_functions(cfn: Resources) -> set[str]:
-    """Functions invoked asynchronously: by a schedule or as a CloudFormation custom resource."""
+    """Functions invoked asynchronously: by a schedule, an EventBridge rule or as a custom resource."""
     out = {
         str(ref_target(s["Properties"]["Target"]["Arn"]))
         for s in of_type(cfn, "AWS::Scheduler::Schedule").values()
+    }
+    out |= {
+        str(ref_target(t["Arn"]))
+        for r in of_type(cfn, "AWS::Events::Rule").values()
+        for t in r["Properties"]["Targets"]
     }
     out |= {
         str(ref_target(r["Properties"]["ServiceToken"]))
@@ -301,7 +417,12 @@ def test_async_functions_have_a_dead_letter_queue_they_may_write_and_an_alarm(
     cfn: Resources, functions: Resources
 ) -> None:
     asynchronous = async_functions(cfn)
-    assert asynchronous == {"CompactionFunction", "ViewDeployerFunction"}
+    assert asynchronous == {
+        "CompactionFunction",
+        "ViewDeployerFunction",
+        "BillingImporterFunction",
+        "InvoiceVerifierFunction",
+    }
     for name in asynchronous:
         queue = ref_target(functions[name]["Properties"]["DeadLetterConfig"]["TargetArn"])
         assert queue is not None and cfn[queue]["Type"] == "AWS::SQS::Queue"
@@ -355,6 +476,85 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
     assert "Fn::If" in functions["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
 
 
+def test_billing_importer_takes_landed_objects_one_at_a_time(cfn: Resources, functions: Resources) -> None:
+    props = functions["BillingImporterFunction"]["Properties"]
+    # Two imports restating one partition at once are not coordinated (tally.services.billing).
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasBillingImporterReservedConcurrency",
+            {"Ref": "BillingImporterReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    parameter = source()["Parameters"]["BillingImporterReservedConcurrency"]
+    assert parameter["Default"] == 1 and parameter["AllowedValues"] == [1, -1]
+    # bench/billing.py: a million-row CUR peaks at about 2 GB RSS; the file is first saved to /tmp.
+    assert props["MemorySize"] >= 2 * 2048
+    assert props["EphemeralStorage"]["Size"] >= 2048
+    [(name, rule)] = of_type(cfn, "AWS::Events::Rule").items()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert [ref_target(b) for b in pattern["detail"]["bucket"]["name"]] == ["BillingLandingBucket"]
+    landing = cfn["BillingLandingBucket"]["Properties"]["NotificationConfiguration"]
+    assert landing["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
+    [target] = rule["Properties"]["Targets"]
+    assert ref_target(target["Arn"]) == "BillingImporterFunction"
+    # The rule's own dead letters go to the function's queue, which lets in this rule only.
+    queue = ref_target(target["DeadLetterConfig"]["Arn"])
+    assert queue == ref_target(props["DeadLetterConfig"]["TargetArn"])
+    [policy] = [
+        p
+        for p in of_type(cfn, "AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert ref_target(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == name
+    # The event the rule passes on is one the handler understands.
+    importer = load_function("billing_importer")
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "landing"}, "object": {"key": "aws/cur 1.csv.gz", "version-id": "v1"}},
+    }
+    assert importer.landed_objects(event) == [importer.LandedObject("landing", "aws/cur 1.csv.gz", "v1")]
+
+
+def test_invoice_verifier_runs_daily_as_of_the_scheduled_time(cfn: Resources, functions: Resources) -> None:
+    [schedule] = [
+        s["Properties"]
+        for s in of_type(cfn, "AWS::Scheduler::Schedule").values()
+        if ref_target(s["Properties"]["Target"]["Arn"]) == "InvoiceVerifierFunction"
+    ]
+    assert schedule["ScheduleExpression"] == {"Ref": "InvoiceVerifierSchedule"}
+    assert source()["Parameters"]["InvoiceVerifierSchedule"]["Default"].startswith("cron(")
+    target = schedule["Target"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert ref_target(target["DeadLetterConfig"]["Arn"]) == "InvoiceVerifierDeadLetterQueue"
+    # A retried run must judge as of the scheduled time (same run id, no second run).
+    rendered = target["Input"].replace("<aws.scheduler.scheduled-time>", "2026-03-07T06:00:00Z")
+    verifier = load_function("invoice_verifier")
+    assert verifier._event_time(json.loads(rendered)) == datetime(2026, 3, 7, 6, tzinfo=UTC)
+    env = functions["InvoiceVerifierFunction"]["Properties"]["Environment"]["Variables"]
+    assert ref_target(env["TALLY_FINANCE_TOPIC_ARN"]) == "FinanceTopic"
+    assert env["TALLY_RECONCILE_SETTLE_HOURS"] == {"Ref": "ReconcileSettleHours"}
+    assert source()["Parameters"]["ReconcileSettleHours"]["Default"] == 48
+    assert "ReservedConcurrentExecutions" not in functions["InvoiceVerifierFunction"]["Properties"]
+
+
+def load_function(name: str) -> ModuleType:
+    """A function's app.py as a module (its imports come from the core, as in the layer)."""
+    spec = importlib.util.spec_from_file_location(
+        f"infra_test_{name}_app", REPO / "functions" / name / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_every_handler_exists_and_is_built_by_the_makefile(tmp_path: Path) -> None:
     build = load_infra("build")
     makefile = (REPO / "infra/Makefile").read_text()
@@ -385,6 +585,39 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     locked = {line.split("==")[0] for line in build.lock()}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
     assert not locked & {"duckdb", "pandas", "boto3", "botocore", "uvicorn"}
+
+
+#: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
+#: test in test_artifacts.py checks it stays unloaded.
+LOCAL_ONLY_PACKAGES = {"duckdb"}
+
+
+def third_party_imports(files: list[Path]) -> set[str]:
+    """Top-level names of the non-standard-library packages the files import (lazily or not)."""
+    found: set[str] = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return {n for n in found if n not in sys.stdlib_module_names and n not in ("tally", "__future__")}
+
+
+def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(functions: Resources) -> None:
+    from importlib.metadata import packages_distributions
+
+    build = load_infra("build")
+    shipped = {line.split("==")[0] for line in build.lock()} | set(build.RUNTIME_PROVIDED)
+    distributions = packages_distributions()
+    sources = source()["Resources"]
+    for name in functions:
+        entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
+        for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES):
+            dists = {build.canonical(d) for d in distributions.get(module, [module])}
+            assert dists & shipped, f"{name} imports {module}, which neither the layer nor Lambda provides"
+    verifier = third_party_imports(closure(REPO / "functions/invoice_verifier/app.py"))
+    assert "numpy" in verifier  # what this check caught once
 
 
 # -- environment ----------------------------------------------------------------------------------
@@ -588,7 +821,12 @@ def test_reconciliation_table_has_the_verifiers_columns_and_key_layout() -> None
 
 def test_one_warehouse_root_for_functions_glue_and_lifecycle(functions: Resources) -> None:
     root = "s3://${WarehouseBucket}/warehouse"
-    for name in ("IngestFunction", "CompactionFunction"):
+    for name in (
+        "IngestFunction",
+        "CompactionFunction",
+        "BillingImporterFunction",
+        "InvoiceVerifierFunction",
+    ):
         assert (
             sub_text(functions[name]["Properties"]["Environment"]["Variables"]["TALLY_WAREHOUSE_URI"]) == root
         )
