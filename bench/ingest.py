@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/ingest.py [--jobs 200000] [--batch 5000]
 
+Two shapes of history are measured: a busy cluster's month and a quieter site's half year.
+
 Prints records per second for: the raw floor (pyarrow.json.read_json with the jobs schema, then
 pyarrow.parquet.write_table with the warehouse's options, on the very same NDJSON bytes), the app
 over HTTP with plain NDJSON bodies, and with gzip bodies (as agents send) from one and from two
@@ -39,15 +41,15 @@ from tally.domain.schema import input_schema
 REPO = Path(__file__).resolve().parents[1]
 
 
-def batches(jobs: int, size: int) -> list[bytes]:
-    """Realistic job records for one site, in end-time order, as NDJSON batches."""
-    records = [r for r in generate_jobs(datetime(2026, 10, 1, tzinfo=UTC), months=6, jobs=jobs * 3)]
-    records = [dict(r, site="BENCH") for r in records][:jobs]
+def batches(jobs: int, size: int, months: int) -> list[bytes]:
+    """Realistic job records for one site over `months` months, in end-time order, as NDJSON batches.
+
+    The span sets how many days one batch covers, and so how many day files it writes.
+    """
+    records = [dict(r, site="BENCH") for r in generate_jobs(datetime(2026, 10, 1, tzinfo=UTC), months, jobs)]
     records.sort(key=lambda r: str(r["end_time"]))
-    return [
-        b"\n".join(orjson.dumps(r) for r in records[i : i + size]) + b"\n"
-        for i in range(0, len(records), size)
-    ]
+    chunks = [records[i : i + size] for i in range(0, len(records), size)]
+    return [b"\n".join(orjson.dumps(r) for r in chunk) + b"\n" for chunk in chunks]
 
 
 def raw_floor(bodies: list[bytes], out: Path) -> float:
@@ -165,40 +167,41 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18741)
     a = parser.parse_args()
 
-    bodies = batches(a.jobs, a.batch)
+    with tempfile.TemporaryDirectory() as tmp:
+        # A busy cluster's month (batches of about one day) and a quieter site's half year
+        # (several days per batch, so several day files per batch).
+        for months in (1, 6):
+            scenario(Path(tmp) / f"m{months}", batches(a.jobs, a.batch, months), months, a.port)
+    cold = cold_import_seconds() * 1000
+    print(f"cold import of functions/ingest_api/app.py, no pandas as on Lambda (median of 5): {cold:.0f} ms")
+
+
+def scenario(tmp: Path, bodies: list[bytes], months: int, port: int) -> None:
     n = sum(b.count(b"\n") for b in bodies)
     size = sum(len(b) for b in bodies)
-    print(f"{n} job records in {len(bodies)} batches, {size / 1e6:.1f} MB of NDJSON")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        floor_dir = Path(tmp) / "floor"
-        floor_dir.mkdir()
-        floor = raw_floor(bodies, floor_dir)
-        floor_rate = n / floor
-
-        results = {}
-        for encoding, clients in ((None, 1), ("gzip", 1), ("gzip", 2)):
-            label = f"{encoding or 'ndjson'} x{clients}"
-            home = Path(tmp) / f"home-{encoding or 'plain'}-{clients}"
-            tally(home, ["sites", "add", "BENCH"])
-            key = tally(home, ["keys", "create", "--site", "BENCH"])
-            proc = serve(home, a.port)
-            try:
-                results[label] = post_all(a.port, key, bodies, encoding, clients)
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
-            stored = sum(parquet_bytes(home / "warehouse" / "jobs"))
-
-        print(f"raw floor (read_json + write_table):  {floor_rate:>10,.0f} records/s")
-        for name, seconds in results.items():
-            rate = n / seconds
-            ratio = rate / floor_rate
-            print(f"ingest over HTTP, {name:<9} clients: {rate:>10,.0f} records/s  ratio {ratio:.2f}")
-        print(f"bytes per job on disk (per-batch files, before compaction): {stored / n:.1f}")
-        print(
-            f"cold import of functions/ingest_api/app.py (median of 5): {cold_import_seconds() * 1000:.0f} ms"
-        )
+    print(f"\n{n} jobs over {months} month(s) in {len(bodies)} batches, {size / 1e6:.1f} MB of NDJSON")
+    floor_dir = tmp / "floor"
+    floor_dir.mkdir(parents=True)
+    floor = raw_floor(bodies, floor_dir)
+    floor_rate = n / floor
+    results = {}
+    for encoding, clients in ((None, 1), ("gzip", 1), ("gzip", 2)):
+        label = f"{encoding or 'ndjson'} x{clients}"
+        home = tmp / f"home-{encoding or 'plain'}-{clients}"
+        tally(home, ["sites", "add", "BENCH"])
+        key = tally(home, ["keys", "create", "--site", "BENCH"])
+        proc = serve(home, port)
+        try:
+            results[label] = post_all(port, key, bodies, encoding, clients)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        stored = list(parquet_bytes(home / "warehouse" / "jobs"))
+    print(f"raw floor (read_json + write_table, one file a batch): {floor_rate:>9,.0f} records/s")
+    for name, seconds in results.items():
+        rate = n / seconds
+        print(f"ingest over HTTP, {name:<9} clients: {rate:>22,.0f} records/s  ratio {rate / floor_rate:.2f}")
+    print(f"day files written: {len(stored)} for {len(bodies)} batches; {sum(stored) / n:.1f} bytes per job")
 
 
 if __name__ == "__main__":
