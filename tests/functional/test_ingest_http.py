@@ -235,3 +235,15 @@ def test_slow_path_and_fast_path_judge_alike(deployment: Deployment) -> None:
         slow = http.post("/v1/records/jobs", json=[*batch, job(4, cores="x")]).json()
     assert fast["errors"] == [e for e in slow["errors"] if e["index"] != 3]
     assert (fast["accepted"], slow["accepted"]) == (1, 1)
+
+
+def test_blank_lines_and_crlf_line_ends_are_accepted(deployment: Deployment) -> None:
+    body = b"\n\n" + ndjson([job(1)]).replace(b"\n", b"\r\n") + b"   \n\n" + ndjson([job(2), job(3)]) + b"\n"
+    with deployment.client() as http:
+        result = http.post("/v1/records/jobs", content=body, headers=NDJSON).json()
+    assert (result["accepted"], result["rejected"], result["errors"]) == (3, 0, [])
+    assert sorted(str(r["local_job_id"]) for r in rows(deployment.services.warehouse, "jobs")) == [
+        "1001",
+        "1002",
+        "1003",
+    ]

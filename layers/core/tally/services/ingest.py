@@ -61,7 +61,6 @@ class _Judged:
     table: pa.Table
     indices: list[int]
     errors: list[FieldError]
-    raw: list[object] | None
     lines: RecordLines
 
 
@@ -122,12 +121,15 @@ class IngestService:
     def _judge(self, kind: RecordKind, lines: RecordLines, who: Principal, now: datetime) -> _Judged:
         table = _read_fast(kind, lines)
         if table is None:
-            lines = exact_lines(lines)
+            # Blank lines inside the body upset the optimistic row count: split exactly, try again.
+            exact = exact_lines(lines)
+            if exact.count != lines.count:
+                table = _read_fast(kind, exact)
+            lines = exact
+        errors: list[FieldError] = []
         if table is not None:
             _fence_table(kind, table, who)
             indices = list(range(table.num_rows))
-            errors: list[FieldError] = []
-            raw = None
         else:
             raw = lines.parsed if lines.parsed is not None else _parse_each(lines.ndjson)
             if all(isinstance(r, _Unparsable) for r in raw):
@@ -143,7 +145,7 @@ class IngestService:
             table = table.take(pa.array(keep, pa.int64()))
             indices = [indices[i] for i in keep]
         errors.sort(key=lambda e: (e.index, e.field or ""))
-        return _Judged(table, indices, errors, raw, lines)
+        return _Judged(table, indices, errors, lines)
 
     # -- effects ----------------------------------------------------------------------------
 
