@@ -18,8 +18,16 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from tally.adapters.control_sqlite import _dt, _ts
-from tally.domain.control import ApiKey, BatchOutcome, ControlError, IngestCount, Site, SyncState
+from tally.domain.control import (
+    ApiKey,
+    BatchOutcome,
+    ControlError,
+    IngestCount,
+    Site,
+    SyncState,
+    parse_utc_text,
+    utc_text,
+)
 
 BATCH_TTL_SECONDS = 90 * 86_400
 
@@ -64,7 +72,7 @@ class DynamoControlStore:
                 Item={
                     "pk": {"S": "SITES"},
                     "sk": {"S": site.name},
-                    "created_at": {"S": _ts(site.created_at)},
+                    "created_at": {"S": utc_text(site.created_at)},
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
@@ -75,10 +83,10 @@ class DynamoControlStore:
 
     def get_site(self, name: str) -> Site | None:
         item = self._get("SITES", name)
-        return Site(name, _dt(item["created_at"]["S"])) if item else None  # type: ignore[arg-type]
+        return Site(name, parse_utc_text(item["created_at"]["S"])) if item else None  # type: ignore[arg-type]
 
     def list_sites(self) -> list[Site]:
-        return [Site(i["sk"]["S"], _dt(i["created_at"]["S"])) for i in self._query("SITES")]  # type: ignore[arg-type]
+        return [Site(i["sk"]["S"], parse_utc_text(i["created_at"]["S"])) for i in self._query("SITES")]  # type: ignore[arg-type]
 
     @staticmethod
     def _key(item: dict[str, Any]) -> ApiKey:
@@ -87,9 +95,9 @@ class DynamoControlStore:
             key_id=item["sk"]["S"],
             site=item["site"]["S"],
             secret_hash=item["secret_hash"]["S"],
-            created_at=_dt(item["created_at"]["S"]),  # type: ignore[arg-type]
+            created_at=parse_utc_text(item["created_at"]["S"]),  # type: ignore[arg-type]
             resources=tuple(json.loads(item["resources"]["S"])),
-            revoked_at=_dt(revoked),
+            revoked_at=parse_utc_text(revoked),
         )
 
     def add_key(self, key: ApiKey) -> None:
@@ -103,7 +111,7 @@ class DynamoControlStore:
                 "site": {"S": key.site},
                 "secret_hash": {"S": key.secret_hash},
                 "resources": {"S": json.dumps(list(key.resources))},
-                "created_at": {"S": _ts(key.created_at)},
+                "created_at": {"S": utc_text(key.created_at)},
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
@@ -125,7 +133,7 @@ class DynamoControlStore:
                 Key={"pk": {"S": "KEYS"}, "sk": {"S": key_id}},
                 UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":at": {"S": _ts(at)}},
+                ExpressionAttributeValues={":at": {"S": utc_text(at)}},
             )
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -148,7 +156,7 @@ class DynamoControlStore:
                 Key=key,
                 UpdateExpression="SET latest_event_time = :t",
                 ConditionExpression="attribute_not_exists(latest_event_time) OR latest_event_time < :t",
-                ExpressionAttributeValues={":t": {"S": _ts(latest)}},
+                ExpressionAttributeValues={":t": {"S": utc_text(latest)}},
             )
         except ClientError as exc:
             if not _conditional_failed(exc):
@@ -158,7 +166,7 @@ class DynamoControlStore:
         item = self._get(f"SYNC#{site}", f"{kind}#{resource}")
         if item is None:
             return SyncState(site, kind, resource, None, 0)
-        latest = _dt(item.get("latest_event_time", {}).get("S"))
+        latest = parse_utc_text(item.get("latest_event_time", {}).get("S"))
         return SyncState(site, kind, resource, latest, int(item.get("record_count", {}).get("N", "0")))
 
     def add_counts(self, count: IngestCount) -> None:

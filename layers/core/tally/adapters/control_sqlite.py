@@ -10,7 +10,16 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-from tally.domain.control import ApiKey, BatchOutcome, ControlError, IngestCount, Site, SyncState
+from tally.domain.control import (
+    ApiKey,
+    BatchOutcome,
+    ControlError,
+    IngestCount,
+    Site,
+    SyncState,
+    parse_utc_text,
+    utc_text,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
@@ -29,23 +38,14 @@ CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, outcome TEXT NOT 
 """
 
 
-def _ts(value: datetime) -> str:
-    # Fixed-width UTC text, so SQL max() compares instants correctly.
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def _key(row: sqlite3.Row) -> ApiKey:
     return ApiKey(
         key_id=row["key_id"],
         site=row["site"],
         secret_hash=row["secret_hash"],
-        created_at=_dt(row["created_at"]),  # type: ignore[arg-type]
+        created_at=parse_utc_text(row["created_at"]),  # type: ignore[arg-type]
         resources=tuple(json.loads(row["resources"])),
-        revoked_at=_dt(row["revoked_at"]),
+        revoked_at=parse_utc_text(row["revoked_at"]),
     )
 
 
@@ -84,17 +84,17 @@ class SqliteControlStore:
     def add_site(self, site: Site) -> None:
         try:
             with self._tx() as db:
-                db.execute("INSERT INTO sites VALUES (?, ?)", (site.name, _ts(site.created_at)))
+                db.execute("INSERT INTO sites VALUES (?, ?)", (site.name, utc_text(site.created_at)))
         except sqlite3.IntegrityError as exc:
             raise ControlError(f"site {site.name!r} exists already") from exc
 
     def get_site(self, name: str) -> Site | None:
         row = self._conn().execute("SELECT * FROM sites WHERE name = ?", (name,)).fetchone()
-        return Site(row["name"], _dt(row["created_at"])) if row else None  # type: ignore[arg-type]
+        return Site(row["name"], parse_utc_text(row["created_at"])) if row else None  # type: ignore[arg-type]
 
     def list_sites(self) -> list[Site]:
         rows = self._conn().execute("SELECT * FROM sites ORDER BY name").fetchall()
-        return [Site(r["name"], _dt(r["created_at"])) for r in rows]  # type: ignore[arg-type]
+        return [Site(r["name"], parse_utc_text(r["created_at"])) for r in rows]  # type: ignore[arg-type]
 
     def add_key(self, key: ApiKey) -> None:
         if self.get_site(key.site) is None:
@@ -102,7 +102,13 @@ class SqliteControlStore:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
-                (key.key_id, key.site, key.secret_hash, json.dumps(list(key.resources)), _ts(key.created_at)),
+                (
+                    key.key_id,
+                    key.site,
+                    key.secret_hash,
+                    json.dumps(list(key.resources)),
+                    utc_text(key.created_at),
+                ),
             )
 
     def get_key(self, key_id: str) -> ApiKey | None:
@@ -118,7 +124,8 @@ class SqliteControlStore:
     def revoke_key(self, key_id: str, at: datetime) -> bool:
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE key_id = ?", (_ts(at), key_id)
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE key_id = ?",
+                (utc_text(at), key_id),
             )
         return cur.rowcount > 0
 
@@ -129,7 +136,7 @@ class SqliteControlStore:
                    ON CONFLICT (site, kind, resource) DO UPDATE SET
                      latest_event_time = max(coalesce(latest_event_time, ''), excluded.latest_event_time),
                      record_count = record_count + excluded.record_count""",
-                (site, kind, resource, _ts(latest), added),
+                (site, kind, resource, utc_text(latest), added),
             )
 
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState:
@@ -143,7 +150,7 @@ class SqliteControlStore:
         )
         if row is None:
             return SyncState(site, kind, resource, None, 0)
-        return SyncState(site, kind, resource, _dt(row["latest_event_time"]), row["record_count"])
+        return SyncState(site, kind, resource, parse_utc_text(row["latest_event_time"]), row["record_count"])
 
     def add_counts(self, count: IngestCount) -> None:
         with self._tx() as db:

@@ -9,7 +9,6 @@ Object names are derived from batch content, so a retried batch overwrites itsel
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -152,10 +151,3 @@ def open_warehouse(settings: Settings) -> FsWarehouse:
         allow_bucket_deletion=False,
     )
     return FsWarehouse(fs, base, f"s3://{base}", atomic_rename=False)
-
-
-def iter_partitions(keys: list[str]) -> Iterator[tuple[str, str]]:
-    """(partition folder, key) for every key of a date-partitioned table."""
-    for key in keys:
-        folder, _, _ = key.rpartition("/")
-        yield folder, key

@@ -79,6 +79,16 @@ class BatchOutcome:
     keys: list[str] = field(default_factory=list)
 
 
+def utc_text(value: datetime) -> str:
+    """Fixed-width UTC text, so stores that compare strings (SQL max(), DynamoDB conditions)
+    order instants correctly."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_utc_text(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def validate_site_name(name: str) -> str:
     if not SITE_NAME.match(name):
         raise ControlError(

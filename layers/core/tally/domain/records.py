@@ -10,7 +10,7 @@ the same way the Arrow JSON reader reads it, so both validation paths agree.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -80,9 +80,6 @@ class UsageRecord(BaseModel):
     @classmethod
     def time_fields(cls) -> list[str]:
         return [n for n, f in cls.model_fields.items() if f.annotation in (datetime, datetime | None)]
-
-    def identity_values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f) for f in self.identity)
 
 
 class JobRecord(UsageRecord):
@@ -234,6 +231,3 @@ MODELS: dict[RecordKind, type[UsageRecord]] = {
     "storage": StorageRecord,
     "accelerators": AcceleratorRecord,
 }
-
-# Columns the server adds to every stored row.
-SERVER_COLUMNS = ("ingested_at", "batch_id")
