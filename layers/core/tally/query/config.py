@@ -45,4 +45,4 @@ def open_engine(settings: Settings, query: QuerySettings | None = None) -> Query
         raise ValueError("AWS mode queries run on Athena: set TALLY_ATHENA_WORKGROUP")
     from tally.query.duckdb_engine import DuckDbEngine
 
-    return DuckDbEngine(settings.local_warehouse)
+    return DuckDbEngine(settings.local_warehouse, cache_dir=settings.resolved_home / "cache")

@@ -8,10 +8,16 @@ a zone; decimals are the DDL's decimal(p,s), never floats. Partition columns nam
 whose value comes from the key even where the file holds a column of that name (as on Athena);
 others (quarantine's kind folder) are cut out of the file name. Only files with the table's
 extension below the partition folders are read: billing's `_manifests/*.json` never are.
-The views of `athena_queries/views/` are transpiled from Trino with sqlglot, strictly, and created
-each after the views it reads.
+The views of `athena_queries/views/` are transpiled from Trino with sqlglot, strictly (once per
+SQL text: see tally.query.compiled), and created on first use, each after the views it reads.
 A table with no files yet is an empty view with the right columns, swapped for the real one as
 soon as files appear.
+
+Start-up does not depend on the number of files: the DDL gives every column's type, so a Parquet
+table is read with `union_by_name = false` (DuckDB binds against one file and matches the others'
+columns by name) and every column is cast to its DDL type. Only when files disagree (a file
+written before a column existed) does a table fall back to `union_by_name = true`, which reads
+every file's schema; it stays so for the engine's life.
 """
 
 from __future__ import annotations
@@ -19,16 +25,17 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from tally.query.ddl import TableDef, table_defs
+from tally.query.compiled import compiled_catalog
+from tally.query.ddl import TableDef
 from tally.query.engine import Param, QueryError, QueryResult
-from tally.query.sql_files import view_body, views_in_order
-from tally.query.transpile import TranspileError, expression_to_duckdb, to_duckdb
+from tally.query.sql_files import referenced_tables
+from tally.query.transpile import expression_to_duckdb, parse_statement, to_duckdb
 
 _EXTENSIONS = {"parquet": "parquet", "json": "ndjson"}
 
@@ -44,25 +51,66 @@ def _quote_text(value: str) -> str:
 class DuckDbEngine:
     name = "duckdb"
 
-    def __init__(self, root: Path, sql_root: Path | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        sql_root: Path | None = None,
+        threads: int | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        """`cache_dir` keeps the compiled SQL catalog between processes (see tally.query.compiled)."""
         self.root = root
-        self._tables = table_defs(sql_root)
+        catalog = compiled_catalog(sql_root, cache_dir)
+        self._tables = catalog.tables
+        self._views = catalog.views
         self._connection = duckdb.connect(":memory:")
         # Athena timestamps carry no zone and mean UTC; make DuckDB read and cast them as UTC.
         self._connection.execute("SET TimeZone = 'UTC'")
+        # Footers read once per file (DuckDB checks the file's modification time before reuse).
+        self._connection.execute("SET parquet_metadata_cache = true")
         if threads:
             self._connection.execute(f"SET threads = {int(threads)}")
         self._lock = threading.Lock()
         self._filled: dict[str, bool] = {}
-        for table in self._tables.values():
-            self._register(table, filled=False)
-        self._refresh()
-        for item in views_in_order(sql_root):
-            try:
-                sql = expression_to_duckdb(view_body(item))
-            except TranspileError as error:
-                raise TranspileError(f"view {item.name}: {error}") from error
-            self._connection.execute(f"CREATE OR REPLACE VIEW {_quote_ident(item.name)} AS {sql}")
+        self._by_name: set[str] = set()  # tables read with union_by_name (their files disagree)
+        self._created: set[str] = set()  # views of athena_queries/views created so far
+        self._closure: dict[str, frozenset[str]] = {}
+
+    # -- what a query reads ---------------------------------------------------------------------
+
+    def _tables_under(self, name: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        """The warehouse tables a table or view reads, directly or through other views."""
+        if name in self._tables:
+            return frozenset({name})
+        view = self._views.get(name)
+        if view is None or name in seen:
+            return frozenset()
+        cached = self._closure.get(name)
+        if cached is None:
+            out: set[str] = set()
+            for read in view.reads:
+                out |= self._tables_under(read, seen | {name})
+            cached = self._closure[name] = frozenset(out)
+        return cached
+
+    def _prepare(self, names: Iterable[str]) -> None:
+        """Register the tables (as they are now) and create the views that `names` read."""
+        wanted = sorted(set(names))
+        tables = sorted({t for name in wanted for t in self._tables_under(name)})
+        with self._lock:
+            for table in tables:
+                self._refresh(self._tables[table])
+            for name in wanted:
+                self._create_view(name)
+
+    def _create_view(self, name: str) -> None:
+        view = self._views.get(name)
+        if view is None or name in self._created:
+            return
+        for read in view.reads:  # the catalog's views never read each other in a cycle
+            self._create_view(read)
+        self._connection.execute(f"CREATE OR REPLACE VIEW {_quote_ident(name)} AS {view.sql}")
+        self._created.add(name)
 
     # -- warehouse tables -------------------------------------------------------------------
 
@@ -71,15 +119,12 @@ class DuckDbEngine:
         pattern = re.sub(r"\$\{[a-z_]+\}", "*", template)
         return pattern + "*." + _EXTENSIONS[table.file_format]
 
-    def _refresh(self) -> None:
-        with self._lock:
-            for table in self._tables.values():
-                filled = next(iter(self.root.glob(self._glob(table))), None) is not None
-                if filled != self._filled.get(table.name):
-                    self._register(table, filled)
+    def _refresh(self, table: TableDef) -> None:
+        filled = next(iter(self.root.glob(self._glob(table))), None) is not None
+        if filled != self._filled.get(table.name):
+            self._register(table, filled)
 
     def _register(self, table: TableDef, filled: bool) -> None:
-        self._filled[table.name] = filled
         name = _quote_ident(table.name)
         if not filled:
             columns = [f"CAST(NULL AS {c.duckdb_type}) AS {_quote_ident(c.name)}" for c in table.columns]
@@ -88,14 +133,47 @@ class DuckDbEngine:
             self._connection.execute(
                 f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(columns)} WHERE false"
             )
-            return
-        self._connection.execute(f"CREATE OR REPLACE VIEW {name} AS {self._source_sql(table)}")
+        else:
+            by_name = table.name in self._by_name
+            try:
+                self._connection.execute(
+                    f"CREATE OR REPLACE VIEW {name} AS {self._source_sql(table, by_name)}"
+                )
+            except duckdb.Error:
+                if by_name or table.file_format != "parquet":
+                    raise
+                # The file DuckDB binds against lacks a DDL column: read every file's schema.
+                self._by_name.add(table.name)
+                self._connection.execute(f"CREATE OR REPLACE VIEW {name} AS {self._source_sql(table, True)}")
+        self._filled[table.name] = filled
 
-    def _source_sql(self, table: TableDef) -> str:
+    def _widen(self, tables: frozenset[str], error: duckdb.Error) -> bool:
+        """After a read error that files disagreeing on columns explain, read those tables by name.
+
+        True when some table was switched (the query is worth running again).
+        """
+        message = str(error)
+        candidates = [
+            self._tables[t]
+            for t in sorted(tables)
+            if t not in self._by_name and self._filled.get(t) and self._tables[t].file_format == "parquet"
+        ]
+        if "union_by_name" not in message.lower() and not (
+            isinstance(error, duckdb.BinderException)
+            and any(f'"{c.name}"' in message for t in candidates for c in t.columns)
+        ):
+            return False
+        with self._lock:
+            for table in candidates:
+                self._by_name.add(table.name)
+                self._register(table, True)
+        return bool(candidates)
+
+    def _source_sql(self, table: TableDef, by_name: bool) -> str:
         path = _quote_text(f"{self.root.as_posix()}/{self._glob(table)}")
         template = table.relative_partition_template()
         hive = [p.name for p in table.partitions if f"{p.name}=${{{p.name}}}" in template]
-        options = ["union_by_name = true", "filename = true"]
+        options = [f"union_by_name = {'true' if by_name else 'false'}", "filename = true"]
         if hive:
             types = ", ".join(f"{_quote_text(h)}: 'VARCHAR'" for h in hive)
             options += ["hive_partitioning = true", f"hive_types = {{{types}}}"]
@@ -109,13 +187,11 @@ class DuckDbEngine:
             reader = f"read_json({path}, {', '.join(options)})"
         select = []
         for column in table.columns:
+            # Every column as the DDL declares it (as Athena reads it), whatever a file was written
+            # with: decimals keep their precision and scale, so sums stay exact across files, and the
+            # view's types never depend on which file DuckDB bound against.
             ident = _quote_ident(column.name)
-            if column.duckdb_type == "TIMESTAMP" or column.duckdb_type.startswith("DECIMAL"):
-                # Decimals keep the DDL's precision and scale whatever a file was written with
-                # (Athena reads them as declared), so sums stay exact and comparable across files.
-                select.append(f"CAST({ident} AS {column.duckdb_type}) AS {ident}")
-            else:
-                select.append(ident)
+            select.append(f"CAST({ident} AS {column.duckdb_type}) AS {ident}")
         for partition in table.partitions:
             ident = _quote_ident(partition.name)
             if partition.name in hive:
@@ -133,15 +209,28 @@ class DuckDbEngine:
         return to_duckdb(sql)
 
     def query(self, sql: str, params: Sequence[Param] = ()) -> QueryResult:
-        duck_sql = to_duckdb(sql)
-        self._refresh()
+        tree = parse_statement(sql)
+        duck_sql = expression_to_duckdb(tree)
+        names = referenced_tables(tree)
+        tables = frozenset(t for name in names for t in self._tables_under(name))
         started = time.perf_counter()
+        try:
+            try:
+                self._prepare(names)
+                table = self._run(duck_sql, params)
+            except duckdb.Error as error:
+                if not self._widen(tables, error):
+                    raise
+                self._prepare(names)
+                table = self._run(duck_sql, params)
+        except duckdb.Error as error:
+            raise QueryError(f"DuckDB could not run the query: {error}", reason=str(error)) from error
+        return QueryResult(table, self.name, time.perf_counter() - started)
+
+    def _run(self, duck_sql: str, params: Sequence[Param]) -> pa.Table:
         cursor = self._connection.cursor()
         try:
             relation = cursor.sql(duck_sql, params=list(params) if params else None)
-            table = relation.to_arrow_table() if relation is not None else pa.table({})
-        except duckdb.Error as error:
-            raise QueryError(f"DuckDB could not run the query: {error}", reason=str(error)) from error
+            return relation.to_arrow_table() if relation is not None else pa.table({})
         finally:
             cursor.close()
-        return QueryResult(table, self.name, time.perf_counter() - started)

@@ -66,12 +66,17 @@ def parse_trino(sql: str) -> list[exp.Expr]:
     return [s for s in statements if s is not None]
 
 
-def to_duckdb(sql: str) -> str:
-    """One Trino statement as DuckDB SQL, or TranspileError."""
+def parse_statement(sql: str) -> exp.Expr:
+    """Exactly one Trino statement, parsed, or TranspileError."""
     statements = parse_trino(sql)
     if len(statements) != 1:
         raise TranspileError(f"expected one SQL statement, found {len(statements)}")
-    return expression_to_duckdb(statements[0])
+    return statements[0]
+
+
+def to_duckdb(sql: str) -> str:
+    """One Trino statement as DuckDB SQL, or TranspileError."""
+    return expression_to_duckdb(parse_statement(sql))
 
 
 def expression_to_duckdb(tree: exp.Expr) -> str:
