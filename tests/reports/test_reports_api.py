@@ -113,6 +113,26 @@ def test_hostile_names_are_refused(client: TestClient, keys: dict[str, str], par
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("to", "9999-12-31T23:59:59-01:00"), ("from", "0001-01-01T00:00:00+01:00")],
+)
+def test_times_outside_the_calendar_in_utc_are_refused(
+    client: TestClient, keys: dict[str, str], name: str, value: str
+) -> None:
+    response = get(client, keys["alpha"], **{name: value})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["detail"].startswith(f"{name}: '{value}' is outside the years 1 to 9999")
+
+
+def test_the_last_representable_time_is_a_valid_bound(client: TestClient, keys: dict[str, str]) -> None:
+    wide = get(client, keys["alpha"], metrics="jobs", **{"to": "9999-12-31T23:59:59+01:00"})
+    assert wide.status_code == 200, wide.text
+    narrow = get(client, keys["alpha"], metrics="jobs", **{"to": "2100-01-01"})
+    assert wide.json()["rows"] == narrow.json()["rows"] != []
+
+
 def test_hostile_values_are_only_values(client: TestClient, keys: dict[str, str]) -> None:
     for value in ("x' OR '1'='1", "alpha' --", "'; DROP VIEW jobs_dedup; --"):
         response = get(client, keys["alpha"], group_by="vo", vo=value)

@@ -37,7 +37,12 @@ def parse_time(text: str, name: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise ReportError(f"{name}: {text!r} is not a date (YYYY-MM-DD) or an ISO date-time") from error
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:  # e.g. 9999-12-31T23:59:59-01:00 is after the year 9999 in UTC
+        raise ReportError(f"{name}: {text!r} is outside the years 1 to 9999 in UTC") from error
 
 
 def make_spec(
