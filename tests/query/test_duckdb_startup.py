@@ -55,6 +55,10 @@ def test_start_up_reads_no_file_and_a_query_reads_only_what_it_names(tmp_path: P
     engine = DuckDbEngine(root)
     assert engine.query("SELECT 1 AS one").table.to_pylist() == [{"one": 1}]
     assert engine.query("SELECT count(*) AS n FROM registry_resources").table.to_pylist() == [{"n": 0}]
+    # A typo is the user's error, said on one line; it does not make the engine read every file.
+    with pytest.raises(QueryError) as typo:
+        engine.query("SELECT nope FROM jobs")
+    assert 'Referenced column "nope" not found' in str(typo.value) and "\n" not in str(typo.value)
     with pytest.raises(QueryError):
         engine.query("SELECT count(*) FROM jobs")
 

@@ -84,7 +84,6 @@ def test_views_come_after_what_they_read() -> None:
     "sql",
     [
         "SELECT sum(wall_seconds) / 3600 FROM jobs",  # integer division on Trino, not on DuckDB
-        "SELECT wall_seconds / 3600.0 FROM jobs",  # decimal division on Trino
         "SELECT made_up_function(site) FROM jobs",  # unknown: meaning cannot be checked
         "SELECT FROM WHERE",
         "SELECT 1; SELECT 2",
@@ -97,3 +96,28 @@ def test_unfaithful_or_invalid_sql_is_refused(sql: str) -> None:
 
 def test_fractional_division_is_accepted() -> None:
     assert "/ 3600" in to_duckdb("SELECT CAST(sum(wall_seconds) AS DOUBLE) / 3600 FROM jobs")
+
+
+@pytest.mark.parametrize("literal", ["3600.0", "3600.", "0.5", "36e2"])
+def test_a_decimal_or_double_literal_is_not_an_integer_divisor(literal: str) -> None:
+    assert f"/ {literal}" in to_duckdb(f"SELECT sum(wall_seconds) / {literal} FROM jobs")
+
+
+def test_a_refused_division_names_the_cast_to_write() -> None:
+    with pytest.raises(TranspileError) as caught:
+        to_duckdb("SELECT sum(wall_seconds) / 3600 AS h FROM jobs")
+    suggestion = "CAST(SUM(wall_seconds) AS DOUBLE) / 3600"
+    assert str(caught.value).endswith(f"write {suggestion!r}")
+    assert to_duckdb(f"SELECT {suggestion} AS h FROM jobs")  # and what it names is accepted
+
+
+@pytest.mark.parametrize(
+    ("sql", "where"),
+    [("SELEC 1 FROM", "line 1, column 7, near '1'"), ("SELECT (1 + 2", "line 1, column 13")],
+)
+def test_a_syntax_error_is_one_plain_line(sql: str, where: str) -> None:
+    with pytest.raises(TranspileError) as caught:
+        to_duckdb(sql)
+    message = str(caught.value)
+    assert "\x1b" not in message and "\n" not in message
+    assert message.startswith("not valid Athena SQL: ") and where in message

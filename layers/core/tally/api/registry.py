@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from tally.api.deps import PrincipalDep, ServicesDep
 from tally.registry.entries import ENTRY_TYPES, Entry, RegistryError, RegistryKind
-from tally.registry.store import RegistryNotFoundError, RegistryStore
+from tally.registry.store import RegistryNotFoundError, RegistryStore, RegistryUnknownSiteError
 from tally.services.ingest import Principal
 from tally.services.problems import Problem, forbidden, not_found
 
@@ -40,6 +40,8 @@ def _dump(entry: Entry) -> dict[str, Any]:
 def _guard(error: RegistryError) -> Problem:
     if isinstance(error, RegistryNotFoundError):
         return not_found(str(error))
+    if isinstance(error, RegistryUnknownSiteError):
+        return Problem(422, "Invalid registry entry", str(error))
     return Problem(409, "Registry conflict", str(error))
 
 
@@ -54,7 +56,7 @@ def add_entry(
 ) -> dict[str, Any]:
     entry = _entry(kind, body, who)
     try:
-        return _dump(RegistryStore(svc.warehouse).add(kind, entry))
+        return _dump(RegistryStore(svc.warehouse, svc.control).add(kind, entry))
     except RegistryError as error:
         raise _guard(error) from error
 
@@ -77,7 +79,7 @@ def replace_entry(
 ) -> dict[str, Any]:
     entry = _entry(kind, body, who)
     try:
-        return _dump(RegistryStore(svc.warehouse).replace(kind, entry_id, entry, who.site))
+        return _dump(RegistryStore(svc.warehouse, svc.control).replace(kind, entry_id, entry, who.site))
     except RegistryError as error:
         raise _guard(error) from error
 

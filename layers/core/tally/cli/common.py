@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 
 from tally.services.container import Services
 from tally.settings import Settings
@@ -20,7 +21,8 @@ def services() -> Services:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # The message is text, not markup: `[...]` in it (SQL, node lists) must print as written.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import orjson
 import typer
+from pydantic import ValidationError
 
 from tally.cli.common import out, print_json, services
-from tally.registry.entries import ENTRY_TYPES, RegistryKind
+from tally.registry.entries import ENTRY_TYPES, Entry, RegistryKind
 from tally.registry.store import RegistryStore
 
 app = typer.Typer(help="The normalisation registry the views join.", no_args_is_help=True)
@@ -31,8 +32,9 @@ def add(
 ) -> None:
     """Add one entry (checked against the others: no overlapping validity, no duplicate rule)."""
     registry_kind = _kind(kind)
-    model = ENTRY_TYPES[registry_kind].model_validate(orjson.loads(entry))
-    stored = RegistryStore(services().warehouse).add(registry_kind, model)
+    model = parse_entry(registry_kind, entry)
+    svc = services()
+    stored = RegistryStore(svc.warehouse, svc.control).add(registry_kind, model)
     out.print(f"added {kind} entry {stored.entry_id}")
 
 
@@ -44,6 +46,29 @@ def remove(
     """Remove one entry by id."""
     RegistryStore(services().warehouse).delete(_kind(kind), entry_id)
     out.print(f"removed {kind} entry {entry_id}")
+
+
+def parse_entry(kind: RegistryKind, text: str) -> Entry:
+    """The entry the JSON text describes, or a ValueError saying in one line what is wrong."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise ValueError(f"the {kind} entry is not valid JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"the {kind} entry must be a JSON object ({{...}}), not {type(data).__name__}")
+    try:
+        return ENTRY_TYPES[kind].model_validate(data)
+    except ValidationError as error:
+        raise ValueError(f"the {kind} entry is not valid: {describe(error)}") from error
+
+
+def describe(error: ValidationError) -> str:
+    """Pydantic's errors as `field: message; field: message` (no URLs, no input echo)."""
+    parts = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(p) for p in item["loc"])
+        parts.append(f"{field}: {item['msg']}" if field else str(item["msg"]))
+    return "; ".join(parts)
 
 
 def _kind(kind: str) -> RegistryKind:

@@ -38,6 +38,7 @@ from tally.query.sql_files import referenced_tables
 from tally.query.transpile import expression_to_duckdb, parse_statement, to_duckdb
 
 _EXTENSIONS = {"parquet": "parquet", "json": "ndjson"}
+_MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
 
 
 def _quote_ident(name: str) -> str:
@@ -46,6 +47,13 @@ def _quote_ident(name: str) -> str:
 
 def _quote_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _one_line(error: duckdb.Error) -> str:
+    """DuckDB's message on one line, without its `LINE n:` echo of the SQL and caret line."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    kept = [line for line in lines if line and not line.startswith("LINE ") and set(line) != {"^"}]
+    return " ".join(kept)
 
 
 class DuckDbEngine:
@@ -158,10 +166,11 @@ class DuckDbEngine:
             for t in sorted(tables)
             if t not in self._by_name and self._filled.get(t) and self._tables[t].file_format == "parquet"
         ]
-        if "union_by_name" not in message.lower() and not (
-            isinstance(error, duckdb.BinderException)
-            and any(f'"{c.name}"' in message for t in candidates for c in t.columns)
-        ):
+        # DuckDB names union_by_name when a later file lacks a column; a column of the DDL that
+        # "is not found" means the file DuckDB bound against lacks it. A typo is neither.
+        missing = _MISSING_COLUMN.search(message) if isinstance(error, duckdb.BinderException) else None
+        declared = missing is not None and any(missing[1] == c.name for t in candidates for c in t.columns)
+        if "union_by_name" not in message.lower() and not declared:
             return False
         with self._lock:
             for table in candidates:
@@ -224,7 +233,8 @@ class DuckDbEngine:
                 self._prepare(names)
                 table = self._run(duck_sql, params)
         except duckdb.Error as error:
-            raise QueryError(f"DuckDB could not run the query: {error}", reason=str(error)) from error
+            message = f"DuckDB could not run the query: {_one_line(error)}"
+            raise QueryError(message, reason=str(error)) from error
         return QueryResult(table, self.name, time.perf_counter() - started)
 
     def _run(self, duck_sql: str, params: Sequence[Param]) -> pa.Table:

@@ -5,13 +5,15 @@ Athena tables registry_<kind> and by the DuckDB engine. The file is the store of
 reads it, validates the whole set, and writes it back (S3 PUT and the local rename are atomic,
 so readers never see half a file). Two edits racing on the same kind can lose one; edits are rare
 and made by people, and the second editor sees the result at once.
+Given the control store's sites, the store refuses entries for a site it does not know (a typo in
+a site name would otherwise be a benchmark no job ever joins).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -34,9 +36,28 @@ class RegistryNotFoundError(RegistryError):
     """No entry with that id (or not one the caller may see)."""
 
 
+class RegistryUnknownSiteError(RegistryError):
+    """An entry for a site the control store does not hold."""
+
+
+class KnownSites(Protocol):
+    def get_site(self, name: str) -> object | None: ...
+
+
 class RegistryStore:
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, sites: KnownSites | None = None) -> None:
+        """With `sites`, new and replaced entries must name a site it holds."""
         self.warehouse = warehouse
+        self.sites = sites
+
+    def _check_sites(self, entries: list[Entry]) -> None:
+        if self.sites is None:
+            return
+        for site in sorted({e.site for e in entries}):
+            if self.sites.get_site(site) is None:
+                raise RegistryUnknownSiteError(
+                    f"site {site!r} is not known; add it first (`tally sites add {site}`)"
+                )
 
     def list_entries(self, kind: RegistryKind, site: str | None = None) -> list[Entry]:
         key = registry_key(kind)
@@ -56,6 +77,7 @@ class RegistryStore:
         raise RegistryNotFoundError(f"no {kind} entry {entry_id!r}")
 
     def add(self, kind: RegistryKind, entry: Entry, now: datetime | None = None) -> Entry:
+        self._check_sites([entry])
         stamped = _stamp(entry, uuid.uuid4().hex[:16], now)
         self._save(kind, [*self.list_entries(kind), stamped])
         return stamped
@@ -66,6 +88,7 @@ class RegistryStore:
             raise RegistryError(
                 f"this key belongs to site {site!r} and cannot move an entry to {entry.site!r}"
             )
+        self._check_sites([entry])
         stamped = _stamp(entry, entry_id, None)
         self._save(kind, [stamped if e.entry_id == entry_id else e for e in self.list_entries(kind)])
         return stamped
@@ -78,6 +101,7 @@ class RegistryStore:
         self, kind: RegistryKind, entries: list[Entry], now: datetime | None = None
     ) -> list[Entry]:
         """Store exactly these entries (ids kept when given, minted otherwise)."""
+        self._check_sites(entries)
         stamped = [_stamp(e, e.entry_id or uuid.uuid4().hex[:16], now) for e in entries]
         self._save(kind, stamped)
         return stamped
