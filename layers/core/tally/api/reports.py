@@ -13,12 +13,12 @@ from tally.query.engine import QueryEngine, QueryError
 from tally.reports.catalog import KINDS
 from tally.reports.output import MEDIA_TYPES, Format, render
 from tally.reports.run import run_report
-from tally.reports.spec import ReportError, make_spec
+from tally.reports.spec import MAX_LIMIT, OTHER, ReportError, make_spec
 from tally.services.container import Services
 from tally.services.problems import Problem, forbidden
 
 router = APIRouter(tags=["reports"])
-RESERVED = {"group_by", "metrics", "from", "to", "format"}
+RESERVED = {"group_by", "metrics", "from", "to", "format", "order_by", "limit"}
 _engine_lock = threading.Lock()
 
 
@@ -51,6 +51,19 @@ def get_report(
     group_by: Annotated[list[str] | None, Query(description="dimensions, comma-separated")] = None,
     metrics: Annotated[list[str] | None, Query(description="metrics, comma-separated")] = None,
     format: Annotated[Format, Query(description="json, csv or xlsx")] = "json",
+    order_by: Annotated[
+        str | None,
+        Query(description="a metric or dimension, optionally :asc or :desc (metrics default to :desc)"),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_LIMIT,
+            description="top-N: keep the first N by order_by (default: the first metric); the rest "
+            f"are summed in one row labelled {OTHER!r} (per time bucket when grouped by time)",
+        ),
+    ] = None,
 ) -> Response:
     if kind not in KINDS:
         raise Problem(404, "Not found", f"no report kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -63,7 +76,9 @@ def get_report(
         raise forbidden(f"this key belongs to site {who.site!r} and cannot read site {foreign[0]!r}")
     filters["site"] = [who.site]
     try:
-        spec = make_spec(kind, group_by or [], metrics or [], date_from, date_to, filters)
+        spec = make_spec(
+            kind, group_by or [], metrics or [], date_from, date_to, filters, order_by=order_by, limit=limit
+        )
     except ReportError as error:
         raise invalid(str(error)) from error
     try:

@@ -13,7 +13,7 @@ from tally.cli.query import print_table
 from tally.query.config import open_engine
 from tally.reports.output import render
 from tally.reports.run import run_report
-from tally.reports.spec import ReportError, make_spec
+from tally.reports.spec import OTHER, ReportError, make_spec
 
 
 def report(
@@ -25,6 +25,14 @@ def report(
     where: Annotated[
         list[str] | None, typer.Option("--where", "-w", help="DIMENSION=VALUE, repeatable")
     ] = None,
+    order_by: Annotated[
+        str | None,
+        typer.Option("--order-by", help="a metric or dimension, optionally :asc or :desc"),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help=f"keep the top N by --order-by; the rest as one {OTHER!r} row"),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv, xlsx or json")] = "table",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file")] = None,
 ) -> None:
@@ -35,7 +43,9 @@ def report(
         if not sep:
             raise ReportError(f"--where takes DIMENSION=VALUE, got {item!r}")
         filters.setdefault(name.strip(), []).append(value)
-    spec = make_spec(kind, group_by or [], metrics or [], date_from, date_to, filters)
+    spec = make_spec(
+        kind, group_by or [], metrics or [], date_from, date_to, filters, order_by=order_by, limit=limit
+    )
     result = run_report(open_engine(services().settings), spec)
     if fmt == "table" and output is None:
         print_table(result.table, "table")

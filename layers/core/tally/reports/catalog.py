@@ -20,11 +20,23 @@ TIME_DIMENSIONS: dict[str, str] = {
 }
 
 
+#: Exact sums are summed as DECIMAL(38, 9) (each value rounded to 1e-9), so a total is the same
+#: digits whatever order the engine adds rows in; reports give them to EXACT_PLACES places.
+EXACT_PLACES = 6
+
+
 @dataclass(frozen=True)
 class Metric:
     sql: str
     type: ValueType
     description: str
+    # For exact sums: the SQL yields a DECIMAL; the report divides it by this and rounds it to
+    # EXACT_PLACES (e.g. 3600 for seconds to hours). None: the SQL's value as it is.
+    divisor: int | None = None
+
+
+def exact_sum(column: str) -> str:
+    return f"sum(CAST({column} AS DECIMAL(38, 9)))"
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,36 @@ class Kind:
     enriched: frozenset[str] = field(default_factory=frozenset)
     enriched_base: str | None = None
     boolean_dimensions: frozenset[str] = field(default_factory=frozenset)
+    # Metrics that need a benchmark, and the metric that says how much had none: asked for one,
+    # a report always shows the other, so a missing benchmark never just reports less.
+    normalised: frozenset[str] = field(default_factory=frozenset)
+    unnormalised: str | None = None
 
 
 def _hours(column: str, description: str) -> Metric:
-    return Metric(f"CAST(sum({column}) AS DOUBLE) / 3600", "number", description)
+    return Metric(exact_sum(column), "number", description, divisor=3600)
+
+
+def _sum(column: str, description: str) -> Metric:
+    return Metric(exact_sum(column), "number", description, divisor=1)
+
+
+def _ratio(numerator: str, denominator: str, description: str) -> Metric:
+    """A ratio of exact sums (so its digits do not depend on the order rows are added in)."""
+    return Metric(
+        f"CAST({exact_sum(numerator)} AS DOUBLE) / nullif(CAST({exact_sum(denominator)} AS DOUBLE), 0)",
+        "number",
+        description,
+    )
+
+
+def _unnormalised(quantity: str, normalised: str, description: str, divisor: int) -> Metric:
+    return Metric(
+        f"coalesce({exact_sum(f'CASE WHEN {normalised} IS NULL THEN {quantity} END')}, 0)",
+        "number",
+        description,
+        divisor=divisor,
+    )
 
 
 JOBS = Kind(
@@ -54,7 +92,7 @@ JOBS = Kind(
         "resource": "resource",
         "vo": "vo",
         "project": "project",
-        "user": "user_name",
+        "user": "report_user",
         "queue": "queue",
         "infrastructure": "infrastructure",
         "state": "state",
@@ -74,6 +112,9 @@ JOBS = Kind(
             "normalised_hepscore23_seconds", "core hours x HEPscore23"
         ),
         "normalised_core_hours_hs06": _hours("normalised_hs06_seconds", "core hours x HS06"),
+        "unnormalised_core_hours": _unnormalised(
+            "core_seconds", "normalised_core_seconds", "core hours of jobs with no benchmark", 3600
+        ),
         "gpu_hours": _hours("gpu_seconds", "wall hours x GPUs"),
         "cpu_efficiency": Metric(
             "CAST(sum(cpu_seconds) AS DOUBLE) / nullif(sum(core_seconds), 0)",
@@ -83,6 +124,10 @@ JOBS = Kind(
         "mean_wait_hours": Metric("avg(CAST(wait_seconds AS DOUBLE)) / 3600", "number", "mean queue wait"),
     },
     default_metrics=("jobs", "core_hours", "normalised_core_hours", "cpu_efficiency"),
+    normalised=frozenset(
+        {"normalised_core_hours", "normalised_core_hours_hepscore23", "normalised_core_hours_hs06"}
+    ),
+    unnormalised="unnormalised_core_hours",
 )
 
 VMS = Kind(
@@ -100,15 +145,18 @@ VMS = Kind(
     metrics={
         "instance_days": Metric("count(*)", "integer", "instance-days with samples"),
         "instances": Metric("count(DISTINCT instance_id)", "integer", "distinct instances"),
-        "measured_hours": Metric("sum(measured_hours)", "number", "sampled uptime hours"),
-        "cpu_busy_hours": Metric("sum(cpu_busy_hours)", "number", "busy CPU hours"),
-        "vcpu_hours": Metric("sum(vcpu_hours)", "number", "uptime hours x vCPUs"),
-        "normalised_hours": Metric("sum(normalised_hours)", "number", "vCPU hours x benchmark"),
-        "cpu_efficiency": Metric(
-            "sum(cpu_busy_hours) / nullif(sum(vcpu_hours), 0)", "number", "busy CPU / vCPU hours"
+        "measured_hours": _sum("measured_hours", "sampled uptime hours"),
+        "cpu_busy_hours": _sum("cpu_busy_hours", "busy CPU hours"),
+        "vcpu_hours": _sum("vcpu_hours", "uptime hours x vCPUs"),
+        "normalised_hours": _sum("normalised_hours", "vCPU hours x benchmark"),
+        "unnormalised_vcpu_hours": _unnormalised(
+            "vcpu_hours", "normalised_hours", "vCPU hours of instances with no benchmark", 1
         ),
+        "cpu_efficiency": _ratio("cpu_busy_hours", "vcpu_hours", "busy CPU / vCPU hours"),
     },
     default_metrics=("instance_days", "measured_hours", "vcpu_hours", "normalised_hours"),
+    normalised=frozenset({"normalised_hours"}),
+    unnormalised="unnormalised_vcpu_hours",
 )
 
 STORAGE = Kind(
@@ -123,7 +171,7 @@ STORAGE = Kind(
         "project": "project",
     },
     metrics={
-        "avg_used_bytes": Metric("sum(avg_used_bytes)", "number", "mean used bytes over the month"),
+        "avg_used_bytes": _sum("avg_used_bytes", "mean used bytes over the month"),
         "peak_used_bytes": Metric("sum(peak_used_bytes)", "integer", "sum of per-path peaks"),
         "last_used_bytes": Metric("sum(last_used_bytes)", "integer", "latest snapshot in the month"),
         "allocated_bytes": Metric("sum(peak_allocated_bytes)", "integer", "allocated bytes (peak)"),
@@ -148,15 +196,19 @@ ACCELERATORS = Kind(
         "allocations": Metric("count(DISTINCT associated_id)", "integer", "distinct jobs or VMs"),
         "device_hours": _hours("device_seconds", "allocated device hours"),
         "active_device_hours": _hours("active_device_seconds", "active device hours"),
-        "mean_utilisation_percent": Metric(
-            "CAST(sum(utilisation_percent * utilised_basis_seconds) AS DOUBLE)"
-            " / nullif(sum(utilised_basis_seconds), 0)",
-            "number",
+        "mean_utilisation_percent": _ratio(
+            "utilisation_percent * utilised_basis_seconds",
+            "utilised_basis_seconds",
             "utilisation weighted by allocated time",
         ),
         "normalised_hours": _hours("normalised_device_seconds", "device hours x benchmark per unit"),
+        "unnormalised_device_hours": _unnormalised(
+            "device_seconds", "normalised_device_seconds", "device hours with no benchmark", 3600
+        ),
     },
     default_metrics=("device_hours", "mean_utilisation_percent"),
+    normalised=frozenset({"normalised_hours"}),
+    unnormalised="unnormalised_device_hours",
 )
 
 KINDS: dict[ReportKind, Kind] = {"jobs": JOBS, "vms": VMS, "storage": STORAGE, "accelerators": ACCELERATORS}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
 import xlsxwriter
 
 from tally.reports.run import ReportResult
@@ -22,17 +24,27 @@ MEDIA_TYPES: dict[Format, str] = {
 def _plain(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        # A JSON number with the decimal's own digits, exactly as the CSV writes them.
+        return orjson.Fragment(_digits(value))
     return value
+
+
+def _digits(value: Decimal) -> str:
+    return format(value, "f")
 
 
 def to_json(result: ReportResult) -> dict[str, Any]:
     spec = result.spec
+    direction = "desc" if spec.descending else "asc"
     return {
         "kind": spec.kind,
         "from": spec.start.isoformat().replace("+00:00", "Z"),
         "to": spec.end.isoformat().replace("+00:00", "Z"),
         "group_by": list(spec.group_by),
         "filters": {k: list(v) for k, v in spec.filters.items()},
+        "order_by": None if spec.order_by is None else f"{spec.order_by}:{direction}",
+        "limit": spec.limit,
         "columns": [{"name": n, "type": t} for n, t in result.columns],
         "rows": [{k: _plain(v) for k, v in row.items()} for row in result.table.to_pylist()],
         "engine": result.engine,
@@ -55,6 +67,8 @@ def to_csv(result: ReportResult) -> bytes:
                 cells.append("true" if value else "false")
             elif kind == "date":
                 cells.append(value.isoformat())
+            elif isinstance(value, Decimal):
+                cells.append(_digits(value))
             else:
                 cells.append(str(value))
         writer.writerow(cells)
@@ -86,7 +100,7 @@ def to_xlsx(result: ReportResult) -> bytes:
             elif kind == "boolean":
                 sheet.write_boolean(r, col, bool(value))
             elif kind in ("integer", "number"):
-                sheet.write_number(r, col, value, formats[kind])
+                sheet.write_number(r, col, float(value), formats[kind])
             else:
                 sheet.write_string(r, col, str(value))
     sheet.freeze_panes(1, 0)
@@ -99,6 +113,4 @@ def render(result: ReportResult, fmt: Format) -> bytes:
         return to_csv(result)
     if fmt == "xlsx":
         return to_xlsx(result)
-    import orjson
-
     return orjson.dumps(to_json(result))

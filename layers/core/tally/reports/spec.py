@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from tally.reports.catalog import KINDS, Kind, ReportKind
+from tally.reports.catalog import KINDS, TIME_DIMENSIONS, Kind, ReportKind
 
 MAX_FILTER_VALUES = 100
 MAX_VALUE_LENGTH = 1024
+MAX_LIMIT = 10_000
+#: The label of the row that sums everything beyond a report's top `limit` rows.
+OTHER = "other"
 
 
 class ReportError(ValueError):
@@ -23,6 +26,10 @@ class ReportSpec:
     start: datetime  # inclusive, UTC
     end: datetime  # exclusive, UTC
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    order_by: str | None = None  # a metric or a dimension of the report
+    descending: bool = True
+    # Top-N: the first `limit` rows by order_by (time dimensions aside), the rest summed as OTHER.
+    limit: int | None = None
 
     @property
     def catalog(self) -> Kind:
@@ -52,6 +59,8 @@ def make_spec(
     start: str,
     end: str,
     filters: dict[str, list[str]] | None = None,
+    order_by: str | None = None,
+    limit: int | None = None,
 ) -> ReportSpec:
     if kind not in KINDS:
         raise ReportError(f"unknown report kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -73,6 +82,8 @@ def make_spec(
             raise ReportError(
                 f"{kind} reports have no metric {metric!r}; choose from {', '.join(catalog.metrics)}"
             )
+    if catalog.unnormalised and set(chosen) & catalog.normalised and catalog.unnormalised not in chosen:
+        chosen.append(catalog.unnormalised)
     checked: dict[str, tuple[str, ...]] = {}
     for name, values in (filters or {}).items():
         if name not in catalog.dimensions:
@@ -89,4 +100,29 @@ def make_spec(
     start_at, end_at = parse_time(start, "from"), parse_time(end, "to")
     if end_at <= start_at:
         raise ReportError("`to` must be after `from`")
-    return ReportSpec(kind, tuple(names), tuple(dict.fromkeys(chosen)), start_at, end_at, checked)
+    chosen = list(dict.fromkeys(chosen))
+    order, descending = _order(kind, order_by, names, chosen, limit)
+    return ReportSpec(kind, tuple(names), tuple(chosen), start_at, end_at, checked, order, descending, limit)
+
+
+def _order(
+    kind: str, order_by: str | None, names: list[str], metrics: list[str], limit: int | None
+) -> tuple[str | None, bool]:
+    """`name`, `name:desc` or `name:asc` checked against the report; metrics sort descending first."""
+    if limit is not None:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ReportError(f"limit takes 1 to {MAX_LIMIT}")
+        if not [n for n in names if n not in TIME_DIMENSIONS]:
+            raise ReportError("limit keeps the top rows of a dimension: group by one that is not a time")
+    if not order_by:
+        return (metrics[0], True) if limit is not None else (None, True)
+    name, _, direction = order_by.strip().partition(":")
+    if direction not in ("", "asc", "desc"):
+        raise ReportError(f"order_by {order_by!r}: the direction after ':' is asc or desc")
+    if name not in metrics and name not in names:
+        raise ReportError(
+            f"{kind} reports order by one of their metrics or dimensions: {', '.join([*names, *metrics])}"
+        )
+    if limit is not None and name in TIME_DIMENSIONS:
+        raise ReportError("with limit, order by a metric or a dimension that is not a time")
+    return name, (direction == "desc") if direction else name in metrics
