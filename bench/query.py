@@ -2,6 +2,14 @@
 jobs written with the project's own warehouse writer, against a bare DuckDB scan of the same columns.
 
     .venv/bin/python bench/query.py [--jobs 10000000] [--dir /tmp/tally-bench-query] [--runs 3]
+    .venv/bin/python bench/query.py --startup [--dir /tmp/tally-bench-startup] [--runs 5]
+
+`--startup` instead measures what a person waits for on the demo warehouse (loaded by `tally
+demo`) and on a copy with 10x its files (each file hard-linked ten times; the views deduplicate
+the copies): the whole `tally query "SELECT 1"` process, `tally query` counting jobs, and a
+month's jobs report on a warm engine; each next to bare DuckDB over the same files in the same
+run (a process reading every file with read_parquet, with and without union_by_name, and the
+month's files grouped the same way).
 
 The bare scan reads the same Parquet files with read_parquet and groups the same columns by site,
 VO, project and month with plain sums: no deduplication, registry join, VO mapping or views. The
@@ -12,9 +20,13 @@ exactly as the API runs it. Both are timed in the same process, alternately, bes
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,14 +179,114 @@ GROUP BY ALL
 """
 
 
+def _best(runs: int, action: Callable[[], object]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def _process(argv: list[str], home: Path) -> None:
+    env = {**os.environ, "TALLY_HOME": str(home), "TALLY_MODE": "local"}
+    subprocess.run(argv, env=env, check=True, capture_output=True, timeout=600)
+
+
+def _process_times(runs: int, argv: list[str], home: Path) -> str:
+    """Best wall time and best CPU time (user + system) of `runs` runs of a process: on a shared
+    machine the CPU time is what the process itself costs."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        _process(argv, home)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return f"{min(walls):.3f} s wall, {min(cpus):.3f} s CPU"
+
+
+def _multiply(source: Path, target: Path, copies: int) -> None:
+    """`target` as `source` with every warehouse data file hard-linked `copies` times."""
+    shutil.copytree(source, target, symlinks=True, copy_function=shutil.copy2)
+    for path in list((target / "warehouse").rglob("*.parquet")):
+        if "registry" in path.parts:
+            continue
+        for copy in range(1, copies):
+            os.link(path, path.with_name(f"{path.stem}-copy{copy}{path.suffix}"))
+
+
+BARE_ALL = "SELECT count(*) FROM read_parquet('{root}/{table}/*/*.parquet', union_by_name = {union})"
+BARE_MONTH = """
+SELECT site, vo, count(*) AS jobs, sum(wall_seconds * cores) AS core_seconds
+FROM read_parquet({files}, hive_partitioning = true, hive_types = {{'dt': 'VARCHAR'}})
+GROUP BY ALL
+"""
+TABLES = ("jobs", "storage", "accelerators", "vms")
+
+
+def startup(base: Path, runs: int) -> None:
+    from tally.demo.loader import load_demo
+    from tally.services.container import Services
+
+    shutil.rmtree(base, ignore_errors=True)
+    demo = base / "demo"
+    started = time.perf_counter()
+    load_demo(Services(Settings(mode="local", home=demo)), now=datetime(2026, 12, 1, tzinfo=UTC))
+    print(f"demo loaded in {time.perf_counter() - started:.1f} s")
+    _multiply(demo, base / "demo-x10", 10)
+    for name in ("demo", "demo-x10"):
+        _measure(name, base / name, runs)
+
+
+def _bare_script(root: Path, union: bool) -> str:
+    queries = [BARE_ALL.format(root=root.as_posix(), table=t, union=str(union).lower()) for t in TABLES]
+    return "import duckdb; c = duckdb.connect(); " + "; ".join(f'c.sql("{q}").fetchall()' for q in queries)
+
+
+def _measure(name: str, home: Path, runs: int) -> None:
+    tally = str(Path(sys.executable).parent / "tally")
+    root = home / "warehouse"
+    files = sum(1 for _ in root.rglob("*.parquet"))
+    print(f"\n{name}: {files:,} Parquet files")
+    _process([tally, "query", "SELECT 1"], home)  # compiles the SQL catalog once, as any first use
+    select1 = _process_times(runs, [tally, "query", "SELECT 1"], home)
+    count = _process_times(runs, [tally, "query", "SELECT count(*) FROM jobs"], home)
+    plain = _process_times(runs, [sys.executable, "-c", _bare_script(root, False)], home)
+    union = _process_times(runs, [sys.executable, "-c", _bare_script(root, True)], home)
+    print(f"  tally query 'SELECT 1', whole process:    {select1} (goal < 2 s)")
+    print(f"  tally query count(*) FROM jobs, process:  {count}")
+    print("  bare DuckDB process, read_parquet over jobs, storage, accelerators, vms:")
+    print(f"      union_by_name = false:                {plain}")
+    print(f"      union_by_name = true (every footer):  {union}")
+    engine = DuckDbEngine(root, cache_dir=home / "cache")
+    spec = make_spec(
+        "jobs", ["site", "vo"], ["jobs", "core_hours", "normalised_core_hours"], "2026-10-01", "2026-11-01"
+    )
+    first = _best(1, lambda: run_report(engine, spec))
+    warm = _best(runs, lambda: run_report(engine, spec))
+    month_files = [p.as_posix() for p in sorted((root / "jobs").glob("dt=2026-10-*/*.parquet"))]
+    bare = duckdb.connect()
+    query = BARE_MONTH.format(files="[" + ", ".join(f"'{f}'" for f in month_files) + "]")
+    bare_month = _best(runs, lambda: bare.sql(query).fetchall())
+    print(f"  month's jobs report, first on a new engine: {first:.3f} s")
+    print(f"  month's jobs report, warm:                  {warm:.3f} s (goal < 1 s)")
+    print(f"  bare DuckDB, the month's {len(month_files)} files grouped: {bare_month:.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000_000)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/tally-bench-query"))
+    parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="keep an existing warehouse of the same size")
+    parser.add_argument("--startup", action="store_true", help="start-up and warm latency on the demo")
     args = parser.parse_args()
-    home: Path = args.dir
+    if args.startup:
+        startup(args.dir or Path("/tmp/tally-bench-startup"), args.runs)
+        return
+    home: Path = args.dir or Path("/tmp/tally-bench-query")
     root = home / "warehouse"
     marker = home / f"built-{args.jobs}"
     if not (args.reuse and marker.exists()):

@@ -18,11 +18,12 @@ from tally.services.container import Services
 
 def _load_with_progress(svc: Services, jobs: int, months: int) -> None:
     with Progress(
-        TextColumn("loading demo records"),
+        TextColumn("loading the demo (records, then compaction)"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
+        disable=not err.is_terminal,  # a bar on a terminal; nothing in a log or a pipe
     ) as bar:
         task = bar.add_task("records", total=None)
         load_demo(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 
+from tally.compaction.compactor import Compactor
 from tally.demo.bills import generate_bills
 from tally.demo.generator import (
     CLOUD_SITE,
@@ -68,9 +69,11 @@ def load_demo(
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, str]:
-    """Create the demo sites with one key each, then post the demo records; return site -> key.
+    """Create the demo sites with one key each, post the demo records, import the bills and
+    judge them, then compact the partitions; return site -> key.
 
-    `progress(done, total)` is called after every batch.
+    `progress(done, total)` is called after every batch and every compacted partition (the
+    total grows by the partitions to compact once the records are in).
     """
     now = now or datetime.now(UTC)
     keys: dict[str, str] = {}
@@ -100,7 +103,30 @@ def load_demo(
                 if progress:
                     progress(done, total)
     load_bills_and_reconcile(svc, now)
+    compact_demo(
+        svc, now, lambda merged, groups: progress(total + merged, total + groups) if progress else None
+    )
     return keys
+
+
+def compact_demo(svc: Services, now: datetime, progress: Callable[[int, int], None] | None = None) -> int:
+    """Merge the small files the batches wrote (a few per day and table) into one per partition,
+    as the daily compaction does in production: reports then open a third of the files.
+    Returns the number of partitions compacted."""
+    compactor = Compactor(svc.warehouse)
+    today = now.date()
+    work = [
+        (table, day, group)
+        for table in sorted(compactor.tables)
+        for day, files in sorted(compactor.partitions(table).items())
+        if (today - day).days >= compactor.policy.min_age_days
+        for group in compactor.plan(files)
+    ]
+    for done, (table, day, group) in enumerate(work, start=1):
+        compactor.compact(table, day, group)
+        if progress:
+            progress(done, len(work))
+    return len(work)
 
 
 def load_bills_and_reconcile(svc: Services, now: datetime) -> RunSummary:
