@@ -16,6 +16,7 @@ from tally.domain.schema import stored_schema
 from tally.query import compiled
 from tally.query.duckdb_engine import DuckDbEngine
 from tally.query.engine import QueryError
+from tally.query.sql_files import sql_root
 
 
 def job(job_id: str, day: int, **extra: Any) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def test_columns_have_the_ddl_types_whatever_the_file_holds(tmp_path: Path) -> N
 
 def test_compiled_catalog_is_kept_in_a_file_named_by_the_sql(tmp_path: Path) -> None:
     sql = tmp_path / "sql"
-    source = compiled.sql_root()
+    source = sql_root()
     for section in ("tables", "views", "reports"):
         (sql / section).mkdir(parents=True)
         for file in (source / section).glob("*.sql"):

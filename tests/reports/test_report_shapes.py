@@ -147,7 +147,7 @@ def test_top_n_by_time_keeps_the_same_users_in_every_month(
     body = get(
         client, keys["alpha"], group_by="user,month", metrics="jobs", order_by="jobs:asc", limit=1
     ).json()
-    months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    months: dict[str, dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
     for job in site_jobs(scenario, "alpha"):
         end = utc(job["end_time"])
         label = user_of(job)
