@@ -16,9 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tally.adapters.warehouse import partition_key
+from tally.adapters.warehouse import partition_key, partition_value
 from tally.billing.focus_schema import BILLING_SCHEMA
-from tally.domain.records import KINDS
+from tally.domain.records import KINDS, MODELS
 from tally.domain.schema import stored_schema
 from tally.services.billing import partition_folder
 from tests.infra.sam import (
@@ -791,11 +791,12 @@ def test_record_tables_have_the_writers_columns_and_key_layout() -> None:
         columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
         assert columns == [(f.name, GLUE_TYPES[f.type]) for f in stored_schema(kind)], kind
         assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
-        written = partition_key(kind, DAY, "batch.parquet")
-        where = fill(table["Parameters"]["storage.location.template"], dt=DAY.isoformat())
+        span = MODELS[kind].partition_span
+        written = partition_key(kind, DAY, "batch.parquet", span)
+        where = fill(table["Parameters"]["storage.location.template"], dt=partition_value(DAY, span))
         assert f"{uri}/{written}".startswith(where.rstrip("/") + "/")
         assert f"{uri}/{written}".rsplit("/", 1)[0] == where.rstrip("/")
-        assert table["Parameters"]["projection.dt.format"] == "yyyy-MM-dd"
+        assert table["Parameters"]["projection.dt.format"] == {"day": "yyyy-MM-dd", "month": "yyyy-MM"}[span]
     quarantine = tables["quarantine"]
     assert set(KINDS) <= set(quarantine["Parameters"]["projection.record_kind.values"].split(","))
     for kind in KINDS:
