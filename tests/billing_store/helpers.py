@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from tally.adapters.warehouse import FsWarehouse
+from tally.domain.records import PartitionSpan
 from tests.conftest import SHARED_DATA
 from tests.support.warehouse import rows
 
@@ -55,7 +56,15 @@ class RecordingWarehouse:
             self.before(op, key)
         self.ops.append((op, key))
 
-    def write_partitioned(self, table: str, rows: pa.Table, time_column: str, name: str) -> list[str]:
+    def write_partitioned(
+        self,
+        table: str,
+        rows: pa.Table,
+        time_column: str,
+        name: str,
+        span: PartitionSpan = "day",
+        order: Sequence[str] = (),
+    ) -> list[str]:
         raise AssertionError("billing storage must not use date partitioning")
 
     def write_parquet(self, key: str, rows: pa.Table) -> None:

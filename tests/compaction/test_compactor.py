@@ -189,7 +189,7 @@ def test_day_folders_of_a_month_table_are_moved_into_their_month(tmp_path: Any) 
     assert sorted(p.dt for p in result.partitions) == ["2026-02", "2026-03"]
     keys = parquet_keys(wh, "jobs")
     assert {k.split("/")[1] for k in keys} == {"dt=2026-02", "dt=2026-03"}
-    assert sorted(r["local_job_id"] for r in rows(wh, "jobs")) == sorted(
+    assert sorted(str(r["local_job_id"]) for r in rows(wh, "jobs")) == sorted(
         str(r["local_job_id"]) for r in written
     )
     assert Compactor(wh).run(TODAY).partitions == []  # nothing left to move
