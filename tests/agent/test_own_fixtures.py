@@ -32,7 +32,7 @@ def test_pbs_torque_end_records_ranges_arrays_and_bad_lines() -> None:
     ctx = make_ctx()
     records = parse_all(pbs.parse, lines(BATCH / "pbs_torque.log"), ctx)
     valid_jobs(records)
-    hmc, scan = records
+    hmc, scan, pro, no_exec_host = records
     # start=1767603600 (09:00Z), end=1767610807: 7207 s; cput 15:58:40 = 57520 s.
     assert (hmc["local_job_id"], hmc["local_user"], hmc["local_group"], hmc["queue"]) == (
         "4410",
@@ -49,8 +49,22 @@ def test_pbs_torque_end_records_ranges_arrays_and_bad_lines() -> None:
     # An array element `4411[3]`; Exit_status 271 = 256 + SIGTERM: killed.
     assert (scan["local_job_id"], scan["array_job_id"], scan["array_index"]) == ("4411[3]", "4411", 3)
     assert (scan["cpu_seconds"], scan["memory_max_bytes"], scan["state"]) == (1750, 512000 * 1024, "KILLED")
+    # PBS Pro: `g01/0*48` and resources_used.ncpus=48 are 48 cores; ngpus=4; the default project is none.
+    assert (pro["batch_system"], pro["cores"], pro["nodes"], pro["gpus"], pro.get("project")) == (
+        "pbspro",
+        48,
+        1,
+        4,
+        None,
+    )
+    # 47:00:00 CPU; `12.27M` is 12.27 MiB (floored to bytes); 190gb requested.
+    assert (pro["cpu_seconds"], pro["memory_max_bytes"]) == (47 * 3600, int(12.27 * 1024 * 1024))
+    assert pro["memory_requested_bytes"] == 190 * 1024**3
+    # Torque without exec_host: cores from Resource_List.nodes=1:ppn=28; 27:10:00 CPU.
+    assert (no_exec_host["cores"], no_exec_host["nodes"], no_exec_host["cpu_seconds"]) == (28, 1, 97800)
+    assert "node_list" not in no_exec_host and no_exec_host["wall_seconds"] == 3600
     # The S (start) and A (abort) records are skipped; 4412 ends before it starts: an error on line 4.
-    assert (ctx.stats.lines, ctx.stats.records, ctx.stats.skipped, ctx.stats.errors) == (5, 2, 2, 1)
+    assert (ctx.stats.lines, ctx.stats.records, ctx.stats.skipped, ctx.stats.errors) == (7, 4, 2, 1)
     assert ctx.stats.problems[0][1] == 4
 
 
@@ -70,8 +84,8 @@ def test_htcondor_history_trailing_pipe_scale_factor_and_reversed_times() -> Non
 
 def test_lsf_job_finish_hosts_arrays_exit_codes_and_skipped_events() -> None:
     ctx = make_ctx()
-    parallel, element = parse_all(lsf.parse, lines(BATCH / "lsf_lsb.acct"), ctx)
-    valid_jobs([parallel, element])
+    parallel, element, utf8 = parse_all(lsf.parse, lines(BATCH / "lsf_lsb.acct"), ctx)
+    valid_jobs([parallel, element, utf8])
     # 4*node017 4*node018: eight cores on two hosts; utime 20000.5 + stime 1599.5.
     assert (parallel["local_job_id"], parallel["cores"], parallel["nodes"]) == ("5001", 8, 2)
     assert parallel["node_list"] == "node017,node018" and parallel["project"] == "lattice"
@@ -84,8 +98,11 @@ def test_lsf_job_finish_hosts_arrays_exit_codes_and_skipped_events() -> None:
         7,
     )
     assert (element["state"], element["exit_code"], element["cpu_seconds"]) == ("FAILED", 1, 890)
-    # JOB_START is another event; 5003 finished without ever starting.
-    assert (ctx.stats.records, ctx.stats.skipped, ctx.stats.errors) == (2, 2, 0)
+    # UTF-8 names; a quoted command spanning two lines is one event; a host listed twice is two slots.
+    assert (utf8["local_job_id"], utf8["local_user"], utf8["job_name"]) == ("5004", "émile", "aàb")
+    assert (utf8["cores"], utf8["nodes"], utf8["node_list"], utf8["wall_seconds"]) == (2, 1, "node030", 600)
+    # JOB_START is another event; 5003 finished without ever starting. Six physical lines, five events.
+    assert (ctx.stats.lines, ctx.stats.records, ctx.stats.skipped, ctx.stats.errors) == (6, 3, 2, 0)
 
 
 def test_uge_millisecond_times_own_maxrss_gpus_and_array_task() -> None:
