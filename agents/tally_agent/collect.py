@@ -35,7 +35,7 @@ def live_command(source: str, options: Dict[str, str], since: datetime) -> Optio
             *shlex.split(sacct),
             "--allusers",
             "--parsable2",
-            f"--format={slurm.SACCT_FIELDS}",
+            f"--format={slurm.LIVE_FIELDS}",
             "--starttime",
             since.strftime("%Y-%m-%dT%H:%M:%S"),
             "--endtime",
