@@ -25,6 +25,9 @@ class ParseStats:
     problems: List[Tuple[str, int, str]] = field(default_factory=list)
     # Named tallies a source keeps beside the totals (e.g. `reqmem_disagrees`), shown in the summary.
     counts: Dict[str, int] = field(default_factory=dict)
+    # Lines a source recognised as its format without making a record of them (a header, an
+    # empty JSON list, a notification of no interest): tells "nothing to do" from "not this format".
+    recognised: int = 0
 
     def error(self, source: str, line_no: int, message: str) -> None:
         self.errors += 1

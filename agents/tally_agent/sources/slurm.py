@@ -132,6 +132,7 @@ class SlurmParser:
             if first:
                 first = False
                 if _looks_like_header(line):
+                    stats.recognised += 1
                     self.names = parse_fields(line)
                     self._index()
                     continue
