@@ -105,8 +105,9 @@ class UnrecognisedInputError(ValueError):
 
 
 def nothing_recognised(source: str, content_lines: int, stats: ParseStats) -> Optional[str]:
-    """Why a parse of a non-empty input that recognised nothing at all failed, else None."""
-    if content_lines == 0 or stats.records or stats.skipped or stats.errors or stats.recognised:
+    """Why a parse of a non-empty input failed that recognised nothing (every line skipped
+    silently or an error, no record, no header), else None."""
+    if content_lines == 0 or stats.records or stats.skipped or stats.recognised:
         return None
     expects = SOURCES[source].expects
     return f"{source}: nothing in {content_lines} non-blank lines was recognised; expected {expects}"

@@ -84,7 +84,8 @@ def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
     events: List[Event] = []
     for name, file_lines in by_file(lines):
         where = "" if name == "-" else f"{name}: "
-        for line_no, value in jsonstream.values(file_lines, stats, SOURCE):
+        values = jsonstream.JsonValues(file_lines, stats, SOURCE)
+        for line_no, value in values:
             try:
                 event = _event(value, len(events), line_no)
             except (UnitError, ValueError, TypeError, KeyError) as exc:
@@ -96,6 +97,7 @@ def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
                 continue
             stats.count("events")
             events.append(event)
+        stats.recognised += values.empty_lists
     if not events:
         return
     events.sort(key=lambda e: (e.time, e.order))

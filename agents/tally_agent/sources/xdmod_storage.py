@@ -28,7 +28,8 @@ def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
     stats = ctx.stats
     for name, file_lines in by_file(lines):
         where = "" if name == "-" else f"{name}: "
-        for line_no, value in jsonstream.values(file_lines, stats, SOURCE):
+        values = jsonstream.JsonValues(file_lines, stats, SOURCE)
+        for line_no, value in values:
             try:
                 record = _record(value, ctx)
             except (UnitError, ValueError) as exc:
@@ -36,6 +37,7 @@ def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
                 continue
             stats.records += 1
             yield record
+        stats.recognised += values.empty_lists
 
 
 def _record(value: Any, ctx: ParseContext) -> Dict[str, Any]:
