@@ -177,7 +177,7 @@ def test_sessions_with_power_cycles_and_a_resize_over_a_month() -> None:
         GPU: 16 * (54 + 12 + 6) * HOUR,
     }
     # One record per VM and UTC day piece.
-    per_vm = defaultdict(int)
+    per_vm: dict[str, int] = defaultdict(int)
     for r in records:
         per_vm[r["instance_id"]] += 1
     assert dict(per_vm) == {WEB: 4 + 5, CMP: 15 + 5 + 11, GPU: 3 + 1 + 1}
@@ -248,7 +248,7 @@ def test_arrival_order_and_json_array_give_the_same_sessions() -> None:
 
 
 def test_bad_notifications_are_counted_errors() -> None:
-    start = {
+    start: dict[str, Any] = {
         "event_type": "compute.instance.create.end",
         "timestamp": "2024-05-01 00:00:00.000000",
         "payload": {"tenant_id": "t", "user_id": "u", "instance_id": "i-1", "vcpus": 2, "memory_mb": 1024},
