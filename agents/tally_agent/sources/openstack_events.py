@@ -20,8 +20,8 @@ Records: each session is cut at UTC midnight, one `vms` record per VM and day pi
 CPU counters are not measured (`cpu_busy_seconds` 0). Where the input does not say when a
 session began (its first event for a VM is not a start, yet shows it running), the session is
 counted from the first event of the input, with a warning; a session still running at the end
-of the input is cut at its last event (the next import continues it: the same day piece keeps
-its identity, so the longer copy replaces the shorter one).
+of the input is cut at its last event (a longer input from the same first event gives the same
+day pieces, which replace the shorter copies; inputs must not overlap in time).
 """
 
 from __future__ import annotations
