@@ -12,11 +12,13 @@ from tally_agent import __version__, collect, cron
 from tally_agent.config import DEFAULT_CONFIG, Config, ConfigError, load
 from tally_agent.context import ParseContext
 from tally_agent.lock import BusyError
-from tally_agent.registry import SOURCES
+from tally_agent.registry import SOURCES, UnrecognisedInputError, check_fields, nothing_recognised
 from tally_agent.runner import EXIT_OK, EXIT_PENDING, Report, import_files, run
 from tally_agent.timeutil import site_zone
 from tally_agent.vm import command as vm_command
 from tally_agent.vm import cronline as vm_cronline
+
+EXIT_UNRECOGNISED = 4  # `parse`/`import`: a non-empty input in which nothing was recognised
 
 # Options every command accepts, each overriding the config file's value of the same name.
 OVERRIDES = (
@@ -121,8 +123,9 @@ def _config(args: argparse.Namespace) -> Config:
             raise ConfigError(f"--option wants SOURCE.NAME=VALUE, got {item!r}")
         config.options.setdefault(source, {})[option] = value
     if getattr(args, "fields", None):
-        for source in ("slurm",):
-            config.options.setdefault(source, {})["fields"] = args.fields
+        # The source being parsed takes it (`gpu` hands it to its batch parser); one whose layout
+        # is fixed refuses it (registry.check_fields).
+        config.options.setdefault(args.source, {})["fields"] = args.fields
     return config
 
 
@@ -135,12 +138,18 @@ def _parse(config: Config, source: str, files: List[str]) -> int:
         benchmark_per_core=config.benchmark_per_core,
         options={**config.source_options(source), "batch_system": config.batch_system},
     )
+    check_fields(source, ctx.options)
     out = sys.stdout
-    for record in SOURCES[source].parse(collect.read_files(files or ["-"]), ctx):
+    lines = collect.read_files(files or ["-"])
+    for record in SOURCES[source].parse(lines, ctx):
         out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True) + "\n")
     out.flush()
     stats = ctx.stats.summary()
     print(f"tally-agent parse {source}: " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
+    unrecognised = nothing_recognised(source, lines.content_lines, ctx.stats)
+    if unrecognised:
+        print(f"tally-agent: {unrecognised}", file=sys.stderr)
+        return EXIT_UNRECOGNISED
     return 0 if ctx.stats.errors == 0 else 3
 
 
@@ -192,6 +201,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BusyError as exc:
         print(f"tally-agent: {exc}", file=sys.stderr)
         return EXIT_PENDING
+    except UnrecognisedInputError as exc:
+        print(f"tally-agent: {exc}", file=sys.stderr)
+        return EXIT_UNRECOGNISED
     except (ConfigError, collect.CollectError, ValueError, OSError) as exc:
         print(f"tally-agent: {exc}", file=sys.stderr)
         return 1

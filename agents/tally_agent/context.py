@@ -23,6 +23,11 @@ class ParseStats:
     errors: int = 0
     warnings: int = 0
     problems: List[Tuple[str, int, str]] = field(default_factory=list)
+    # Named tallies a source keeps beside the totals (e.g. `reqmem_disagrees`), shown in the summary.
+    counts: Dict[str, int] = field(default_factory=dict)
+    # Lines a source recognised as its format without making a record of them (a header, an
+    # empty JSON list, a notification of no interest): tells "nothing to do" from "not this format".
+    recognised: int = 0
 
     def error(self, source: str, line_no: int, message: str) -> None:
         self.errors += 1
@@ -34,6 +39,9 @@ class ParseStats:
         self.warnings += 1
         log.info("%s line %d: %s", source, line_no, message)
 
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
     def summary(self) -> Dict[str, int]:
         return {
             "lines": self.lines,
@@ -41,6 +49,7 @@ class ParseStats:
             "skipped": self.skipped,
             "errors": self.errors,
             "warnings": self.warnings,
+            **{name: self.counts[name] for name in sorted(self.counts)},
         }
 
 

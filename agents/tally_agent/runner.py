@@ -14,7 +14,7 @@ from tally_agent import batching, collect
 from tally_agent.config import Config
 from tally_agent.context import ParseContext
 from tally_agent.lock import RunLock
-from tally_agent.registry import BATCH, SOURCES
+from tally_agent.registry import BATCH, SOURCES, UnrecognisedInputError, check_fields, nothing_recognised
 from tally_agent.sources import gpu, grid_identity, nvidia, storage
 from tally_agent.spool import Backoff, Spool, atomic_write, delay_for
 from tally_agent.timeutil import iso_z, parse_iso_z, site_zone
@@ -266,13 +266,18 @@ def import_files(config: Config, source: str, files: List[str]) -> Report:
     agent = Agent(config)
     with RunLock(Path(config.spool_dir) / "tally-agent.lock"):
         ctx = agent.context(source)
-        records = SOURCES[source].parse(collect.read_files(files), ctx)
+        check_fields(source, ctx.options)
+        lines = collect.read_files(files)
+        records = SOURCES[source].parse(lines, ctx)
         kind = SOURCES[source].kind
         if kind == "jobs":
             agent.jobs_and_gpus(records, None)
         else:
             agent.spool_records(kind, agent._counted(kind, records))
         agent.report.parse_errors += ctx.stats.errors
+        unrecognised = nothing_recognised(source, lines.content_lines, ctx.stats)
+        if unrecognised:
+            raise UnrecognisedInputError(unrecognised)
         agent.flush(force=True)
         agent.report.pending_batches = agent.spool.count()
     return agent.report

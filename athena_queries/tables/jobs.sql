@@ -37,6 +37,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS jobs (
   node_list string,
   benchmark_type string,
   benchmark_per_core double,
+  cancelled_by string,
   ingested_at timestamp,
   batch_id string
 )

@@ -134,10 +134,13 @@ class JobRecord(UsageRecord):
     node_list: Annotated[str | None, Field(default=None, max_length=NODES)]
     benchmark_type: BenchmarkType | None = None
     benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
+    # Who cancelled a CANCELLED job (Slurm's `CANCELLED by <uid>`); `state` stays CANCELLED.
+    cancelled_by: OptName
 
 
 class VmRecord(UsageRecord):
-    """One virtual machine over one sampling interval, measured inside the VM."""
+    """One virtual machine over one sampling interval, measured inside the VM or derived from the
+    cloud's events (`measurement`)."""
 
     kind = "vms"
     identity = ("provider", "account", "instance_id", "interval_start")
@@ -173,6 +176,9 @@ class VmRecord(UsageRecord):
     state: OptName
     benchmark_type: BenchmarkType | None = None
     benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
+    # How the interval was measured: "agent" (inside the VM; the default when absent) or "events"
+    # (derived from the cloud's own notifications, e.g. OpenStack Nova: CPU counters not measured).
+    measurement: Literal["agent", "events"] | None = None
 
 
 class StorageRecord(UsageRecord):

@@ -107,10 +107,17 @@ class DuckDbEngine:
             columns = ", ".join(f"{_quote_text(c.name)}: {_quote_text(c.duckdb_type)}" for c in table.columns)
             options += ["format = 'newline_delimited'", f"columns = {{{columns}}}"]
             reader = f"read_json({path}, {', '.join(options)})"
+        # Files written before a column joined the contract lack it; when no file has it yet,
+        # it reads as NULL (as Athena reads a missing Parquet column) instead of failing.
+        present = {
+            str(row[0]) for row in self._connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        }
         select = []
         for column in table.columns:
             ident = _quote_ident(column.name)
-            if column.duckdb_type == "TIMESTAMP" or column.duckdb_type.startswith("DECIMAL"):
+            if column.name not in present:
+                select.append(f"CAST(NULL AS {column.duckdb_type}) AS {ident}")
+            elif column.duckdb_type == "TIMESTAMP" or column.duckdb_type.startswith("DECIMAL"):
                 # Decimals keep the DDL's precision and scale whatever a file was written with
                 # (Athena reads them as declared), so sums stay exact and comparable across files.
                 select.append(f"CAST({ident} AS {column.duckdb_type}) AS {ident}")
