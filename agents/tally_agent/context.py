@@ -22,13 +22,19 @@ class ParseStats:
     skipped: int = 0
     errors: int = 0
     warnings: int = 0
+    wrong_field_count: int = 0  # lines whose number of fields does not match the format in use
     problems: List[Tuple[str, int, str]] = field(default_factory=list)
+    hints: List[str] = field(default_factory=list)  # what to change, said once at the end
 
     def error(self, source: str, line_no: int, message: str) -> None:
         self.errors += 1
         if len(self.problems) < _KEEP:
             self.problems.append((source, line_no, message))
         log.warning("%s line %d: %s", source, line_no, message)
+
+    def hint(self, message: str) -> None:
+        if message not in self.hints:
+            self.hints.append(message)
 
     def warn(self, source: str, line_no: int, message: str) -> None:
         self.warnings += 1
@@ -41,6 +47,7 @@ class ParseStats:
             "skipped": self.skipped,
             "errors": self.errors,
             "warnings": self.warnings,
+            "wrong_field_count": self.wrong_field_count,
         }
 
 
