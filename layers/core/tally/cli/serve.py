@@ -15,7 +15,6 @@ from tally.api.app import create_app
 from tally.cli.common import err, fail, services
 from tally.demo.loader import demo_keys_path, load_demo, needs_demo
 from tally.services.container import Services
-from tally.serving.certificates import ensure_self_signed, server_hosts
 from tally.serving.header_deadline import with_header_timeout
 from tally.serving.listen import ListenError, bind
 from tally.settings import Settings
@@ -55,6 +54,8 @@ def _tls_files(
     if self_signed and (tls_cert or tls_key):
         fail("tally serve: --self-signed makes its own certificate; leave out --tls-cert/--tls-key")
     if self_signed:
+        from tally.serving.certificates import ensure_self_signed, server_hosts  # only this needs it
+
         made = ensure_self_signed(settings.resolved_home / "tls", server_hosts(host))
         if made.created:
             err.print(f"made a local CA and server certificate in {made.ca.parent}")
