@@ -125,7 +125,10 @@ def test_run_summary_when_the_server_is_down_then_up(tmp_path: Path, server: tup
 def test_parse_slurm_with_the_wrong_field_count_says_pass_fields(tmp_path: Path) -> None:
     dump = tmp_path / "dump.txt"
     # A dump made with a shorter --format and no header: the agent's own 21-field order cannot fit.
-    dump.write_text("\n".join(f"{n}|job{n}|alice|2026-03-01T10:00:00|2026-03-01T11:00:00|COMPLETED" for n in range(1, 5)) + "\n")
+    dump.write_text(
+        "\n".join(f"{n}|job{n}|alice|2026-03-01T10:00:00|2026-03-01T11:00:00|COMPLETED" for n in range(1, 5))
+        + "\n"
+    )
     done = agent("parse", "slurm", str(dump))
     assert done.returncode == 3 and done.stdout == ""
     lines = done.stderr.strip().splitlines()

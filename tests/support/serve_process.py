@@ -57,6 +57,7 @@ class TallyServe:
     def start(self, timeout: float = 60) -> str:
         """Start and wait until it accepts connections; the output so far (the banner)."""
         self.starts += 1
+        mark = len(self.output())
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [TALLY, "serve", "--port", str(self.port), *self.args],
@@ -66,7 +67,7 @@ class TallyServe:
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "Application startup complete" in self.output():
+            if "Application startup complete" in self.output()[mark:]:
                 try:
                     with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                         return self.output()
