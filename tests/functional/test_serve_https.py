@@ -5,10 +5,12 @@ one's own, and a busy port answered with one line."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -203,3 +205,61 @@ def test_self_signed_files_are_reused_while_valid_and_renewed_after(tmp_path: Pa
     assert reborn.created and reborn.ca.read_bytes() != ca
     issued = x509.load_pem_x509_certificate(reborn.cert.read_bytes())
     issued.verify_directly_issued_by(x509.load_pem_x509_certificate(reborn.ca.read_bytes()))
+
+
+def readme_blocks(heading: str) -> list[str]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+
+
+@pytest.mark.slow
+def test_readme_agent_section_runs_as_written(tmp_path: Path) -> None:
+    """The README's demo server with --self-signed, then its agent block verbatim (only the port
+    differs), from a folder laid out like a checkout: `.venv/` and the default home `var/`."""
+    serve_block, agent_block = readme_blocks("### The agent feeding the demo server")
+    assert serve_block.splitlines()[0] == ".venv/bin/tally serve --demo --self-signed"
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "TALLY_HOME"}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                ".venv/bin/tally",
+                "serve",
+                "--demo",
+                "--self-signed",
+                "--port",
+                str(port),
+                "--demo-jobs",
+                "300",
+            ],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "Application startup complete" not in log.read_text(errors="replace"):
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        banner = log.read_text()
+        ca = (work / "var" / "tls" / "ca.pem").resolve()
+        assert f"agents: --server https://127.0.0.1:{port} --ca-bundle {ca}" in banner
+        script = agent_block.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        done = subprocess.run(
+            ["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.startswith(
+            "tally-agent import: sent 1 records in 1 batches: 1 accepted, 0 duplicates, 0 replayed"
+        ), done.stdout
+        row = [line for line in done.stdout.splitlines() if "NORTH-HPC" in line]
+        assert len(row) == 1 and re.search(r"NORTH-HPC\s*│\s*hex\s*│\s*42\s*│\s*4\s*│\s*7,200", row[0]), row
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
