@@ -4,15 +4,19 @@ the header deadline, connections over the limit get 503 at once, and meanwhile o
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from pathlib import Path
 
 import pytest
+from fastapi import Request
 
+from tally.api.app import create_app
 from tally.services.container import Services
 from tests.conftest import local_settings
 from tests.support.serve_process import TallyServe, free_port
+from tests.support.servers import running_app
 
 HEADER_TIMEOUT, BODY_TIMEOUT, MAX_CONNECTIONS = 1.0, 2.0, 40
 SLACK = 1.5  # scheduling on a loaded 2-core machine
@@ -142,3 +146,33 @@ def test_slow_clients_are_cut_and_others_served(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert "Traceback" not in server.output()
+
+
+def test_body_deadline_counts_only_waiting_for_the_client(tmp_path: Path) -> None:
+    """In the app itself (any server): a stalled body is answered 408 with a problem document,
+    while an application that is slow to read a body that has arrived is not cut."""
+    app = create_app(local_settings(tmp_path / "home", body_timeout_seconds=1.0))
+    svc: Services = app.state.services
+    svc.add_site("TEST-SITE")
+    key = svc.create_key("TEST-SITE").plain
+
+    @app.post("/slow-reader")
+    async def slow_reader(request: Request) -> dict[str, int]:
+        await asyncio.sleep(1.5)  # longer than the deadline, but the body is already here
+        return {"bytes": len(await request.body())}
+
+    with running_app(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        began = time.monotonic()
+        with open_stalled(port, post(key, RECORD[:30], length=len(RECORD))) as stalled:
+            answer, closed = read_until_closed(stalled, 5)
+        assert answer.startswith(b"HTTP/1.1 408") and b'"title":"Request timeout"' in answer
+        assert 0.9 <= closed - began <= 1.0 + SLACK
+        with open_stalled(port, post(key, RECORD)) as fast:
+            answer, _ = read_until_closed(fast, 0.5)
+        assert answer.startswith(b"HTTP/1.1 200") and b'"accepted":1' in answer
+        body = b"x" * 1000
+        request = f"POST /slow-reader HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        with open_stalled(port, request + body) as slow:
+            answer, _ = read_until_closed(slow, 5)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"bytes":1000}')
