@@ -146,6 +146,8 @@ def _parse(config: Config, source: str, files: List[str]) -> int:
     out.flush()
     stats = ctx.stats.summary()
     print(f"tally-agent parse {source}: " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
+    for hint in ctx.stats.hints:
+        print(f"tally-agent parse {source}: {hint}", file=sys.stderr)
     unrecognised = nothing_recognised(source, lines.content_lines, ctx.stats)
     if unrecognised:
         print(f"tally-agent: {unrecognised}", file=sys.stderr)
@@ -153,20 +155,31 @@ def _parse(config: Config, source: str, files: List[str]) -> int:
     return 0 if ctx.stats.errors == 0 else 3
 
 
-def _summary(report: Report, as_json: bool) -> int:
+def _summary(command: str, config: Config, report: Report, as_json: bool) -> int:
+    """The JSON report with --json, else one line on stdout (cron discards it); hints on stderr."""
     if as_json:
         print(json.dumps(report.as_dict(), sort_keys=True))
+    else:
+        print(report.line(command, config.spool_dir))
+    for hint in report.hints:
+        print(f"tally-agent {command}: {hint}", file=sys.stderr)
     return EXIT_OK if report.pending_batches == 0 else EXIT_PENDING
 
 
 def _vm(config: Config, args: argparse.Namespace) -> int:
     if not args.print:
-        return _summary(vm_command.run(config, force=args.force), args.json)
+        return _summary("vm", config, vm_command.run(config, force=args.force), args.json)
     measured = vm_command.measure(config)
     if measured.record is not None:
         print(json.dumps(measured.record, separators=(",", ":"), sort_keys=True))
-    if measured.note:
-        print(f"tally-agent vm: {measured.note}", file=sys.stderr)
+        if measured.note:
+            print(f"tally-agent vm --print: {measured.note}", file=sys.stderr)
+    else:
+        # --print stores nothing, so a first sample stays a first sample: say what a run would do.
+        print(
+            f"tally-agent vm --print: a run now would send no record ({measured.note or 'no interval'})",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -185,9 +198,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "parse":
             return _parse(config, args.source, args.files)
         if args.command == "run":
-            return _summary(run(config, force=args.force), args.json)
+            return _summary("run", config, run(config, force=args.force), args.json)
         if args.command == "import":
-            return _summary(import_files(config, args.source, args.files), args.json)
+            return _summary("import", config, import_files(config, args.source, args.files), args.json)
         if args.command == "vm":
             return _vm(config, args)
         if args.for_command == "vm":

@@ -112,6 +112,7 @@ class SlurmParser:
         self.times = LocalTimes(ctx.zone)
         spec = fields or ctx.options.get("fields") or ""
         self.names: List[str] = parse_fields(spec) if spec else []
+        self.origin = "the fields option (--fields)"  # where the field order came from, for hints
         self._index()
 
     def _index(self) -> None:
@@ -134,16 +135,20 @@ class SlurmParser:
                 if _looks_like_header(line):
                     stats.recognised += 1
                     self.names = parse_fields(line)
+                    self.origin = "the header line"
                     self._index()
                     continue
                 if not self.names:
                     self.names = parse_fields(SACCT_FIELDS)
+                    self.origin = "the agent's sacct format"
                     self._index()
             parts = line.split("|")
             if len(parts) != self.width:
                 fixed = self._mend(parts)
                 if fixed is None:
+                    stats.wrong_field_count += 1
                     stats.error(SOURCE, line_no, f"{len(parts)} fields, expected {self.width}")
+                    stats.hint(self._fields_hint())
                     continue
                 parts = fixed
             job_id = parts[self.idx["JOBID"]] if "JOBID" in self.idx else parts[self.idx["JOBIDRAW"]]
@@ -163,6 +168,13 @@ class SlurmParser:
             record = self._finish(group)
             if record is not None:
                 yield record
+
+    def _fields_hint(self) -> str:
+        return (
+            f"lines whose number of fields is not the {self.width} of {self.origin}: pass --fields "
+            f"with the sacct --format list the dump was made with, or dump with "
+            f"sacct --parsable2 --format={SACCT_FIELDS}"
+        )
 
     def _mend(self, parts: List[str]) -> Optional[List[str]]:
         """A `|` inside JobName splits it: glue the surplus back (only JobName may hold one)."""
