@@ -128,7 +128,8 @@ def test_the_same_views_report_event_derived_vms_and_xdmod_storage(tmp_path: Pat
     gpu = 16 * 72
     assert total == pytest.approx(web + compute + gpu)
     used = engine.query(
-        "SELECT storage_system, storage_share, CAST(dt AS VARCHAR) AS dt, sum(used_bytes) AS used "
+        "SELECT storage_system, storage_share, CAST(CAST(end_time AS DATE) AS VARCHAR) AS dt, "
+        "sum(used_bytes) AS used "
         "FROM storage_dedup GROUP BY 1, 2, 3 ORDER BY 3, 1, 2"
     ).table.to_pylist()
     assert [(r["storage_system"], r["storage_share"], r["dt"], r["used"]) for r in used] == [
