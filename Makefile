@@ -1,5 +1,8 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both set everything up first.
 PYTHON ?= python3
+# Where `make run` serves: `make run PORT=8080`, `make run HOST=0.0.0.0` (every interface).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,15 +11,15 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt --build-constraint constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 # Local server on the embedded default (folder warehouse + SQLite under ./var), with demo data on first start.
 run: setup
-	$(BIN)/tally serve --demo
+	$(BIN)/tally serve --demo --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -35,7 +35,8 @@ import numpy as np
 import pyarrow as pa
 
 from tally.adapters.warehouse import open_warehouse
-from tally.domain.schema import stored_schema
+from tally.domain.records import MODELS
+from tally.domain.schema import cluster_order, stored_schema
 from tally.query.duckdb_engine import DuckDbEngine
 from tally.registry.entries import ResourceBenchmark, VoMapping
 from tally.registry.store import RegistryStore
@@ -132,7 +133,12 @@ def build(home: Path, jobs: int) -> None:
     for i, (year, month) in enumerate(MONTHS):
         n = min(per_month, jobs - i * per_month)
         warehouse.write_partitioned(
-            "jobs", month_of_jobs(rng, year, month, n, i * per_month), "end_time", f"bench-{year}-{month:02d}"
+            "jobs",
+            month_of_jobs(rng, year, month, n, i * per_month),
+            "end_time",
+            f"bench-{year}-{month:02d}",
+            MODELS["jobs"].partition_span,
+            cluster_order("jobs"),
         )
     store = RegistryStore(warehouse)
     change = datetime(2026, 2, 15, 12, tzinfo=UTC)

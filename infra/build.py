@@ -3,14 +3,17 @@
 `sam build` calls this through `infra/Makefile` (BuildMethod: makefile), and it also runs alone:
 
     python infra/build.py layer OUT_DIR            # the core layer: OUT_DIR/python/...
+    python infra/build.py layer OUT_DIR --name numeric   # numpy, for the invoice verifier only
     python infra/build.py function NAME OUT_DIR    # one folder of functions/
-    python infra/build.py lock                     # regenerate layers/core/requirements.txt
+    python infra/build.py lock                     # regenerate layers/*/requirements.txt
 
-The layer's third-party packages are installed by pip for the Lambda platform
-(`--platform manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`), so any Python 3 with
-pip on any OS can build it. Every version is pinned in `layers/core/requirements.txt`, which is
-generated from the project's `constraints.txt` (a test checks they agree) and installed with
-`--no-deps`, so the layer holds exactly the locked set.
+Two layers: `core` (the tally package, its SQL and what every function imports) and `numeric`
+(numpy, which only the invoice verifier's interval arithmetic needs), so the API, compaction and
+the importers load without 47 MB of numpy. A layer's third-party packages are installed by pip for
+the Lambda platform (`--platform manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`),
+so any Python 3 with pip on any OS can build it. Every version is pinned in
+`layers/<name>/requirements.txt`, generated from the project's `constraints.txt` (a test checks
+they agree) and installed with `--no-deps`, so each layer holds exactly its locked set.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "layers" / "core"
 FUNCTIONS = REPO / "functions"
 SQL = REPO / "athena_queries"
+NUMERIC = REPO / "layers" / "numeric"
 REQUIREMENTS = CORE / "requirements.txt"
 CONSTRAINTS = REPO / "constraints.txt"
 
@@ -40,13 +44,15 @@ LAYER_ROOTS: tuple[str, ...] = (
     "pydantic",
     "pydantic-settings",
     "pyarrow",
-    "numpy",  # the invoice verifier's interval arithmetic (tally.reconcile); pyarrow does not require it
     "orjson",
     "sqlglot",
     "xlsxwriter",
     "aws-lambda-powertools",
     "aws-xray-sdk",
 )
+#: The numeric layer: the invoice verifier's interval arithmetic (tally.reconcile). pyarrow does not
+#: require numpy, so no other function carries it.
+NUMERIC_ROOTS: tuple[str, ...] = ("numpy",)
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
@@ -61,15 +67,32 @@ DEFAULT_PYTHON = "3.12"
 #: Files a Lambda never needs: bytecode is rebuilt, headers and tests are for building.
 _PRUNE_DIRS = {"__pycache__", "tests", "include"}
 _PRUNE_SUFFIXES = (".pyc", ".pyx", ".pxd", ".pxi", ".h", ".hpp", ".cc", ".cpp")
-#: Parts of pyarrow no function imports (Arrow Flight RPC, C++ test hooks): about 30 MB unzipped.
-#: Nothing else links against them; the import test loads pyarrow's compute, dataset, parquet,
-#: json and fs modules from a layer pruned this way.
+#: Parts of pyarrow no function imports: Arrow Flight RPC and C++ test hooks (about 30 MB
+#: unzipped); the ORC, Feather, HDFS, GCS and Azure modules (Tally reads Parquet on S3 or a local
+#: folder, and pyarrow imports these optionally); its C++ sources; and the unversioned and
+#: full-version copies of libarrow_python*, which the wheel ships as three identical files while
+#: every extension module links the `.so.NNNN` soname only. Nothing else links against them; the
+#: import test loads pyarrow's compute, dataset, parquet, json and fs modules from a layer pruned
+#: this way.
 _PRUNE_GLOBS = (
     "pyarrow/libarrow_flight.so*",
     "pyarrow/libarrow_python_flight.so*",
     "pyarrow/_flight.*.so",
     "pyarrow/flight.py",
     "pyarrow/_pyarrow_cpp_tests.*.so",
+    "pyarrow/_orc.*.so",
+    "pyarrow/_dataset_orc.*.so",
+    "pyarrow/orc.py",
+    "pyarrow/_feather.*.so",
+    "pyarrow/feather.py",
+    "pyarrow/_hdfs.*.so",
+    "pyarrow/_gcsfs.*.so",
+    "pyarrow/_azurefs.*.so",
+    "pyarrow/src",
+    "pyarrow/libarrow_python.so",
+    "pyarrow/libarrow_python.so.*.*.*",
+    "pyarrow/libarrow_python_parquet_encryption.so",
+    "pyarrow/libarrow_python_parquet_encryption.so.*.*.*",
 )
 
 
@@ -110,9 +133,7 @@ def _requirements_of(dist: str, python_version: str) -> list[str]:
     return out
 
 
-def lock(roots: Iterable[str] = LAYER_ROOTS, python_version: str = DEFAULT_PYTHON) -> list[str]:
-    """The pinned closure of `roots` (minus what the runtime provides), as requirement lines."""
-    pins = read_constraints()
+def _closure(roots: Iterable[str], python_version: str) -> set[str]:
     seen: set[str] = set()
     todo = [canonical(r) for r in roots]
     while todo:
@@ -121,18 +142,36 @@ def lock(roots: Iterable[str] = LAYER_ROOTS, python_version: str = DEFAULT_PYTHO
             continue
         seen.add(name)
         todo.extend(_requirements_of(name, python_version))
+    return seen
+
+
+def lock(layer: str = "core", python_version: str = DEFAULT_PYTHON) -> list[str]:
+    """The pinned closure of a layer's roots (minus what the runtime or the core layer provides)."""
+    pins = read_constraints()
+    core = _closure(LAYER_ROOTS, python_version)
+    if layer == "core":
+        seen = core
+    elif layer == "numeric":
+        seen = _closure(NUMERIC_ROOTS, python_version) - core
+    else:
+        raise SystemExit(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     missing = sorted(n for n in seen if n not in pins)
     if missing:
         raise SystemExit(f"not pinned in constraints.txt: {', '.join(missing)}")
     return [f"{n}=={pins[n]}" for n in sorted(seen)]
 
 
-def render_lock() -> str:
+def render_lock(layer: str = "core") -> str:
     header = (
-        "# The core layer's third-party packages for Lambda (Python 3.12, arm64), installed with --no-deps.\n"
+        f"# The {layer} layer's third-party packages for Lambda (Python 3.12, arm64), "
+        "installed with --no-deps.\n"
         "# Generated from constraints.txt by `python infra/build.py lock`; do not edit by hand.\n"
     )
-    return header + "\n".join(lock()) + "\n"
+    return header + "\n".join(lock(layer)) + "\n"
+
+
+#: Each layer's folder (its requirements.txt is the lock; the template's ContentUri points here).
+LAYERS: dict[str, Path] = {"core": CORE, "numeric": NUMERIC}
 
 
 def _prune(root: Path) -> None:
@@ -145,7 +184,10 @@ def _prune(root: Path) -> None:
             path.unlink()
     for pattern in _PRUNE_GLOBS:
         for path in root.glob(pattern):
-            path.unlink()
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def _copy_package(src: Path, dst: Path) -> None:
@@ -162,9 +204,13 @@ def build_layer(
     out: Path,
     platforms: Iterable[str] = DEFAULT_PLATFORMS,
     python_version: str = DEFAULT_PYTHON,
-    requirements: Path = REQUIREMENTS,
+    name: str = "core",
 ) -> Path:
-    """Install the locked packages for the Lambda platform and the `tally` package into out/python."""
+    """Install a layer's locked packages for the Lambda platform into out/python; the core layer
+    also carries the `tally` package and its SQL."""
+    if name not in LAYERS:
+        raise SystemExit(f"unknown layer {name!r}; known: {', '.join(LAYERS)}")
+    requirements = LAYERS[name] / "requirements.txt"
     target = out / "python"
     target.mkdir(parents=True, exist_ok=True)
     command = [
@@ -189,6 +235,9 @@ def build_layer(
     for platform in platforms:
         command += ["--platform", platform]
     subprocess.run(command, check=True)
+    if name != "core":
+        _prune(target)
+        return target
     _copy_package(CORE / "tally", target / "tally")
     # The Athena SQL (tables, views, reports) next to the package, where tally.query.sql_files
     # looks for it: the reports API and the view deployer read it from the layer.
@@ -217,25 +266,28 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    layer = sub.add_parser("layer", help="build the core layer")
+    layer = sub.add_parser("layer", help="build a layer (core by default)")
     layer.add_argument("out", type=Path)
+    layer.add_argument("--name", choices=sorted(LAYERS), default="core")
     layer.add_argument("--platform", action="append", help=f"repeatable; default {DEFAULT_PLATFORMS}")
     layer.add_argument("--python-version", default=os.environ.get("LAYER_PYTHON_VERSION", DEFAULT_PYTHON))
     function = sub.add_parser("function", help="build one function folder")
     function.add_argument("name")
     function.add_argument("out", type=Path)
-    sub.add_parser("lock", help="regenerate layers/core/requirements.txt from constraints.txt")
+    sub.add_parser("lock", help="regenerate layers/*/requirements.txt from constraints.txt")
     args = parser.parse_args(argv)
 
     if args.command == "layer":
-        target = build_layer(args.out, args.platform or DEFAULT_PLATFORMS, args.python_version)
-        print(f"layer: {tree_size(args.out) / 1e6:.1f} MB unzipped in {target}")
+        target = build_layer(args.out, args.platform or DEFAULT_PLATFORMS, args.python_version, args.name)
+        print(f"layer {args.name}: {tree_size(args.out) / 1e6:.1f} MB unzipped in {target}")
     elif args.command == "function":
         built = build_function(args.name, args.out)
         print(f"function {args.name}: {tree_size(built) / 1e3:.1f} kB unzipped in {built}")
     else:
-        REQUIREMENTS.write_text(render_lock())
-        print(f"wrote {REQUIREMENTS.relative_to(REPO)}")
+        for name, folder in LAYERS.items():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "requirements.txt").write_text(render_lock(name))
+            print(f"wrote {(folder / 'requirements.txt').relative_to(REPO)}")
     return 0
 
 

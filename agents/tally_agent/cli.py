@@ -12,11 +12,13 @@ from tally_agent import __version__, collect, cron
 from tally_agent.config import DEFAULT_CONFIG, Config, ConfigError, load
 from tally_agent.context import ParseContext
 from tally_agent.lock import BusyError
-from tally_agent.registry import SOURCES
+from tally_agent.registry import SOURCES, UnrecognisedInputError, check_fields, nothing_recognised
 from tally_agent.runner import EXIT_OK, EXIT_PENDING, Report, import_files, run
 from tally_agent.timeutil import site_zone
 from tally_agent.vm import command as vm_command
 from tally_agent.vm import cronline as vm_cronline
+
+EXIT_UNRECOGNISED = 4  # `parse`/`import`: a non-empty input in which nothing was recognised
 
 # Options every command accepts, each overriding the config file's value of the same name.
 OVERRIDES = (
@@ -121,8 +123,9 @@ def _config(args: argparse.Namespace) -> Config:
             raise ConfigError(f"--option wants SOURCE.NAME=VALUE, got {item!r}")
         config.options.setdefault(source, {})[option] = value
     if getattr(args, "fields", None):
-        for source in ("slurm",):
-            config.options.setdefault(source, {})["fields"] = args.fields
+        # The source being parsed takes it (`gpu` hands it to its batch parser); one whose layout
+        # is fixed refuses it (registry.check_fields).
+        config.options.setdefault(args.source, {})["fields"] = args.fields
     return config
 
 
@@ -135,29 +138,48 @@ def _parse(config: Config, source: str, files: List[str]) -> int:
         benchmark_per_core=config.benchmark_per_core,
         options={**config.source_options(source), "batch_system": config.batch_system},
     )
+    check_fields(source, ctx.options)
     out = sys.stdout
-    for record in SOURCES[source].parse(collect.read_files(files or ["-"]), ctx):
+    lines = collect.read_files(files or ["-"])
+    for record in SOURCES[source].parse(lines, ctx):
         out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True) + "\n")
     out.flush()
     stats = ctx.stats.summary()
     print(f"tally-agent parse {source}: " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
+    for hint in ctx.stats.hints:
+        print(f"tally-agent parse {source}: {hint}", file=sys.stderr)
+    unrecognised = nothing_recognised(source, lines.content_lines, ctx.stats)
+    if unrecognised:
+        print(f"tally-agent: {unrecognised}", file=sys.stderr)
+        return EXIT_UNRECOGNISED
     return 0 if ctx.stats.errors == 0 else 3
 
 
-def _summary(report: Report, as_json: bool) -> int:
+def _summary(command: str, config: Config, report: Report, as_json: bool) -> int:
+    """The JSON report with --json, else one line on stdout (cron discards it); hints on stderr."""
     if as_json:
         print(json.dumps(report.as_dict(), sort_keys=True))
+    else:
+        print(report.line(command, config.spool_dir))
+    for hint in report.hints:
+        print(f"tally-agent {command}: {hint}", file=sys.stderr)
     return EXIT_OK if report.pending_batches == 0 else EXIT_PENDING
 
 
 def _vm(config: Config, args: argparse.Namespace) -> int:
     if not args.print:
-        return _summary(vm_command.run(config, force=args.force), args.json)
+        return _summary("vm", config, vm_command.run(config, force=args.force), args.json)
     measured = vm_command.measure(config)
     if measured.record is not None:
         print(json.dumps(measured.record, separators=(",", ":"), sort_keys=True))
-    if measured.note:
-        print(f"tally-agent vm: {measured.note}", file=sys.stderr)
+        if measured.note:
+            print(f"tally-agent vm --print: {measured.note}", file=sys.stderr)
+    else:
+        # --print stores nothing, so a first sample stays a first sample: say what a run would do.
+        print(
+            f"tally-agent vm --print: a run now would send no record ({measured.note or 'no interval'})",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -176,9 +198,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "parse":
             return _parse(config, args.source, args.files)
         if args.command == "run":
-            return _summary(run(config, force=args.force), args.json)
+            return _summary("run", config, run(config, force=args.force), args.json)
         if args.command == "import":
-            return _summary(import_files(config, args.source, args.files), args.json)
+            return _summary("import", config, import_files(config, args.source, args.files), args.json)
         if args.command == "vm":
             return _vm(config, args)
         if args.for_command == "vm":
@@ -192,6 +214,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BusyError as exc:
         print(f"tally-agent: {exc}", file=sys.stderr)
         return EXIT_PENDING
+    except UnrecognisedInputError as exc:
+        print(f"tally-agent: {exc}", file=sys.stderr)
+        return EXIT_UNRECOGNISED
     except (ConfigError, collect.CollectError, ValueError, OSError) as exc:
         print(f"tally-agent: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Dict, Iterable, Iterator, List, Optional
 
+from tally_agent.inputs import FileLines
 from tally_agent.sources import htcondor, slurm
 
 DEFAULT_FILES: Dict[str, str] = {
@@ -35,7 +36,7 @@ def live_command(source: str, options: Dict[str, str], since: datetime) -> Optio
             *shlex.split(sacct),
             "--allusers",
             "--parsable2",
-            f"--format={slurm.SACCT_FIELDS}",
+            f"--format={slurm.LIVE_FIELDS}",
             "--starttime",
             since.strftime("%Y-%m-%dT%H:%M:%S"),
             "--endtime",
@@ -87,13 +88,6 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def read_files(paths: Iterable[str]) -> Iterator[str]:
-    """Lines of every file in turn (`-` is standard input)."""
-    import sys
-
-    for name in paths:
-        if name == "-":
-            yield from sys.stdin
-            continue
-        with open(name, encoding="utf-8", errors="replace", newline="") as handle:
-            yield from handle
+def read_files(paths: Iterable[str]) -> FileLines:
+    """Lines of every file in turn (`-` is standard input); parsers may also take them file by file."""
+    return FileLines(paths)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from tally_agent.transport import server_url_problem
+
 DEFAULT_CONFIG = "/etc/tally-agent.ini"
 
 
@@ -80,8 +82,10 @@ class Config:
         missing = [n for n in names if not getattr(self, n)]
         if missing:
             raise ConfigError(f"missing configuration: {', '.join(missing)}")
-        if "server" in names and not self.server.startswith("https://"):
-            raise ConfigError("server must be an https:// URL (TLS is always verified)")
+        if "server" in names:
+            problem = server_url_problem(self.server)
+            if problem:
+                raise ConfigError(problem)
 
 
 _LISTS = ("identity_logs", "storage_paths")

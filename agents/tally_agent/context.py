@@ -22,7 +22,14 @@ class ParseStats:
     skipped: int = 0
     errors: int = 0
     warnings: int = 0
+    wrong_field_count: int = 0  # lines whose number of fields does not match the format in use
     problems: List[Tuple[str, int, str]] = field(default_factory=list)
+    # Named tallies a source keeps beside the totals (e.g. `reqmem_disagrees`), shown in the summary.
+    counts: Dict[str, int] = field(default_factory=dict)
+    # Lines a source recognised as its format without making a record of them (a header, an
+    # empty JSON list, a notification of no interest): tells "nothing to do" from "not this format".
+    recognised: int = 0
+    hints: List[str] = field(default_factory=list)  # what to change, said once at the end
 
     def error(self, source: str, line_no: int, message: str) -> None:
         self.errors += 1
@@ -30,9 +37,16 @@ class ParseStats:
             self.problems.append((source, line_no, message))
         log.warning("%s line %d: %s", source, line_no, message)
 
+    def hint(self, message: str) -> None:
+        if message not in self.hints:
+            self.hints.append(message)
+
     def warn(self, source: str, line_no: int, message: str) -> None:
         self.warnings += 1
         log.info("%s line %d: %s", source, line_no, message)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
 
     def summary(self) -> Dict[str, int]:
         return {
@@ -41,6 +55,8 @@ class ParseStats:
             "skipped": self.skipped,
             "errors": self.errors,
             "warnings": self.warnings,
+            "wrong_field_count": self.wrong_field_count,
+            **{name: self.counts[name] for name in sorted(self.counts)},
         }
 
 

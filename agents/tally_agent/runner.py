@@ -12,9 +12,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from tally_agent import batching, collect
 from tally_agent.config import Config
-from tally_agent.context import ParseContext
+from tally_agent.context import ParseContext, ParseStats
 from tally_agent.lock import RunLock
-from tally_agent.registry import BATCH, SOURCES
+from tally_agent.registry import BATCH, SOURCES, UnrecognisedInputError, check_fields, nothing_recognised
 from tally_agent.sources import gpu, grid_identity, nvidia, storage
 from tally_agent.spool import Backoff, Spool, atomic_write, delay_for
 from tally_agent.timeutil import iso_z, parse_iso_z, site_zone
@@ -35,17 +35,45 @@ class Report:
     spooled_batches: int = 0
     spooled_records: int = 0
     sent_batches: int = 0
-    accepted: int = 0
+    sent_records: int = 0  # records in the batches the server answered 2xx (replayed included)
+    accepted: int = 0  # newly written; a replayed batch's records count under replayed_records
     duplicates: int = 0
     rejected: int = 0
+    replayed_batches: int = 0  # batches the server had stored before (e.g. sent by a killed run)
+    replayed_records: int = 0
     refused_batches: int = 0
     pending_batches: int = 0
     parse_errors: int = 0
+    wrong_field_count: int = 0
     skipped_sending: str = ""
     since: Dict[str, Optional[str]] = field(default_factory=dict)
+    hints: List[str] = field(default_factory=list)
 
     def as_dict(self) -> Dict[str, Any]:
         return dict(self.__dict__)
+
+    def add_parse(self, stats: ParseStats) -> None:
+        self.parse_errors += stats.errors
+        self.wrong_field_count += stats.wrong_field_count
+        self.hints += [h for h in stats.hints if h not in self.hints]
+
+    def line(self, command: str, spool: str) -> str:
+        """The one-line account of a run, e.g. for a person running `import` by hand."""
+        text = (
+            f"tally-agent {command}: sent {self.sent_records} records in {self.sent_batches} batches: "
+            f"{self.accepted} accepted, {self.duplicates} duplicates, {self.replayed_records} replayed "
+            f"({self.replayed_batches} batches stored before), {self.rejected} rejected; "
+            f"{self.pending_batches} batches left in the spool"
+        )
+        if self.refused_batches:
+            text += f"; {self.refused_batches} batches refused (kept in {spool}/refused)"
+        if self.parse_errors:
+            text += f"; {self.parse_errors} unreadable lines"
+            if self.wrong_field_count:
+                text += f" ({self.wrong_field_count} with a wrong number of fields)"
+        if self.skipped_sending:
+            text += f"; not sent: {self.skipped_sending}"
+        return text
 
 
 class Agent:
@@ -119,11 +147,22 @@ class Agent:
         return False
 
     def _accepted(self, kind: str, path: Path, body: Dict[str, Any]) -> None:
-        self.report.sent_batches += 1
-        self.report.accepted += int(body.get("accepted", 0) or 0)
-        self.report.duplicates += int(body.get("duplicates", 0) or 0)
+        report = self.report
+        accepted = int(body.get("accepted", 0) or 0)
+        duplicates = int(body.get("duplicates", 0) or 0)
         rejected = int(body.get("rejected", 0) or 0)
-        self.report.rejected += rejected
+        report.sent_batches += 1
+        report.sent_records += accepted + duplicates + rejected
+        if body.get("replayed") is True:
+            # Stored by an earlier post whose answer never reached us: nothing new was written.
+            report.replayed_batches += 1
+            report.replayed_records += accepted + duplicates + rejected
+            log.info("batch %s (%s) had been stored before (replayed)", path.name, kind)
+            self.spool.done(path)
+            return
+        report.accepted += accepted
+        report.duplicates += duplicates
+        report.rejected += rejected
         for error in body.get("errors", []) or []:
             log.error(
                 "server rejected %s record %s: %s: %s",
@@ -246,7 +285,7 @@ def run(config: Config, force: bool = False) -> Report:
         ctx = agent.context(source, zone_utc=live)
         ctx.options = options
         agent.jobs_and_gpus(BATCH[source].parse(collect.lines_since(source, options, since), ctx), since)
-        agent.report.parse_errors += ctx.stats.errors
+        agent.report.add_parse(ctx.stats)
         if config.storage_paths:
             sctx = agent.context("storage")
             agent.spool_records(
@@ -266,13 +305,18 @@ def import_files(config: Config, source: str, files: List[str]) -> Report:
     agent = Agent(config)
     with RunLock(Path(config.spool_dir) / "tally-agent.lock"):
         ctx = agent.context(source)
-        records = SOURCES[source].parse(collect.read_files(files), ctx)
+        check_fields(source, ctx.options)
+        lines = collect.read_files(files)
+        records = SOURCES[source].parse(lines, ctx)
         kind = SOURCES[source].kind
         if kind == "jobs":
             agent.jobs_and_gpus(records, None)
         else:
             agent.spool_records(kind, agent._counted(kind, records))
-        agent.report.parse_errors += ctx.stats.errors
+        agent.report.add_parse(ctx.stats)
+        unrecognised = nothing_recognised(source, lines.content_lines, ctx.stats)
+        if unrecognised:
+            raise UnrecognisedInputError(unrecognised)
         agent.flush(force=True)
         agent.report.pending_batches = agent.spool.count()
     return agent.report

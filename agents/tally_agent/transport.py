@@ -1,13 +1,17 @@
 """HTTPS to the Tally server: verified TLS (optionally mutual), gzip NDJSON batches, JSON answers.
 
 There is deliberately no way to turn certificate verification off: a private CA is configured
-with `ca_bundle` instead.
+with `ca_bundle` instead (`tally serve --self-signed` prints the line). Plain `http://` is accepted
+only for a server on this machine's loopback (127.0.0.0/8, ::1, localhost), with a warning, so a
+key never crosses a network in the clear.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
+import logging
 import socket
 import ssl
 import urllib.error
@@ -19,6 +23,7 @@ from typing import Any, Dict, Optional
 from tally_agent import __version__
 
 USER_AGENT = f"tally-agent/{__version__}"
+log = logging.getLogger("tally_agent")
 
 
 class TransportError(Exception):
@@ -50,10 +55,43 @@ def tls_context(ca_bundle: str = "", client_cert: str = "", client_key: str = ""
     return context
 
 
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_url_problem(server: str) -> Optional[str]:
+    """Why `server` cannot be used, or None: https://, or http:// to a loopback host only."""
+    try:
+        parts = urllib.parse.urlsplit(server)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        return f"server {server!r} is not a URL: {exc}"
+    if not parts.hostname:
+        return f"server {server!r} has no host"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http":
+        if is_loopback(parts.hostname):
+            return None
+        return (
+            f"server {server!r}: plain http:// is only allowed to this machine (127.0.0.1, ::1, "
+            "localhost); use https:// (TLS is always verified)"
+        )
+    return f"server {server!r} must be an https:// URL (TLS is always verified)"
+
+
 class Client:
     def __init__(self, server: str, key: str, context: ssl.SSLContext, timeout: float = 30.0) -> None:
-        if not server.startswith("https://"):
-            raise ValueError("the server URL must start with https://")
+        problem = server_url_problem(server)
+        if problem:
+            raise ValueError(problem)
+        if server.startswith("http://"):
+            log.warning("sending to %s over plain HTTP (loopback only); use https:// elsewhere", server)
         self.server = server.rstrip("/")
         self.key = key
         self.context = context

@@ -1,6 +1,6 @@
 -- accelerators: GPU and FPGA allocation or usage intervals, tied to a job or a VM.
 -- Columns are the record contract (tally.domain.records) plus ingested_at and batch_id, in the
--- writer's order; dt is the UTC date of interval_start. tests/sql checks both against the writer.
+-- writer's order; dt is the UTC month (YYYY-MM) of interval_start. tests/sql checks both
 CREATE EXTERNAL TABLE IF NOT EXISTS accelerators (
   site string,
   resource string,
@@ -32,9 +32,9 @@ TBLPROPERTIES (
   'parquet.compression' = 'ZSTD',
   'projection.enabled' = 'true',
   'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2000-01-01,NOW',
+  'projection.dt.format' = 'yyyy-MM',
+  'projection.dt.range' = '2000-01,NOW',
   'projection.dt.interval' = '1',
-  'projection.dt.interval.unit' = 'DAYS',
+  'projection.dt.interval.unit' = 'MONTHS',
   'storage.location.template' = '{{warehouse_uri}}/accelerators/dt=${dt}/'
 );

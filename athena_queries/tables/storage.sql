@@ -1,6 +1,6 @@
 -- storage: storage usage snapshots per share, path and owner (EMI StAR semantics).
 -- Columns are the record contract (tally.domain.records) plus ingested_at and batch_id, in the
--- writer's order; dt is the UTC date of end_time. tests/sql checks both against the writer.
+-- writer's order; dt is the UTC month (YYYY-MM) of end_time. tests/sql checks both against the writer.
 CREATE EXTERNAL TABLE IF NOT EXISTS storage (
   site string,
   storage_system string,
@@ -31,9 +31,9 @@ TBLPROPERTIES (
   'parquet.compression' = 'ZSTD',
   'projection.enabled' = 'true',
   'projection.dt.type' = 'date',
-  'projection.dt.format' = 'yyyy-MM-dd',
-  'projection.dt.range' = '2000-01-01,NOW',
+  'projection.dt.format' = 'yyyy-MM',
+  'projection.dt.range' = '2000-01,NOW',
   'projection.dt.interval' = '1',
-  'projection.dt.interval.unit' = 'DAYS',
+  'projection.dt.interval.unit' = 'MONTHS',
   'storage.location.template' = '{{warehouse_uri}}/storage/dt=${dt}/'
 );

@@ -29,6 +29,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS vms (
   state string,
   benchmark_type string,
   benchmark_per_core double,
+  measurement string,
   ingested_at timestamp,
   batch_id string
 )

@@ -4,19 +4,21 @@
 -- A file never repeats an identity: the writer deduplicates each batch and compaction writes one
 -- deduplicated file per partition. So only partitions holding more than one file can hold copies,
 -- and only those pay for the window; a compacted partition is read straight through. An identity
--- includes end_time, whose UTC date is dt, so all copies of a record share a partition.
+-- includes end_time, whose UTC month is dt (YYYY-MM), so all copies of a record share a
+-- partition. Day folders (dt=YYYY-MM-DD) written before this kind moved to month partitions
+-- belong to their month, substr(dt, 1, 7), until compaction moves them there.
 CREATE OR REPLACE VIEW storage_dedup AS
 WITH partition_files AS (
-  SELECT dt, count(DISTINCT "$path") AS n_files
+  SELECT substr(dt, 1, 7) AS part, count(DISTINCT "$path") AS n_files
   FROM storage
-  GROUP BY dt
+  GROUP BY 1
 )
 SELECT
   site, storage_system, storage_share, storage_media, storage_class, path, owner, "group", vo,
   vo_group, vo_role, project, start_time, end_time, file_count, used_bytes, logical_used_bytes,
   allocated_bytes, record_id, ingested_at, batch_id, dt
 FROM storage
-WHERE dt IN (SELECT dt FROM partition_files WHERE n_files = 1)
+WHERE substr(dt, 1, 7) IN (SELECT part FROM partition_files WHERE n_files = 1)
 UNION ALL
 SELECT
   site, storage_system, storage_share, storage_media, storage_class, path, owner, "group", vo,
@@ -28,10 +30,10 @@ FROM (
     vo_group, vo_role, project, start_time, end_time, file_count, used_bytes, logical_used_bytes,
     allocated_bytes, record_id, ingested_at, batch_id, dt,
     row_number() OVER (
-      PARTITION BY dt, site, storage_system, storage_share, path, owner, end_time
+      PARTITION BY substr(dt, 1, 7), site, storage_system, storage_share, path, owner, end_time
       ORDER BY ingested_at DESC, batch_id DESC
     ) AS copy_rank
   FROM storage
-  WHERE dt IN (SELECT dt FROM partition_files WHERE n_files > 1)
+  WHERE substr(dt, 1, 7) IN (SELECT part FROM partition_files WHERE n_files > 1)
 ) AS ranked
 WHERE copy_rank = 1

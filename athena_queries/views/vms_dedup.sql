@@ -15,7 +15,8 @@ SELECT
   site, resource, provider, account, region, instance_id, instance_type, image_id, vm_name,
   project, vo, global_user, interval_start, interval_end, boot_time, uptime_seconds,
   cpu_busy_seconds, cpu_idle_seconds, cpu_iowait_seconds, cpu_steal_seconds, vcpus, memory_bytes,
-  net_rx_bytes, net_tx_bytes, state, benchmark_type, benchmark_per_core, ingested_at, batch_id, dt
+  net_rx_bytes, net_tx_bytes, state, benchmark_type, benchmark_per_core, measurement, ingested_at,
+  batch_id, dt
 FROM vms
 WHERE dt IN (SELECT dt FROM partition_files WHERE n_files = 1)
 UNION ALL
@@ -23,13 +24,15 @@ SELECT
   site, resource, provider, account, region, instance_id, instance_type, image_id, vm_name,
   project, vo, global_user, interval_start, interval_end, boot_time, uptime_seconds,
   cpu_busy_seconds, cpu_idle_seconds, cpu_iowait_seconds, cpu_steal_seconds, vcpus, memory_bytes,
-  net_rx_bytes, net_tx_bytes, state, benchmark_type, benchmark_per_core, ingested_at, batch_id, dt
+  net_rx_bytes, net_tx_bytes, state, benchmark_type, benchmark_per_core, measurement, ingested_at,
+  batch_id, dt
 FROM (
   SELECT
     site, resource, provider, account, region, instance_id, instance_type, image_id, vm_name,
     project, vo, global_user, interval_start, interval_end, boot_time, uptime_seconds,
     cpu_busy_seconds, cpu_idle_seconds, cpu_iowait_seconds, cpu_steal_seconds, vcpus, memory_bytes,
-    net_rx_bytes, net_tx_bytes, state, benchmark_type, benchmark_per_core, ingested_at, batch_id,
+    net_rx_bytes, net_tx_bytes, state, benchmark_type, benchmark_per_core, measurement, ingested_at,
+  batch_id,
     dt,
     row_number() OVER (
       PARTITION BY dt, provider, account, instance_id, interval_start

@@ -3,7 +3,9 @@
 -- (gaps when the agent was down are not counted); cpu_busy_hours sums busy CPU seconds over all
 -- vCPUs; vcpu_hours = interval hours x vCPUs. Normalised hours = vCPU hours x benchmark per core,
 -- from the record when it states the type, else from registry_resources for the VM's site and
--- resource at the interval start; HEPscore23 is preferred where both are known.
+-- resource at the interval start; HEPscore23 is preferred where both are known. measurement says
+-- how the intervals were measured: 'agent' (inside the VM) or 'events' (from the cloud's
+-- notifications, e.g. OpenStack: no CPU counters, so cpu_busy_hours is 0 there).
 CREATE OR REPLACE VIEW vms_instance_days AS
 WITH hepscore23 AS (
   SELECT site, resource, benchmark_per_core, valid_from, valid_to
@@ -19,7 +21,7 @@ intervals AS (
   SELECT
     v.site, v.resource, v.provider, v.account, v.region, v.instance_id, v.instance_type,
     v.project, v.vo, v.dt, v.interval_start, v.interval_end, v.uptime_seconds, v.vcpus,
-    v.cpu_busy_seconds,
+    v.cpu_busy_seconds, coalesce(v.measurement, 'agent') AS measurement,
     date_diff('second', v.interval_start, v.interval_end) AS interval_seconds,
     coalesce(
       CASE WHEN v.benchmark_type = 'HEPscore23' THEN v.benchmark_per_core END,
@@ -42,7 +44,7 @@ intervals AS (
 )
 SELECT
   site, resource, provider, account, region, instance_id, instance_type, project, vo, dt,
-  CAST(interval_start AS DATE) AS day,
+  CAST(interval_start AS DATE) AS day, measurement,
   count(*) AS samples,
   min(interval_start) AS first_seen,
   max(interval_end) AS last_seen,
@@ -58,4 +60,4 @@ SELECT
 FROM intervals
 GROUP BY
   site, resource, provider, account, region, instance_id, instance_type, project, vo, dt,
-  CAST(interval_start AS DATE)
+  CAST(interval_start AS DATE), measurement

@@ -11,20 +11,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 AGENTS = REPO / "agents"
-DATA = REPO.parent / "shared" / "data"
 
 if str(AGENTS) not in sys.path:
     sys.path.insert(0, str(AGENTS))
 
 from tally_agent.context import ParseContext  # noqa: E402
 from tally_agent.timeutil import site_zone  # noqa: E402
+from tests.conftest import require_shared_data  # noqa: E402
 
 
 @pytest.fixture
 def data_dir() -> Path:
-    if not DATA.is_dir():
-        pytest.skip(f"shared sample data not found at {DATA}")
-    return DATA
+    """The shared sample data; tests that take it skip, saying why, when it is absent."""
+    return require_shared_data()
 
 
 def make_ctx(zone: str = "UTC", **options: str) -> ParseContext:

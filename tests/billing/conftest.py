@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "billing"
+from tests.conftest import SHARED_DATA, require_shared_data
+
+DATA = SHARED_DATA / "billing"
 QUANTUM = Decimal("1e-10")
 
 
 def require_data() -> Path:
-    if not DATA.is_dir():
-        pytest.skip(f"shared sample data not found at {DATA}")
-    return DATA
+    return require_shared_data() / "billing"
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Every real sample export imports; totals per currency and charge category match an independent oracle.
+"""Every sample export imports; totals per currency and charge category match an independent oracle.
+
+Two sets of files: the project's own hand-written exports in tests/fixtures/billing/ (always run), and
+the real exports in the shared sample data (skipped, saying why, when that folder is absent).
 
 The oracle reads each raw file with the csv module and Decimal and applies the provider's own
 documented meaning of its columns; it shares no code with tally.billing.
@@ -16,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from tally.billing import BillingImport, import_billing
-from tests.billing.conftest import DATA, money, raw_rows
+from tests.billing.conftest import money, raw_rows
+from tests.conftest import FIXTURES, SHARED_DATA, shared_data_available, skip_reason
 
-FILES = sorted(p for p in DATA.rglob("*.csv") if "reference" not in p.parts) if DATA.is_dir() else []
+OWN_FILES = sorted((FIXTURES / "billing").rglob("*.csv"))
 Totals = dict[tuple[str, str], Decimal]
 SCENARIOS = "commitment_discount_scenarios__commitment_discount_"
 
@@ -48,7 +52,32 @@ EXPECTED_FORMAT = {
     "finops_focus10_focus_sample_1000.csv": "focus-1.0",
     "koku_202011_gcp_billing_export.csv": "gcp-billing",
     "koku_2022-08-01_5.csv": "gcp-billing",
+    "cur-legacy-2023-06-final.csv": "aws-cur-legacy",
+    "cur-legacy-2023-06-not-final.csv": "aws-cur-legacy",
+    "cur2-2026-01.csv": "aws-cur2",
+    "azure-ea-actual-2026-02.csv": "azure-ea",
+    "azure-mca-2026-03.csv": "azure-mca",
+    "focus-1.0-three-providers.csv": "focus-1.0",
+    "gcp-2026-02.csv": "gcp-billing",
 }
+
+
+def shared_files() -> list[Path]:
+    """The shared billing exports, listed at collection (never on import); [] when the folder is absent."""
+    if not shared_data_available():
+        return []
+    return sorted(p for p in (SHARED_DATA / "billing").rglob("*.csv") if "reference" not in p.parts)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "shared_path" not in metafunc.fixturenames:
+        return
+    files = shared_files()
+    if files:
+        metafunc.parametrize("shared_path", files, ids=[p.name for p in files])
+    else:
+        skipped = pytest.param(None, marks=pytest.mark.skip(reason=skip_reason()))
+        metafunc.parametrize("shared_path", [skipped])
 
 
 def first(row: dict[str, str], *names: str) -> str:
@@ -139,8 +168,7 @@ def nonzero(totals: Totals) -> Totals:
     return {k: v for k, v in totals.items() if v != 0}
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_sample_file_imports_with_independent_totals(path: Path) -> None:
+def check_against_oracle(path: Path) -> None:
     result = import_billing(path)
     expected_billed, expected_rejected, expected_effective = oracle(path)
 
@@ -159,9 +187,31 @@ def test_sample_file_imports_with_independent_totals(path: Path) -> None:
         assert None not in result.table["billing_currency"].to_pylist()
 
 
+@pytest.mark.parametrize("path", OWN_FILES, ids=[p.name for p in OWN_FILES])
+def test_own_file_imports_with_independent_totals(path: Path) -> None:
+    check_against_oracle(path)
+
+
+@pytest.mark.requires_shared
+def test_shared_file_imports_with_independent_totals(shared_path: Path) -> None:
+    check_against_oracle(shared_path)
+
+
+def test_every_format_has_an_own_file() -> None:
+    assert {EXPECTED_FORMAT[p.name] for p in OWN_FILES} == {
+        "aws-cur-legacy",
+        "aws-cur2",
+        "azure-ea",
+        "azure-mca",
+        "focus-1.0",
+        "gcp-billing",
+    }
+
+
 def test_every_sample_file_is_covered(data_dir: Path) -> None:
-    assert len(FILES) >= 35
-    assert {p.parent.name for p in FILES} >= {"aws_cur", "azure", "gcp", "focus", "spec_v1.2_examples"}
+    files = shared_files()
+    assert len(files) >= 35
+    assert {p.parent.name for p in files} >= {"aws_cur", "azure", "gcp", "focus", "spec_v1.2_examples"}
 
 
 def test_spec_examples_with_defaults_are_accepted(data_dir: Path) -> None:

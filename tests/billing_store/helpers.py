@@ -1,22 +1,25 @@
-"""Shared helpers for the billing-store tests: sample files, a recording warehouse, row readers."""
+"""Helpers for the billing-store tests: the project's own exports, a recording warehouse, row readers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from tally.adapters.warehouse import FsWarehouse
-from tests.conftest import SHARED_DATA
+from tally.domain.records import PartitionSpan
+from tests.conftest import FIXTURES
 from tests.support.warehouse import rows
 
-BILLING = SHARED_DATA / "billing"
-CUR_FINAL = BILLING / "aws_cur" / "koku_2023-06-01.csv"
-CUR_NOT_FINAL = BILLING / "aws_cur" / "koku_2023-06-01-not-final.csv"
-FOCUS_SAMPLE = BILLING / "focus" / "finops_focus10_focus_sample_1000.csv"
-GCP_EXPORT = BILLING / "gcp" / "koku_202011_gcp_billing_export.csv"
+# Hand-written exports (tests/fixtures/billing/): three rows each for the June 2023 CUR deliveries.
+BILLING = FIXTURES / "billing"
+CUR_FINAL = BILLING / "aws_cur" / "cur-legacy-2023-06-final.csv"
+CUR_NOT_FINAL = BILLING / "aws_cur" / "cur-legacy-2023-06-not-final.csv"
+CUR2 = BILLING / "aws_cur" / "cur2-2026-01.csv"
+FOCUS_SAMPLE = BILLING / "focus" / "focus-1.0-three-providers.csv"
+GCP_EXPORT = BILLING / "gcp" / "gcp-2026-02.csv"
 FINAL_ACCOUNT = "0099999999999"
 NOT_FINAL_ACCOUNT = "9999999999999"
 
@@ -24,7 +27,7 @@ NOT_FINAL_ACCOUNT = "9999999999999"
 def not_final_of_final_account() -> bytes:
     """The not-final June 2023 CUR, as if delivered for the final file's payer account.
 
-    The sample's not-final and final files name different payer accounts; restating one account
+    The not-final and final files name different payer accounts; restating one account
     needs both deliveries for the same account, so the not-final file's account is rewritten.
     """
     text = CUR_NOT_FINAL.read_text()
@@ -55,7 +58,15 @@ class RecordingWarehouse:
             self.before(op, key)
         self.ops.append((op, key))
 
-    def write_partitioned(self, table: str, rows: pa.Table, time_column: str, name: str) -> list[str]:
+    def write_partitioned(
+        self,
+        table: str,
+        rows: pa.Table,
+        time_column: str,
+        name: str,
+        span: PartitionSpan = "day",
+        order: Sequence[str] = (),
+    ) -> list[str]:
         raise AssertionError("billing storage must not use date partitioning")
 
     def write_parquet(self, key: str, rows: pa.Table) -> None:

@@ -14,15 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.billing_store.helpers import (
+    CUR2,
     CUR_FINAL,
     FOCUS_SAMPLE,
     GCP_EXPORT,
     billing_rows,
     not_final_of_final_account,
 )
-from tests.conftest import SHARED_DATA, Deployment
+from tests.conftest import Deployment
 
-KOKU_CUR = SHARED_DATA / "billing" / "aws_cur" / "koku_test_cur.csv"
 PROBLEM = "application/problem+json"
 
 
@@ -83,10 +83,10 @@ def test_not_final_then_final_over_http(deployment: Deployment, billing_key: str
 
 
 def test_gzip_and_parquet_bodies(deployment: Deployment, billing_key: str) -> None:
-    gz = _post(deployment, billing_key, gzip.compress(KOKU_CUR.read_bytes()), "application/gzip")
+    gz = _post(deployment, billing_key, gzip.compress(CUR2.read_bytes()), "application/gzip")
     assert gz.status_code == 200, gz.text
     assert gz.json()["source_file"] == "upload.csv.gz" and gz.json()["provider"] == "aws"
-    assert gz.json()["accepted"] == _data_rows(KOKU_CUR.read_text())
+    assert gz.json()["accepted"] == _data_rows(CUR2.read_text())
 
     table = pacsv.read_csv(
         GCP_EXPORT,
@@ -110,7 +110,7 @@ def test_gzip_and_parquet_bodies(deployment: Deployment, billing_key: str) -> No
     assert (answer["source_file"], answer["provider"], answer["billing_periods"]) == (
         "gcp-2020-11.parquet",
         "gcp",
-        ["2020-11"],
+        ["2026-02"],
     )
     assert answer["accepted"] == table.num_rows
     providers = Counter(r["provider"] for r in billing_rows(deployment.services.warehouse))

@@ -49,7 +49,7 @@ def test_import_restate_and_list(tmp_path: Path) -> None:
     listed = json.loads(tally(home, "billing", "list", "--json").stdout)
     assert {(m["provider"], m["billing_period"], m["rows"]) for m in listed} == {
         ("aws", "2023-06", 3),
-        ("gcp", "2020-11", sum(1 for r in stored_rows(home) if r["provider"] == "gcp")),
+        ("gcp", "2026-02", sum(1 for r in stored_rows(home) if r["provider"] == "gcp")),
     }
 
 

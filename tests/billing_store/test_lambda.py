@@ -19,12 +19,17 @@ import pytest
 
 from tally.services.billing import BillingService
 from tally.services.container import Services
-from tests.billing_store.helpers import CUR_FINAL, FINAL_ACCOUNT, billing_rows, not_final_of_final_account
-from tests.conftest import REPO, SHARED_DATA, aws_settings
+from tests.billing_store.helpers import (
+    CUR2,
+    CUR_FINAL,
+    FINAL_ACCOUNT,
+    billing_rows,
+    not_final_of_final_account,
+)
+from tests.conftest import REPO, aws_settings
 
 EVENTS = REPO / "tests" / "events"
 HANDLER = REPO / "functions" / "billing_importer" / "app.py"
-KOKU_CUR = SHARED_DATA / "billing" / "aws_cur" / "koku_test_cur.csv"
 
 
 class _Context:
@@ -95,17 +100,17 @@ def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 
 def test_s3_notification_imports_the_object_once(env: Env) -> None:
-    key = "aws/cur reports/2018-06/koku test cur.csv"
-    version = env.put(key, KOKU_CUR.read_bytes())
+    key = "aws/cur reports/2026-01/research cur.csv"
+    version = env.put(key, CUR2.read_bytes())
     event = env.notification(key, version)
     assert "+" in event["Records"][0]["s3"]["object"]["key"]  # URL-encoded as S3 sends it
 
     result = env.invoke(event)
     [summary] = result["imported"]
     assert summary["object"] == f"s3://{env.landing}/{key}"
-    assert (summary["provider"], summary["billing_periods"], summary["rejected"]) == ("aws", ["2018-06"], 0)
+    assert (summary["provider"], summary["billing_periods"], summary["rejected"]) == ("aws", ["2026-01"], 0)
     stored = billing_rows(env.services.warehouse)
-    assert len(stored) == summary["accepted"] == 19
+    assert len(stored) == summary["accepted"] == 5  # the five data rows of the CUR 2.0 file
     assert {r["source_file"] for r in stored} == {f"s3://{env.landing}/{key}"}
     keys = sorted(env.services.warehouse.list_keys("billing/"))
 
@@ -113,7 +118,7 @@ def test_s3_notification_imports_the_object_once(env: Env) -> None:
     assert again["imported"][0]["delivery_id"] == summary["delivery_id"]
     assert set(again["imported"][0]["actions"].values()) == {"unchanged"}
     assert sorted(env.services.warehouse.list_keys("billing/")) == keys
-    assert len(billing_rows(env.services.warehouse)) == 19
+    assert len(billing_rows(env.services.warehouse)) == 5
 
 
 def test_eventbridge_restatement_and_a_late_duplicate(env: Env) -> None:

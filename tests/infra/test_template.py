@@ -16,9 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tally.adapters.warehouse import partition_key
+from tally.adapters.warehouse import partition_key, partition_value
 from tally.billing.focus_schema import BILLING_SCHEMA
-from tally.domain.records import KINDS
+from tally.domain.records import KINDS, MODELS
 from tally.domain.schema import stored_schema
 from tally.services.billing import partition_folder
 from tests.infra.sam import (
@@ -73,7 +73,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 1
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 2
 
 
 # -- identity and least privilege --------------------------------------------------------------
@@ -452,12 +452,16 @@ def test_every_function_has_error_and_throttle_alarms(cfn: Resources, functions:
 def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
     cfn: Resources, functions: Resources
 ) -> None:
-    [layer] = of_type(cfn, "AWS::Lambda::LayerVersion")
+    # The SAM transform names each layer version <LogicalId><content hash>.
+    layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
+    assert sorted(layers) == ["TallyCoreLayer", "TallyNumericLayer"]
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
-        assert [ref_target(x) for x in props["Layers"]] == [layer], name
+        # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB.
+        expected = ["TallyCoreLayer"] + (["TallyNumericLayer"] if name == "InvoiceVerifierFunction" else [])
+        assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert 128 <= props["MemorySize"] <= 10240 and 1 <= props["Timeout"] <= 900, name
         group = ref_target(props["LoggingConfig"]["LogGroup"])
@@ -581,10 +585,12 @@ def test_every_handler_exists_and_is_built_by_the_makefile(tmp_path: Path) -> No
 
 def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     build = load_infra("build")
-    assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock()
-    locked = {line.split("==")[0] for line in build.lock()}
+    assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock("core")
+    assert (REPO / "layers/numeric/requirements.txt").read_text() == build.render_lock("numeric")
+    locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
-    assert not locked & {"duckdb", "pandas", "boto3", "botocore", "uvicorn"}
+    assert not locked & {"duckdb", "pandas", "boto3", "botocore", "uvicorn", "numpy"}
+    assert [line.split("==")[0] for line in build.lock("numeric")] == ["numpy"]
 
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
@@ -608,10 +614,12 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     from importlib.metadata import packages_distributions
 
     build = load_infra("build")
-    shipped = {line.split("==")[0] for line in build.lock()} | set(build.RUNTIME_PROVIDED)
+    core = {line.split("==")[0] for line in build.lock("core")} | set(build.RUNTIME_PROVIDED)
+    numeric = {line.split("==")[0] for line in build.lock("numeric")}
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
+        shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES):
             dists = {build.canonical(d) for d in distributions.get(module, [module])}
@@ -783,11 +791,12 @@ def test_record_tables_have_the_writers_columns_and_key_layout() -> None:
         columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
         assert columns == [(f.name, GLUE_TYPES[f.type]) for f in stored_schema(kind)], kind
         assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
-        written = partition_key(kind, DAY, "batch.parquet")
-        where = fill(table["Parameters"]["storage.location.template"], dt=DAY.isoformat())
+        span = MODELS[kind].partition_span
+        written = partition_key(kind, DAY, "batch.parquet", span)
+        where = fill(table["Parameters"]["storage.location.template"], dt=partition_value(DAY, span))
         assert f"{uri}/{written}".startswith(where.rstrip("/") + "/")
         assert f"{uri}/{written}".rsplit("/", 1)[0] == where.rstrip("/")
-        assert table["Parameters"]["projection.dt.format"] == "yyyy-MM-dd"
+        assert table["Parameters"]["projection.dt.format"] == {"day": "yyyy-MM-dd", "month": "yyyy-MM"}[span]
     quarantine = tables["quarantine"]
     assert set(KINDS) <= set(quarantine["Parameters"]["projection.record_kind.values"].split(","))
     for kind in KINDS:

@@ -7,8 +7,8 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
-from tally.adapters.warehouse import partition_key
-from tally.domain.records import KINDS, RecordKind
+from tally.adapters.warehouse import partition_key, partition_value
+from tally.domain.records import KINDS, MODELS, RecordKind
 from tally.domain.schema import stored_schema
 from tally.query.ddl import render_ddl, table_defs
 from tally.query.sql_files import list_files, parse_athena, views_in_order
@@ -43,11 +43,17 @@ def test_location_template_matches_the_writer(kind: RecordKind) -> None:
     day = date(2026, 3, 7)
     uri = "s3://bucket/some/prefix"
     template = render_ddl(table.location_template, uri)
-    folder = template.replace("${dt}", day.isoformat())
-    key = partition_key(kind, day, "batch.parquet")
+    span = MODELS[kind].partition_span
+    folder = template.replace("${dt}", partition_value(day, span))
+    key = partition_key(kind, day, "batch.parquet", span)
     assert folder + "batch.parquet" == f"{uri}/{key}"
     assert render_ddl(table.location, uri) == f"{uri}/{kind}/"
-    assert table.properties["projection.dt.format"] == "yyyy-MM-dd" and day.strftime("%Y-%m-%d") in folder
+    # Athena's projection writes dt in the format the writer uses for the kind's span.
+    java, python, unit = {"day": ("yyyy-MM-dd", "%Y-%m-%d", "DAYS"), "month": ("yyyy-MM", "%Y-%m", "MONTHS")}[
+        span
+    ]
+    assert table.properties["projection.dt.format"] == java and day.strftime(python) in folder
+    assert table.properties["projection.dt.interval.unit"] == unit
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -14,6 +14,7 @@ from tally_agent.units import UnitError
 
 SOURCE = "lsf"
 _TOKEN = re.compile(r'"((?:[^"]|"")*)"|(\S+)')
+_EVENT = re.compile(r'"[A-Z][A-Z0-9_]*" ')  # an lsb.acct line begins with its quoted event name
 _DONE, _EXIT = 64, 32
 
 
@@ -52,7 +53,10 @@ def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
 
     for line_no, text in events(counted(lines)):
         if not text.startswith('"JOB_FINISH"'):
-            stats.skipped += 1
+            if _EVENT.match(text):
+                stats.skipped += 1  # another event type (JOB_RESIZE, ...)
+            else:
+                stats.error(SOURCE, line_no, "not an lsb.acct event record")
             continue
         try:
             record = _record(tokens(text), ctx)

@@ -13,14 +13,57 @@ from tally_agent.timeutil import LocalTimes
 from tally_agent.units import UnitError, parse_duration, parse_memory
 
 SOURCE = "slurm"
+# The layout of a dump without a header line (unchanged, so old headerless dumps still parse).
 SACCT_FIELDS = (
     "JobID,JobName,User,Group,Account,Partition,QOS,Submit,Start,End,Elapsed,TotalCPU,NCPUS,NNodes,"
     "NodeList,MaxRSS,ReqMem,AllocTRES,ConsumedEnergyRaw,State,ExitCode"
 )
-# States of allocations that have not ended: everything else ended and is accounted.
+# What `run` asks sacct for (sacct prints a header, so the layout is read from it): ReqTRES checks
+# ReqMem, Suspended explains an Elapsed shorter than End - Start.
+LIVE_FIELDS = SACCT_FIELDS + ",ReqTRES,Suspended"
+# States of allocations that have not ended: not accounted yet (sent once they end).
 NOT_ENDED = frozenset(
-    ("PENDING", "RUNNING", "SUSPENDED", "REQUEUED", "RESIZING", "CONFIGURING", "COMPLETING")
+    (
+        "PENDING",
+        "RUNNING",
+        "SUSPENDED",
+        "REQUEUED",
+        "RESIZING",
+        "CONFIGURING",
+        "COMPLETING",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESV_DEL_HOLD",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+        "POWER_UP_NODE",
+        "UPDATE_DB",
+    )
 )
+# States of ended allocations. A state in neither set is warned about and the job skipped: it may
+# not have ended, and sending it would give it a second identity once it does.
+ENDED = frozenset(
+    (
+        "BOOT_FAIL",
+        "CANCELLED",
+        "COMPLETED",
+        "DEADLINE",
+        "FAILED",
+        "LAUNCH_FAILED",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "REVOKED",
+        "SPECIAL_EXIT",
+        "TIMEOUT",
+    )
+)
+# Old Slurm stores "per CPU" as a flag bit of the ReqMem number, and some sacct versions print the
+# number with the flag still in it (`2147486648Mn` = 2^31 + 3000 MiB: 3000 MiB per CPU). 64-bit
+# versions use bit 63.
+_PER_CPU_BITS = (63, 31)
+_MIB = 1024**2
 # Other spellings sacct uses for the same column.
 _ALIASES = {
     "ALLOCCPUS": "NCPUS",
@@ -69,6 +112,7 @@ class SlurmParser:
         self.times = LocalTimes(ctx.zone)
         spec = fields or ctx.options.get("fields") or ""
         self.names: List[str] = parse_fields(spec) if spec else []
+        self.origin = "the fields option (--fields)"  # where the field order came from, for hints
         self._index()
 
     def _index(self) -> None:
@@ -89,17 +133,22 @@ class SlurmParser:
             if first:
                 first = False
                 if _looks_like_header(line):
+                    stats.recognised += 1
                     self.names = parse_fields(line)
+                    self.origin = "the header line"
                     self._index()
                     continue
                 if not self.names:
                     self.names = parse_fields(SACCT_FIELDS)
+                    self.origin = "the agent's sacct format"
                     self._index()
             parts = line.split("|")
             if len(parts) != self.width:
                 fixed = self._mend(parts)
                 if fixed is None:
+                    stats.wrong_field_count += 1
                     stats.error(SOURCE, line_no, f"{len(parts)} fields, expected {self.width}")
+                    stats.hint(self._fields_hint())
                     continue
                 parts = fixed
             job_id = parts[self.idx["JOBID"]] if "JOBID" in self.idx else parts[self.idx["JOBIDRAW"]]
@@ -119,6 +168,13 @@ class SlurmParser:
             record = self._finish(group)
             if record is not None:
                 yield record
+
+    def _fields_hint(self) -> str:
+        return (
+            f"lines whose number of fields is not the {self.width} of {self.origin}: pass --fields "
+            f"with the sacct --format list the dump was made with, or dump with "
+            f"sacct --parsable2 --format={SACCT_FIELDS}"
+        )
 
     def _mend(self, parts: List[str]) -> Optional[List[str]]:
         """A `|` inside JobName splits it: glue the surplus back (only JobName may hold one)."""
@@ -194,13 +250,26 @@ class SlurmParser:
 
     def _record(self, group: _Group, parts: List[str]) -> Optional[Dict[str, Any]]:
         f = self._field
-        state = f(parts, "STATE").split(" ", 1)[0].rstrip("+")
-        if state in NOT_ENDED or not state:
-            return None
+        stats = self.ctx.stats
+        line_no = group.line_no
         job_id = f(parts, "JOBID") or f(parts, "JOBIDRAW")
         alloc = job_id.split(".", 1)[0]
+        state_text = f(parts, "STATE")
+        state = state_text.split(" ", 1)[0].rstrip("+")
         if "[" in alloc:
-            return None  # a pending array range (`123_[1-5]`) is not an allocation
+            # A pending array range (`123_[1-5]`) is a placeholder, not an allocation: never
+            # expanded, but counted; one claiming elapsed time carries usage the site must look at.
+            stats.count("array_placeholders")
+            elapsed = f(parts, "ELAPSED")
+            if elapsed and elapsed not in _UNSET and parse_duration(elapsed) > 0:
+                stats.warn(SOURCE, line_no, f"array placeholder {alloc} ({state}) claims {elapsed} elapsed")
+            return None
+        if state in NOT_ENDED or not state:
+            return None
+        if state not in ENDED:
+            stats.count("unknown_states")
+            stats.warn(SOURCE, line_no, f"job {alloc}: state {state_text!r} is not a Slurm state; skipped")
+            return None
         to_iso = self.times.to_iso
         start = to_iso(f(parts, "START"))
         end = to_iso(f(parts, "END"))
@@ -213,10 +282,17 @@ class SlurmParser:
         submit = to_iso(f(parts, "SUBMIT"))
         if submit is not None and submit > start:
             submit = None
-        elapsed = f(parts, "ELAPSED")
-        wall = parse_duration(elapsed) if elapsed else _seconds_between(start, end)
+        wall = self._wall(parts, alloc, start, end, line_no)
         cpu = group.step_cpu if group.steps else group.cpu
-        cores = _int(f(parts, "NCPUS")) or 1
+        ncpus = _int(f(parts, "NCPUS"))
+        if ncpus == 0:
+            # Never given an allocation (e.g. cancelled before it ran): no core to account, and
+            # substituting one would invent usage. Skipped and counted; warned when it claims time.
+            stats.count("zero_cores")
+            if wall > 0:
+                stats.warn(SOURCE, line_no, f"job {alloc}: 0 CPUs but {wall} s elapsed; skipped")
+            return None
+        cores = ncpus or 1
         nodes = _int(f(parts, "NNODES")) or 1
         gpus, model = gpus_from_tres(f(parts, "ALLOCTRES"))
         array_job, array_index = _array(alloc)
@@ -239,29 +315,110 @@ class SlurmParser:
             "nodes": nodes,
             "gpus": gpus,
             "gpu_model": model,
-            "memory_requested_bytes": self._req_mem(f(parts, "REQMEM"), cores, nodes, group.line_no),
+            "memory_requested_bytes": self._requested_memory(parts, cores, nodes, line_no),
             "memory_max_bytes": group.max_rss,
             "energy_joules": _int(f(parts, "ENERGY") or f(parts, "CONSUMEDENERGYRAW")),
             "state": state,
+            "cancelled_by": _cancelled_by(state, state_text),
             "exit_code": _exit_code(f(parts, "EXITCODE")),
             "node_list": f(parts, "NODELIST") if f(parts, "NODELIST") not in ("None assigned",) else None,
         }
         return self.ctx.stamp(record, "slurm")
 
+    def _wall(self, parts: List[str], alloc: str, start: str, end: str, line_no: int) -> int:
+        """Wall seconds: Elapsed, checked against End - Start (Slurm's Elapsed leaves out the time
+        the job was suspended, given by the Suspended column when present).
+
+        Longer than End - Start (beyond a second) is impossible: corrected to End - Start, with a
+        warning. Shorter is what a suspension gives: kept (with a warning unless Suspended accounts
+        for it, in which case End - Start - Suspended is used when it disagrees).
+        """
+        span = _seconds_between(start, end)
+        elapsed_text = self._field(parts, "ELAPSED")
+        if not elapsed_text or elapsed_text in _UNSET:
+            return span
+        elapsed = parse_duration(elapsed_text)
+        suspended_text = self._field(parts, "SUSPENDED")
+        suspended = (
+            parse_duration(suspended_text) if suspended_text and suspended_text not in _UNSET else None
+        )
+        expected = span - (suspended or 0)
+        if abs(elapsed - expected) <= 1:
+            return elapsed
+        stats = self.ctx.stats
+        stats.count("elapsed_mismatches")
+        if elapsed > span or suspended is not None:
+            stats.warn(
+                SOURCE,
+                line_no,
+                f"job {alloc}: Elapsed {elapsed} s disagrees with End - Start {span} s"
+                + (f" - Suspended {suspended} s" if suspended else "")
+                + f"; {max(expected, 0)} s used",
+            )
+            return max(expected, 0)
+        stats.warn(
+            SOURCE,
+            line_no,
+            f"job {alloc}: Elapsed {elapsed} s is shorter than End - Start {span} s (suspended?); kept",
+        )
+        return elapsed
+
+    def _requested_memory(self, parts: List[str], cores: int, nodes: int, line_no: int) -> Optional[int]:
+        """ReqMem decoded, cross-checked against ReqTRES `mem=`, which wins when they disagree."""
+        from_reqmem = self._req_mem(self._field(parts, "REQMEM"), cores, nodes, line_no)
+        from_tres = self._tres_mem(self._field(parts, "REQTRES"), line_no)
+        if from_tres is None:
+            return from_reqmem
+        if from_reqmem is not None and abs(from_reqmem - from_tres) > _MIB:
+            self.ctx.stats.count("reqmem_disagrees")
+            self.ctx.stats.warn(
+                SOURCE, line_no, f"ReqMem gives {from_reqmem} bytes, ReqTRES mem= {from_tres}; ReqTRES used"
+            )
+        return from_tres
+
+    def _tres_mem(self, tres: str, line_no: int) -> Optional[int]:
+        for item in tres.split(","):
+            name, _, value = item.partition("=")
+            if name.strip() == "mem":
+                try:
+                    return parse_memory(value, default_unit="M")
+                except UnitError:
+                    self.ctx.stats.warn(SOURCE, line_no, f"ReqTRES mem={value!r} unreadable, ignored")
+                    return None
+        return None
+
     def _req_mem(self, text: str, cores: int, nodes: int, line_no: int) -> Optional[int]:
-        """ReqMem: `4000Mc` per CPU, `16Gn` per node (Slurm < 21.08), a plain size is the total."""
-        if not text:
+        """ReqMem: `4000Mc` per CPU, `16Gn` per node (Slurm < 21.08), a plain size is the total;
+        the per-CPU flag bit folded into the number means per CPU whatever suffix follows. `0`
+        (the whole memory of each node) has no size: left empty unless ReqTRES gives one."""
+        text = text.strip()
+        if not text or text in _UNSET:
             return None
         scale = 1
+        flag = ""
         if text[-1] in "cn" and len(text) > 1:
-            scale = cores if text[-1] == "c" else nodes
+            flag = text[-1]
             text = text[:-1]
+        unit = text[-1].upper() if text[-1].isalpha() else ""
+        number = text[:-1] if unit else text
+        if number.isdigit():
+            value = int(number)
+            for bit in _PER_CPU_BITS:
+                if value >> bit == 1:
+                    value -= 1 << bit
+                    flag = "c"
+                    break
+            text = f"{value}{unit}"
+        if flag:
+            scale = cores if flag == "c" else nodes
         try:
             size = parse_memory(text, default_unit="M")
         except UnitError:
             self.ctx.stats.warn(SOURCE, line_no, f"ReqMem {text!r} unreadable, left empty")
             return None
-        return None if size is None else size * scale
+        if not size:
+            return None
+        return size * scale
 
 
 def gpus_from_tres(tres: str) -> Tuple[int, Optional[str]]:
@@ -306,6 +463,14 @@ def _max_int(a: str, b: str) -> str:
 
 def _max_dur(a: str, b: str) -> str:
     return a if parse_duration(a) >= parse_duration(b) else b
+
+
+def _cancelled_by(state: str, text: str) -> Optional[str]:
+    """Who cancelled the job (`CANCELLED by 5012`: a uid), None for every other state."""
+    if state != "CANCELLED":
+        return None
+    _, by, who = text.partition(" by ")
+    return who.strip() or None if by else None
 
 
 def _exit_code(text: str) -> Optional[int]:

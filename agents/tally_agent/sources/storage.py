@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from tally_agent.context import ParseContext
+from tally_agent.inputs import by_file
 from tally_agent.timeutil import iso_z, parse_iso_z
 from tally_agent.units import UnitError, parse_memory
 
@@ -120,39 +121,75 @@ def _star_record(element: ET.Element, ctx: ParseContext) -> Dict[str, Any]:
 def parse_quota(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
     """Storage records from a quota report as CSV with a header naming some of: share, path,
     owner, group, vo, used, allocated (or quota/limit), files, time (default: now). Sizes may carry
-    K/M/G/T suffixes (binary)."""
-    stats = ctx.stats
+    K/M/G/T suffixes (binary).
+
+    Every file has its own header (or none, with the `fields` option naming the columns). A row
+    with more fields than its header is a counted error; a shorter row leaves the rest empty.
+    """
     now = iso_z(datetime.now(timezone.utc))
-    system = ctx.options.get("storage_system") or ctx.resource
-    reader = csv.DictReader(_counted(lines, ctx))
-    for row_no, row in enumerate(reader, 2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+    fields = ctx.options.get("fields")
+    for name, file_lines in by_file(lines):
+        yield from _quota_file(name, _counted(file_lines, ctx), ctx, now, fields)
+
+
+def _quota_file(
+    name: str, lines: Iterable[str], ctx: ParseContext, now: str, fields: Optional[str]
+) -> Iterator[Dict[str, Any]]:
+    stats = ctx.stats
+    where = "" if name == "-" else f"{name}: "
+    reader = csv.reader(lines)
+    header: Optional[List[str]] = None
+    if fields:
+        header = [f.strip().lower() for f in fields.split(",")]
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = [cell.strip().lower() for cell in row]
+            if "used" not in header:
+                stats.error(
+                    SOURCE,
+                    reader.line_num,
+                    f"{where}not a quota report (expected a CSV whose header names a `used` column)",
+                )
+                return
+            stats.recognised += 1
+            continue
+        if len(row) > len(header):
+            stats.error(SOURCE, reader.line_num, f"{where}{len(row)} fields, the header has {len(header)}")
+            continue
+        values = {key: cell.strip() for key, cell in zip(header, row)}
         try:
-            used = parse_memory(row.get("used", ""))
-            if used is None:
-                raise UnitError("no used size")
-            allocated = parse_memory(row.get("allocated") or row.get("quota") or row.get("limit") or "")
-            files = row.get("files") or row.get("file_count") or ""
-            when = row.get("time") or row.get("end_time")
-            record: Dict[str, Any] = {
-                "site": ctx.site,
-                "storage_system": system,
-                "storage_share": row.get("share", ""),
-                "storage_media": "disk",
-                "path": row.get("path", ""),
-                "owner": row.get("owner", ""),
-                "group": row.get("group") or None,
-                "vo": row.get("vo") or None,
-                "end_time": iso_z(parse_iso_z(when)) if when else now,
-                "file_count": int(files) if files else None,
-                "used_bytes": used,
-                "allocated_bytes": allocated or None,
-            }
+            record = _quota_record(values, ctx, now)
         except (UnitError, ValueError) as exc:
-            stats.error(SOURCE, row_no, str(exc))
+            stats.error(SOURCE, reader.line_num, f"{where}{exc}")
             continue
         stats.records += 1
-        yield {k: v for k, v in record.items() if v is not None}
+        yield record
+
+
+def _quota_record(row: Dict[str, str], ctx: ParseContext, now: str) -> Dict[str, Any]:
+    used = parse_memory(row.get("used", ""))
+    if used is None:
+        raise UnitError("no used size")
+    allocated = parse_memory(row.get("allocated") or row.get("quota") or row.get("limit") or "")
+    files = row.get("files") or row.get("file_count") or ""
+    when = row.get("time") or row.get("end_time")
+    record: Dict[str, Any] = {
+        "site": ctx.site,
+        "storage_system": ctx.options.get("storage_system") or ctx.resource,
+        "storage_share": row.get("share", ""),
+        "storage_media": "disk",
+        "path": row.get("path", ""),
+        "owner": row.get("owner", ""),
+        "group": row.get("group") or None,
+        "vo": row.get("vo") or None,
+        "end_time": iso_z(parse_iso_z(when)) if when else now,
+        "file_count": int(files) if files else None,
+        "used_bytes": used,
+        "allocated_bytes": allocated or None,
+    }
+    return {k: v for k, v in record.items() if v is not None}
 
 
 def _counted(lines: Iterable[str], ctx: ParseContext) -> Iterator[str]:

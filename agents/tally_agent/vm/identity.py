@@ -3,9 +3,11 @@
 `provider` in `[vm]` chooses: `auto` (default: the config drive if mounted, then AWS, Azure, GCP
 and OpenStack over HTTP, first answer wins), one of `aws`, `azure`, `gcp`, `openstack` (only that
 service), or any other name (e.g. `opennebula`): no metadata service, everything from config.
-Fields set in `[vm]` (account, instance_id, region, instance_type, image_id, vm_name, project, vo,
-global_user) override what a service said. Service URLs: `aws_url`, `azure_url`, `gcp_url`,
-`openstack_url`, `config_drive`; `azure_api_version`; `metadata_timeout` (seconds).
+Fields set in `[vm]` or with `-o vm.NAME=VALUE` (account, instance_id, region, instance_type,
+image_id, vm_name, project, vo, global_user) override what a service said; with a named provider
+and account and instance_id set, a metadata service that does not answer is only a warning.
+Service URLs: `aws_url`, `azure_url`, `gcp_url`, `openstack_url`, `config_drive`;
+`azure_api_version`; `metadata_timeout` (seconds).
 """
 
 from __future__ import annotations
@@ -80,15 +82,21 @@ def discover(provider: str, options: Dict[str, str]) -> Dict[str, str]:
 def resolve(options: Dict[str, str], cached: Dict[str, str]) -> Tuple[Dict[str, str], Dict[str, str]]:
     """(identity fields for the record, discovered fields to cache for this boot)."""
     provider = (options.get("provider") or "auto").strip().lower()
+    configured = {k: options[k].strip() for k in CONFIGURED if k != "provider" and options.get(k, "").strip()}
     if provider in ("auto", *SERVICES):
         usable = cached and (provider == "auto" or cached.get("provider") == provider)
-        found = dict(cached) if usable else discover(provider, options)
+        try:
+            found = dict(cached) if usable else discover(provider, options)
+        except ConfigError as exc:
+            # A named provider whose account and instance id are configured needs no answer.
+            if provider == "auto" or not all(configured.get(k) for k in REQUIRED if k != "provider"):
+                raise
+            log.warning("%s; using the [vm] account and instance_id", exc)
+            found = {"provider": provider}
     else:
         found = {"provider": provider}
     identity = dict(found)
-    identity.update(
-        {k: options[k].strip() for k in CONFIGURED if k != "provider" and options.get(k, "").strip()}
-    )
+    identity.update(configured)
     missing = [k for k in REQUIRED if not identity.get(k)]
     if missing:
         raise ConfigError(f"VM identity incomplete: set {', '.join(missing)} in [vm]")

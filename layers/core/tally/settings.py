@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     # How far in the future an event time may lie (clock skew between a site and us).
     future_tolerance_seconds: int = 86_400
 
+    # Slow clients (`tally serve`; API Gateway bounds them on AWS): the time a client may take to
+    # send a request's headers and its body, how long an idle keep-alive connection stays open,
+    # and how many connections are served at once (more are answered 503).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=200, ge=1)
+
     @cached_property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from tally import __version__
 from tally.api import problem_handlers, records, sync_state
 from tally.api.billing import router as billing_router
+from tally.api.body_deadline import BodyDeadlineMiddleware
 from tally.api.models import Health
 from tally.api.registry import router as registry_router
 from tally.api.reports import router as reports_router
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = Services(settings)
     problem_handlers.install(app)
+    # Inside the observability middleware, so a body that timed out is logged as the 408 it got.
+    app.add_middleware(BodyDeadlineMiddleware, seconds=settings.body_timeout_seconds)
     install_observability(app)
     app.include_router(records.router)
     app.include_router(sync_state.router)

@@ -26,15 +26,24 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "table": part.table,
-                    "dt": part.day.isoformat(),
+                    "dt": part.dt,
                     "files_in": len(part.inputs),
                     "files_out": len(part.outputs),
                     "rows_in": part.rows_in,
                     "rows_out": part.rows_out,
+                    "bytes_in": part.bytes_in,
+                    "bytes_out": part.bytes_out,
                 }
             )
         )
     print(f"compacted {len(result.partitions)} partitions, removed {result.duplicates_removed} duplicates")
+    rows_in = sum(p.rows_in for p in result.partitions)
+    rows_out = sum(p.rows_out for p in result.partitions)
+    if rows_in and rows_out:
+        print(
+            f"stored {result.bytes_in:,} bytes before, {result.bytes_out:,} after: "
+            f"{result.bytes_in / rows_in:.1f} -> {result.bytes_out / rows_out:.1f} bytes per row"
+        )
     return 0
 
 

@@ -1,10 +1,11 @@
-"""Merge the small Parquet files of each `<table>/dt=YYYY-MM-DD/` partition into a few large ones.
+"""Merge the small Parquet files of each `<table>/dt=.../` partition into a few large ones.
 
-Ingest writes one content-named file per batch and day, so a busy day collects thousands of small
-files; Athena pays per file opened. Compaction rewrites a partition as files of roughly
-`target_file_bytes`, and removes duplicate records on the way: per identity (the model's
-`identity` fields) the row with the latest `ingested_at` stays, ties broken by the larger
-`batch_id`, which is exactly the rule the deduplicating views apply.
+Ingest writes one content-named file per batch and partition (a month for jobs, storage and
+accelerators, a day for VM samples), so a busy partition collects thousands of small files; Athena
+pays per file opened, and every small file repeats a footer and dictionaries. Compaction rewrites a
+partition as files of roughly `target_file_bytes`, and removes duplicate records on the way: per
+identity (the model's `identity` fields) the row with the latest `ingested_at` stays, ties broken
+by the larger `batch_id`, which is exactly the rule the deduplicating views apply.
 
 Safety, in order of effects:
 1. The output files are written in full before anything is deleted. S3 PUT is atomic and the local
@@ -17,7 +18,10 @@ Safety, in order of effects:
    doubled, and running it again on a compacted partition does nothing.
 
 Files written concurrently by ingest after the listing are not inputs, so they are never deleted.
-The partition of the current day is left alone by default (`min_age_days`): it is still growing.
+A day partition is left alone until it is `min_age_days` old (it is still growing); a month
+partition is compacted from its second day on, the growing month being rewritten as it grows.
+Day folders of a table whose partitions now span a month (warehouses written before jobs, storage
+and accelerators moved to month partitions) are inputs of their month: compaction moves them.
 """
 
 from __future__ import annotations
@@ -33,13 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from tally.adapters.warehouse import FsWarehouse, Warehouse, partition_key
-from tally.domain.records import KINDS, MODELS
-from tally.domain.schema import stored_schema
+from tally.adapters.warehouse import FsWarehouse, Warehouse, partition_key, partition_value
+from tally.domain.records import KINDS, MODELS, PartitionSpan
+from tally.domain.schema import cluster_order, stored_schema
 
 MiB = 1024 * 1024
 COMPACTED_PREFIX = "compacted-"
-_PARTITION = re.compile(r"^(?P<table>[a-z_]+)/dt=(?P<day>\d{4}-\d{2}-\d{2})$")
+_PARTITION = re.compile(r"^(?P<table>[a-z_]+)/dt=(?P<day>\d{4}-\d{2}(?:-\d{2})?)$")
 
 #: Tables compacted by default and their identity (dedupe key), straight from the record models.
 DEFAULT_TABLES: dict[str, tuple[str, ...]] = {kind: model.identity for kind, model in MODELS.items()}
@@ -70,15 +74,23 @@ class CompactionPolicy:
 @dataclass(frozen=True)
 class PartitionResult:
     table: str
+    #: The first day of the partition.
     day: date
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     rows_in: int
     rows_out: int
+    span: PartitionSpan = "day"
+    bytes_in: int = 0
+    bytes_out: int = 0
 
     @property
     def duplicates_removed(self) -> int:
         return self.rows_in - self.rows_out
+
+    @property
+    def dt(self) -> str:
+        return partition_value(self.day, self.span)
 
 
 @dataclass
@@ -95,13 +107,26 @@ class RunResult:
     def duplicates_removed(self) -> int:
         return sum(p.duplicates_removed for p in self.partitions)
 
+    @property
+    def bytes_in(self) -> int:
+        return sum(p.bytes_in for p in self.partitions)
 
-def deduplicate_latest(table: pa.Table, identity: Iterable[str]) -> pa.Table:
+    @property
+    def bytes_out(self) -> int:
+        return sum(p.bytes_out for p in self.partitions)
+
+
+def deduplicate_latest(
+    table: pa.Table, identity: Iterable[str], order: Iterable[str] | None = None
+) -> pa.Table:
     """One row per identity: the latest `ingested_at`, then the largest `batch_id`.
 
-    The result is sorted by identity, so equal inputs give byte-equal outputs.
+    The result is sorted by `order` (default: the identity) then the rest of the identity, a
+    total order, so equal inputs give byte-equal outputs.
     """
     keys = list(identity)
+    first_keys = list(order or [])
+    sort_keys = first_keys + [k for k in keys if k not in first_keys]
     if table.num_rows == 0:
         return table
     newest_first = table.take(
@@ -112,8 +137,8 @@ def deduplicate_latest(table: pa.Table, identity: Iterable[str]) -> pa.Table:
     )
     first = numbered.group_by(keys, use_threads=False).aggregate([("__row", "min")])
     kept = newest_first.take(first.column("__row_min"))
-    order = pc.sort_indices(kept, sort_keys=[(k, "ascending", "at_start") for k in keys])
-    return kept.take(order)
+    indices = pc.sort_indices(kept, sort_keys=[(k, "ascending", "at_start") for k in sort_keys])
+    return kept.take(indices)
 
 
 def object_sizes(warehouse: Warehouse, keys: list[str]) -> dict[str, int]:
@@ -168,44 +193,62 @@ class Compactor:
         self.policy = policy or CompactionPolicy()
         self.tables = dict(tables if tables is not None else DEFAULT_TABLES)
 
+    def span(self, table: str) -> PartitionSpan:
+        model = MODELS.get(table)  # type: ignore[call-overload]
+        return model.partition_span if model is not None else "day"
+
     def partitions(self, table: str) -> dict[date, list[str]]:
-        """The Parquet files of each day partition of `table`."""
+        """The Parquet files of each partition of `table`, by the partition's first day (a day
+        folder of a month-span table counts as part of its month)."""
+        span = self.span(table)
         out: dict[date, list[str]] = {}
         for key in self.warehouse.list_keys(f"{table}/"):
             folder, _, name = key.rpartition("/")
             match = _PARTITION.match(folder)
             if match is None or match["table"] != table or not name.endswith(".parquet"):
                 continue
-            out.setdefault(date.fromisoformat(match["day"]), []).append(key)
+            value = match["day"]
+            if len(value) == 7:
+                if span != "month":
+                    continue  # not a folder this table's layout writes
+                first = date.fromisoformat(f"{value}-01")
+            else:
+                day = date.fromisoformat(value)
+                first = day.replace(day=1) if span == "month" else day
+            out.setdefault(first, []).append(key)
         return out
 
     def run(self, today: date, out_of_time: Callable[[], bool] | None = None) -> RunResult:
         """Compact every settled partition of every table; stop early when `out_of_time()`."""
         result = RunResult()
         for table in sorted(self.tables):
+            span = self.span(table)
             for day, keys in sorted(self.partitions(table).items()):
                 if (today - day).days < self.policy.min_age_days:
                     continue
-                for group in self.plan(keys):
+                home = partition_key(table, day, "", span)
+                for group in self.plan(keys, home):
                     if out_of_time is not None and out_of_time():
                         result.complete = False
                         return result
                     result.partitions.append(self.compact(table, day, group))
         return result
 
-    def plan(self, keys: list[str]) -> list[list[str]]:
-        """Which files to merge together: nothing unless there are two files and one is small.
+    def plan(self, keys: list[str], home: str | None = None) -> list[list[str]]:
+        """Which files to merge together: nothing unless there are two files and one is small,
+        or a file lies outside the partition's folder `home` (a day folder of a month partition).
 
         Everything is rewritten together when it fits the input budget, so duplicates across
         large files disappear too; otherwise the small files are merged in budget-sized groups
         and large files are left as they are.
         """
-        if len(keys) < 2:
+        misplaced = {k for k in keys if home is not None and not k.startswith(home)}
+        if len(keys) < 2 and not misplaced:
             return []
         sizes = object_sizes(self.warehouse, keys)
         present = sorted(sizes)
-        small = [k for k in present if sizes[k] < self.policy.small_file_bytes]
-        if not small or len(present) < 2:
+        small = [k for k in present if sizes[k] < self.policy.small_file_bytes or k in misplaced]
+        if not small or (len(present) < 2 and not misplaced & set(present)):
             return []
         if sum(sizes.values()) <= self.policy.max_input_bytes:
             return [present]
@@ -219,7 +262,7 @@ class Compactor:
             current.append(key)
             budget += sizes[key]
         groups.append(current)
-        return [g for g in groups if len(g) >= 2]
+        return [g for g in groups if len(g) >= 2 or misplaced & set(g)]
 
     def compact(self, table: str, day: date, inputs: list[str]) -> PartitionResult:
         """Merge `inputs` (files of one partition) into new files; delete the inputs afterwards."""
@@ -227,7 +270,9 @@ class Compactor:
         sizes = object_sizes(self.warehouse, inputs)
         inputs = [k for k in inputs if k in sizes]  # a file deleted meanwhile is no longer an input
         merged = _unify([self.warehouse.read_parquet(k) for k in inputs], table)
-        rows = deduplicate_latest(merged, self.tables[table])
+        span = self.span(table)
+        order = cluster_order(table) if table in MODELS else None
+        rows = deduplicate_latest(merged, self.tables[table], order)
         # Split evenly into files of about the target size (estimated from the input bytes), so
         # no output is left small enough to be merged again by the next run.
         parts = max(1, math.ceil(sum(sizes.values()) / self.policy.target_file_bytes))
@@ -235,11 +280,22 @@ class Compactor:
         per_part = math.ceil(rows.num_rows / parts) if rows.num_rows else 0
         outputs: list[str] = []
         for index in range(parts if rows.num_rows else 0):
-            key = partition_key(table, day, _output_name(inputs, index))
+            key = partition_key(table, day, _output_name(inputs, index), span)
             self.warehouse.write_parquet(key, rows.slice(index * per_part, per_part))
             outputs.append(key)
-        missing = [k for k in outputs if not self.warehouse.exists(k)]
+        written = object_sizes(self.warehouse, outputs)
+        missing = [k for k in outputs if k not in written]
         if missing:
             raise RuntimeError(f"compaction outputs not found after writing, inputs kept: {missing}")
         self.warehouse.delete([k for k in inputs if k not in outputs])
-        return PartitionResult(table, day, tuple(inputs), tuple(outputs), merged.num_rows, rows.num_rows)
+        return PartitionResult(
+            table,
+            day,
+            tuple(inputs),
+            tuple(outputs),
+            merged.num_rows,
+            rows.num_rows,
+            span,
+            sum(sizes.values()),
+            sum(written.values()),
+        )

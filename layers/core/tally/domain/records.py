@@ -37,6 +37,8 @@ OptSeconds = Annotated[int | None, Field(default=None, ge=0, le=10**11)]
 OptBytes = Annotated[int | None, Field(default=None, ge=0, le=INT64_MAX)]
 OptCount = Annotated[int | None, Field(default=None, ge=0, le=10**9)]
 BenchmarkType = Literal["HEPscore23", "HS06", "si2k"]
+#: How much time one `dt` partition spans.
+PartitionSpan = Literal["day", "month"]
 
 
 class TimeOrder:
@@ -59,8 +61,14 @@ class UsageRecord(BaseModel):
     kind: ClassVar[RecordKind]
     # Fields whose values together identify one record (the dedupe key).
     identity: ClassVar[tuple[str, ...]]
-    # Field whose date is the partition `dt`.
+    # Field whose date (or month, by `partition_span`) is the partition `dt`.
     partition_time: ClassVar[str]
+    # A month per partition where a day holds a few hundred rows (a day file would be mostly
+    # footer); a day where a day alone fills files (VM samples every 15 minutes).
+    partition_span: ClassVar[PartitionSpan] = "month"
+    # String fields (nearly) unique per record: stored without a dictionary, which for them only
+    # costs a dictionary page as large as the column.
+    unique_strings: ClassVar[tuple[str, ...]] = ()
     # Field that says how far a source has been read (served by /v1/sync-state).
     event_time: ClassVar[str]
     # Field naming the collecting resource, used for key fencing and sync state.
@@ -88,6 +96,7 @@ class JobRecord(UsageRecord):
     kind = "jobs"
     identity = ("site", "resource", "local_job_id", "end_time")
     partition_time = "end_time"
+    unique_strings = ("local_job_id",)
     event_time = "end_time"
     time_order = (TimeOrder("submit_time", "start_time"), TimeOrder("start_time", "end_time"))
 
@@ -125,14 +134,18 @@ class JobRecord(UsageRecord):
     node_list: Annotated[str | None, Field(default=None, max_length=NODES)]
     benchmark_type: BenchmarkType | None = None
     benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
+    # Who cancelled a CANCELLED job (Slurm's `CANCELLED by <uid>`); `state` stays CANCELLED.
+    cancelled_by: OptName
 
 
 class VmRecord(UsageRecord):
-    """One virtual machine over one sampling interval, measured inside the VM."""
+    """One virtual machine over one sampling interval, measured inside the VM or derived from the
+    cloud's events (`measurement`)."""
 
     kind = "vms"
     identity = ("provider", "account", "instance_id", "interval_start")
     partition_time = "interval_start"
+    partition_span = "day"
     event_time = "interval_end"
     resource_field = "resource"
     time_order = (TimeOrder("interval_start", "interval_end"), TimeOrder("boot_time", "interval_end"))
@@ -163,6 +176,9 @@ class VmRecord(UsageRecord):
     state: OptName
     benchmark_type: BenchmarkType | None = None
     benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
+    # How the interval was measured: "agent" (inside the VM; the default when absent) or "events"
+    # (derived from the cloud's own notifications, e.g. OpenStack Nova: CPU counters not measured).
+    measurement: Literal["agent", "events"] | None = None
 
 
 class StorageRecord(UsageRecord):

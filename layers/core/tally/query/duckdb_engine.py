@@ -194,13 +194,24 @@ class DuckDbEngine:
             columns = ", ".join(f"{_quote_text(c.name)}: {_quote_text(c.duckdb_type)}" for c in table.columns)
             options += ["format = 'newline_delimited'", f"columns = {{{columns}}}"]
             reader = f"read_json({path}, {', '.join(options)})"
+        # Files written before a column joined the contract lack it. Read by position, the file
+        # DuckDB binds against decides, so a missing column fails the view and the table is read
+        # by name (`_register`); read by name, a column that no file has yet reads as NULL (as
+        # Athena reads a missing Parquet column) instead of failing.
+        present = {c.name for c in table.columns}
+        if by_name:
+            described = self._connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+            present = {str(row[0]) for row in described}
         select = []
         for column in table.columns:
             # Every column as the DDL declares it (as Athena reads it), whatever a file was written
             # with: decimals keep their precision and scale, so sums stay exact across files, and the
             # view's types never depend on which file DuckDB bound against.
             ident = _quote_ident(column.name)
-            select.append(f"CAST({ident} AS {column.duckdb_type}) AS {ident}")
+            if column.name not in present:
+                select.append(f"CAST(NULL AS {column.duckdb_type}) AS {ident}")
+            else:
+                select.append(f"CAST({ident} AS {column.duckdb_type}) AS {ident}")
         for partition in table.partitions:
             ident = _quote_ident(partition.name)
             if partition.name in hive:

@@ -29,11 +29,13 @@ def build_query(spec: ReportSpec) -> BuiltQuery:
     }
     metrics = [f'{kind.metrics[m].sql} AS "{m}"' for m in spec.metrics]
 
-    # Partition pruning on dt (a UTC date string), then the exact bounds on the event time.
+    # Partition pruning on dt, then the exact bounds on the event time. dt is YYYY-MM-DD or, for
+    # kinds partitioned by month, YYYY-MM; from the start's month to the last day, as text, both
+    # forms of every partition that can hold the range compare inside the bounds.
     where = ["dt >= ?", "dt <= ?", "event_time >= ?", "event_time < ?"]
     last_day = (spec.end - timedelta(microseconds=1)).date()
     params: list[Param] = [
-        spec.start.date().isoformat(),
+        spec.start.date().isoformat()[:7],
         last_day.isoformat(),
         spec.start.replace(tzinfo=None),
         spec.end.replace(tzinfo=None),

@@ -23,7 +23,7 @@ from tally.adapters.warehouse import Warehouse, partition_key
 from tally.domain.columnar import FieldError, failing_rows, fill_defaults, model_checks, time_window_checks
 from tally.domain.control import BatchOutcome, IngestCount
 from tally.domain.records import MODELS, RecordKind
-from tally.domain.schema import TIMESTAMP, input_schema
+from tally.domain.schema import TIMESTAMP, cluster_order, input_schema
 from tally.services.body import RecordLines, exact_lines
 from tally.services.problems import bad_request, forbidden, too_large
 
@@ -156,7 +156,10 @@ class IngestService:
         stored = table.append_column(
             pa.field("ingested_at", TIMESTAMP), pa.repeat(pa.scalar(now, TIMESTAMP), n)
         ).append_column(pa.field("batch_id", pa.string()), pa.repeat(pa.scalar(batch_id, pa.string()), n))
-        return self.warehouse.write_partitioned(kind, stored, MODELS[kind].partition_time, batch_id)
+        model = MODELS[kind]
+        return self.warehouse.write_partitioned(
+            kind, stored, model.partition_time, batch_id, model.partition_span, cluster_order(kind)
+        )
 
     def _quarantine(
         self,

@@ -1,0 +1,127 @@
+"""Cold-start benchmark: each Lambda handler's import time from the built layers, and the layers' sizes.
+
+    .venv/bin/python bench/cold_start.py [--runs 7] [--dir /tmp/tally-bench-cold]
+
+Builds the core and numeric layers for this machine's architecture (the arm64 build is the same
+packages for another CPU), lays them out as Lambda does (each layer's python/ on sys.path, boto3
+from the runtime), and runs every handler's `import app` in a fresh interpreter under
+`python -X importtime`, best of --runs. The baseline, measured in the same run, is the bare
+interpreter start (`-c pass`) and `import pyarrow` alone: what no handler can go below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[1]
+FUNCTIONS = ("ingest_api", "compaction", "view_deployer", "billing_importer", "invoice_verifier")
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+_IMPORTTIME = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s*(\S+)")
+
+
+def load_build() -> ModuleType:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tally_infra_build", REPO / "infra" / "build.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def lay_out(build: ModuleType, root: Path) -> dict[str, Path]:
+    """The core and numeric layers and the runtime's boto3, built for this machine."""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    machine = platform.machine()
+    platforms = [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}", f"manylinux_2_34_{machine}"]
+    build.build_layer(root / "core", platforms, version)
+    build.build_layer(root / "numeric", platforms, version, name="numeric")
+    pins = build.read_constraints()
+    requirements = root / "runtime.txt"
+    requirements.write_text("".join(f"{n}=={pins[n]}\n" for n in RUNTIME_PACKAGES))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--only-binary=:all:", "--target", str(root / "runtime"), "-r", str(requirements)],
+        check=True,
+    )  # fmt: skip
+    # A fresh venv, so nothing of this checkout's .venv (pandas, duckdb) can be imported.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
+    return {
+        "core": root / "core" / "python",
+        "numeric": root / "numeric" / "python",
+        "runtime": root / "runtime",
+        "python": root / "venv" / "bin" / "python",
+    }
+
+
+def import_seconds(python: Path, paths: list[Path], statement: str, module: str | None) -> float:
+    """Wall time of one fresh interpreter running `statement`; with `module`, that import's own
+    cumulative time as -X importtime reports it (interpreter start excluded)."""
+    prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}; {statement}"
+    env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1", "AWS_LAMBDA_FUNCTION_NAME": "bench"}
+    env |= {"POWERTOOLS_TRACE_DISABLED": "true", "TALLY_MODE": "local"}
+    env["TALLY_HOME"] = "/tmp/tally-bench-cold-home"
+    run = subprocess.run(
+        [str(python), "-I", "-X", "importtime", "-c", prelude],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    if module is None:
+        total = sum(int(m.group(1)) for m in map(_IMPORTTIME.match, run.stderr.splitlines()) if m)
+        return total / 1e6
+    for line in run.stderr.splitlines():
+        m = _IMPORTTIME.match(line)
+        if m and m.group(3) == module:
+            return int(m.group(2)) / 1e6
+    raise SystemExit(f"{module} not in the import profile:\n{run.stderr[-2000:]}")
+
+
+def best(
+    runs: int, python: Path, paths: list[Path], statement: str, module: str | None
+) -> tuple[float, float]:
+    times = [import_seconds(python, paths, statement, module) for _ in range(runs)]
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/tally-bench-cold"))
+    args = parser.parse_args()
+    build = load_build()
+    shutil.rmtree(args.dir, ignore_errors=True)
+    paths = lay_out(build, args.dir)
+    core_mb = build.tree_size(paths["core"].parent) / 1e6
+    numeric_mb = build.tree_size(paths["numeric"].parent) / 1e6
+    print(f"core layer {core_mb:.1f} MB unzipped, numeric layer {numeric_mb:.1f} MB (verifier only)")
+    print(f"python {platform.python_version()} on {platform.machine()}, best and median of {args.runs}")
+
+    base = [paths["core"], paths["runtime"]]
+    floor, _ = best(args.runs, paths["python"], base, "pass", None)
+    arrow, arrow_median = best(args.runs, paths["python"], base, "import pyarrow", "pyarrow")
+    print(f"{'baseline: interpreter start (all imports)':44} {floor * 1000:8.0f} ms")
+    print(f"{'baseline: import pyarrow':44} {arrow * 1000:8.0f} ms (median {arrow_median * 1000:.0f})")
+    for name in FUNCTIONS:
+        layers = [paths["core"]] + ([paths["numeric"]] if name == "invoice_verifier" else [])
+        where = [REPO / "functions" / name, *layers, paths["runtime"]]
+        low, median = best(args.runs, paths["python"], where, "import app", "app")
+        print(
+            f"{'handler ' + name + ': import app':44} {low * 1000:8.0f} ms (median {median * 1000:.0f}), "
+            f"{low / arrow:.2f}x import pyarrow"
+        )
+
+
+if __name__ == "__main__":
+    main()

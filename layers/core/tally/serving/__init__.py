@@ -1,0 +1,1 @@
+"""Running the API locally (`tally serve`): TLS certificates, the listening socket, slow-client bounds."""
