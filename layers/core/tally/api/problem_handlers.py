@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,8 +16,12 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("tally.api")
 
 
-def problem_response(problem: Problem, request: Request) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="tally"'} if problem.status == 401 else None
+def problem_response(
+    problem: Problem, request: Request, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tally"'
     return JSONResponse(
         problem.as_dict(instance=request.url.path),
         status_code=problem.status,
@@ -39,8 +44,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed"}
+        # Keep Starlette's headers: a 405 carries `Allow` with the methods the path does take.
         return problem_response(
-            Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail)), request
+            Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail)),
+            request,
+            exc.headers,
         )
 
     @app.exception_handler(Exception)
