@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.security import HTTPBearer
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from tally.api.models import ProblemDetails
@@ -108,7 +109,7 @@ def billing_body() -> dict[str, Any]:
 
 
 def _component_schemas() -> dict[str, Any]:
-    models = [ProblemDetails, *MODELS.values(), *ENTRY_TYPES.values()]
+    models: list[type[BaseModel]] = [ProblemDetails, *MODELS.values(), *ENTRY_TYPES.values()]
     _, schema = models_json_schema([(m, "validation") for m in models], ref_template=COMPONENTS + "{model}")
     defs: dict[str, Any] = schema.get("$defs", {})
     return defs

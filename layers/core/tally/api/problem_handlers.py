@@ -9,11 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tally.services.problems import Problem
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("tally.api")
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def problem_response(
@@ -30,6 +32,16 @@ def problem_response(
     )
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette names only the first matching route's)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -44,11 +56,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed"}
-        # Keep Starlette's headers: a 405 carries `Allow` with the methods the path does take.
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
             Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail)),
             request,
-            exc.headers,
+            headers,
         )
 
     @app.exception_handler(Exception)
