@@ -112,6 +112,10 @@ def _component_schemas() -> dict[str, Any]:
     models: list[type[BaseModel]] = [ProblemDetails, *MODELS.values(), *ENTRY_TYPES.values()]
     _, schema = models_json_schema([(m, "validation") for m in models], ref_template=COMPONENTS + "{model}")
     defs: dict[str, Any] = schema.get("$defs", {})
+    for model in ENTRY_TYPES.values():
+        # A registry write may leave out `site`: the server sets it to the key's site.
+        entry = defs[model.__name__]
+        entry["required"] = [name for name in entry["required"] if name != "site"]
     return defs
 
 

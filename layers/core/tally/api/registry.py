@@ -56,7 +56,7 @@ def list_entries(kind: RegistryKind, svc: ServicesDep, who: PrincipalDep) -> lis
 @router.post(
     "/v1/registry/{kind}",
     status_code=201,
-    responses=problems(401, 403, 409, 422),
+    responses=problems(400, 401, 403, 409, 422),
     openapi_extra=registry_body(),
     summary="Add a registry entry for the caller's site",
 )
@@ -82,7 +82,7 @@ def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: Principa
 
 @router.put(
     "/v1/registry/{kind}/{entry_id}",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problems(400, 401, 403, 404, 409, 422),
     openapi_extra=registry_body(),
     summary="Replace a registry entry",
 )
