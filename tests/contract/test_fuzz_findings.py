@@ -32,3 +32,13 @@ def test_a_registry_body_that_is_not_utf8_is_a_documented_400(deployment: Deploy
     assert answer.json()["title"] == "Malformed request body"
     documented = create_app().openapi()["paths"]["/v1/registry/{kind}/{entry_id}"]["put"]["responses"]
     assert "400" in documented
+
+
+def test_a_registry_time_given_as_a_number_is_refused_not_read_as_unix_time(deployment: Deployment) -> None:
+    entry = {"resource": "cluster1", "benchmark_type": "HS06", "benchmark_per_core": 10.0, "valid_from": 0}
+    with deployment.client() as http:
+        answer = http.post("/v1/registry/resources", json=entry)
+        listed = http.get("/v1/registry/resources")
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["valid_from"]
+    assert listed.json() == []
