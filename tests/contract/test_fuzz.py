@@ -32,7 +32,7 @@ from tests.contract.fuzz_hooks import KNOWN_OPEN
 from tests.support.servers import free_port
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "25"))
-MEMORY_BOUND = 512 * 1024 * 1024  # peak RSS (VmHWM) of the server over the whole run
+MEMORY_BOUND = 768 * 1024 * 1024  # peak RSS (VmHWM) of the server over the whole run
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 BIN = Path(sys.executable).parent
 
@@ -195,7 +195,8 @@ def test_fuzzing_finds_no_5xx_and_no_contract_violation(
     )
     events = [json.loads(line) for line in fuzz_log.read_text().splitlines()] if fuzz_log.exists() else []
     server_errors = [e for e in events if e["event"] == "5xx"]
-    known = Counter(e["known_open"] for e in events if e.get("known_open"))
+    # Hits: requests not sent (crashers) and 5xx answers, per known-open defect.
+    known = Counter(e["known_open"] for e in events if e["event"] in ("skipped", "5xx") and e["known_open"])
     alive = httpx.get(f"{server.url}/v1/health", timeout=10)
     peak = _peak_rss(server.process.pid)
 

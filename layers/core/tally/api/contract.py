@@ -113,9 +113,15 @@ def _component_schemas() -> dict[str, Any]:
     _, schema = models_json_schema([(m, "validation") for m in models], ref_template=COMPONENTS + "{model}")
     defs: dict[str, Any] = schema.get("$defs", {})
     for model in ENTRY_TYPES.values():
-        # A registry write may leave out `site`: the server sets it to the key's site.
+        # A registry write may leave out `site` (the server sets the key's site) and may carry
+        # `entry_id` and `updated_at` back as read: the server sets those and ignores what is sent.
         entry = defs[model.__name__]
         entry["required"] = [name for name in entry["required"] if name != "site"]
+        for name in ("entry_id", "updated_at"):
+            entry["properties"][name] = {
+                "readOnly": True,
+                "description": "Set by the server; ignored if sent.",
+            }
     return defs
 
 
