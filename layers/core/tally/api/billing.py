@@ -156,7 +156,7 @@ def unusable(exc: BillingImportError | BillingStoreError) -> Problem:
 @router.post(
     "/billing",
     response_model=BillingResponse,
-    responses=problems(400, 401, 403, 409, 413, 415, 422),
+    responses=problems(400, 401, 403, 413, 415, 422),
     openapi_extra=billing_body(),
     summary="Import a commercial-cloud billing export",
     description=(
