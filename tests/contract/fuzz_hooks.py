@@ -27,10 +27,12 @@ from schemathesis import HookContext, Response
 from schemathesis.core.failures import Failure
 from schemathesis.transport import SerializationContext
 
+from tally.services.body import NDJSON_TYPES
+
 Case = AnyCase[Any]
 
 
-@schemathesis.serializer("application/x-ndjson")
+@schemathesis.serializer(*NDJSON_TYPES)
 def ndjson(ctx: SerializationContext, value: Any) -> bytes:
     items = value if isinstance(value, list) else [value]
     return b"\n".join(json.dumps(item).encode() for item in items)
@@ -59,7 +61,7 @@ def _record_items(case: Case) -> list[Any]:
         return []
     if isinstance(case.body, list):
         return case.body
-    return [case.body] if case.media_type == "application/x-ndjson" else []
+    return [case.body] if case.media_type in NDJSON_TYPES else []
 
 
 def _null_record(case: Case) -> bool:

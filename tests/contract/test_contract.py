@@ -10,6 +10,7 @@ import jsonschema_rs
 import pytest
 
 from tally.api.app import create_app
+from tally.services.body import NDJSON_TYPES
 from tests.conftest import Deployment
 from tests.support.records import accelerator, job, ndjson, storage, vm
 
@@ -61,9 +62,10 @@ def test_records_route_declares_every_status_it_can_answer() -> None:
     kind = next(p for p in post["parameters"] if p["name"] == "kind")
     assert kind["schema"]["enum"] == ["jobs", "vms", "storage", "accelerators"]
     assert "gzip" in post["requestBody"]["description"]
+    assert set(post["requestBody"]["content"]) == {"application/json", *NDJSON_TYPES}
 
 
-@pytest.mark.parametrize("media", ["application/json", "application/x-ndjson"])
+@pytest.mark.parametrize("media", ["application/json", *sorted(NDJSON_TYPES)])
 @pytest.mark.parametrize("kind", list(SAMPLES))
 def test_record_body_schema_takes_real_records_and_refuses_broken_ones(kind: str, media: str) -> None:
     schema = DOC["paths"]["/v1/records/{kind}"]["post"]["requestBody"]["content"][media]["schema"]

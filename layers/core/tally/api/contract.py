@@ -19,10 +19,10 @@ from pydantic.json_schema import models_json_schema
 from tally.api.models import ProblemDetails
 from tally.domain.records import KINDS, MODELS
 from tally.registry.entries import ENTRY_TYPES
+from tally.services.body import NDJSON_TYPES
 
 PROBLEM_JSON = "application/problem+json"
 COMPONENTS = "#/components/schemas/"
-NDJSON = "application/x-ndjson"
 
 #: Documents the key in the OpenAPI document (so Swagger UI's "Authorize" sends it); checking it is
 #: the `principal` dependency's job, hence `auto_error=False`: this one never refuses a request.
@@ -74,12 +74,11 @@ def records_body(max_records: int) -> dict[str, Any]:
             "required": True,
             "description": (
                 f"The records of the path's kind ({kinds}), at most {max_records:,} per batch. "
-                f"`application/json`: a JSON array. `{NDJSON}` (also `application/ndjson`, "
-                "`application/jsonl`): the array's records one JSON object per line. Either may be "
-                "sent with `Content-Encoding: gzip`; limits apply to the compressed body and to what "
-                "it inflates to."
+                "`application/json`: a JSON array. NDJSON types: the array's records, one JSON object "
+                "per line. Either may be sent with `Content-Encoding: gzip`; limits apply to the "
+                "compressed body and to what it inflates to."
             ),
-            "content": {"application/json": {"schema": by_kind}, NDJSON: {"schema": by_kind}},
+            "content": {media: {"schema": by_kind} for media in ("application/json", *sorted(NDJSON_TYPES))},
         }
     }
 
