@@ -46,6 +46,7 @@ LAYER_ROOTS: tuple[str, ...] = (
     "xlsxwriter",
     "aws-lambda-powertools",
     "aws-xray-sdk",
+    "swagger-ui-bundle-v2",  # /v1/docs serves Swagger UI from it (no CDN)
 )
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
