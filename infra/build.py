@@ -49,6 +49,7 @@ LAYER_ROOTS: tuple[str, ...] = (
     "xlsxwriter",
     "aws-lambda-powertools",
     "aws-xray-sdk",
+    "swagger-ui-bundle-v2",  # /v1/docs serves Swagger UI from it (no CDN)
 )
 #: The numeric layer: the invoice verifier's interval arithmetic (tally.reconcile). pyarrow does not
 #: require numpy, so no other function carries it.
@@ -93,6 +94,11 @@ _PRUNE_GLOBS = (
     "pyarrow/libarrow_python.so.*.*.*",
     "pyarrow/libarrow_python_parquet_encryption.so",
     "pyarrow/libarrow_python_parquet_encryption.so.*.*.*",
+    # Swagger UI: /v1/docs serves swagger-ui-bundle.js, swagger-ui.css and the favicon only
+    # (tally.api.docs); source maps and the ES-module builds are 10 MB of the package's 12.
+    "swagger_ui_bundle/vendor/*/*.map",
+    "swagger_ui_bundle/vendor/*/swagger-ui-es-bundle*",
+    "swagger_ui_bundle/vendor/*/swagger-ui.js",
 )
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Security
 
 from tally import __version__
-from tally.api import problem_handlers, records, sync_state
+from tally.api import contract, docs, problem_handlers, records, sync_state
 from tally.api.billing import router as billing_router
 from tally.api.body_deadline import BodyDeadlineMiddleware
 from tally.api.models import Health
@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Usage accounting for research infrastructure.",
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served by tally.api.docs from installed assets, not from a CDN
         redoc_url=None,
     )
     app.state.services = Services(settings)
@@ -31,11 +31,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the observability middleware, so a body that timed out is logged as the 408 it got.
     app.add_middleware(BodyDeadlineMiddleware, seconds=settings.body_timeout_seconds)
     install_observability(app)
-    app.include_router(records.router)
-    app.include_router(sync_state.router)
-    app.include_router(billing_router)
-    app.include_router(reports_router)
-    app.include_router(registry_router)
+    # Every route but health takes the site key: declare it, so the contract (and the docs page) say so.
+    keyed = [Security(contract.BEARER)]
+    app.include_router(records.router, dependencies=keyed)
+    app.include_router(sync_state.router, dependencies=keyed)
+    app.include_router(billing_router, dependencies=keyed)
+    app.include_router(reports_router, dependencies=keyed)
+    app.include_router(registry_router, dependencies=keyed)
+    contract.install(app)
+    docs.install(app, openapi_url="/v1/openapi.json")
 
     @app.get("/v1/health", response_model=Health, tags=["meta"])
     async def health() -> Health:

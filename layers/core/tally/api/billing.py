@@ -16,8 +16,8 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from tally.api.contract import billing_body, problems
 from tally.api.deps import PrincipalDep, ServicesDep
-from tally.api.models import ProblemDetails
 from tally.api.records import read_capped
 from tally.billing import BillingImportError
 from tally.services.billing import (
@@ -44,11 +44,6 @@ _DEFAULT_NAMES = {
     **dict.fromkeys(PARQUET_TYPES, "upload.parquet"),
 }
 _SAFE_NAME = re.compile(r"[^\w.@+=,-]")
-
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {"model": ProblemDetails, "content": {"application/problem+json": {}}}
-    for status in (400, 401, 403, 413, 415, 422)
-}
 
 
 class RowViolation(BaseModel):
@@ -161,7 +156,8 @@ def unusable(exc: BillingImportError | BillingStoreError) -> Problem:
 @router.post(
     "/billing",
     response_model=BillingResponse,
-    responses=PROBLEMS,
+    responses=problems(400, 401, 403, 413, 415, 422),
+    openapi_extra=billing_body(),
     summary="Import a commercial-cloud billing export",
     description=(
         "Body: the export file as delivered (`text/csv`, `application/gzip`, "
@@ -177,7 +173,7 @@ async def post_billing(
     request: Request,
     svc: ServicesDep,
     who: PrincipalDep,
-    content_type: Annotated[str | None, Header()] = None,
+    content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
     content_disposition: Annotated[str | None, Header()] = None,
     filename: Annotated[
         str | None, Query(max_length=255, description="Name recorded as source_file.")

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tally.services.problems import Problem
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("tally.api")
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
-def problem_response(problem: Problem, request: Request) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="tally"'} if problem.status == 401 else None
+def problem_response(
+    problem: Problem, request: Request, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="tally"'
     return JSONResponse(
         problem.as_dict(instance=request.url.path),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette names only the first matching route's)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install(app: FastAPI) -> None:
@@ -38,9 +55,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed"}
+        titles = {400: "Malformed request body", 404: "Not found", 405: "Method not allowed"}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
-            Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail)), request
+            Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail)),
+            request,
+            headers,
         )
 
     @app.exception_handler(Exception)

@@ -7,18 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
+from tally.api.contract import problems, records_body
 from tally.api.deps import PrincipalDep, ServicesDep
-from tally.api.models import IngestResponse, ProblemDetails
+from tally.api.models import IngestResponse
 from tally.domain.records import KINDS, RecordKind
 from tally.services.body import check_utf8, decompress, media_type, split_lines
 from tally.services.problems import not_found, too_large
+from tally.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    status: {"model": ProblemDetails, "content": {"application/problem+json": {}}}
-    for status in (400, 401, 403, 404, 413, 415, 422)
-}
+MAX_RECORDS = Settings.model_fields["max_records_per_batch"].default
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
@@ -38,7 +37,8 @@ async def read_capped(request: Request, limit: int) -> bytes:
 @router.post(
     "/records/{kind}",
     response_model=IngestResponse,
-    responses=PROBLEMS,
+    responses=problems(400, 401, 403, 404, 413, 415, 422),
+    openapi_extra=records_body(MAX_RECORDS),
     summary="Post a batch of usage records",
     description=(
         "Body: a JSON array (`application/json`) or one record per line (`application/x-ndjson`), "
@@ -50,9 +50,11 @@ async def post_records(
     request: Request,
     svc: ServicesDep,
     who: PrincipalDep,
-    kind: Annotated[str, Path(description=f"One of: {', '.join(KINDS)}")],
-    content_type: Annotated[str | None, Header()] = None,
-    content_encoding: Annotated[str | None, Header()] = None,
+    kind: Annotated[str, Path(description="The record kind", json_schema_extra={"enum": list(KINDS)})],
+    # Content-Type is declared by the request body's media types, and gzip in its description (an
+    # encoding of the body, not a parameter of the operation): neither is a parameter of its own.
+    content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
+    content_encoding: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> IngestResponse:
     if kind not in KINDS:
         raise not_found(f"unknown record kind {kind!r}: use one of {', '.join(KINDS)}")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response
 from pydantic import ValidationError
 
+from tally.api.contract import problems, registry_body
 from tally.api.deps import PrincipalDep, ServicesDep
 from tally.registry.entries import ENTRY_TYPES, Entry, RegistryError, RegistryKind
 from tally.registry.store import RegistryNotFoundError, RegistryStore, RegistryUnknownSiteError
@@ -45,12 +46,22 @@ def _guard(error: RegistryError) -> Problem:
     return Problem(409, "Registry conflict", str(error))
 
 
-@router.get("/v1/registry/{kind}", summary="List the caller's site's registry entries")
+@router.get(
+    "/v1/registry/{kind}",
+    responses=problems(401, 403, 422),
+    summary="List the caller's site's registry entries",
+)
 def list_entries(kind: RegistryKind, svc: ServicesDep, who: PrincipalDep) -> list[dict[str, Any]]:
     return [_dump(e) for e in RegistryStore(svc.warehouse).list_entries(kind, who.site)]
 
 
-@router.post("/v1/registry/{kind}", status_code=201, summary="Add a registry entry for the caller's site")
+@router.post(
+    "/v1/registry/{kind}",
+    status_code=201,
+    responses=problems(400, 401, 403, 409, 422),
+    openapi_extra=registry_body(),
+    summary="Add a registry entry for the caller's site",
+)
 def add_entry(
     kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, who: PrincipalDep
 ) -> dict[str, Any]:
@@ -61,7 +72,9 @@ def add_entry(
         raise _guard(error) from error
 
 
-@router.get("/v1/registry/{kind}/{entry_id}", summary="One registry entry")
+@router.get(
+    "/v1/registry/{kind}/{entry_id}", responses=problems(401, 403, 404, 422), summary="One registry entry"
+)
 def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
     try:
         return _dump(RegistryStore(svc.warehouse).get(kind, entry_id, who.site))
@@ -69,7 +82,12 @@ def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: Principa
         raise _guard(error) from error
 
 
-@router.put("/v1/registry/{kind}/{entry_id}", summary="Replace a registry entry")
+@router.put(
+    "/v1/registry/{kind}/{entry_id}",
+    responses=problems(400, 401, 403, 404, 409, 422),
+    openapi_extra=registry_body(),
+    summary="Replace a registry entry",
+)
 def replace_entry(
     kind: RegistryKind,
     entry_id: str,
@@ -84,7 +102,12 @@ def replace_entry(
         raise _guard(error) from error
 
 
-@router.delete("/v1/registry/{kind}/{entry_id}", status_code=204, summary="Delete a registry entry")
+@router.delete(
+    "/v1/registry/{kind}/{entry_id}",
+    status_code=204,
+    responses=problems(401, 403, 404, 422),
+    summary="Delete a registry entry",
+)
 def delete_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
     try:
         RegistryStore(svc.warehouse).delete(kind, entry_id, who.site)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from tally.api.contract import problems
 from tally.api.deps import PrincipalDep, ServicesDep
 from tally.query.config import open_engine
 from tally.query.engine import QueryEngine, QueryError
@@ -39,7 +40,7 @@ def invalid(detail: str) -> Problem:
 @router.get(
     "/v1/reports/{kind}",
     summary="Aggregate usage by any allow-listed dimensions; filter by dimension=value query parameters",
-    responses={200: {"content": {m: {} for m in MEDIA_TYPES.values()}}},
+    responses={200: {"content": {m: {} for m in MEDIA_TYPES.values()}}, **problems(401, 403, 404, 422, 502)},
 )
 def get_report(
     kind: str,

@@ -7,21 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from tally.api.contract import problems
 from tally.api.deps import PrincipalDep, ServicesDep
 from tally.api.models import SyncStateResponse
-from tally.api.records import PROBLEMS
 from tally.domain.records import KINDS
 from tally.services.problems import forbidden, not_found
 
 router = APIRouter(prefix="/v1", tags=["records"])
 
 
-@router.get("/sync-state", response_model=SyncStateResponse, responses=PROBLEMS)
+@router.get("/sync-state", response_model=SyncStateResponse, responses=problems(401, 403, 404, 422))
 async def sync_state(
     svc: ServicesDep,
     who: PrincipalDep,
     resource: Annotated[str, Query(min_length=1, max_length=256)],
-    kind: Annotated[str, Query()] = "jobs",
+    kind: Annotated[str, Query(json_schema_extra={"enum": list(KINDS)})] = "jobs",
 ) -> SyncStateResponse:
     if kind not in KINDS:
         raise not_found(f"unknown record kind {kind!r}: use one of {', '.join(KINDS)}")

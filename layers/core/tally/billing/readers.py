@@ -196,6 +196,9 @@ def _csv_batches(
         if "invalid UTF8" in message or "UnicodeDecodeError" in message:
             raise EncodingMismatchError(message) from exc
         raise BillingImportError("unparsable", f"{info.name}: CSV cannot be parsed: {message}") from exc
+    except UnicodeDecodeError as exc:
+        # Arrow hands back a header row that is not UTF-8 as bytes; Python fails when naming columns.
+        raise EncodingMismatchError(str(exc)) from exc
     except (EOFError, OSError) as exc:
         raise BillingImportError("truncated", f"{info.name}: file is truncated or corrupt: {exc}") from exc
     finally:

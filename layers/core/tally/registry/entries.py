@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from tally.domain.records import UtcTime
 from tally.registry.patterns import glob_to_like
@@ -18,6 +18,16 @@ Text = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$"
 OptText = Annotated[str | None, Field(default=None, min_length=1, max_length=256)]
 Note = Annotated[str | None, Field(default=None, max_length=1024)]
 TS = pa.timestamp("us", tz="UTC")
+
+
+def _not_a_number(value: object) -> object:
+    # Pydantic would read a number as Unix time; the contract says ISO 8601 text.
+    if isinstance(value, int | float):
+        raise ValueError("a time must be an ISO 8601 date-time string, not a number")
+    return value
+
+
+EntryTime = Annotated[UtcTime, BeforeValidator(_not_a_number)]
 
 
 class RegistryError(ValueError):
@@ -35,7 +45,7 @@ class Entry(BaseModel):
     entry_id: str = ""
     site: Text
     note: Note = None
-    updated_at: UtcTime | None = None
+    updated_at: EntryTime | None = None
 
     def row(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.arrow_schema.names}
@@ -67,8 +77,8 @@ class ResourceBenchmark(Entry):
     resource: Text
     benchmark_type: Literal["HEPscore23", "HS06"]
     benchmark_per_core: Annotated[float, Field(gt=0, le=10_000)]
-    valid_from: UtcTime
-    valid_to: UtcTime | None = None
+    valid_from: EntryTime
+    valid_to: EntryTime | None = None
     cores: Annotated[int | None, Field(default=None, ge=1, le=10**8)] = None
 
     @model_validator(mode="after")
