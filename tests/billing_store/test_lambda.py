@@ -80,6 +80,8 @@ def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         "TALLY_MODE": "aws",
         "TALLY_WAREHOUSE_URI": settings.warehouse_uri,
         "TALLY_S3_ENDPOINT_URL": moto_endpoint,
+        "TALLY_CONTROL_TABLE": settings.control_table,
+        "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(name, str(value))
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1")

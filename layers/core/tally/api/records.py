@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import RecordsWriter, ServicesDep
 from tally.api.models import IngestResponse, ProblemDetails
 from tally.domain.records import KINDS, RecordKind
 from tally.services.body import check_utf8, decompress, media_type, split_lines
@@ -49,7 +49,7 @@ async def read_capped(request: Request, limit: int) -> bytes:
 async def post_records(
     request: Request,
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: RecordsWriter,
     kind: Annotated[str, Path(description=f"One of: {', '.join(KINDS)}")],
     content_type: Annotated[str | None, Header()] = None,
     content_encoding: Annotated[str | None, Header()] = None,

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response
 from pydantic import ValidationError
 
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import RegistryReader, RegistryWriter, ServicesDep
 from tally.registry.entries import ENTRY_TYPES, Entry, RegistryError, RegistryKind
-from tally.registry.store import RegistryNotFoundError, RegistryStore
+from tally.registry.store import RegistryBusyError, RegistryNotFoundError
 from tally.services.ingest import Principal
 from tally.services.problems import Problem, forbidden, not_found
 
@@ -40,29 +40,31 @@ def _dump(entry: Entry) -> dict[str, Any]:
 def _guard(error: RegistryError) -> Problem:
     if isinstance(error, RegistryNotFoundError):
         return not_found(str(error))
+    if isinstance(error, RegistryBusyError):
+        return Problem(503, "Registry busy", str(error))
     return Problem(409, "Registry conflict", str(error))
 
 
 @router.get("/v1/registry/{kind}", summary="List the caller's site's registry entries")
-def list_entries(kind: RegistryKind, svc: ServicesDep, who: PrincipalDep) -> list[dict[str, Any]]:
-    return [_dump(e) for e in RegistryStore(svc.warehouse).list_entries(kind, who.site)]
+def list_entries(kind: RegistryKind, svc: ServicesDep, who: RegistryReader) -> list[dict[str, Any]]:
+    return [_dump(e) for e in svc.registry.list_entries(kind, who.site)]
 
 
 @router.post("/v1/registry/{kind}", status_code=201, summary="Add a registry entry for the caller's site")
 def add_entry(
-    kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, who: PrincipalDep
+    kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, who: RegistryWriter
 ) -> dict[str, Any]:
     entry = _entry(kind, body, who)
     try:
-        return _dump(RegistryStore(svc.warehouse).add(kind, entry))
+        return _dump(svc.registry.add(kind, entry))
     except RegistryError as error:
         raise _guard(error) from error
 
 
 @router.get("/v1/registry/{kind}/{entry_id}", summary="One registry entry")
-def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: RegistryReader) -> dict[str, Any]:
     try:
-        return _dump(RegistryStore(svc.warehouse).get(kind, entry_id, who.site))
+        return _dump(svc.registry.get(kind, entry_id, who.site))
     except RegistryError as error:
         raise _guard(error) from error
 
@@ -73,19 +75,19 @@ def replace_entry(
     entry_id: str,
     body: Annotated[dict[str, Any], Body()],
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: RegistryWriter,
 ) -> dict[str, Any]:
     entry = _entry(kind, body, who)
     try:
-        return _dump(RegistryStore(svc.warehouse).replace(kind, entry_id, entry, who.site))
+        return _dump(svc.registry.replace(kind, entry_id, entry, who.site))
     except RegistryError as error:
         raise _guard(error) from error
 
 
 @router.delete("/v1/registry/{kind}/{entry_id}", status_code=204, summary="Delete a registry entry")
-def delete_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+def delete_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: RegistryWriter) -> Response:
     try:
-        RegistryStore(svc.warehouse).delete(kind, entry_id, who.site)
+        svc.registry.delete(kind, entry_id, who.site)
     except RegistryError as error:
         raise _guard(error) from error
     return Response(status_code=204)

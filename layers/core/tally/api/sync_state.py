@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import RecordsWriter, ServicesDep
 from tally.api.models import SyncStateResponse
 from tally.api.records import PROBLEMS
 from tally.domain.records import KINDS
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["records"])
 @router.get("/sync-state", response_model=SyncStateResponse, responses=PROBLEMS)
 async def sync_state(
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: RecordsWriter,
     resource: Annotated[str, Query(min_length=1, max_length=256)],
     kind: Annotated[str, Query()] = "jobs",
 ) -> SyncStateResponse:
