@@ -49,8 +49,6 @@ def test_sites_and_keys_lifecycle(tmp_path: Path) -> None:
     keys = json.loads(tally(home, "keys", "list", "--json").stdout)
     assert {k["id"] for k in keys} == {plain.split("_")[1], created["id"], billing["id"], legacy["id"]}
     assert {k["id"]: k["scopes"] for k in keys}[billing["id"]] == ["billing:write"]
-    table = tally(home, "keys", "list").stdout
-    assert "billing:write" in table and "records:write" in table
     assert all(created["key"] not in json.dumps(k) for k in keys)
 
     assert tally(home, "keys", "revoke", created["id"]).returncode == 0
