@@ -203,11 +203,11 @@ def list_partitions(
     owners = {(a.provider, a.billing_account_id): a.owner for a in svc.control.list_billing_accounts()}
     manifests = svc.billing.manifests()
     manifests.sort(key=lambda m: (str(m["provider"]), str(m["billing_period"]), str(m["billing_account_id"])))
+    for m in manifests:
+        m["owner"] = owners.get((str(m["provider"]), str(m["billing_account_id"])))
     if as_json:
         print_json(manifests)
         return
-    for m in manifests:
-        m["owner"] = owners.get((str(m["provider"]), str(m["billing_account_id"])))
     table = Table(
         "provider", "account", "owner", "period", "rows", "billed cost", "delivery", "files", "stored at"
     )
