@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tally.adapters.warehouse import Warehouse
 from tally.registry.entries import (
@@ -90,7 +91,9 @@ class RegistryStore:
         if not self.warehouse.exists(key):
             return []
         model = ENTRY_TYPES[kind]
-        rows = self.warehouse.read_parquet(key).to_pylist()
+        # One read of the whole (small) file: Arrow's reader opens a path more than once, and a
+        # file replaced between two opens by a concurrent edit would read as garbage.
+        rows = pq.read_table(pa.BufferReader(self.warehouse.get_bytes(key))).to_pylist()
         entries = [
             model.model_validate({k: v for k, v in row.items() if k in model.model_fields}) for row in rows
         ]
