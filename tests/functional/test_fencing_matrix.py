@@ -22,6 +22,7 @@ from fastapi import routing
 from tally.api.app import create_app
 from tally.demo.bills import generate_bills
 from tally.domain.control import SCOPES
+from tally.registry.entries import VoMapping
 from tally.services.container import Services
 from tests.conftest import local_settings
 from tests.support.records import job
@@ -60,13 +61,7 @@ class World:
         }
 
     def fresh_entry(self, site: str) -> str:
-        return self.services.registry.add("vo_mapping", _vo_entry(self.vo(site))).entry_id
-
-
-def _vo_entry(data: dict[str, str]) -> object:
-    from tally.registry.entries import VoMapping
-
-    return VoMapping.model_validate(data)
+        return self.services.registry.add("vo_mapping", VoMapping.model_validate(self.vo(site))).entry_id
 
 
 Call = Callable[[httpx.Client, World], httpx.Response]
