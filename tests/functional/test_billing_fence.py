@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -13,8 +13,10 @@ import pyarrow.compute as pc
 
 from tally.billing import import_billing
 from tally.demo.bills import DemoBill, generate_bills
-from tally.domain.control import OPERATOR_OWNER
+from tally.domain.control import OPERATOR_OWNER, BillingAccount
 from tally.services.billing import BillingOwnershipError
+from tally.services.container import Services
+from tally.settings import Settings
 from tests.conftest import Deployment
 from tests.support.warehouse import rows
 
@@ -133,3 +135,15 @@ def test_operator_imports_own_their_accounts_and_may_act_for_a_site(deployment: 
         raise AssertionError("an operator import restated a site's account")
     on_behalf = billing.import_files([(_restated(AWS_BILL, 3), "operator.csv")], origin="cli", site="SITE-A")
     assert [p.action for p in on_behalf.partitions] == ["replaced"]
+
+
+def test_the_first_claim_of_a_billing_account_wins(settings: Settings) -> None:
+    control = Services(settings).control
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    first = control.claim_billing_account(BillingAccount("aws", "1111", "SITE-A", now))
+    again = control.claim_billing_account(BillingAccount("aws", "1111", "SITE-B", now + timedelta(days=1)))
+    other = control.claim_billing_account(BillingAccount("azure", "1111", "SITE-B", now))
+    assert first == again == BillingAccount("aws", "1111", "SITE-A", now)
+    assert other.owner == "SITE-B"  # account ids are per provider
+    assert [a.owner for a in control.list_billing_accounts("SITE-B")] == ["SITE-B"]
+    assert control.get_billing_account("gcp", "1111") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -101,3 +102,18 @@ def test_times_without_a_utc_instant_are_422(deployment: Deployment, field: str,
     assert [e["field"] for e in answer.json()["errors"]] == [field]
     assert "outside the years 1 to 9999" in answer.json()["errors"][0]["message"]
     assert deployment.services.registry.list_entries("resources") == []
+
+
+def test_a_lease_excludes_others_until_released_or_expired(settings: Settings) -> None:
+    control = Services(settings).control
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert control.acquire_lock("registry/resources", "first", now, 30)
+    assert control.acquire_lock("registry/resources", "first", now, 30)  # the holder may renew
+    assert not control.acquire_lock("registry/resources", "second", now + timedelta(seconds=29), 30)
+    assert control.acquire_lock("registry/applications", "second", now, 30)  # another name is free
+    # A holder that crashed: its lease runs out and the next edit proceeds.
+    assert control.acquire_lock("registry/resources", "second", now + timedelta(seconds=31), 30)
+    control.release_lock("registry/resources", "first")  # no longer the holder: changes nothing
+    assert not control.acquire_lock("registry/resources", "third", now + timedelta(seconds=32), 30)
+    control.release_lock("registry/resources", "second")
+    assert control.acquire_lock("registry/resources", "third", now + timedelta(seconds=32), 30)
