@@ -13,7 +13,12 @@ Rejected rows of a usable file are quarantined by the service and reported in th
 Defaults for files that lack a column can be set as object metadata: `x-amz-meta-tally-<column>`
 with dashes for underscores, e.g. `x-amz-meta-tally-billing-currency: USD`.
 
-Configuration: TALLY_MODE=aws, TALLY_WAREHOUSE_URI (and TALLY_S3_ENDPOINT_URL only for tests).
+Ownership: landed files are the operator's deliveries (owner `@operator`, see
+tally.services.billing): an account first stored here is the operator's, and a landed file holding
+an account a site stored through the API is refused (quarantined as `not-owner`, sent to the DLQ).
+
+Configuration: TALLY_MODE=aws, TALLY_WAREHOUSE_URI, TALLY_CONTROL_TABLE (account owners) and, only
+for tests, TALLY_S3_ENDPOINT_URL and TALLY_DYNAMODB_ENDPOINT_URL.
 Run it with reserved concurrency 1: restatements of one partition are not coordinated across
 concurrent invocations (see tally.services.billing).
 """
@@ -30,10 +35,10 @@ from urllib.parse import unquote_plus
 
 import boto3
 
-from tally.adapters.warehouse import open_warehouse
 from tally.billing import BillingImportError
 from tally.observability import lambda_entry, logger
 from tally.services.billing import BillingService, BillingStoreError, check_defaults
+from tally.services.container import Services
 from tally.settings import Settings
 
 _CHUNK = 8 << 20
@@ -93,7 +98,7 @@ def _settings() -> Settings:
 
 @cache
 def _service() -> BillingService:
-    return BillingService(open_warehouse(_settings()))
+    return Services(_settings()).billing
 
 
 def _s3() -> Any:

@@ -185,7 +185,7 @@ def test_only_billing_keys_may_post(deployment: Deployment) -> None:
     body = CUR_FINAL.read_bytes()
     plain = _post(deployment, deployment.key, body, "text/csv")
     assert plain.status_code == 403 and plain.headers["content-type"] == PROBLEM
-    assert "--resource billing" in plain.json()["detail"]
+    assert "--scope billing:write" in plain.json()["detail"]
     other = deployment.services.create_key(deployment.site, ("hpc-1",)).plain
     assert _post(deployment, other, body, "text/csv").status_code == 403
     assert _post(deployment, "tly_0000000000000000_" + "x" * 40, body, "text/csv").status_code == 401

@@ -73,3 +73,22 @@ def test_a_bad_file_fails_alone_with_exit_code_1(tmp_path: Path) -> None:
 
     wrong = tally(home, "billing", "import", str(lab), "--default", "billing_period=2025-01")
     assert wrong.returncode == 1 and "billing_period" in wrong.stderr
+
+
+def test_imports_are_attributed_to_the_operator_or_to_a_named_site(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    site_file = tmp_path / "site.csv"
+    site_file.write_bytes(not_final_of_final_account())
+    assert tally(home, "sites", "add", "FIN").returncode == 0
+    assert tally(home, "billing", "import", str(site_file), "--site", "FIN").returncode == 0
+    # The operator (no --site) may not restate FIN's account; nothing of the file is stored.
+    refused = tally(home, "billing", "import", str(CUR_FINAL))
+    assert refused.returncode == 1 and "belong to another owner" in refused.stderr
+    assert {r["source_file"] for r in stored_rows(home)} == {site_file.name}
+    # On FIN's behalf it may; a GCP account nobody had becomes the operator's.
+    assert tally(home, "billing", "import", str(CUR_FINAL), "--site", "FIN").returncode == 0
+    assert tally(home, "billing", "import", str(GCP_EXPORT)).returncode == 0
+    owners = {m["provider"]: m["owner"] for m in json.loads(tally(home, "billing", "list", "--json").stdout)}
+    assert owners == {"aws": "FIN", "gcp": "@operator"}
+    unknown = tally(home, "billing", "import", str(GCP_EXPORT), "--site", "NOWHERE")
+    assert unknown.returncode == 1 and "no site named 'NOWHERE'" in unknown.stderr

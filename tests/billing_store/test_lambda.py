@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote_plus
@@ -17,6 +18,8 @@ import boto3
 import orjson
 import pytest
 
+from tally.demo.bills import generate_bills
+from tally.domain.control import OPERATOR_OWNER
 from tally.services.billing import BillingService
 from tally.services.container import Services
 from tests.billing_store.helpers import (
@@ -85,6 +88,8 @@ def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         "TALLY_MODE": "aws",
         "TALLY_WAREHOUSE_URI": settings.warehouse_uri,
         "TALLY_S3_ENDPOINT_URL": moto_endpoint,
+        "TALLY_CONTROL_TABLE": settings.control_table,
+        "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(name, str(value))
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1")
@@ -209,3 +214,23 @@ def test_other_events_are_refused(env: Env) -> None:
     deleted = env.eventbridge("aws/x.csv", "v1")
     deleted["detail-type"] = "Object Deleted"
     assert env.invoke(deleted) == {"imported": []}
+
+
+def test_landed_files_are_the_operators_and_obey_a_sites_ownership(env: Env) -> None:
+    aws_bill, azure_bill = generate_bills(datetime(2026, 6, 15, tzinfo=UTC))
+    env.services.add_site("SITE-A")
+    env.services.billing.import_files([(aws_bill.content, aws_bill.filename)], origin="api", site="SITE-A")
+    stored = billing_rows(env.services.warehouse)
+
+    foreign = env.put("focus/aws-2026-05.csv", aws_bill.content + b"\n")  # other bytes, a new delivery
+    with pytest.raises(env.module.BillingImportFailedError, match="belong to another owner"):
+        env.invoke(env.notification("focus/aws-2026-05.csv", foreign))
+    assert billing_rows(env.services.warehouse) == stored
+    [error] = env.services.warehouse.list_keys("quarantine/billing/")
+    assert orjson.loads(env.services.warehouse.get_bytes(error))["rule_id"] == "not-owner"
+
+    own = env.put("focus/azure-2026-05.csv", azure_bill.content)
+    [summary] = env.invoke(env.notification("focus/azure-2026-05.csv", own))["imported"]
+    assert summary["actions"] == {"azure/8611537/2026-05": "stored"}
+    owner = env.services.control.get_billing_account("azure", "8611537")
+    assert owner is not None and owner.owner == OPERATOR_OWNER

@@ -35,10 +35,20 @@ def test_sites_and_keys_lifecycle(tmp_path: Path) -> None:
     created = json.loads(
         tally(home, "keys", "create", "--site", "NORTH-HPC", "--resource", "hex", "--json").stdout
     )
-    assert set(created) == {"id", "key", "site", "resources"} and created["resources"] == ["hex"]
+    assert set(created) == {"id", "key", "site", "resources", "scopes"} and created["resources"] == ["hex"]
+    assert created["scopes"] == ["records:write", "reports:read", "registry:write"]
+    billing = json.loads(
+        tally(home, "keys", "create", "--site", "NORTH-HPC", "--scope", "billing:write", "--json").stdout
+    )
+    assert (billing["scopes"], billing["resources"]) == (["billing:write"], [])
+    legacy = json.loads(
+        tally(home, "keys", "create", "--site", "NORTH-HPC", "--resource", "billing", "--json").stdout
+    )
+    assert (legacy["scopes"], legacy["resources"]) == (["billing:write"], [])
 
     keys = json.loads(tally(home, "keys", "list", "--json").stdout)
-    assert {k["id"] for k in keys} == {plain.split("_")[1], created["id"]}
+    assert {k["id"] for k in keys} == {plain.split("_")[1], created["id"], billing["id"], legacy["id"]}
+    assert {k["id"]: k["scopes"] for k in keys}[billing["id"]] == ["billing:write"]
     assert all(created["key"] not in json.dumps(k) for k in keys)
 
     assert tally(home, "keys", "revoke", created["id"]).returncode == 0
@@ -52,6 +62,7 @@ def test_sites_and_keys_lifecycle(tmp_path: Path) -> None:
         (("sites", "add", "bad name!"), "invalid site name"),
         (("keys", "create", "--site", "NOWHERE"), "no site named 'NOWHERE'"),
         (("keys", "revoke", "0123456789abcdef"), "no key with id"),
+        (("keys", "create", "--site", "A", "--scope", "records:read"), "unknown scope 'records:read'"),
     ],
 )
 def test_errors_are_one_clear_line_and_a_non_zero_exit(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 
 import httpx
@@ -97,7 +99,10 @@ def test_keys_are_stored_hashed(deployment: Deployment) -> None:
     assert stored is not None
     secret = new.plain.split("_", 2)[2]
     assert secret not in stored.secret_hash and new.plain not in repr(stored)
-    assert len(stored.secret_hash) == 64
+    # HMAC-SHA256 under the key's own salt, over "<key id>:<secret>" (see tally.domain.control).
+    scheme, salt, digest = stored.secret_hash.split("$")
+    expected = hmac.new(bytes.fromhex(salt), f"{new.record.key_id}:{secret}".encode(), hashlib.sha256)
+    assert (scheme, len(salt)) == ("s1", 32) and digest == expected.hexdigest()
 
 
 def test_a_site_reads_only_its_own_sync_state(deployment: Deployment) -> None:

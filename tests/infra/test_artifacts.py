@@ -19,6 +19,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from tally.adapters.control_dynamodb import create_table
 from tests.conftest import FIXTURES
 from tests.infra.sam import REPO, load_infra
 
@@ -315,10 +317,14 @@ def test_billing_importer_imports_a_landed_file_with_the_layers_packages(
         },
     }
     script = f"import app\nprint('RESULT ' + json.dumps(app.handler({event!r}, Context())))\n"
+    table = f"artifacts-control-{uuid.uuid4().hex[:8]}"  # billing account owners
+    create_table(table, "eu-west-1", moto_endpoint)
     env = {
         "TALLY_MODE": "aws",
         "TALLY_WAREHOUSE_URI": "s3://artifacts-warehouse/warehouse",
         "TALLY_S3_ENDPOINT_URL": moto_endpoint,
+        "TALLY_CONTROL_TABLE": table,
+        "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
     }
     [summary] = invoke(lambda_like, "billing_importer", script, env)["imported"]
     assert (summary["provider"], summary["accepted"], summary["rejected"]) == ("aws", 5, 0)

@@ -246,7 +246,12 @@ def test_billing_importer_role_imports_restates_and_quarantines_but_touches_noth
     not_final = s3.put_object(Bucket=landing, Key=key, Body=not_final_of_final_account())["VersionId"]
     final = s3.put_object(Bucket=landing, Key=key, Body=CUR_FINAL.read_bytes())["VersionId"]
     broken = s3.put_object(Bucket=landing, Key="gcp/broken.csv", Body=b"col_a,col_b\n1,2\n")["VersionId"]
-    handler_env(monkeypatch, deployment)
+    handler_env(
+        monkeypatch,
+        deployment,
+        TALLY_CONTROL_TABLE=str(deployment.settings.control_table),
+        TALLY_DYNAMODB_ENDPOINT_URL=deployment.endpoint,
+    )
     as_role(deployment.keys_for("BillingImporterRole"))
 
     with enable_iam_authentication():

@@ -207,8 +207,10 @@ def test_roles_grant_exactly_the_calls_the_code_makes(cfn: Resources) -> None:
     reports = calls_on(engine, "self.client") - {"get_paginator"} | paginated(engine, "self.client")
     assert "get_query_results" in reports
     assert granted(cfn, "IngestRole", "athena") == {api_action("athena", m) for m in reports}
-    for role in ("CompactionRole", "ViewDeployerRole", "BillingImporterRole", "InvoiceVerifierRole"):
+    for role in ("CompactionRole", "ViewDeployerRole", "InvoiceVerifierRole"):
         assert not granted(cfn, role, "dynamodb"), role
+    # The billing importer reads and claims billing account owners, nothing else of the table.
+    assert granted(cfn, "BillingImporterRole", "dynamodb") == {"dynamodb:GetItem", "dynamodb:PutItem"}
     assert "s3:DeleteObject" in granted(cfn, "CompactionRole", "s3")
     assert "s3:DeleteObject" not in granted(cfn, "ViewDeployerRole", "s3")
     assert "s3:DeleteObject" not in granted(cfn, "InvoiceVerifierRole", "s3")
@@ -298,7 +300,7 @@ def test_billing_importer_role_reads_landed_files_and_writes_only_billing_and_it
     )
     # The handler's only direct S3 call: the landed object, by the version the event names.
     assert calls_on(REPO / "functions/billing_importer/app.py", "_s3()") == {"get_object"}
-    for service in ("dynamodb", "athena", "glue", "sns"):
+    for service in ("athena", "glue", "sns"):
         assert not granted(cfn, "BillingImporterRole", service), service
 
 

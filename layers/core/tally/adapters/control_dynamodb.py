@@ -2,10 +2,14 @@
 
 Items:
     pk=SITES          sk=<site>                  created_at
-    pk=KEYS           sk=<key id>                site, secret_hash, resources, created_at, revoked_at
+    pk=KEYS           sk=<key id>                site, secret_hash, resources, scopes, created_at, revoked_at
     pk=SYNC#<site>    sk=<kind>#<resource>       latest_event_time (fixed-width UTC text), record_count
     pk=COUNT#<site>   sk=<day>#<kind>            accepted, duplicates, rejected
     pk=BATCH#<id>     sk=BATCH                   outcome (JSON), expires_at (TTL)
+    pk=BILLACCT       sk=<provider>#<account>    provider, billing_account_id, owner, claimed_at
+    pk=LOCK#<name>    sk=LOCK                    holder, lease_until (epoch seconds)
+
+Keys stored before scopes existed have no `scopes` attribute and read as unscoped (see ApiKey).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from botocore.exceptions import ClientError
 from tally.domain.control import (
     ApiKey,
     BatchOutcome,
+    BillingAccount,
     ControlError,
     IngestCount,
     Site,
@@ -98,23 +103,23 @@ class DynamoControlStore:
             created_at=parse_utc_text(item["created_at"]["S"]),  # type: ignore[arg-type]
             resources=tuple(json.loads(item["resources"]["S"])),
             revoked_at=parse_utc_text(revoked),
+            scopes=tuple(json.loads(item["scopes"]["S"])) if "scopes" in item else (),
         )
 
     def add_key(self, key: ApiKey) -> None:
         if self.get_site(key.site) is None:
             raise ControlError(f"no site named {key.site!r}")
-        self._db.put_item(
-            TableName=self._table,
-            Item={
-                "pk": {"S": "KEYS"},
-                "sk": {"S": key.key_id},
-                "site": {"S": key.site},
-                "secret_hash": {"S": key.secret_hash},
-                "resources": {"S": json.dumps(list(key.resources))},
-                "created_at": {"S": utc_text(key.created_at)},
-            },
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        item = {
+            "pk": {"S": "KEYS"},
+            "sk": {"S": key.key_id},
+            "site": {"S": key.site},
+            "secret_hash": {"S": key.secret_hash},
+            "resources": {"S": json.dumps(list(key.resources))},
+            "created_at": {"S": utc_text(key.created_at)},
+        }
+        if key.scopes:
+            item["scopes"] = {"S": json.dumps(list(key.scopes))}
+        self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def get_key(self, key_id: str) -> ApiKey | None:
         item = self._get("KEYS", key_id)
@@ -134,6 +139,21 @@ class DynamoControlStore:
                 UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :at)",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":at": {"S": utc_text(at)}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def upgrade_key_hash(self, key_id: str, old_hash: str, new_hash: str) -> bool:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": "KEYS"}, "sk": {"S": key_id}},
+                UpdateExpression="SET secret_hash = :new",
+                ConditionExpression="secret_hash = :old",
+                ExpressionAttributeValues={":new": {"S": new_hash}, ":old": {"S": old_hash}},
             )
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -220,6 +240,84 @@ class DynamoControlStore:
     def get_batch(self, batch_id: str) -> BatchOutcome | None:
         item = self._get(f"BATCH#{batch_id}", "BATCH")
         return BatchOutcome(**json.loads(item["outcome"]["S"])) if item else None
+
+    @staticmethod
+    def _account(item: dict[str, Any]) -> BillingAccount:
+        return BillingAccount(
+            item["provider"]["S"],
+            item["billing_account_id"]["S"],
+            item["owner"]["S"],
+            parse_utc_text(item["claimed_at"]["S"]),  # type: ignore[arg-type]
+        )
+
+    def claim_billing_account(self, account: BillingAccount) -> BillingAccount:
+        sk = f"{account.provider}#{account.billing_account_id}"
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": "BILLACCT"},
+                    "sk": {"S": sk},
+                    "provider": {"S": account.provider},
+                    "billing_account_id": {"S": account.billing_account_id},
+                    "owner": {"S": account.owner},
+                    "claimed_at": {"S": utc_text(account.claimed_at)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            stored = self._get("BILLACCT", sk)
+            if stored is None:  # cannot happen: the item is never deleted
+                raise
+            return self._account(stored)
+        return account
+
+    def get_billing_account(self, provider: str, billing_account_id: str) -> BillingAccount | None:
+        item = self._get("BILLACCT", f"{provider}#{billing_account_id}")
+        return self._account(item) if item else None
+
+    def list_billing_accounts(self, owner: str | None = None) -> list[BillingAccount]:
+        accounts = [self._account(i) for i in self._query("BILLACCT")]
+        return sorted(
+            (a for a in accounts if owner is None or a.owner == owner),
+            key=lambda a: (a.provider, a.billing_account_id),
+        )
+
+    def acquire_lock(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+        stamp = now.timestamp()
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"LOCK#{name}"},
+                    "sk": {"S": "LOCK"},
+                    "holder": {"S": holder},
+                    "lease_until": {"N": repr(stamp + ttl_seconds)},
+                },
+                ConditionExpression="attribute_not_exists(holder) OR lease_until <= :now OR holder = :me",
+                ExpressionAttributeValues={":now": {"N": repr(stamp)}, ":me": {"S": holder}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def release_lock(self, name: str, holder: str) -> None:
+        # An update, not a delete: the API's role may update items but not delete them.
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"LOCK#{name}"}, "sk": {"S": "LOCK"}},
+                UpdateExpression="REMOVE holder, lease_until",
+                ConditionExpression="holder = :me",
+                ExpressionAttributeValues={":me": {"S": holder}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
 
 
 def create_table(table: str, region: str, endpoint_url: str | None = None) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from tally.domain.control import (
     ApiKey,
     BatchOutcome,
+    BillingAccount,
     ControlError,
     IngestCount,
     Site,
@@ -35,7 +36,13 @@ CREATE TABLE IF NOT EXISTS ingest_counts (
     accepted INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,
     rejected INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (site, day, kind));
 CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS billing_accounts (
+    provider TEXT NOT NULL, billing_account_id TEXT NOT NULL, owner TEXT NOT NULL,
+    claimed_at TEXT NOT NULL, PRIMARY KEY (provider, billing_account_id));
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
 """
+# Columns added after the first release: added in place to an older file (old rows read NULL).
+ADDED_COLUMNS = {"api_keys": {"scopes": "TEXT"}}
 
 
 def _key(row: sqlite3.Row) -> ApiKey:
@@ -46,6 +53,16 @@ def _key(row: sqlite3.Row) -> ApiKey:
         created_at=parse_utc_text(row["created_at"]),  # type: ignore[arg-type]
         resources=tuple(json.loads(row["resources"])),
         revoked_at=parse_utc_text(row["revoked_at"]),
+        scopes=tuple(json.loads(row["scopes"])) if row["scopes"] else (),
+    )
+
+
+def _account(row: sqlite3.Row) -> BillingAccount:
+    return BillingAccount(
+        row["provider"],
+        row["billing_account_id"],
+        row["owner"],
+        parse_utc_text(row["claimed_at"]),  # type: ignore[arg-type]
     )
 
 
@@ -56,6 +73,12 @@ class SqliteControlStore:
         self._local = threading.local()
         # executescript manages its own transaction.
         self._conn().executescript(SCHEMA)
+        with self._tx() as db:
+            for table, columns in ADDED_COLUMNS.items():
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                for name, sql_type in columns.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -101,13 +124,15 @@ class SqliteControlStore:
             raise ControlError(f"no site named {key.site!r}")
         with self._tx() as db:
             db.execute(
-                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
+                """INSERT INTO api_keys (key_id, site, secret_hash, resources, created_at, scopes)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
                 (
                     key.key_id,
                     key.site,
                     key.secret_hash,
                     json.dumps(list(key.resources)),
                     utc_text(key.created_at),
+                    json.dumps(list(key.scopes)) if key.scopes else None,
                 ),
             )
 
@@ -126,6 +151,14 @@ class SqliteControlStore:
             cur = db.execute(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE key_id = ?",
                 (utc_text(at), key_id),
+            )
+        return cur.rowcount > 0
+
+    def upgrade_key_hash(self, key_id: str, old_hash: str, new_hash: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE api_keys SET secret_hash = ? WHERE key_id = ? AND secret_hash = ?",
+                (new_hash, key_id, old_hash),
             )
         return cur.rowcount > 0
 
@@ -197,3 +230,49 @@ class SqliteControlStore:
     def get_batch(self, batch_id: str) -> BatchOutcome | None:
         row = self._conn().execute("SELECT outcome FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
         return BatchOutcome(**json.loads(row["outcome"])) if row else None
+
+    def claim_billing_account(self, account: BillingAccount) -> BillingAccount:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO billing_accounts VALUES (?, ?, ?, ?)",
+                (account.provider, account.billing_account_id, account.owner, utc_text(account.claimed_at)),
+            )
+            row = db.execute(
+                "SELECT * FROM billing_accounts WHERE provider = ? AND billing_account_id = ?",
+                (account.provider, account.billing_account_id),
+            ).fetchone()
+        return _account(row)
+
+    def get_billing_account(self, provider: str, billing_account_id: str) -> BillingAccount | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM billing_accounts WHERE provider = ? AND billing_account_id = ?",
+                (provider, billing_account_id),
+            )
+            .fetchone()
+        )
+        return _account(row) if row else None
+
+    def list_billing_accounts(self, owner: str | None = None) -> list[BillingAccount]:
+        sql, args = "SELECT * FROM billing_accounts", []
+        if owner is not None:
+            sql, args = sql + " WHERE owner = ?", [owner]
+        rows = self._conn().execute(sql + " ORDER BY provider, billing_account_id", args)
+        return [_account(r) for r in rows]
+
+    def acquire_lock(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+        stamp = now.timestamp()
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO locks VALUES (?, ?, ?)
+                   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                   WHERE locks.expires_at <= ? OR locks.holder = excluded.holder""",
+                (name, holder, stamp + ttl_seconds, stamp),
+            )
+            row = db.execute("SELECT holder FROM locks WHERE name = ?", (name,)).fetchone()
+        return bool(row and row["holder"] == holder)
+
+    def release_lock(self, name: str, holder: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (name, holder))

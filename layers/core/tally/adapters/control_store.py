@@ -1,11 +1,11 @@
-"""The control store interface: sites, key hashes, sync state, ingest counters and batch outcomes."""
+"""The control store interface: sites, keys, sync state, counters, batch outcomes, billing owners, locks."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Protocol
 
-from tally.domain.control import ApiKey, BatchOutcome, IngestCount, Site, SyncState
+from tally.domain.control import ApiKey, BatchOutcome, BillingAccount, IngestCount, Site, SyncState
 from tally.settings import Settings
 
 
@@ -22,6 +22,9 @@ class ControlStore(Protocol):
     def revoke_key(self, key_id: str, at: datetime) -> bool:
         """Mark a key revoked; False if there is no such key."""
 
+    def upgrade_key_hash(self, key_id: str, old_hash: str, new_hash: str) -> bool:
+        """Replace a key's stored hash if it is still `old_hash`; True if this call replaced it."""
+
     def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
         """Add `added` to the count and move the latest event time forward (never back)."""
 
@@ -34,6 +37,18 @@ class ControlStore(Protocol):
         """Record a batch's outcome unless one is stored already; True if this call stored it."""
 
     def get_batch(self, batch_id: str) -> BatchOutcome | None: ...
+
+    def claim_billing_account(self, account: BillingAccount) -> BillingAccount:
+        """Record `account.owner` as the owner unless the account has one; return the stored owner."""
+
+    def get_billing_account(self, provider: str, billing_account_id: str) -> BillingAccount | None: ...
+    def list_billing_accounts(self, owner: str | None = None) -> list[BillingAccount]: ...
+
+    def acquire_lock(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+        """Take the named lease unless another holder has it unexpired; True if `holder` has it now."""
+
+    def release_lock(self, name: str, holder: str) -> None:
+        """Give the lease back (only if `holder` still has it)."""
 
 
 def open_control_store(settings: Settings) -> ControlStore:

@@ -1,9 +1,15 @@
-"""POST /v1/billing: one billing export (CSV, CSV.gz or Parquet) in, the `billing` table restated.
+"""POST /v1/billing: one billing export (CSV, CSV.gz or Parquet) in, the `billing` table restated;
+GET /v1/billing: the billing partitions the caller's site owns.
 
-Who may post: an API key created with the resource restriction `billing`
-(`tally keys create --site <finance-site> --resource billing`). Such a key can post bills and
-nothing else: the records API fences it to a resource named `billing`, which no usage record uses.
-Keys without it get 403. Bills larger than the API limit go through the S3 landing bucket.
+Who may post: a key with the scope `billing:write` (`tally keys create --site <finance-site>
+--scope billing:write`, or the legacy `--resource billing`); such a key can post bills and nothing
+else. Reading needs `billing:read` or `billing:write`. Other keys get 403.
+
+The billing fence: a billing account (provider, billing account id) belongs to the site that first
+stored it (recorded in the control store). A delivery holding an account another site (or the
+operator, see tally.services.billing) owns is refused as a whole with 403 and nothing is written;
+listing shows only the caller's own accounts, and asking for another's is 403.
+Bills larger than the API limit go through the S3 landing bucket.
 """
 
 from __future__ import annotations
@@ -17,23 +23,20 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.contract import billing_body, problems
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import BillingReader, BillingWriter, ServicesDep
 from tally.api.records import read_capped
 from tally.billing import BillingImportError
 from tally.services.billing import (
-    BillingService,
+    BillingOwnershipError,
     BillingStoreError,
     BillingStoreResult,
     PartitionOutcome,
 )
 from tally.services.body import decompress
-from tally.services.ingest import Principal
-from tally.services.problems import Problem, bad_request, forbidden, unsupported
+from tally.services.problems import Problem, bad_request, forbidden, not_found, unsupported
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
-#: The resource restriction a key needs to post bills.
-BILLING_RESOURCE = "billing"
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
 GZIP_TYPES = {"application/gzip", "application/x-gzip"}
 PARQUET_TYPES = {"application/vnd.apache.parquet", "application/x-parquet"}
@@ -121,12 +124,15 @@ def billing_response(result: BillingStoreResult) -> BillingResponse:
     )
 
 
-def require_billing_key(who: Principal) -> None:
-    if BILLING_RESOURCE not in who.resources:
-        raise forbidden(
-            f"this key of site {who.site!r} may not post bills: use a key created with "
-            f"`tally keys create --site <site> --resource {BILLING_RESOURCE}`"
-        )
+class StoredPartition(BaseModel):
+    provider: str
+    billing_account_id: str
+    billing_period: str = Field(description="YYYY-MM of BillingPeriodStart.")
+    rows: int
+    delivery_id: str
+    source_files: list[str]
+    billed_cost: dict[str, str] = Field(description="Total BilledCost per currency (decimal text).")
+    stored_at: str
 
 
 def file_name(query: str | None, disposition: str | None, media: str) -> str:
@@ -165,14 +171,16 @@ def unusable(exc: BillingImportError | BillingStoreError) -> Problem:
         "Content-Disposition filename); the format is detected from the header. Rows are normalised to "
         "FOCUS 1.2 and stored in the `billing` table; for every (provider, billing account, billing "
         "period) in the file, previously stored rows are replaced (restatement). Rows that break a FOCUS "
-        "rule are quarantined and listed in `errors`. Requires a key with the `billing` resource. "
-        "Posting the same file again changes nothing."
+        "rule are quarantined and listed in `errors`. Requires a key with the `billing:write` scope. "
+        "A billing account belongs to the site that first stored it: a file holding an account of "
+        "another site is refused with 403 and nothing is written. Posting the same file again "
+        "changes nothing."
     ),
 )
 async def post_billing(
     request: Request,
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: BillingWriter,
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
     content_disposition: Annotated[str | None, Header()] = None,
     filename: Annotated[
@@ -189,7 +197,6 @@ async def post_billing(
         str | None, Query(max_length=200, description="BillingAccountId for files that do not state it.")
     ] = None,
 ) -> BillingResponse:
-    require_billing_key(who)
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media not in CSV_TYPES | GZIP_TYPES | PARQUET_TYPES | OCTET_TYPES:
         raise unsupported(
@@ -214,14 +221,72 @@ async def post_billing(
     def work() -> BillingResponse:
         if raw[:2] == b"\x1f\x8b":
             _check_inflated_size(raw, settings.max_decompressed_bytes)
-        service = BillingService(svc.warehouse)
         try:
-            result = service.import_files([(raw, name)], defaults=defaults, origin="api", site=who.site)
+            result = svc.billing.import_files([(raw, name)], defaults=defaults, origin="api", site=who.site)
+        except BillingOwnershipError as exc:
+            raise forbidden(str(exc)) from exc
         except (BillingImportError, BillingStoreError) as exc:
             raise unusable(exc) from exc
         return billing_response(result)
 
     return await run_in_threadpool(work)
+
+
+@router.get(
+    "/billing",
+    response_model=list[StoredPartition],
+    responses=problems(401, 403, 404, 422),
+    summary="The billing partitions the caller's site owns",
+    description=(
+        "One entry per (provider, billing account, billing period) stored for an account the key's "
+        "site owns. Filtering by `billing_account_id` (and `provider`) of an account another site "
+        "owns is refused with 403; of an account nobody stored, 404. Requires `billing:read` or "
+        "`billing:write`."
+    ),
+)
+def list_billing(
+    svc: ServicesDep,
+    who: BillingReader,
+    provider: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    billing_account_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    billing_period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+) -> list[StoredPartition]:
+    accounts = [
+        a
+        for a in svc.control.list_billing_accounts()
+        if (provider is None or a.provider == provider)
+        and (billing_account_id is None or a.billing_account_id == billing_account_id)
+    ]
+    own = {(a.provider, a.billing_account_id) for a in accounts if a.owner == who.site}
+    if billing_account_id is not None:
+        if not accounts:
+            raise not_found(f"no billing account {billing_account_id!r} is stored")
+        if not own:
+            raise forbidden(
+                f"billing account {billing_account_id!r} belongs to another owner than site {who.site!r}"
+            )
+    out = [
+        _stored(m)
+        for m in svc.billing.manifests_of(own)
+        if billing_period is None or m.get("billing_period") == billing_period
+    ]
+    return sorted(out, key=lambda p: (p.provider, p.billing_account_id, p.billing_period))
+
+
+def _stored(manifest: dict[str, object]) -> StoredPartition:
+    files = manifest.get("source_files")
+    cost = manifest.get("billed_cost")
+    rows = manifest.get("rows")
+    return StoredPartition(
+        provider=str(manifest.get("provider")),
+        billing_account_id=str(manifest.get("billing_account_id")),
+        billing_period=str(manifest.get("billing_period")),
+        rows=rows if isinstance(rows, int) else 0,
+        delivery_id=str(manifest.get("delivery_id")),
+        source_files=[str(f) for f in files] if isinstance(files, list) else [],
+        billed_cost={str(k): str(v) for k, v in cost.items()} if isinstance(cost, dict) else {},
+        stored_at=str(manifest.get("stored_at")),
+    )
 
 
 def _check_inflated_size(raw: bytes, limit: int) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.contract import problems, records_body
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import RecordsWriter, ServicesDep
 from tally.api.models import IngestResponse
 from tally.domain.records import KINDS, RecordKind
 from tally.services.body import check_utf8, decompress, media_type, split_lines
@@ -49,7 +49,7 @@ async def read_capped(request: Request, limit: int) -> bytes:
 async def post_records(
     request: Request,
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: RecordsWriter,
     kind: Annotated[str, Path(description="The record kind", json_schema_extra={"enum": list(KINDS)})],
     # Content-Type is declared by the request body's media types, and gzip in its description (an
     # encoding of the body, not a parameter of the operation): neither is a parameter of its own.

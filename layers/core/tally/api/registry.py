@@ -8,9 +8,9 @@ from fastapi import APIRouter, Body, Response
 from pydantic import ValidationError
 
 from tally.api.contract import problems, registry_body
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import RegistryReader, RegistryWriter, ServicesDep
 from tally.registry.entries import ENTRY_TYPES, Entry, RegistryError, RegistryKind
-from tally.registry.store import RegistryNotFoundError, RegistryStore, RegistryUnknownSiteError
+from tally.registry.store import RegistryBusyError, RegistryNotFoundError, RegistryUnknownSiteError
 from tally.services.ingest import Principal
 from tally.services.problems import Problem, forbidden, not_found
 
@@ -43,6 +43,8 @@ def _guard(error: RegistryError) -> Problem:
         return not_found(str(error))
     if isinstance(error, RegistryUnknownSiteError):
         return Problem(422, "Invalid registry entry", str(error))
+    if isinstance(error, RegistryBusyError):
+        return Problem(503, "Registry busy", str(error))
     return Problem(409, "Registry conflict", str(error))
 
 
@@ -51,8 +53,8 @@ def _guard(error: RegistryError) -> Problem:
     responses=problems(401, 403, 422),
     summary="List the caller's site's registry entries",
 )
-def list_entries(kind: RegistryKind, svc: ServicesDep, who: PrincipalDep) -> list[dict[str, Any]]:
-    return [_dump(e) for e in RegistryStore(svc.warehouse).list_entries(kind, who.site)]
+def list_entries(kind: RegistryKind, svc: ServicesDep, who: RegistryReader) -> list[dict[str, Any]]:
+    return [_dump(e) for e in svc.registry.list_entries(kind, who.site)]
 
 
 @router.post(
@@ -63,11 +65,11 @@ def list_entries(kind: RegistryKind, svc: ServicesDep, who: PrincipalDep) -> lis
     summary="Add a registry entry for the caller's site",
 )
 def add_entry(
-    kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, who: PrincipalDep
+    kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, who: RegistryWriter
 ) -> dict[str, Any]:
     entry = _entry(kind, body, who)
     try:
-        return _dump(RegistryStore(svc.warehouse, svc.control).add(kind, entry))
+        return _dump(svc.registry.add(kind, entry))
     except RegistryError as error:
         raise _guard(error) from error
 
@@ -75,9 +77,9 @@ def add_entry(
 @router.get(
     "/v1/registry/{kind}/{entry_id}", responses=problems(401, 403, 404, 422), summary="One registry entry"
 )
-def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: RegistryReader) -> dict[str, Any]:
     try:
-        return _dump(RegistryStore(svc.warehouse).get(kind, entry_id, who.site))
+        return _dump(svc.registry.get(kind, entry_id, who.site))
     except RegistryError as error:
         raise _guard(error) from error
 
@@ -93,11 +95,11 @@ def replace_entry(
     entry_id: str,
     body: Annotated[dict[str, Any], Body()],
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: RegistryWriter,
 ) -> dict[str, Any]:
     entry = _entry(kind, body, who)
     try:
-        return _dump(RegistryStore(svc.warehouse, svc.control).replace(kind, entry_id, entry, who.site))
+        return _dump(svc.registry.replace(kind, entry_id, entry, who.site))
     except RegistryError as error:
         raise _guard(error) from error
 
@@ -108,9 +110,9 @@ def replace_entry(
     responses=problems(401, 403, 404, 422),
     summary="Delete a registry entry",
 )
-def delete_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: PrincipalDep) -> Response:
+def delete_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: RegistryWriter) -> Response:
     try:
-        RegistryStore(svc.warehouse).delete(kind, entry_id, who.site)
+        svc.registry.delete(kind, entry_id, who.site)
     except RegistryError as error:
         raise _guard(error) from error
     return Response(status_code=204)

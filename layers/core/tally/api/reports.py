@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from tally.api.contract import problems
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import ReportsReader, ServicesDep
 from tally.query.config import open_engine
 from tally.query.engine import QueryEngine, QueryError
 from tally.reports.catalog import KINDS
@@ -46,7 +46,7 @@ def get_report(
     kind: str,
     request: Request,
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: ReportsReader,
     date_from: Annotated[str, Query(alias="from", description="inclusive: YYYY-MM-DD or date-time, UTC")],
     date_to: Annotated[str, Query(alias="to", description="exclusive: YYYY-MM-DD or date-time, UTC")],
     group_by: Annotated[list[str] | None, Query(description="dimensions, comma-separated")] = None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.contract import problems
-from tally.api.deps import PrincipalDep, ServicesDep
+from tally.api.deps import RecordsWriter, ServicesDep
 from tally.api.models import SyncStateResponse
 from tally.domain.records import KINDS
 from tally.services.problems import forbidden, not_found
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["records"])
 @router.get("/sync-state", response_model=SyncStateResponse, responses=problems(401, 403, 404, 422))
 async def sync_state(
     svc: ServicesDep,
-    who: PrincipalDep,
+    who: RecordsWriter,
     resource: Annotated[str, Query(min_length=1, max_length=256)],
     kind: Annotated[str, Query(json_schema_extra={"enum": list(KINDS)})] = "jobs",
 ) -> SyncStateResponse:

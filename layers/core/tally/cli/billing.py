@@ -2,6 +2,10 @@
 
 The same code path as POST /v1/billing and the S3 landing Lambda (tally.services.billing), with no
 size limit: a file is read from disk in blocks.
+
+Ownership: an import is attributed to `--site S` (which must exist) or, without it, to the
+operator (`@operator`); it may store only accounts that owner has, or that nobody has yet (which
+it then owns). To restate a site's account, import it with `--site <that site>`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from rich.table import Table
 
 from tally.billing import BillingImportError
 from tally.cli.common import err, fail, out, print_json, services
-from tally.services.billing import BillingService, BillingStoreError, BillingStoreResult
+from tally.domain.control import OPERATOR_OWNER
+from tally.services.billing import BillingStoreError, BillingStoreResult
 
 app = typer.Typer(help="Import billing exports (AWS CUR, Azure, GCP, FOCUS).", no_args_is_help=True)
 
@@ -93,11 +98,22 @@ def import_files(
     force: Annotated[
         bool, typer.Option("--force", help="Re-apply a file even where a later delivery superseded it.")
     ] = False,
+    site: Annotated[
+        str | None,
+        typer.Option(
+            "--site",
+            help="Import on behalf of this site: it owns the accounts first stored, and may restate "
+            f"only its own. Without it, the import is the operator's ({OPERATOR_OWNER}).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary per delivery.")] = False,
 ) -> None:
     """Import billing exports; a re-delivered billing period replaces the one stored before."""
     defaults = _defaults(currency, provider_name, billing_account_id, list(default or []))
-    service = BillingService(services().warehouse)
+    svc = services()
+    if site is not None and svc.control.get_site(site) is None:
+        fail(f"no site named {site!r}: create it first with `tally sites add {site}`")
+    service = svc.billing
     deliveries = [files] if one_delivery else [[f] for f in files]
     results: list[BillingStoreResult] = []
     failures: list[tuple[str, str]] = []
@@ -118,6 +134,7 @@ def import_files(
                     [(p, p.name) for p in delivery],
                     defaults=defaults,
                     origin="cli",
+                    site=site,
                     force=force,
                     on_part=lambda _name: progress.advance(task),
                 )
@@ -182,12 +199,18 @@ def list_partitions(
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifests as JSON.")] = False,
 ) -> None:
     """What the billing table holds: one line per provider, billing account and period."""
-    manifests = BillingService(services().warehouse).manifests()
+    svc = services()
+    owners = {(a.provider, a.billing_account_id): a.owner for a in svc.control.list_billing_accounts()}
+    manifests = svc.billing.manifests()
     manifests.sort(key=lambda m: (str(m["provider"]), str(m["billing_period"]), str(m["billing_account_id"])))
+    for m in manifests:
+        m["owner"] = owners.get((str(m["provider"]), str(m["billing_account_id"])))
     if as_json:
         print_json(manifests)
         return
-    table = Table("provider", "account", "period", "rows", "billed cost", "delivery", "files", "stored at")
+    table = Table(
+        "provider", "account", "owner", "period", "rows", "billed cost", "delivery", "files", "stored at"
+    )
     for m in manifests:
         costs = m.get("billed_cost")
         cost_text = ", ".join(f"{v} {c}" for c, v in sorted(costs.items())) if isinstance(costs, dict) else ""
@@ -195,6 +218,7 @@ def list_partitions(
         table.add_row(
             str(m["provider"]),
             str(m["billing_account_id"]),
+            str(m["owner"] or "-"),
             str(m["billing_period"]),
             str(m.get("rows")),
             cost_text,

@@ -1,4 +1,5 @@
-"""`tally keys`: API keys. A key belongs to one site, optionally to some of its resources."""
+"""`tally keys`: API keys. A key belongs to one site, optionally to some of its resources, and holds
+scopes that say what it may do (see tally.domain.control)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 from rich.table import Table
 
 from tally.cli.common import fail, out, print_json, services
+from tally.domain.control import DEFAULT_SCOPES, SCOPES
 
 app = typer.Typer(help="Manage API keys (stored hashed; the key is shown once).", no_args_is_help=True)
 
@@ -19,15 +21,29 @@ def create(
     resource: Annotated[
         list[str] | None, typer.Option("--resource", help="Restrict the key to this resource (repeatable).")
     ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help=f"Grant this scope (repeatable): {', '.join(SCOPES)}. Default: "
+            f"{', '.join(DEFAULT_SCOPES)}; `--resource billing` alone means billing:write only.",
+        ),
+    ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print {id, key, site, resources} as JSON.")
+        bool, typer.Option("--json", help="Print {id, key, site, resources, scopes} as JSON.")
     ] = False,
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
-    new = services().create_key(site, tuple(resource or ()))
+    new = services().create_key(site, tuple(resource or ()), tuple(scope) if scope else None)
     if as_json:
         print_json(
-            {"id": new.record.key_id, "key": new.plain, "site": site, "resources": list(new.record.resources)}
+            {
+                "id": new.record.key_id,
+                "key": new.plain,
+                "site": site,
+                "resources": list(new.record.resources),
+                "scopes": list(new.record.scopes),
+            }
         )
     else:
         print(new.plain)
@@ -53,6 +69,7 @@ def list_keys(
             "id": k.key_id,
             "site": k.site,
             "resources": list(k.resources),
+            "scopes": list(k.effective_scopes),
             "created_at": k.created_at.isoformat(),
             "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
         }
@@ -61,10 +78,15 @@ def list_keys(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "site", "resources", "created", "status")
+    table = Table("id", "site", "resources", "scopes", "created", "status")
     for r in rows:
         status = "revoked" if r["revoked_at"] else "active"
         table.add_row(
-            str(r["id"]), str(r["site"]), ", ".join(r["resources"]) or "all", str(r["created_at"]), status
+            str(r["id"]),
+            str(r["site"]),
+            ", ".join(r["resources"]) or "all",
+            ", ".join(r["scopes"]),
+            str(r["created_at"]),
+            status,
         )
     out.print(table)

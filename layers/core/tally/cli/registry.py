@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from tally.cli.common import out, print_json, services
 from tally.registry.entries import ENTRY_TYPES, Entry, RegistryKind
-from tally.registry.store import RegistryStore
 
 app = typer.Typer(help="The normalisation registry the views join.", no_args_is_help=True)
 
@@ -21,7 +20,7 @@ def list_entries(
     site: Annotated[str | None, typer.Option(help="only this site")] = None,
 ) -> None:
     """Print the entries of one kind as JSON."""
-    entries = RegistryStore(services().warehouse).list_entries(_kind(kind), site)
+    entries = services().registry.list_entries(_kind(kind), site)
     print_json([e.model_dump(mode="json") for e in entries])
 
 
@@ -33,8 +32,7 @@ def add(
     """Add one entry (checked against the others: no overlapping validity, no duplicate rule)."""
     registry_kind = _kind(kind)
     model = parse_entry(registry_kind, entry)
-    svc = services()
-    stored = RegistryStore(svc.warehouse, svc.control).add(registry_kind, model)
+    stored = services().registry.add(registry_kind, model)
     out.print(f"added {kind} entry {stored.entry_id}")
 
 
@@ -44,7 +42,7 @@ def remove(
     entry_id: Annotated[str, typer.Argument()],
 ) -> None:
     """Remove one entry by id."""
-    RegistryStore(services().warehouse).delete(_kind(kind), entry_id)
+    services().registry.delete(_kind(kind), entry_id)
     out.print(f"removed {kind} entry {entry_id}")
 
 

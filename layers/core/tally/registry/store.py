@@ -3,19 +3,30 @@
 Keys: `registry/<kind>/registry.parquet` (kind: resources, applications, vo_mapping), read by the
 Athena tables registry_<kind> and by the DuckDB engine. The file is the store of record: an edit
 reads it, validates the whole set, and writes it back (S3 PUT and the local rename are atomic,
-so readers never see half a file). Two edits racing on the same kind can lose one; edits are rare
-and made by people, and the second editor sees the result at once.
+so readers never see half a file).
+
+Edits are serialised per kind, so none is lost: within a process by a lock, across processes
+(several `tally serve` workers on one TALLY_HOME, concurrent Lambdas) by a lease in the control
+store (`registry/<kind>`: a SQLite row or a conditional DynamoDB put, expiring after
+LEASE_SECONDS so a crashed holder cannot block edits for ever). An edit re-reads the file under
+the lease and changes only its own site's entries; every other site's entries are written back
+exactly as read. An edit that cannot get the lease within WAIT_SECONDS raises RegistryBusyError.
 Given the control store's sites, the store refuses entries for a site it does not know (a typo in
 a site name would otherwise be a benchmark no job ever joins).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tally.adapters.warehouse import Warehouse
 from tally.registry.entries import (
@@ -26,6 +37,11 @@ from tally.registry.entries import (
     RegistryKind,
     check_entries,
 )
+
+#: A lease outlives any edit (a read and a write of one small file) and the API's 30 s timeout.
+LEASE_SECONDS = 30.0
+#: How long an edit waits for another to finish before giving up.
+WAIT_SECONDS = 10.0
 
 
 def registry_key(kind: RegistryKind) -> str:
@@ -40,15 +56,31 @@ class RegistryUnknownSiteError(RegistryError):
     """An entry for a site the control store does not hold."""
 
 
+class RegistryBusyError(RegistryError):
+    """Another edit of the same kind held the lease for longer than an edit waits."""
+
+
 class KnownSites(Protocol):
     def get_site(self, name: str) -> object | None: ...
 
 
+class Leases(Protocol):
+    """Named, expiring mutual exclusion across processes (the control store)."""
+
+    def acquire_lock(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool: ...
+    def release_lock(self, name: str, holder: str) -> None: ...
+
+
 class RegistryStore:
-    def __init__(self, warehouse: Warehouse, sites: KnownSites | None = None) -> None:
-        """With `sites`, new and replaced entries must name a site it holds."""
+    def __init__(
+        self, warehouse: Warehouse, leases: Leases | None = None, sites: KnownSites | None = None
+    ) -> None:
+        """Without `leases`, edits are serialised only within this store object (one process);
+        with `sites`, new and replaced entries must name a site it holds."""
         self.warehouse = warehouse
+        self.leases = leases
         self.sites = sites
+        self._locks = {kind: threading.Lock() for kind in ENTRY_TYPES}
 
     def _check_sites(self, entries: list[Entry]) -> None:
         if self.sites is None:
@@ -59,12 +91,32 @@ class RegistryStore:
                     f"site {site!r} is not known; add it first (`tally sites add {site}`)"
                 )
 
+    @contextmanager
+    def _editing(self, kind: RegistryKind) -> Iterator[None]:
+        with self._locks[kind]:
+            if self.leases is None:
+                yield
+                return
+            name, holder = f"registry/{kind}", uuid.uuid4().hex
+            deadline, pause = time.monotonic() + WAIT_SECONDS, 0.01
+            while not self.leases.acquire_lock(name, holder, datetime.now(UTC), LEASE_SECONDS):
+                if time.monotonic() > deadline:
+                    raise RegistryBusyError(f"another edit of the {kind} registry is under way: retry")
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+            try:
+                yield
+            finally:
+                self.leases.release_lock(name, holder)
+
     def list_entries(self, kind: RegistryKind, site: str | None = None) -> list[Entry]:
         key = registry_key(kind)
         if not self.warehouse.exists(key):
             return []
         model = ENTRY_TYPES[kind]
-        rows = self.warehouse.read_parquet(key).to_pylist()
+        # One read of the whole (small) file: Arrow's reader opens a path more than once, and a
+        # file replaced between two opens by a concurrent edit would read as garbage.
+        rows = pq.read_table(pa.BufferReader(self.warehouse.get_bytes(key))).to_pylist()
         entries = [
             model.model_validate({k: v for k, v in row.items() if k in model.model_fields}) for row in rows
         ]
@@ -79,23 +131,26 @@ class RegistryStore:
     def add(self, kind: RegistryKind, entry: Entry, now: datetime | None = None) -> Entry:
         self._check_sites([entry])
         stamped = _stamp(entry, uuid.uuid4().hex[:16], now)
-        self._save(kind, [*self.list_entries(kind), stamped])
+        with self._editing(kind):
+            self._save(kind, [*self.list_entries(kind), stamped])
         return stamped
 
     def replace(self, kind: RegistryKind, entry_id: str, entry: Entry, site: str | None = None) -> Entry:
-        self.get(kind, entry_id, site)
         if site is not None and entry.site != site:
             raise RegistryError(
                 f"this key belongs to site {site!r} and cannot move an entry to {entry.site!r}"
             )
         self._check_sites([entry])
         stamped = _stamp(entry, entry_id, None)
-        self._save(kind, [stamped if e.entry_id == entry_id else e for e in self.list_entries(kind)])
+        with self._editing(kind):
+            self.get(kind, entry_id, site)
+            self._save(kind, [stamped if e.entry_id == entry_id else e for e in self.list_entries(kind)])
         return stamped
 
     def delete(self, kind: RegistryKind, entry_id: str, site: str | None = None) -> None:
-        self.get(kind, entry_id, site)
-        self._save(kind, [e for e in self.list_entries(kind) if e.entry_id != entry_id])
+        with self._editing(kind):
+            self.get(kind, entry_id, site)
+            self._save(kind, [e for e in self.list_entries(kind) if e.entry_id != entry_id])
 
     def replace_all(
         self, kind: RegistryKind, entries: list[Entry], now: datetime | None = None
@@ -103,7 +158,8 @@ class RegistryStore:
         """Store exactly these entries (ids kept when given, minted otherwise)."""
         self._check_sites(entries)
         stamped = [_stamp(e, e.entry_id or uuid.uuid4().hex[:16], now) for e in entries]
-        self._save(kind, stamped)
+        with self._editing(kind):
+            self._save(kind, stamped)
         return stamped
 
     def _save(self, kind: RegistryKind, entries: list[Entry]) -> None:

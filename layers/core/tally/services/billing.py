@@ -26,6 +26,15 @@ Key layout (the Glue table `billing` is partitioned by provider and billing_peri
 * Files starting with `_` are hidden from Athena/Hive and the DuckDB glob reads only `*.parquet`
   under `provider=*/billing_period=*/`, so the manifests are never read as data.
 
+Ownership (the billing fence): a billing account (provider, billing_account_id) belongs to one
+owner, the first that stores it, recorded in the control store. A delivery is attributed to the
+posting site (POST /v1/billing: the key's site; `tally billing import --site S`: S) or, from an
+operator path without a site (`tally billing import` without --site, the S3 landing importer, the
+demo), to the operator (`@operator`). A delivery holding any account another owner has is refused
+as a whole (BillingOwnershipError, nothing written), so one site's key can never restate another's
+bills; reads (GET /v1/billing) list only the caller's accounts. An operator restates a site's
+account by importing it with `--site <owner>`.
+
 Concurrency: within one process stores are serialised. Two processes restating the same partition
 at the same moment are not coordinated (S3 offers no compare-and-swap through pyarrow): run the
 landing Lambda with reserved concurrency 1, or deliver each partition through one way in.
@@ -43,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import orjson
 import pyarrow as pa
@@ -52,6 +61,7 @@ import pyarrow.compute as pc
 from tally.adapters.warehouse import Warehouse, partition_key
 from tally.billing import BILLING_SCHEMA, BillingImport, BillingImportError, Reject, import_billing
 from tally.billing.focus_schema import STRING_COLUMNS
+from tally.domain.control import OPERATOR_OWNER, BillingAccount
 
 BILLING_TABLE = "billing"
 MANIFEST_PREFIX = f"{BILLING_TABLE}/_manifests"
@@ -82,6 +92,27 @@ class BillingStoreError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class BillingOwnershipError(BillingStoreError):
+    """The delivery holds billing accounts that belong to another owner: nothing was written."""
+
+    def __init__(self, owner: str, foreign: list[BillingAccount]) -> None:
+        names = ", ".join(f"{a.provider}/{a.billing_account_id}" for a in foreign)
+        super().__init__(
+            "not-owner",
+            f"billing account(s) {names} belong to another owner than {owner!r}: a billing account "
+            "can be restated only by the site that first stored it",
+        )
+        self.owner = owner
+        self.foreign = foreign
+
+
+class BillingOwners(Protocol):
+    """Where billing account owners are kept (the control store)."""
+
+    def claim_billing_account(self, account: BillingAccount) -> BillingAccount: ...
+    def get_billing_account(self, provider: str, billing_account_id: str) -> BillingAccount | None: ...
 
 
 @dataclass(frozen=True)
@@ -196,8 +227,11 @@ def _iso(moment: datetime) -> str:
 class BillingService:
     """Import billing files and keep the `billing` table's partitions current."""
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, owners: BillingOwners | None = None) -> None:
+        """`owners` enforces and records account ownership; every way in passes the control store
+        (through `Services.billing`). Without it nothing is fenced: storage-layer tests only."""
         self.warehouse = warehouse
+        self.owners = owners
 
     # -- the one code path ------------------------------------------------------------------------
 
@@ -256,6 +290,8 @@ class BillingService:
                     "bad-partition", f"cannot store provider {provider!r} / billing period {period!r}"
                 )
 
+        if self.owners is not None:
+            self._claim(groups, site or OPERATOR_OWNER, now)
         quarantine_key = None
         if rejects:
             quarantine_key = self._quarantine(rejects, imports, delivery_id, origin, site, now)
@@ -278,6 +314,23 @@ class BillingService:
             warnings=[f"{i.source_file}: {w}" for i in imports for w in i.warnings],
             quarantine_key=quarantine_key,
         )
+
+    def _claim(self, groups: Mapping[tuple[str, str, str], pa.Table], owner: str, now: datetime) -> None:
+        """Refuse the delivery if any of its accounts has another owner; else record `owner` for the
+        new ones (a claim lost to a concurrent delivery refuses too)."""
+        assert self.owners is not None
+        accounts = sorted({(provider, account) for provider, account, _ in groups})
+        foreign = [
+            stored
+            for provider, account in accounts
+            if (stored := self.owners.get_billing_account(provider, account)) and stored.owner != owner
+        ]
+        if foreign:
+            raise BillingOwnershipError(owner, foreign)
+        for provider, account in accounts:
+            stored = self.owners.claim_billing_account(BillingAccount(provider, account, owner, now))
+            if stored.owner != owner:
+                raise BillingOwnershipError(owner, [stored])
 
     # -- restatement ------------------------------------------------------------------------------
 
@@ -399,6 +452,22 @@ class BillingService:
                 value = orjson.loads(self.warehouse.get_bytes(key))
                 if isinstance(value, dict):
                     out.append(value)
+        return out
+
+    def manifests_of(self, accounts: set[tuple[str, str]]) -> list[dict[str, object]]:
+        """The manifests of these (provider, billing account) pairs only (reads no other file)."""
+        wanted = {f"provider={p}/{account_hash(a)}" for p, a in accounts}
+        out: list[dict[str, object]] = []
+        for key in self.warehouse.list_keys(MANIFEST_PREFIX + "/"):
+            parts = key.removeprefix(MANIFEST_PREFIX + "/").split("/")
+            if len(parts) != 3 or f"{parts[0]}/{parts[2].removesuffix('.json')}" not in wanted:
+                continue
+            value = orjson.loads(self.warehouse.get_bytes(key))
+            if (
+                isinstance(value, dict)
+                and (value.get("provider"), value.get("billing_account_id")) in accounts
+            ):
+                out.append(value)
         return out
 
     def current_keys(self, provider: str, billing_account_id: str, billing_period: str) -> list[str]:

@@ -33,11 +33,13 @@ MAX_ERRORS_IN_RESPONSE = 1000
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is posting: the site of the API key and, optionally, the resources it may write."""
+    """Who is posting: the site of the API key, optionally the resources it may write, and the
+    scopes it holds (checked by the routes through `tally.api.deps.require`)."""
 
     site: str
     key_id: str
     resources: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -1,0 +1,301 @@
+"""The fencing matrix: every route of the app x every key scope x own and foreign site, over real HTTP.
+
+The routes are enumerated from `app.routes`; a route without an entry in ROUTES fails the test, so a
+new route cannot ship without saying who may call it. For each cell the status is asserted, and the
+rows a route returns (or stores) are checked to be the caller's site's only. Local mode (SQLite,
+DuckDB): the reports route runs its SQL, which moto cannot; the DynamoDB store's scopes and owners
+are covered in test_key_scopes.py and test_billing_fence.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import routing
+
+from tally.api.app import create_app
+from tally.demo.bills import generate_bills
+from tally.domain.control import SCOPES
+from tally.registry.entries import VoMapping
+from tally.services.container import Services
+from tests.conftest import local_settings
+from tests.support.records import job
+from tests.support.servers import running_app
+from tests.support.warehouse import rows
+
+OWN, FOREIGN = "SITE-A", "SITE-B"
+AWS_BILL, AZURE_BILL = generate_bills(datetime(2026, 6, 15, tzinfo=UTC))
+OWN_ACCOUNT, FOREIGN_ACCOUNT = "123456789012", "8611537"
+REPORT = {"from": "2026-03-01", "to": "2026-04-01", "group_by": "site", "metrics": "jobs"}
+#: Keys of site A holding one scope each, the agent defaults, and no key at all.
+KEYS = (*SCOPES, "default", "anonymous")
+
+
+@dataclass
+class World:
+    """The running server and what each site has stored before the matrix runs."""
+
+    url: str
+    services: Services
+    keys: dict[str, str | None]
+    entry: dict[str, str]  # site -> one vo_mapping entry id
+    counter: Iterator[int] = field(default_factory=itertools.count)
+
+    def client(self, who: str) -> httpx.Client:
+        key = self.keys[who]
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def vo(self, site: str) -> dict[str, str]:
+        return {
+            "site": site,
+            "match_field": "project",
+            "match_value": f"m{next(self.counter)}",
+            "vo": "atlas",
+        }
+
+    def fresh_entry(self, site: str) -> str:
+        return self.services.registry.add("vo_mapping", VoMapping.model_validate(self.vo(site))).entry_id
+
+
+Call = Callable[[httpx.Client, World], httpx.Response]
+Check = Callable[[httpx.Response, World], bool]
+
+
+@dataclass(frozen=True)
+class Case:
+    """Who may call a route (any of `scopes`; None: public) and what own and foreign calls answer."""
+
+    scopes: frozenset[str] | None
+    own: Call
+    foreign: Call
+    own_status: int
+    foreign_status: int
+    own_rows: Check = lambda _r, _w: True
+    foreign_rows: Check = lambda _r, _w: True
+
+
+def _only_own_sites(answer: httpx.Response, _w: World) -> bool:
+    return all(e["site"] == OWN for e in answer.json())
+
+
+def _accounts(answer: httpx.Response) -> set[str]:
+    return {p["billing_account_id"] for p in answer.json()}
+
+
+def _csv(body: bytes, name: str) -> Call:
+    def call(http: httpx.Client, _w: World) -> httpx.Response:
+        return http.post(
+            "/v1/billing", content=body, headers={"Content-Type": "text/csv"}, params={"filename": name}
+        )
+
+    return call
+
+
+RECORDS = frozenset({"records:write"})
+REPORTS = frozenset({"reports:read"})
+REGISTRY_READ = frozenset({"registry:read", "registry:write"})
+REGISTRY_WRITE = frozenset({"registry:write"})
+BILLING_WRITE = frozenset({"billing:write"})
+BILLING_READ = frozenset({"billing:read", "billing:write"})
+PUBLIC: frozenset[str] | None = None
+
+ROUTES: dict[tuple[str, str], Case] = {
+    ("GET", "/v1/health"): Case(
+        PUBLIC, lambda h, _w: h.get("/v1/health"), lambda h, _w: h.get("/v1/health"), 200, 200
+    ),
+    ("GET", "/v1/openapi.json"): Case(
+        PUBLIC, lambda h, _w: h.get("/v1/openapi.json"), lambda h, _w: h.get("/v1/openapi.json"), 200, 200
+    ),
+    ("GET", "/v1/docs"): Case(
+        PUBLIC, lambda h, _w: h.get("/v1/docs"), lambda h, _w: h.get("/v1/docs"), 200, 200
+    ),
+    ("GET", "/docs/oauth2-redirect"): Case(
+        PUBLIC,
+        lambda h, _w: h.get("/docs/oauth2-redirect"),
+        lambda h, _w: h.get("/docs/oauth2-redirect"),
+        200,
+        200,
+    ),
+    ("POST", "/v1/records/{kind}"): Case(
+        RECORDS,
+        lambda h, w: h.post("/v1/records/jobs", json=[job(100 + next(w.counter), site=OWN)]),
+        lambda h, w: h.post("/v1/records/jobs", json=[job(100 + next(w.counter), site=FOREIGN)]),
+        200,
+        403,
+        own_rows=lambda r, _w: r.json()["accepted"] == 1 and r.json()["site"] == OWN,
+    ),
+    ("GET", "/v1/sync-state"): Case(
+        RECORDS,
+        lambda h, _w: h.get("/v1/sync-state", params={"resource": "cluster1"}),
+        lambda h, _w: h.get("/v1/sync-state", params={"resource": "cluster1", "site": FOREIGN}),
+        200,
+        200,  # there is no way to name another site: the answer is still the caller's
+        own_rows=lambda r, _w: r.json()["site"] == OWN,
+        foreign_rows=lambda r, _w: r.json()["site"] == OWN,
+    ),
+    ("GET", "/v1/reports/{kind}"): Case(
+        REPORTS,
+        lambda h, _w: h.get("/v1/reports/jobs", params={**REPORT, "site": OWN}),
+        lambda h, _w: h.get("/v1/reports/jobs", params={**REPORT, "site": FOREIGN}),
+        200,
+        403,
+        own_rows=lambda r, _w: r.json()["rows"] == [{"site": OWN, "jobs": 2}],
+    ),
+    ("POST", "/v1/billing"): Case(
+        BILLING_WRITE,
+        _csv(AWS_BILL.content, AWS_BILL.filename),
+        _csv(AZURE_BILL.content, AZURE_BILL.filename),
+        200,
+        403,
+    ),
+    ("GET", "/v1/billing"): Case(
+        BILLING_READ,
+        lambda h, _w: h.get("/v1/billing"),
+        lambda h, _w: h.get("/v1/billing", params={"billing_account_id": FOREIGN_ACCOUNT}),
+        200,
+        403,
+        own_rows=lambda r, _w: _accounts(r) == {OWN_ACCOUNT},
+    ),
+    ("GET", "/v1/registry/{kind}"): Case(
+        REGISTRY_READ,
+        lambda h, _w: h.get("/v1/registry/vo_mapping"),
+        lambda h, _w: h.get("/v1/registry/vo_mapping", params={"site": FOREIGN}),
+        200,
+        200,  # listing names no site: the caller's entries only
+        own_rows=lambda r, w: _only_own_sites(r, w) and w.entry[OWN] in {e["entry_id"] for e in r.json()},
+        foreign_rows=_only_own_sites,
+    ),
+    ("POST", "/v1/registry/{kind}"): Case(
+        REGISTRY_WRITE,
+        lambda h, w: h.post("/v1/registry/vo_mapping", json=w.vo(OWN)),
+        lambda h, w: h.post("/v1/registry/vo_mapping", json=w.vo(FOREIGN)),
+        201,
+        403,
+        own_rows=lambda r, _w: r.json()["site"] == OWN,
+    ),
+    ("GET", "/v1/registry/{kind}/{entry_id}"): Case(
+        REGISTRY_READ,
+        lambda h, w: h.get(f"/v1/registry/vo_mapping/{w.entry[OWN]}"),
+        lambda h, w: h.get(f"/v1/registry/vo_mapping/{w.entry[FOREIGN]}"),
+        200,
+        404,
+        own_rows=lambda r, w: r.json()["entry_id"] == w.entry[OWN] and r.json()["site"] == OWN,
+    ),
+    ("PUT", "/v1/registry/{kind}/{entry_id}"): Case(
+        REGISTRY_WRITE,
+        lambda h, w: h.put(f"/v1/registry/vo_mapping/{w.fresh_entry(OWN)}", json=w.vo(OWN)),
+        lambda h, w: h.put(f"/v1/registry/vo_mapping/{w.entry[FOREIGN]}", json=w.vo(OWN)),
+        200,
+        404,
+        own_rows=lambda r, _w: r.json()["site"] == OWN,
+    ),
+    ("DELETE", "/v1/registry/{kind}/{entry_id}"): Case(
+        REGISTRY_WRITE,
+        lambda h, w: h.delete(f"/v1/registry/vo_mapping/{w.fresh_entry(OWN)}"),
+        lambda h, w: h.delete(f"/v1/registry/vo_mapping/{w.entry[FOREIGN]}"),
+        204,
+        404,
+    ),
+}
+
+
+def app_routes() -> set[tuple[str, str]]:
+    app = create_app(local_settings(Path("/nonexistent-tally-home")))
+    out: set[tuple[str, str]] = set()
+    # Included routers are nested in app.routes; FastAPI's own iterator flattens them.
+    for route in routing.iter_route_contexts(app.routes):
+        assert route.path is not None, route
+        for method in route.methods or ():
+            if method not in ("HEAD", "OPTIONS"):
+                out.add((method, route.path))
+    return out
+
+
+def test_every_route_has_an_entry_in_the_matrix() -> None:
+    routes = app_routes()
+    assert routes - ROUTES.keys() == set(), "add these routes to ROUTES: say who may call them"
+    assert ROUTES.keys() - routes == set(), "these ROUTES entries name no route of the app"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    app = create_app(local_settings(tmp_path / "home"))
+    svc: Services = app.state.services
+    for site in (OWN, FOREIGN):
+        svc.add_site(site)
+    keys: dict[str, str | None] = {scope: svc.create_key(OWN, scopes=(scope,)).plain for scope in SCOPES}
+    keys["default"] = svc.create_key(OWN).plain
+    keys["anonymous"] = None
+    foreign_key = svc.create_key(FOREIGN, scopes=("records:write", "registry:write", "billing:write")).plain
+    with running_app(app) as url:
+        world = World(url, svc, keys, {})
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {foreign_key}"}) as other:
+            assert other.post("/v1/records/jobs", json=[job(1, site=FOREIGN)]).status_code == 200
+            assert _csv(AZURE_BILL.content, AZURE_BILL.filename)(other, world).status_code == 200
+            world.entry[FOREIGN] = other.post("/v1/registry/vo_mapping", json=world.vo(FOREIGN)).json()[
+                "entry_id"
+            ]
+        with world.client("default") as own:
+            assert own.post("/v1/records/jobs", json=[job(1), job(2)]).json()["accepted"] == 2
+            world.entry[OWN] = own.post("/v1/registry/vo_mapping", json=world.vo(OWN)).json()["entry_id"]
+        with world.client("billing:write") as own:
+            assert _csv(AWS_BILL.content, AWS_BILL.filename)(own, world).status_code == 200
+        yield world
+
+
+def _granted(key: str, scopes: frozenset[str]) -> bool:
+    held = {"default": {"records:write", "reports:read", "registry:write"}, "anonymous": set()}.get(
+        key, {key}
+    )
+    return bool(held & scopes)
+
+
+def test_fencing_matrix(world: World) -> None:
+    foreign_before = {
+        "jobs": [r for r in rows(world.services.warehouse, "jobs") if r["site"] == FOREIGN],
+        "registry": [e for e in world.services.registry.list_entries("vo_mapping", FOREIGN)],
+        "billing": world.services.billing.manifests_of({("azure", FOREIGN_ACCOUNT)}),
+    }
+    wrong: list[str] = []
+    cells = 0
+    for (method, path), case in sorted(ROUTES.items()):
+        for key in KEYS:
+            for side in ("own", "foreign"):
+                call = case.own if side == "own" else case.foreign
+                if case.scopes is None:
+                    expected = case.own_status if side == "own" else case.foreign_status
+                elif key == "anonymous":
+                    expected = 401
+                elif not _granted(key, case.scopes):
+                    expected = 403
+                else:
+                    expected = case.own_status if side == "own" else case.foreign_status
+                with world.client(key) as http:
+                    answer = call(http, world)
+                cells += 1
+                label = f"{method} {path} key={key} {side}"
+                if answer.status_code != expected:
+                    wrong.append(f"{label}: {answer.status_code} (expected {expected}) {answer.text[:160]}")
+                    continue
+                if expected >= 400 and answer.headers["content-type"] != "application/problem+json":
+                    wrong.append(f"{label}: {answer.headers['content-type']} is not problem+json")
+                check = case.own_rows if side == "own" else case.foreign_rows
+                if answer.status_code < 300 and not check(answer, world):
+                    wrong.append(f"{label}: rows not the caller's own: {answer.text[:200]}")
+    assert wrong == []
+    assert cells == len(ROUTES) * len(KEYS) * 2
+    # Nothing of site B changed, whatever site A's keys tried.
+    assert [r for r in rows(world.services.warehouse, "jobs") if r["site"] == FOREIGN] == foreign_before[
+        "jobs"
+    ]
+    assert world.services.registry.list_entries("vo_mapping", FOREIGN) == foreign_before["registry"]
+    assert world.services.billing.manifests_of({("azure", FOREIGN_ACCOUNT)}) == foreign_before["billing"]
+    own_account = world.services.control.get_billing_account("aws", OWN_ACCOUNT)
+    assert own_account is not None and own_account.owner == OWN
