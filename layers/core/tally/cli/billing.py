@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tally.billing import BillingImportError
 from tally.cli.common import err, fail, out, print_json, services
 from tally.domain.control import OPERATOR_OWNER
-from tally.services.billing import BillingStoreError, BillingStoreResult
+
+if TYPE_CHECKING:
+    from tally.services.billing import BillingStoreResult
 
 app = typer.Typer(help="Import billing exports (AWS CUR, Azure, GCP, FOCUS).", no_args_is_help=True)
 
@@ -109,6 +110,9 @@ def import_files(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary per delivery.")] = False,
 ) -> None:
     """Import billing exports; a re-delivered billing period replaces the one stored before."""
+    from tally.billing import BillingImportError  # the importers load only for this command
+    from tally.services.billing import BillingStoreError
+
     defaults = _defaults(currency, provider_name, billing_account_id, list(default or []))
     svc = services()
     if site is not None and svc.control.get_site(site) is None:

@@ -8,14 +8,16 @@ import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from tally.cli.common import fail, out, print_json, services
-from tally.reconcile.report import FindingRun, UnsettledDays, finding_runs, unsettled_days
-from tally.services.reconcile import ReconcileService, RunSummary
+
+if TYPE_CHECKING:  # the verifier (numpy, the billing tables) loads only for this command
+    from tally.reconcile.report import FindingRun, UnsettledDays
+    from tally.services.reconcile import RunSummary
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -41,6 +43,9 @@ def reconcile(
             fail(f"--now must be an ISO 8601 time, got {now!r}")
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
     svc = services()
+    from tally.reconcile.report import finding_runs, unsettled_days
+    from tally.services.reconcile import ReconcileService
+
     service = ReconcileService.from_env(svc.warehouse, svc.settings)
     billed = any(f"/billing_period={period}/" in f"/{key}" for key in service.billing_keys(period))
     summary = service.run(period, when)

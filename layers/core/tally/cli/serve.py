@@ -1,26 +1,30 @@
-"""`tally serve`, `tally demo` and `tally openapi`."""
+"""`tally serve`, `tally demo` and `tally openapi`.
+
+The server, the demo and the API import on use: every `tally` command loads this module, and
+`tally query` should not pay for FastAPI, uvicorn and the billing importers.
+"""
 
 from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tally.api.app import create_app
 from tally.cli.common import err, fail, services
-from tally.demo.loader import demo_keys_path, load_demo, needs_demo
-from tally.services.container import Services
-from tally.serving.header_deadline import with_header_timeout
 from tally.serving.listen import ListenError, bind
-from tally.settings import Settings
+
+if TYPE_CHECKING:
+    from tally.services.container import Services
+    from tally.settings import Settings
 
 
 def _load_with_progress(svc: Services, jobs: int, months: int) -> None:
+    from tally.demo.loader import demo_keys_path, load_demo
+
     with Progress(
         TextColumn("loading the demo (records, then compaction)"),
         BarColumn(),
@@ -97,6 +101,12 @@ def serve(
     except ListenError as exc:
         err.print(str(exc), highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(1) from None
+    import uvicorn
+
+    from tally.api.app import create_app
+    from tally.demo.loader import demo_keys_path, needs_demo
+    from tally.serving.header_deadline import with_header_timeout
+
     svc = services()
     settings = svc.settings
     tls = _tls_files(host, tls_cert, tls_key, self_signed, settings)
@@ -126,6 +136,8 @@ def demo(
     months: Annotated[int, typer.Option(help="Months of history.")] = 6,
 ) -> None:
     """Create demo sites, keys and data (once: refuses when sites exist)."""
+    from tally.demo.loader import needs_demo
+
     svc = services()
     if not needs_demo(svc):
         fail(f"TALLY_HOME {svc.settings.resolved_home} has sites already; use an empty home for the demo")
@@ -138,6 +150,8 @@ def openapi(
     ] = None,
 ) -> None:
     """Print the OpenAPI document of the HTTP API."""
+    from tally.api.app import create_app
+
     text = orjson.dumps(create_app().openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     if output is None:
         typer.echo(text.decode(), nl=False)
