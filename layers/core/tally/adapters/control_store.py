@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -22,8 +23,14 @@ class ControlStore(Protocol):
     def revoke_key(self, key_id: str, at: datetime) -> bool:
         """Mark a key revoked; False if there is no such key."""
 
-    def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
-        """Add `added` to the count and move the latest event time forward (never back)."""
+    def advance_sync(
+        self, site: str, kind: str, resource: str, latest: datetime, identities: Sequence[bytes]
+    ) -> None:
+        """Count the records (by identity digest) not counted before; move the latest time forward.
+
+        A record posted again, in any later batch, is not counted twice: `record_count` is the
+        number of distinct records stored for the site, kind and resource.
+        """
 
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState: ...
 
