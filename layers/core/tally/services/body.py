@@ -61,6 +61,8 @@ class RecordLines:
     ndjson: bytes
     count: int
     objects: bool = False
+    # True once blank lines are gone and `objects` is decided (by `split_lines` or `check_lines`).
+    checked: bool = False
 
 
 def media_type(content_type: str | None) -> str:
@@ -133,16 +135,16 @@ def split_lines(media: str, body: bytes, max_records: int | None = None) -> Reco
         if len(kept) > limit:
             raise _too_many(limit)
     ndjson = stripped if len(kept) == stripped.count(b"\n") + 1 else b"\n".join(kept)
-    return RecordLines(ndjson, len(kept), all(_is_object(line) for line in kept))
+    return RecordLines(ndjson, len(kept), all(_is_object(line) for line in kept), checked=True)
 
 
 def check_lines(lines: RecordLines) -> RecordLines:
     """Lines built outside `split_lines`: blank lines removed, and `objects` decided."""
-    if lines.objects:
+    if lines.checked:
         return lines
     kept = [m.group() for m in _LINE.finditer(lines.ndjson)]
     ndjson = lines.ndjson if len(kept) == lines.ndjson.count(b"\n") + 1 else b"\n".join(kept)
-    return RecordLines(ndjson, len(kept), all(_is_object(line) for line in kept))
+    return RecordLines(ndjson, len(kept), all(_is_object(line) for line in kept), checked=True)
 
 
 def _is_object(line: bytes) -> bool:
@@ -178,7 +180,7 @@ def _array_lines(body: bytes, limit: int) -> RecordLines:
         objects = objects and isinstance(value, dict)
         out.append(orjson.dumps(value))
         del value
-    return RecordLines(b"\n".join(out), len(out), objects)
+    return RecordLines(b"\n".join(out), len(out), objects, checked=True)
 
 
 def _one_line(raw: bytes) -> bytes:

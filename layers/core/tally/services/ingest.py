@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 from collections.abc import Iterator
@@ -34,10 +35,11 @@ from tally.services.problems import bad_request, forbidden, too_large
 MAX_ERRORS_IN_RESPONSE = 1000
 # Errors reported for one record: a record with thousands of unknown fields gets this many and a
 # count of the rest, so errors cannot outgrow the body.
-MAX_ERRORS_PER_RECORD = 20
+MAX_ERRORS_PER_RECORD = 10
 # The slow path turns validated records into Arrow this many at a time, bounding its Python objects.
 SLOW_CHUNK = 5000
 NON_FINITE = "Input should be a finite number"
+NOT_JSON = "record is not valid JSON"
 
 
 @dataclass(frozen=True)
@@ -172,12 +174,11 @@ class IngestService:
         who: Principal,
         now: datetime,
     ) -> str:
-        by_index: dict[int, list[dict[str, object]]] = {}
-        for error in judged.errors:
-            by_index.setdefault(error.index, []).append({"field": error.field, "message": error.message})
         raw_lines = lines.ndjson.split(b"\n")
         out = io.BytesIO()
-        for index, errors in by_index.items():
+        # Errors are sorted by index: one entry per rejected record, built one at a time.
+        for index, group in itertools.groupby(judged.errors, key=lambda e: e.index):
+            errors = [{"field": e.field, "message": e.message} for e in group]
             entry = {
                 "batch_id": batch_id,
                 "site": who.site,
@@ -326,7 +327,7 @@ def _line_errors(index: int, line: bytes) -> list[FieldError] | dict[str, object
         if fields is not None:
             return [FieldError(index, f, NON_FINITE) for f in fields]
         head = str(line[:80], "utf-8", errors="replace")
-        return [FieldError(index, None, f"record is not valid JSON: {head!r}")]
+        return [FieldError(index, None, f"{NOT_JSON}: {head!r}")]
     if not isinstance(value, dict):
         return [FieldError(index, None, f"record must be a JSON object, not {type(value).__name__}")]
     return value
@@ -347,13 +348,14 @@ def _validate_each(
     valid: list[dict[str, object]] = []
     indices: list[int] = []
     errors: list[FieldError] = []
-    parsed_any = False
-    for index, line in enumerate(ndjson.split(b"\n")):
+    unparsable = 0
+    lines = ndjson.split(b"\n")
+    for index, line in enumerate(lines):
         value = _line_errors(index, line)
         if isinstance(value, list):
+            unparsable += value[0].message.startswith(NOT_JSON)
             errors.extend(value)
             continue
-        parsed_any = True
         _fence_value(kind, value, who)
         unknown = [k for k in value if k not in fields]
         # Null means absent, as on the fast path: a field with a default takes it.
@@ -382,7 +384,7 @@ def _validate_each(
         if len(valid) == SLOW_CHUNK:
             chunks.append(pa.Table.from_pylist(valid, schema=schema))
             valid = []
-    if not parsed_any and not any(e.message == NON_FINITE for e in errors):
+    if unparsable == len(lines):
         raise bad_request("body is not valid JSON: no line of it parses as a JSON value")
     chunks.append(pa.Table.from_pylist(valid, schema=schema))
     return pa.concat_tables(chunks), indices, errors
