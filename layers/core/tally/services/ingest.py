@@ -3,6 +3,11 @@
 Order of effects, chosen so that a crash at any point loses nothing and double counts nothing:
 data files and quarantine first (content-named, so a retry overwrites them), then the batch claim,
 and only a successful claim advances sync state and counters.
+
+Memory: one request costs at most about ten times the decompressed-body limit (64 MiB): the body
+and its lines (see `tally.services.body`), the Arrow table, and on the slow path records validated
+one at a time, at most `MAX_ERRORS_PER_RECORD` errors each, and valid rows turned into Arrow in
+chunks. `tests/functional/test_server_survives.py` measures it under the worst bodies known.
 """
 
 from __future__ import annotations
