@@ -4,14 +4,21 @@ else, and only ever marks as Arrow-safe lines that really are JSON objects."""
 from __future__ import annotations
 
 import gzip
+import tempfile
 import tracemalloc
+from pathlib import Path
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tally.domain.records import KINDS, MODELS, RecordKind
 from tally.services.body import RecordLines, check_utf8, decompress, media_type, split_lines
+from tally.services.container import Services
+from tally.services.ingest import Principal
 from tally.services.problems import Problem
+from tally.settings import Settings
+from tests.support.records import FACTORIES
 
 MEDIA = st.sampled_from(["application/json", "application/x-ndjson"])
 LIMIT = 200
@@ -47,6 +54,12 @@ def _check(outcome: RecordLines | Problem) -> None:
         assert all(isinstance(orjson.loads(line), dict) for line in lines)
 
 
+def _encode(values: list[object], media: str) -> bytes:
+    if media == "application/json":
+        return orjson.dumps(values)
+    return b"\n".join(orjson.dumps(v) for v in values)
+
+
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -59,10 +72,7 @@ def test_arbitrary_bytes(body: bytes, media: str, encoding: str | None) -> None:
 @FUZZ
 @given(st.lists(JSON_VALUES, max_size=20), MEDIA, st.booleans())
 def test_arbitrary_json_values(values: list[object], media: str, gz: bool) -> None:
-    if media == "application/json":
-        body = orjson.dumps(values)
-    else:
-        body = b"\n".join(orjson.dumps(v) for v in values)
+    body = _encode(values, media)
     outcome = _decode(gzip.compress(body) if gz else body, media, "gzip" if gz else None)
     _check(outcome)
     if media == "application/json" and isinstance(outcome, RecordLines):
@@ -87,3 +97,34 @@ def test_repeated_values_are_counted_before_they_are_parsed(value: object, copie
         assert isinstance(outcome, Problem) and outcome.status == 413
     # Memory follows the body, not the number of values in it.
     assert peak < 8 * len(body) + (1 << 20)
+
+
+_FIELDS = sorted({name for model in MODELS.values() for name in model.model_fields})
+_RECORD_VALUES = (
+    JSON_VALUES
+    | st.sampled_from(["SITE-A", "cluster1", "slurm", "2026-03-01T10:00:00Z", "0001-01-01T00:00:00+01:00"])
+    | st.sampled_from(["9999-12-31T23:59:59-01:00", "2026-03-01T10:00:00+14:00", "", "NaN", "1e400"])
+)
+_RECORDS = st.dictionaries(st.sampled_from(_FIELDS) | st.text(max_size=4), _RECORD_VALUES, max_size=12)
+_STORE = tempfile.TemporaryDirectory(prefix="tally-fuzz-")
+_SERVICES = Services(Settings(mode="local", home=Path(_STORE.name)))
+
+
+@FUZZ
+@given(st.sampled_from(KINDS), st.lists(_RECORDS | JSON_VALUES, min_size=1, max_size=8), MEDIA)
+def test_arbitrary_records_get_an_answer_never_an_error(
+    kind: RecordKind, values: list[object], media: str
+) -> None:
+    based = [
+        ({**FACTORIES[kind](i), **v} if isinstance(v, dict) and i % 2 else v) for i, v in enumerate(values)
+    ]
+    outcome = _decode(_encode(based, media), media, None)
+    _check(outcome)
+    if isinstance(outcome, Problem):
+        return
+    try:
+        result = _SERVICES.ingest.ingest(kind, outcome, Principal("SITE-A", "fuzz"))
+    except Problem as problem:
+        assert 400 <= problem.status < 500, problem
+        return
+    assert result.accepted + result.rejected + result.duplicates == outcome.count
