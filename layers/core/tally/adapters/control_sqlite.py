@@ -30,9 +30,7 @@ CREATE TABLE IF NOT EXISTS sync_state (
     site TEXT NOT NULL, kind TEXT NOT NULL, resource TEXT NOT NULL,
     latest_event_time TEXT, record_count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (site, kind, resource));
-CREATE TABLE IF NOT EXISTS sync_records (
-    site TEXT NOT NULL, kind TEXT NOT NULL, resource TEXT NOT NULL, identity BLOB NOT NULL,
-    PRIMARY KEY (site, kind, resource, identity)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_records (identity BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ingest_counts (
     site TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL,
     accepted INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,
@@ -139,8 +137,8 @@ class SqliteControlStore:
             # One transaction: the identities seen and the count of the new ones move together.
             before = db.total_changes
             db.executemany(
-                "INSERT OR IGNORE INTO sync_records VALUES (?, ?, ?, ?)",
-                ((site, kind, resource, identity) for identity in identities),
+                "INSERT OR IGNORE INTO sync_records VALUES (?)",
+                ((identity,) for identity in identities),
             )
             added = db.total_changes - before
             db.execute(

@@ -28,6 +28,9 @@ class ControlStore(Protocol):
     ) -> None:
         """Count the records (by identity digest) not counted before; move the latest time forward.
 
+        Digests are unique across sites, kinds and resources (the ingest hashes those in with the
+        record's identity), so a store may keep them in one set.
+
         A record posted again, in any later batch, is not counted twice: `record_count` is the
         number of distinct records stored for the site, kind and resource.
         """

@@ -129,21 +129,27 @@ def split_lines(media: str, body: bytes, max_records: int | None = None) -> Reco
     stripped = body.strip()
     if not stripped:
         raise unprocessable("batch is empty: send at least one record")
-    kept: list[bytes] = []
-    for match in _LINE.finditer(stripped):
-        kept.append(match.group())
-        if len(kept) > limit:
-            raise _too_many(limit)
-    ndjson = stripped if len(kept) == stripped.count(b"\n") + 1 else b"\n".join(kept)
-    return RecordLines(ndjson, len(kept), all(_is_object(line) for line in kept), checked=True)
+    if stripped.count(b"\n") + 1 > limit:
+        # Too many lines: refused unless blank ones make up the excess (counted, never copied).
+        for seen, _ in enumerate(_LINE.finditer(stripped), 1):
+            if seen > limit:
+                raise _too_many(limit)
+        # Mostly blank: split by matching the lines that hold something (never a list per newline).
+        kept = [match.group() for match in _LINE.finditer(stripped)]
+        return RecordLines(b"\n".join(kept), len(kept), all(_is_object(line) for line in kept), checked=True)
+    return _checked(stripped)
 
 
 def check_lines(lines: RecordLines) -> RecordLines:
     """Lines built outside `split_lines`: blank lines removed, and `objects` decided."""
-    if lines.checked:
-        return lines
-    kept = [m.group() for m in _LINE.finditer(lines.ndjson)]
-    ndjson = lines.ndjson if len(kept) == lines.ndjson.count(b"\n") + 1 else b"\n".join(kept)
+    return lines if lines.checked else _checked(lines.ndjson.strip())
+
+
+def _checked(stripped: bytes) -> RecordLines:
+    """Lines of a stripped NDJSON body without blank ones, `objects` decided line by line."""
+    lines = stripped.split(b"\n")
+    kept = [line for line in lines if line and not line.isspace()]
+    ndjson = stripped if len(kept) == len(lines) else b"\n".join(kept)
     return RecordLines(ndjson, len(kept), all(_is_object(line) for line in kept), checked=True)
 
 

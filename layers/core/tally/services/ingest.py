@@ -40,7 +40,7 @@ from tally.services.problems import bad_request, forbidden, too_large
 MAX_ERRORS_IN_RESPONSE = 1000
 # Errors reported for one record: a record with thousands of unknown fields gets this many and a
 # count of the rest, so errors cannot outgrow the body.
-MAX_ERRORS_PER_RECORD = 10
+MAX_ERRORS_PER_RECORD = 50
 # The slow path turns validated records into Arrow this many at a time, bounding its Python objects.
 SLOW_CHUNK = 5000
 NON_FINITE = "Input should be a finite number"
@@ -205,7 +205,7 @@ class IngestService:
             grouped = table.group_by(model.resource_field).aggregate(
                 [(model.event_time, "max"), (model.event_time, "count")]
             )
-            identities = _identities_by_resource(kind, table)
+            identities = _identities_by_resource(kind, outcome.site, table)
             for row in grouped.to_pylist():
                 resource = row[model.resource_field]
                 self.control.advance_sync(
@@ -370,13 +370,15 @@ def _validate_each(
             if k in fields
             and not (v is None and fields[k].default not in (None,) and not fields[k].is_required())
         }
-        found = [FieldError(index, k, "Extra inputs are not permitted") for k in unknown]
+        found: list[FieldError] = []
         try:
             record = model.model_validate(cleaned)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = ".".join(str(p) for p in err["loc"]) or None
                 found.append(FieldError(index, loc, err["msg"]))
+        # Unknown fields last, so a cut list still names the errors in the contract's own fields.
+        found.extend(FieldError(index, k, "Extra inputs are not permitted") for k in unknown)
         if found:
             if len(found) > MAX_ERRORS_PER_RECORD:
                 more = len(found) - MAX_ERRORS_PER_RECORD + 1
@@ -395,10 +397,16 @@ def _validate_each(
     return pa.concat_tables(chunks), indices, errors
 
 
-def _identities_by_resource(kind: RecordKind, table: pa.Table) -> dict[str, list[bytes]]:
-    """A 16-byte digest of each row's identity, grouped by the row's resource (for sync state)."""
+def _identities_by_resource(kind: RecordKind, site: str, table: pa.Table) -> dict[str, list[bytes]]:
+    """A 16-byte digest of each row's kind, site, resource and identity, grouped by resource."""
     model = MODELS[kind]
-    parts = [pc.cast(table.column(name), pa.string()) for name in model.identity]
+    n = table.num_rows
+    scope = [pa.repeat(pa.scalar(kind), n), pa.repeat(pa.scalar(site), n), table.column(model.resource_field)]
+    # Times as integer microseconds: casting those to text is much cheaper than formatting dates.
+    parts = scope + [
+        pc.cast(pc.cast(column, pa.int64()) if pa.types.is_timestamp(column.type) else column, pa.string())
+        for column in (table.column(name) for name in model.identity)
+    ]
     joined = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
     out: dict[str, list[bytes]] = {}
     for resource, text in zip(
