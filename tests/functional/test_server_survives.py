@@ -19,7 +19,7 @@ from tests.support.server_process import REPO, ServerProcess, server_process
 
 MiB = 1 << 20
 # The bound README.md states for one request over the idle server: ten times the 64 MiB
-# decompressed-body limit (measured worst, 100k records with every field wrong: about 8.5 times).
+# decompressed-body limit (measured worst, 100k records with every field wrong: about 7.5 times).
 MEMORY_BOUND = 10 * 64 * MiB
 
 # Lines Arrow's JSON reader (pyarrow 25) crashes on, or that once reached it through the array form.

@@ -354,6 +354,8 @@ def _validate_each(
     indices: list[int] = []
     errors: list[FieldError] = []
     unparsable = 0
+    # One copy of each distinct field name and message: a batch may hold a million errors.
+    texts: dict[str, str] = {}
     lines = ndjson.split(b"\n")
     for index, line in enumerate(lines):
         value = _line_errors(index, line)
@@ -376,7 +378,13 @@ def _validate_each(
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = ".".join(str(p) for p in err["loc"]) or None
-                found.append(FieldError(index, loc, err["msg"]))
+                found.append(
+                    FieldError(
+                        index,
+                        loc and texts.setdefault(loc, loc),
+                        texts.setdefault(err["msg"], err["msg"]),
+                    )
+                )
         # Unknown fields last, so a cut list still names the errors in the contract's own fields.
         found.extend(FieldError(index, k, "Extra inputs are not permitted") for k in unknown)
         if found:
