@@ -83,6 +83,9 @@ class RecordingWarehouse:
     def get_bytes(self, key: str) -> bytes:
         return self.inner.get_bytes(key)
 
+    def remove_stale_temps(self, older_than_seconds: float = 900) -> list[str]:
+        return self.inner.remove_stale_temps(older_than_seconds)
+
     def exists(self, key: str) -> bool:
         return self.inner.exists(key)
 

@@ -75,6 +75,9 @@ def role_policy(role: str, names: dict[str, str]) -> dict[str, Any]:
                 resources = [resolve(r, names) for r in as_list(statement["Resource"])]
             if "s3:ListBucket" in actions:
                 actions = [*actions, "s3:HeadBucket"]  # moto's name for what ListBucket allows
+            if {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(actions):
+                # AWS authorises a transaction by its Put/Update parts; moto asks for its own name.
+                actions = [*actions, "dynamodb:TransactWriteItems"]
             statements.append({"Effect": "Allow", "Action": actions, "Resource": resources})
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from tally.services.body import check_utf8, decompress, exact_lines, media_type, split_lines
+from tally.services.body import check_utf8, decompress, media_type, split_lines
 from tally.services.problems import Problem
 
 
@@ -54,7 +54,62 @@ def test_utf8_error_names_the_offset() -> None:
     assert "0xe9 at offset 9" in refused.value.detail
 
 
-def test_blank_lines_are_ignored_by_the_exact_split() -> None:
+def test_blank_lines_are_dropped_by_the_split() -> None:
     lines = split_lines("application/x-ndjson", b'\n{"a":1}\n\n  \r\n{"a":2}\r\n\n')
-    exact = exact_lines(lines)
-    assert exact.count == 2 and exact.ndjson.split(b"\n")[0] == b'{"a":1}'
+    assert lines.count == 2 and lines.ndjson == b'{"a":1}\n{"a":2}' and lines.objects
+
+
+@pytest.mark.parametrize(
+    ("media", "body"),
+    [
+        ("application/json", b"[" + b",".join([b"{}"] * 11) + b"]"),
+        ("application/json", b"[" + b",".join([b"null"] * 11) + b"]"),
+        ("application/x-ndjson", b"\n".join([b"{}"] * 11)),
+        ("application/x-ndjson", b"\n\n".join([b"null"] * 11)),
+    ],
+)
+def test_a_batch_over_the_record_limit_is_refused_while_counting(media: str, body: bytes) -> None:
+    with pytest.raises(Problem) as refused:
+        split_lines(media, body, 10)
+    assert refused.value.status == 413 and "more than 10 records" in refused.value.detail
+
+
+def test_blank_lines_do_not_count_against_the_limit() -> None:
+    lines = split_lines("application/x-ndjson", b'{"a":1}\n' + b"\n \n" * 50 + b'{"a":2}', 2)
+    assert (lines.count, lines.ndjson, lines.objects) == (2, b'{"a":1}\n{"a":2}', True)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "phrase"),
+    [
+        (b"[" * 5000, 400, "nested more than 1024 deep"),
+        (b"[" + b",".join([b'{"x":[[[[[]]]]]}'] * 10) + b"]", 413, "too many nested"),
+        (b'[{"a":"unterminated}]', 400, "unterminated string"),
+        (b"[{} {}]", 400, "expected ',' or ']'"),
+        (b"[{}] x", 400, "trailing data"),
+        (b'{"a": 1}', 422, "not a JSON dict"),
+        (b"{broken", 400, "not valid JSON"),
+        (b"[{},", 400, "not closed"),
+    ],
+)
+def test_array_structure_is_checked_before_parsing(body: bytes, status: int, phrase: str) -> None:
+    # 10 records allow 4 brackets each (104 in all); the depth case needs a larger allowance.
+    with pytest.raises(Problem) as refused:
+        split_lines("application/json", body, 10 if len(body) < 1000 else 1000)
+    assert refused.value.status == status and phrase in refused.value.detail, refused.value.detail
+
+
+def test_array_elements_keep_their_order_and_non_objects_are_marked() -> None:
+    body = b'[ {"a": [1, "],}"]},\n  {"b":\n 2}, null, {"c": NaN} ]'
+    lines = split_lines("application/json", body, 10)
+    assert lines.ndjson.split(b"\n") == [b'{"a":[1,"],}"]}', b'{"b":2}', b"null", b'{"c": NaN}']
+    assert (lines.count, lines.objects) == (4, False)
+
+
+@pytest.mark.parametrize(
+    "header", ["application/json; charset=latin-1", "application/x-ndjson;charset=utf-16"]
+)
+def test_charsets_other_than_utf8_are_refused(header: str) -> None:
+    with pytest.raises(Problem) as refused:
+        media_type(header)
+    assert refused.value.status == 415

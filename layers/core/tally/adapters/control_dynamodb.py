@@ -4,6 +4,7 @@ Items:
     pk=SITES          sk=<site>                  created_at
     pk=KEYS           sk=<key id>                site, secret_hash, resources, scopes, created_at, revoked_at
     pk=SYNC#<site>    sk=<kind>#<resource>       latest_event_time (fixed-width UTC text), record_count
+    pk=SEEN#<site>#<kind>#<resource>  sk=<identity digest, hex>   (one per distinct record counted)
     pk=COUNT#<site>   sk=<day>#<kind>            accepted, duplicates, rejected
     pk=BATCH#<id>     sk=BATCH                   outcome (JSON), expires_at (TTL)
     pk=BILLACCT       sk=<provider>#<account>    provider, billing_account_id, owner, claimed_at
@@ -15,7 +16,10 @@ Keys stored before scopes existed have no `scopes` attribute and read as unscope
 from __future__ import annotations
 
 import json
+import random
+import threading
 import time
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -35,6 +39,13 @@ from tally.domain.control import (
 )
 
 BATCH_TTL_SECONDS = 90 * 86_400
+# A transaction holds at most 100 actions: this many identity puts and the count update.
+SEEN_PER_TRANSACTION = 99
+TRANSACTION_ATTEMPTS = 8
+# Every count transaction of a resource updates the same item, so DynamoDB would cancel all but one
+# of those running at once (TransactionConflict): threads of one process take turns instead. (moto's
+# server, which the tests use, also mishandles concurrent transactions.)
+_COUNT_LOCK = threading.Lock()
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -161,14 +172,14 @@ class DynamoControlStore:
             raise
         return True
 
-    def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
+    def advance_sync(
+        self, site: str, kind: str, resource: str, latest: datetime, identities: Sequence[bytes]
+    ) -> None:
         key = {"pk": {"S": f"SYNC#{site}"}, "sk": {"S": f"{kind}#{resource}"}}
-        self._db.update_item(
-            TableName=self._table,
-            Key=key,
-            UpdateExpression="ADD record_count :n",
-            ExpressionAttributeValues={":n": {"N": str(added)}},
-        )
+        seen = f"SEEN#{site}#{kind}#{resource}"
+        digests = sorted({identity.hex() for identity in identities})
+        for start in range(0, len(digests), SEEN_PER_TRANSACTION):
+            self._count_new(key, seen, digests[start : start + SEEN_PER_TRANSACTION])
         try:
             # Conditional: concurrent writers can only ever move the mark forward.
             self._db.update_item(
@@ -181,6 +192,56 @@ class DynamoControlStore:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
+
+    def _count_new(self, key: dict[str, Any], seen: str, digests: list[str]) -> None:
+        """Store the identities not stored yet and add their number to the count, atomically.
+
+        Each put is conditional on the identity being new; when some are not, the transaction is
+        cancelled as a whole and tried again without them, so the count is exact under concurrency.
+        """
+        pending = list(digests)
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            if not pending:
+                return
+            actions: list[Any] = [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {"pk": {"S": seen}, "sk": {"S": digest}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for digest in pending
+            ]
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key,
+                        "UpdateExpression": "ADD record_count :n",
+                        "ExpressionAttributeValues": {":n": {"N": str(len(pending))}},
+                    }
+                }
+            )
+            try:
+                with _COUNT_LOCK:
+                    self._db.transact_write_items(TransactItems=actions)
+                return
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or []
+                known = {
+                    pending[i]
+                    for i, reason in enumerate(reasons[: len(pending)])
+                    if reason.get("Code") == "ConditionalCheckFailed"
+                }
+                if known:
+                    pending = [d for d in pending if d not in known]
+                else:
+                    # A conflict with a concurrent transaction on the same count: wait, try again.
+                    time.sleep(random.uniform(0, 0.05 * 2**attempt))
+        raise RuntimeError(f"could not count new records for {key['sk']['S']}: too many conflicts")
 
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState:
         item = self._get(f"SYNC#{site}", f"{kind}#{resource}")

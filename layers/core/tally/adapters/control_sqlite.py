@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS sync_state (
     site TEXT NOT NULL, kind TEXT NOT NULL, resource TEXT NOT NULL,
     latest_event_time TEXT, record_count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (site, kind, resource));
+CREATE TABLE IF NOT EXISTS sync_records (identity BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ingest_counts (
     site TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL,
     accepted INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,
@@ -162,8 +163,17 @@ class SqliteControlStore:
             )
         return cur.rowcount > 0
 
-    def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
+    def advance_sync(
+        self, site: str, kind: str, resource: str, latest: datetime, identities: Sequence[bytes]
+    ) -> None:
         with self._tx() as db:
+            # One transaction: the identities seen and the count of the new ones move together.
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO sync_records VALUES (?)",
+                ((identity,) for identity in identities),
+            )
+            added = db.total_changes - before
             db.execute(
                 """INSERT INTO sync_state VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (site, kind, resource) DO UPDATE SET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -25,8 +26,17 @@ class ControlStore(Protocol):
     def upgrade_key_hash(self, key_id: str, old_hash: str, new_hash: str) -> bool:
         """Replace a key's stored hash if it is still `old_hash`; True if this call replaced it."""
 
-    def advance_sync(self, site: str, kind: str, resource: str, latest: datetime, added: int) -> None:
-        """Add `added` to the count and move the latest event time forward (never back)."""
+    def advance_sync(
+        self, site: str, kind: str, resource: str, latest: datetime, identities: Sequence[bytes]
+    ) -> None:
+        """Count the records (by identity digest) not counted before; move the latest time forward.
+
+        Digests are unique across sites, kinds and resources (the ingest hashes those in with the
+        record's identity), so a store may keep them in one set.
+
+        A record posted again, in any later batch, is not counted twice: `record_count` is the
+        number of distinct records stored for the site, kind and resource.
+        """
 
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState: ...
 

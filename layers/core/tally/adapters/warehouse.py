@@ -9,6 +9,7 @@ Object names are derived from batch content, so a retried batch overwrites itsel
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ PARQUET_OPTIONS: dict[str, object] = {
     "compression_level": 3,
     "write_statistics": True,
 }
+
+
+# A temporary file older than this was left by a writer that died before its rename (a live write
+# takes seconds): removing younger ones could pull a file from under a writer still at work.
+STALE_TEMP_SECONDS = 15 * 60
 
 
 def _temp_name(path: str) -> str:
@@ -67,6 +73,7 @@ class Warehouse(Protocol):
     def exists(self, key: str) -> bool: ...
     def list_keys(self, prefix: str) -> list[str]: ...
     def delete(self, keys: list[str]) -> None: ...
+    def remove_stale_temps(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> list[str]: ...
 
 
 @dataclass
@@ -159,6 +166,28 @@ class FsWarehouse:
         for key in keys:
             self.fs.delete_file(self._path(key))
 
+    def remove_stale_temps(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> list[str]:
+        """Delete the `*.tmp` files of writes interrupted before their rename; return their keys.
+
+        Only files older than `older_than_seconds` go, so a concurrent writer keeps its own. S3
+        writes have no temporary objects (a PUT is atomic), so there is nothing to do there.
+        """
+        if not self.atomic_rename:
+            return []
+        cutoff = time.time() - older_than_seconds
+        selector = pafs.FileSelector(self.base, recursive=True, allow_not_found=True)
+        removed: list[str] = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File or not info.path.endswith(".tmp") or info.mtime is None:
+                continue
+            if info.mtime.timestamp() < cutoff:
+                try:
+                    self.fs.delete_file(info.path)
+                except FileNotFoundError:
+                    continue  # another process cleaned it first
+                removed.append(info.path[len(self.base) + 1 :])
+        return sorted(removed)
+
 
 def _split_s3_uri(uri: str) -> str:
     if not uri.startswith("s3://"):
@@ -170,7 +199,10 @@ def open_warehouse(settings: Settings) -> FsWarehouse:
     if settings.mode == "local":
         root = settings.local_warehouse
         root.mkdir(parents=True, exist_ok=True)
-        return FsWarehouse(pafs.LocalFileSystem(), root.as_posix(), root.as_posix(), atomic_rename=True)
+        warehouse = FsWarehouse(pafs.LocalFileSystem(), root.as_posix(), root.as_posix(), atomic_rename=True)
+        # Each process start sweeps what a killed predecessor's interrupted writes left behind.
+        warehouse.remove_stale_temps()
+        return warehouse
     if not settings.warehouse_uri:
         raise ValueError("TALLY_WAREHOUSE_URI is required in AWS mode")
     base = _split_s3_uri(settings.warehouse_uri)

@@ -65,7 +65,7 @@ async def post_records(
     def work() -> IngestResponse:
         body = decompress(raw, content_encoding, settings.max_decompressed_bytes)
         check_utf8(body)
-        lines = split_lines(media, body)
+        lines = split_lines(media, body, settings.max_records_per_batch)
         result = svc.ingest.ingest(_kind(kind), lines, who)
         return IngestResponse.model_validate(result, from_attributes=True)
 

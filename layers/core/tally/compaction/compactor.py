@@ -98,6 +98,8 @@ class RunResult:
     partitions: list[PartitionResult] = field(default_factory=list)
     #: False when the run stopped early (time budget) and partitions are left for the next run.
     complete: bool = True
+    #: Temporary files of interrupted writes that the run removed (see `remove_stale_temps`).
+    temps_removed: list[str] = field(default_factory=list)
 
     @property
     def files_removed(self) -> int:
@@ -221,6 +223,7 @@ class Compactor:
     def run(self, today: date, out_of_time: Callable[[], bool] | None = None) -> RunResult:
         """Compact every settled partition of every table; stop early when `out_of_time()`."""
         result = RunResult()
+        result.temps_removed = self.warehouse.remove_stale_temps()
         for table in sorted(self.tables):
             span = self.span(table)
             for day, keys in sorted(self.partitions(table).items()):

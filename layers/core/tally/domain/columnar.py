@@ -27,7 +27,7 @@ from tally.domain.schema import base_type
 EARLIEST = datetime(1980, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldError:
     index: int
     field: str | None

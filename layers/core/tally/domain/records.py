@@ -9,10 +9,20 @@ the same way the Arrow JSON reader reads it, so both validation paths agree.
 
 from __future__ import annotations
 
+import typing
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 RecordKind = Literal["jobs", "vms", "storage", "accelerators"]
 KINDS: tuple[RecordKind, ...] = ("jobs", "vms", "storage", "accelerators")
@@ -25,7 +35,13 @@ INT64_MAX = 2**63 - 1  # Parquet INT64: the largest count or byte size a column 
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a valid time whose UTC instant is before year 1.
+        raise ValueError("time is out of range once converted to UTC") from None
 
 
 UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
@@ -56,7 +72,8 @@ class TimeOrder:
 class UsageRecord(BaseModel):
     """Fields and rules every kind shares. Subclasses declare identity, event time and partition."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=True)
+    # JSON has no NaN or Infinity, and a count is never one: both validation paths refuse them.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=True, allow_inf_nan=False)
 
     kind: ClassVar[RecordKind]
     # Fields whose values together identify one record (the dedupe key).
@@ -77,6 +94,18 @@ class UsageRecord(BaseModel):
 
     site: Name
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        """`true` is not 1: pydantic's lax mode would take it, Arrow's reader (the fast path) does not."""
+        if isinstance(value, bool) and info.field_name is not None:
+            kind = _number_kind(cls.model_fields[info.field_name].annotation)
+            if kind == "int":
+                raise PydanticCustomError("int_type", "Input should be a valid integer")
+            if kind == "float":
+                raise PydanticCustomError("float_type", "Input should be a valid number")
+        return value
+
     @model_validator(mode="after")
     def _times_in_order(self) -> UsageRecord:
         for rule in self.time_order:
@@ -88,6 +117,24 @@ class UsageRecord(BaseModel):
     @classmethod
     def time_fields(cls) -> list[str]:
         return [n for n, f in cls.model_fields.items() if f.annotation in (datetime, datetime | None)]
+
+
+def _number_kind(annotation: object) -> str | None:
+    """'int' or 'float' for a (possibly optional, annotated) numeric field annotation, else None."""
+    found = (
+        {a for a in typing.get_args(annotation) if a is not type(None)}
+        if typing.get_args(annotation)
+        else {annotation}
+    )
+    for arg in list(found):
+        if typing.get_origin(arg) is Annotated:
+            found.discard(arg)
+            found.add(typing.get_args(arg)[0])
+    if found == {int}:
+        return "int"
+    if found == {float}:
+        return "float"
+    return None
 
 
 class JobRecord(UsageRecord):

@@ -1,7 +1,19 @@
-"""Turning a request body into record lines: content type, gzip (with a bomb guard), UTF-8, JSON."""
+"""Turning a request body into record lines: content type, gzip (with a bomb guard), UTF-8, JSON.
+
+Memory is bounded before anything is parsed: the decompressed body is capped, records are counted
+while the body is scanned (a JSON array by a bracket scanner that never builds Python values, NDJSON
+by its lines), and a batch over the record limit is refused before any record is parsed or
+re-encoded. After that, records are parsed one at a time and only their NDJSON re-encoding is kept,
+so decoding costs at most about three times the decompressed body (body, lines, joined NDJSON).
+
+Arrow's JSON reader crashes the process on some top-level values that are not objects (a line
+`null` segfaults it), so `RecordLines.objects` is true only when every line has been parsed by
+orjson as one complete JSON object; the ingest never hands Arrow anything else.
+"""
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -11,25 +23,61 @@ from tally.services.problems import bad_request, too_large, unprocessable, unsup
 
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
+# JSON is UTF-8 (RFC 8259 §8.1); a body declared in any other charset is refused, never misread.
+UTF8_NAMES = {"utf-8", "utf8"}
+
+# Records are flat objects (two brackets each); a body may hold this many brackets per record
+# allowed in a batch before it is refused, which bounds the scanner's work on `[[[[...`.
+BRACKETS_PER_RECORD = 4
+# orjson refuses deeper nesting; the scanner stops at the same depth.
+MAX_DEPTH = 1024
+# The longest record line parsed (the longest valid record is about a tenth of this: node_list's
+# 65,536 characters, escaped, and every other field at its longest). A longer one is rejected
+# unparsed, so no single record can cost more than a few times this much memory.
+MAX_RECORD_BYTES = 1 << 20
+# A body that is not an array is parsed (to tell broken JSON from a wrong shape) only up to this size.
+SHAPE_PARSE_BYTES = 1 << 20
+
+_WS = re.compile(rb"[ \t\r\n]*+")
+# Everything up to the next bracket or quote outside strings, skipping whole strings (possessive,
+# so a long run never builds a backtracking stack).
+_INSIDE = re.compile(rb'(?:[^"\[\]{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+', re.S)
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.S)
+_ATOM = re.compile(rb"[^,\]\[{}\s\"]++")
+# A line holding anything but whitespace.
+_LINE = re.compile(rb"[^\S\n]*+\S[^\n]*+")
+_OPEN, _CLOSE, _QUOTE = frozenset(b"[{"), frozenset(b"]}"), ord('"')
+_FIRST_BYTE_TYPES = {ord("{"): "object", ord('"'): "string", ord("t"): "boolean", ord("f"): "boolean"}
 
 
 @dataclass(frozen=True)
 class RecordLines:
-    """A batch as one JSON value per line (NDJSON), plus the parsed values when already known."""
+    """A batch as one JSON value per line (NDJSON, no blank lines).
+
+    `objects` is true only when every line is known to parse as one complete JSON object (see the
+    module note on Arrow); lines built elsewhere start unchecked and the ingest checks them.
+    """
 
     ndjson: bytes
     count: int
-    parsed: list[object] | None = None
+    objects: bool = False
+    # True once blank lines are gone and `objects` is decided (by `split_lines` or `check_lines`).
+    checked: bool = False
 
 
 def media_type(content_type: str | None) -> str:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media in JSON_TYPES or media in NDJSON_TYPES:
-        return media
-    raise unsupported(
-        f"Content-Type {content_type!r} is not accepted: send application/json (an array of records) "
-        "or application/x-ndjson (one record per line)"
-    )
+    media, _, params = (content_type or "").partition(";")
+    media = media.strip().lower()
+    if media not in JSON_TYPES and media not in NDJSON_TYPES:
+        raise unsupported(
+            f"Content-Type {content_type!r} is not accepted: send application/json (an array of records) "
+            "or application/x-ndjson (one record per line)"
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in UTF8_NAMES:
+            raise unsupported(f"charset {value.strip()!r} is not accepted: record bodies are UTF-8")
+    return media
 
 
 def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
@@ -69,29 +117,164 @@ def check_utf8(body: bytes) -> None:
         ) from exc
 
 
-def split_lines(media: str, body: bytes) -> RecordLines:
-    """Normalise either accepted body form to NDJSON lines, refusing unusable bodies."""
+def split_lines(media: str, body: bytes, max_records: int | None = None) -> RecordLines:
+    """Normalise either accepted body form to checked NDJSON lines, refusing unusable bodies.
+
+    A batch of more than `max_records` records is refused (413) while it is being counted, before
+    any record is parsed.
+    """
+    limit = max_records if max_records is not None else len(body) + 1
     if media in JSON_TYPES:
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise bad_request(f"body is not valid JSON: {exc}") from exc
-        if not isinstance(value, list):
-            raise unprocessable(f"body must be a JSON array of records, not a JSON {type(value).__name__}")
-        if not value:
-            raise unprocessable("batch is empty: send at least one record")
-        return RecordLines(b"\n".join(orjson.dumps(v) for v in value), len(value), value)
+        return _array_lines(body, limit)
     stripped = body.strip()
     if not stripped:
         raise unprocessable("batch is empty: send at least one record")
-    # Optimistic: one record per line. If blank lines hide inside, the Arrow reader's row count
-    # will not match and the ingest falls back to `exact_lines`.
-    return RecordLines(stripped, stripped.count(b"\n") + 1)
+    if stripped.count(b"\n") + 1 > limit:
+        # Too many lines: refused unless blank ones make up the excess (counted, never copied).
+        for seen, _ in enumerate(_LINE.finditer(stripped), 1):
+            if seen > limit:
+                raise _too_many(limit)
+        # Mostly blank: split by matching the lines that hold something (never a list per newline).
+        kept = [match.group() for match in _LINE.finditer(stripped)]
+        return RecordLines(b"\n".join(kept), len(kept), all(_is_object(line) for line in kept), checked=True)
+    return _checked(stripped)
 
 
-def exact_lines(lines: RecordLines) -> RecordLines:
-    """The batch with blank and whitespace-only lines removed (the careful, slower split)."""
-    if lines.parsed is not None:
-        return lines
-    kept = [line for line in lines.ndjson.split(b"\n") if line.strip()]
-    return RecordLines(b"\n".join(kept), len(kept))
+def check_lines(lines: RecordLines) -> RecordLines:
+    """Lines built outside `split_lines`: blank lines removed, and `objects` decided."""
+    return lines if lines.checked else _checked(lines.ndjson.strip())
+
+
+def _checked(stripped: bytes) -> RecordLines:
+    """Lines of a stripped NDJSON body without blank ones, `objects` decided line by line."""
+    lines = stripped.split(b"\n")
+    kept = [line for line in lines if line and not line.isspace()]
+    ndjson = stripped if len(kept) == len(lines) else b"\n".join(kept)
+    return RecordLines(ndjson, len(kept), all(_is_object(line) for line in kept), checked=True)
+
+
+def _is_object(line: bytes) -> bool:
+    if len(line) > MAX_RECORD_BYTES:
+        return False
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _too_many(limit: int) -> Exception:
+    return too_large(f"batch has more than {limit} records, the limit")
+
+
+def _array_lines(body: bytes, limit: int) -> RecordLines:
+    spans = _array_spans(body, limit)
+    view = memoryview(body)
+    out: list[bytes] = []
+    objects = True
+    for start, end in spans:
+        if end - start > MAX_RECORD_BYTES:
+            objects = False
+            out.append(_one_line(body[start:end]))
+            continue
+        try:
+            value = orjson.loads(view[start:end])
+        except orjson.JSONDecodeError:
+            # Kept as its own line so the record gets its own error, as an NDJSON line would.
+            objects = False
+            out.append(_one_line(body[start:end]))
+            continue
+        objects = objects and isinstance(value, dict)
+        out.append(orjson.dumps(value))
+        del value
+    return RecordLines(b"\n".join(out), len(out), objects, checked=True)
+
+
+def _one_line(raw: bytes) -> bytes:
+    return b" ".join(raw.splitlines()) if b"\n" in raw or b"\r" in raw else raw
+
+
+def _array_spans(body: bytes, limit: int) -> list[tuple[int, int]]:
+    """Byte spans of the top-level elements of a JSON array, without building any value.
+
+    Only structure is checked here (brackets, commas, strings); each element is then parsed by
+    orjson on its own, so the whole body is valid JSON exactly when every element is.
+    """
+    n = len(body)
+    pos = _ws(body, 0)
+    if pos == n:
+        raise bad_request("body is not valid JSON: it is empty")
+    if body[pos] != ord("["):
+        if n <= SHAPE_PARSE_BYTES:
+            try:
+                value = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise bad_request(f"body is not valid JSON: {exc}") from exc
+            raise unprocessable(f"body must be a JSON array of records, not a JSON {type(value).__name__}")
+        first = body[pos]
+        what = _FIRST_BYTE_TYPES.get(first) or (
+            "null" if first == ord("n") else "number" if first in b"-0123456789" else None
+        )
+        if what is None:
+            raise bad_request(f"body is not valid JSON: unexpected byte at offset {pos}")
+        raise unprocessable(f"body must be a JSON array of records, not a JSON {what}")
+    pos = _ws(body, pos + 1)
+    spans: list[tuple[int, int]] = []
+    budget = BRACKETS_PER_RECORD * limit + 64
+    if pos < n and body[pos] == ord("]"):
+        pos = _ws(body, pos + 1)
+        if pos != n:
+            raise bad_request(f"body is not valid JSON: trailing data at offset {pos}")
+        raise unprocessable("batch is empty: send at least one record")
+    while True:
+        if pos >= n:
+            raise bad_request("body is not valid JSON: the array is not closed")
+        start = pos
+        if body[pos] in _OPEN:
+            pos, budget = _container_end(body, pos, budget)
+        elif body[pos] == _QUOTE:
+            match = _STRING.match(body, pos)
+            if match is None:
+                raise bad_request(f"body is not valid JSON: unterminated string at offset {pos}")
+            pos = match.end()
+        else:
+            pos = _ATOM.match(body, pos).end()  # type: ignore[union-attr]  # matches, possibly empty
+            if pos == start:
+                raise bad_request(f"body is not valid JSON: expected a value at offset {pos}")
+        spans.append((start, pos))
+        if len(spans) > limit:
+            raise _too_many(limit)
+        pos = _ws(body, pos)
+        if pos < n and body[pos] == ord(","):
+            pos = _ws(body, pos + 1)
+            continue
+        if pos < n and body[pos] == ord("]"):
+            pos = _ws(body, pos + 1)
+            if pos != n:
+                raise bad_request(f"body is not valid JSON: trailing data at offset {pos}")
+            return spans
+        raise bad_request(f"body is not valid JSON: expected ',' or ']' at offset {pos}")
+
+
+def _container_end(body: bytes, pos: int, budget: int) -> tuple[int, int]:
+    """The offset just past the array or object opening at `pos`, and the bracket budget left."""
+    n, depth = len(body), 0
+    while True:
+        char = body[pos]
+        if char == _QUOTE:
+            raise bad_request(f"body is not valid JSON: unterminated string at offset {pos}")
+        budget -= 1
+        if budget < 0:
+            raise too_large("body holds too many nested arrays or objects for a batch of flat records")
+        depth += 1 if char in _OPEN else -1
+        if depth > MAX_DEPTH:
+            raise bad_request(f"body is not valid JSON: nested more than {MAX_DEPTH} deep")
+        pos += 1
+        if depth == 0:
+            return pos, budget
+        pos = _INSIDE.match(body, pos).end()  # type: ignore[union-attr]  # matches, possibly empty
+        if pos >= n:
+            raise bad_request("body is not valid JSON: an array or object is not closed")
+
+
+def _ws(body: bytes, pos: int) -> int:
+    return _WS.match(body, pos).end()  # type: ignore[union-attr]  # matches, possibly empty

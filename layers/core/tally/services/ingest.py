@@ -3,12 +3,21 @@
 Order of effects, chosen so that a crash at any point loses nothing and double counts nothing:
 data files and quarantine first (content-named, so a retry overwrites them), then the batch claim,
 and only a successful claim advances sync state and counters.
+
+Memory: one request costs at most about ten times the decompressed-body limit (64 MiB): the body
+and its lines (see `tally.services.body`), the Arrow table, and on the slow path records validated
+one at a time, at most `MAX_ERRORS_PER_RECORD` errors each, and valid rows turned into Arrow in
+chunks. `tests/functional/test_server_survives.py` measures it under the worst bodies known.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
+import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,11 +33,18 @@ from tally.domain.columnar import FieldError, failing_rows, fill_defaults, model
 from tally.domain.control import BatchOutcome, IngestCount
 from tally.domain.records import MODELS, RecordKind
 from tally.domain.schema import TIMESTAMP, cluster_order, input_schema
-from tally.services.body import RecordLines, exact_lines
+from tally.services.body import MAX_RECORD_BYTES, RecordLines, check_lines
 from tally.services.problems import bad_request, forbidden, too_large
 
-# Errors listed in a response; the quarantine file keeps every one.
+# Errors listed in a response (and kept with the batch outcome); the quarantine file keeps every one.
 MAX_ERRORS_IN_RESPONSE = 1000
+# Errors reported for one record: a record with thousands of unknown fields gets this many and a
+# count of the rest, so errors cannot outgrow the body.
+MAX_ERRORS_PER_RECORD = 50
+# The slow path turns validated records into Arrow this many at a time, bounding its Python objects.
+SLOW_CHUNK = 5000
+NON_FINITE = "Input should be a finite number"
+NOT_JSON = "record is not valid JSON"
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,7 @@ class IngestService:
         self, kind: RecordKind, lines: RecordLines, who: Principal, now: datetime | None = None
     ) -> IngestResult:
         now = now or datetime.now(UTC)
+        lines = check_lines(lines)
         if lines.count > self.max_records:
             raise too_large(f"batch has {lines.count} records, more than the limit of {self.max_records}")
         judged = self._judge(kind, lines, who, now)
@@ -111,33 +128,28 @@ class IngestService:
             accepted=table.num_rows,
             duplicates=duplicates,
             rejected=rejected,
-            errors=[e.as_dict() for e in judged.errors],
+            # One more than a response lists, so a replay can still tell the list was cut.
+            errors=[e.as_dict() for e in judged.errors[: MAX_ERRORS_IN_RESPONSE + 1]],
             keys=keys,
         )
-        if self.control.claim_batch(outcome):
-            self._account(kind, table, outcome, now)
+        if not self.control.claim_batch(outcome):
+            # The same batch was claimed by a concurrent post between our look-up and our claim:
+            # its outcome is the one that counts, and this post wrote nothing new.
+            return _result(self.control.get_batch(batch_id) or outcome, replayed=True)
+        self._account(kind, table, outcome, now)
         return _result(outcome, replayed=False)
 
     # -- validation -------------------------------------------------------------------------
 
     def _judge(self, kind: RecordKind, lines: RecordLines, who: Principal, now: datetime) -> _Judged:
-        table = _read_fast(kind, lines)
-        if table is None:
-            # Blank lines inside the body upset the optimistic row count: split exactly, try again.
-            exact = exact_lines(lines)
-            if exact.count != lines.count:
-                table = _read_fast(kind, exact)
-            lines = exact
+        # Arrow's reader only ever sees lines orjson parsed as objects (it crashes on some others).
+        table = _read_fast(kind, lines) if lines.objects else None
         errors: list[FieldError] = []
         if table is not None:
             _fence_table(kind, table, who)
             indices = list(range(table.num_rows))
         else:
-            raw = lines.parsed if lines.parsed is not None else _parse_each(lines.ndjson)
-            if all(isinstance(r, _Unparsable) for r in raw):
-                raise bad_request("body is not valid JSON: no line of it parses as a JSON value")
-            _fence_values(kind, raw, who)
-            table, indices, errors = _validate_each(kind, raw)
+            table, indices, errors = _validate_each(kind, lines.ndjson, who)
         table = fill_defaults(kind, table)
         checks = list(model_checks(kind)) + time_window_checks(kind, now, self.future_tolerance_seconds)
         errors.extend(failing_rows(table, checks, indices))
@@ -172,12 +184,11 @@ class IngestService:
         who: Principal,
         now: datetime,
     ) -> str:
-        by_index: dict[int, list[dict[str, object]]] = {}
-        for error in judged.errors:
-            by_index.setdefault(error.index, []).append({"field": error.field, "message": error.message})
         raw_lines = lines.ndjson.split(b"\n")
         out = io.BytesIO()
-        for index, errors in by_index.items():
+        # Errors are sorted by index: one entry per rejected record, built one at a time.
+        for index, group in itertools.groupby(judged.errors, key=lambda e: e.index):
+            errors = [{"field": e.field, "message": e.message} for e in group]
             entry = {
                 "batch_id": batch_id,
                 "site": who.site,
@@ -199,13 +210,11 @@ class IngestService:
             grouped = table.group_by(model.resource_field).aggregate(
                 [(model.event_time, "max"), (model.event_time, "count")]
             )
+            identities = _identities_by_resource(kind, outcome.site, table)
             for row in grouped.to_pylist():
+                resource = row[model.resource_field]
                 self.control.advance_sync(
-                    outcome.site,
-                    kind,
-                    row[model.resource_field],
-                    row[f"{model.event_time}_max"],
-                    row[f"{model.event_time}_count"],
+                    outcome.site, kind, resource, row[f"{model.event_time}_max"], identities[resource]
                 )
         self.control.add_counts(
             IngestCount(
@@ -250,15 +259,6 @@ def _fence_table(kind: RecordKind, table: pa.Table, who: Principal) -> None:
         _fence(kind, pc.unique(table.column(field_name)).to_pylist(), who, field_name)
 
 
-def _fence_values(kind: RecordKind, raw: list[object], who: Principal) -> None:
-    field_name = MODELS[kind].resource_field
-    sites = {r.get("site") for r in raw if isinstance(r, dict)}
-    _fence(kind, [s for s in sites if isinstance(s, str)], who, "site")
-    if who.resources:
-        resources = {r.get(field_name) for r in raw if isinstance(r, dict)}
-        _fence(kind, [v for v in resources if isinstance(v, str)], who, field_name)
-
-
 def _fence(kind: str, values: list[object], who: Principal, field_name: str) -> None:
     allowed = {who.site} if field_name == "site" else set(who.resources)
     foreign = sorted(str(v) for v in values if v is not None and v not in allowed)
@@ -271,57 +271,162 @@ def _fence(kind: str, values: list[object], who: Principal, field_name: str) -> 
         )
 
 
-def _parse_each(ndjson: bytes) -> list[object]:
-    out: list[object] = []
-    for line in ndjson.split(b"\n"):
-        try:
-            out.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            out.append(_Unparsable(str(line[:80], "utf-8", errors="replace")))
-    return out
+def _fence_value(kind: RecordKind, value: dict[str, object], who: Principal) -> None:
+    """Fence one parsed record; a value that is no string is left to validation to reject."""
+    site = value.get("site")
+    if isinstance(site, str):
+        _fence(kind, [site], who, "site")
+    if who.resources:
+        field_name = MODELS[kind].resource_field
+        resource = value.get(field_name)
+        if isinstance(resource, str):
+            _fence(kind, [resource], who, field_name)
 
 
-class _Unparsable:
-    def __init__(self, head: str) -> None:
-        self.head = head
+class _NonFinite:
+    """A NaN or infinite number met by the fallback parser (JSON has no such numbers)."""
 
 
-def _validate_each(kind: RecordKind, raw: list[object]) -> tuple[pa.Table, list[int], list[FieldError]]:
-    """Per-record pydantic validation: the slow path that explains what the fast path refused."""
+_NON_FINITE_VALUE = _NonFinite()
+
+
+def _float_or_marker(text: str) -> object:
+    number = float(text)
+    return number if math.isfinite(number) else _NON_FINITE_VALUE
+
+
+def _non_finite_fields(line: bytes) -> list[str | None] | None:
+    """Fields holding NaN, Infinity or an overflowing number in a line orjson refused, or None.
+
+    Only these lines get a field-by-field reason; any other broken line is "not valid JSON".
+    """
+    try:
+        value = json.loads(line, parse_constant=lambda _: _NON_FINITE_VALUE, parse_float=_float_or_marker)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    fields: list[str | None] = [k for k, v in value.items() if v is _NON_FINITE_VALUE]
+    if not fields and _NON_FINITE_VALUE not in _leaves(value):
+        return None
+    return fields or [None]
+
+
+def _leaves(value: object) -> Iterator[object]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            yield item
+
+
+def _line_errors(index: int, line: bytes) -> list[FieldError] | dict[str, object]:
+    """The parsed object of one line, or the errors that keep it from being one."""
+    if len(line) > MAX_RECORD_BYTES:
+        return [
+            FieldError(index, None, f"record is {len(line)} bytes, more than the limit of {MAX_RECORD_BYTES}")
+        ]
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        fields = _non_finite_fields(line)
+        if fields is not None:
+            return [FieldError(index, f, NON_FINITE) for f in fields]
+        head = str(line[:80], "utf-8", errors="replace")
+        return [FieldError(index, None, f"{NOT_JSON}: {head!r}")]
+    if not isinstance(value, dict):
+        return [FieldError(index, None, f"record must be a JSON object, not {type(value).__name__}")]
+    return value
+
+
+def _validate_each(
+    kind: RecordKind, ndjson: bytes, who: Principal
+) -> tuple[pa.Table, list[int], list[FieldError]]:
+    """Per-record pydantic validation: the slow path that explains what the fast path refused.
+
+    Lines are parsed, fenced and validated one at a time, and valid records become Arrow in chunks,
+    so the Python objects alive at once stay bounded whatever the batch holds.
+    """
     model = MODELS[kind]
     fields = model.model_fields
+    schema = input_schema(kind)
+    chunks: list[pa.Table] = []
     valid: list[dict[str, object]] = []
     indices: list[int] = []
     errors: list[FieldError] = []
-    for index, value in enumerate(raw):
-        if isinstance(value, _Unparsable):
-            errors.append(FieldError(index, None, f"record is not valid JSON: {value.head!r}"))
+    unparsable = 0
+    # One copy of each distinct field name and message: a batch may hold a million errors.
+    texts: dict[str, str] = {}
+    lines = ndjson.split(b"\n")
+    for index, line in enumerate(lines):
+        value = _line_errors(index, line)
+        if isinstance(value, list):
+            unparsable += value[0].message.startswith(NOT_JSON)
+            errors.extend(value)
             continue
-        if not isinstance(value, dict):
-            errors.append(
-                FieldError(index, None, f"record must be a JSON object, not {type(value).__name__}")
-            )
-            continue
+        _fence_value(kind, value, who)
+        unknown = [k for k in value if k not in fields]
         # Null means absent, as on the fast path: a field with a default takes it.
         cleaned = {
             k: v
             for k, v in value.items()
-            if not (
-                v is None and k in fields and fields[k].default not in (None,) and not fields[k].is_required()
-            )
+            if k in fields
+            and not (v is None and fields[k].default not in (None,) and not fields[k].is_required())
         }
+        found: list[FieldError] = []
         try:
             record = model.model_validate(cleaned)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = ".".join(str(p) for p in err["loc"]) or None
-                message = "Extra inputs are not permitted" if err["type"] == "extra_forbidden" else err["msg"]
-                errors.append(FieldError(index, loc, message))
+                found.append(
+                    FieldError(
+                        index,
+                        loc and texts.setdefault(loc, loc),
+                        texts.setdefault(err["msg"], err["msg"]),
+                    )
+                )
+        # Unknown fields last, so a cut list still names the errors in the contract's own fields.
+        found.extend(FieldError(index, k, "Extra inputs are not permitted") for k in unknown)
+        if found:
+            if len(found) > MAX_ERRORS_PER_RECORD:
+                more = len(found) - MAX_ERRORS_PER_RECORD + 1
+                found = found[: MAX_ERRORS_PER_RECORD - 1]
+                found.append(FieldError(index, None, f"and {more} more errors in this record"))
+            errors.extend(found)
             continue
         valid.append(record.model_dump())
         indices.append(index)
-    table = pa.Table.from_pylist(valid, schema=input_schema(kind))
-    return table, indices, errors
+        if len(valid) == SLOW_CHUNK:
+            chunks.append(pa.Table.from_pylist(valid, schema=schema))
+            valid = []
+    if unparsable == len(lines):
+        raise bad_request("body is not valid JSON: no line of it parses as a JSON value")
+    chunks.append(pa.Table.from_pylist(valid, schema=schema))
+    return pa.concat_tables(chunks), indices, errors
+
+
+def _identities_by_resource(kind: RecordKind, site: str, table: pa.Table) -> dict[str, list[bytes]]:
+    """A 16-byte digest of each row's kind, site, resource and identity, grouped by resource."""
+    model = MODELS[kind]
+    n = table.num_rows
+    scope = [pa.repeat(pa.scalar(kind), n), pa.repeat(pa.scalar(site), n), table.column(model.resource_field)]
+    # Times as integer microseconds: casting those to text is much cheaper than formatting dates.
+    parts = scope + [
+        pc.cast(pc.cast(column, pa.int64()) if pa.types.is_timestamp(column.type) else column, pa.string())
+        for column in (table.column(name) for name in model.identity)
+    ]
+    joined = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
+    out: dict[str, list[bytes]] = {}
+    for resource, text in zip(
+        table.column(model.resource_field).to_pylist(), joined.to_pylist(), strict=True
+    ):
+        out.setdefault(resource, []).append(hashlib.blake2b(text.encode(), digest_size=16).digest())
+    return out
 
 
 def _deduplicate(kind: RecordKind, table: pa.Table) -> tuple[pa.Table, int]:
