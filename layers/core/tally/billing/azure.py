@@ -17,7 +17,13 @@ day-first. Conversions:
   (0, the purchase is what was billed). Import one of the two per billing period, not both:
   both have the same restatement key, so the later one replaces the earlier.
 - The scale-set instance (`AdditionalInfo.VMName`) goes to `x_vm_name`, the VM size to
-  `x_instance_type`, a capacity reservation to `capacity_reservation_id`.
+  `x_instance_type`, a capacity reservation to `capacity_reservation_id`. AdditionalInfo written
+  without its braces (a known export defect) is read as the object it means.
+- A row with a reservation or savings-plan id (`ReservationId`, `benefitId`) is committed use:
+  PricingCategory "Committed", the commitment discount id/type/status and purchase option
+  `reserved`/`savings_plan`, whatever the PricingModel column says or whether it exists.
+- Localised exports (German `Maßeinheit (UnitOfMeasure)`, bilingual variants) are read by the
+  English name in parentheses (`tally.billing.frame`).
 """
 
 from __future__ import annotations
@@ -91,11 +97,17 @@ _COMMITTED_MODELS = ("Reservation", "SavingsPlan")
 
 @lru_cache(maxsize=65_536)
 def _additional_info(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    """The AdditionalInfo object; some exports write it without its braces (`"VMName": "x", ...`)."""
+    stripped = text.strip()
+    candidates = [stripped] if stripped.startswith("{") else [stripped, "{" + stripped + "}"]
+    for candidate in candidates:
+        try:
+            value = orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return {}
 
 
 def _info_field(arr: pa.Array | None, key: str, n: int) -> pa.Array:
@@ -152,7 +164,11 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
     tax = as_mask(pc.equal(category, "Tax"))
     unused = _is(charge_type, ("UnusedReservation", "UnusedSavingsPlan"), n)
     pricing_model = frame.get("PricingModel")
-    committed_model = _is(pricing_model, _COMMITTED_MODELS, n)
+    commitment_id = frame.coalesce("benefitId", "ReservationId")
+    has_commitment = pa.repeat(pa.scalar(False), n) if commitment_id is None else pc.is_valid(commitment_id)
+    # A reservation or savings-plan id says a commitment applies, whether or not the export has a
+    # PricingModel column (EA v2 and legacy exports have none; some rows say OnDemand beside an id).
+    committed_model = pc.or_(_is(pricing_model, _COMMITTED_MODELS, n), has_commitment)
     covered = pc.and_(usage, committed_model)
 
     # Dates.
@@ -261,13 +277,7 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         if amortized:
             billed = pc.if_else(pc.or_(covered, unused), zero, cost)
         else:
-            commitment_purchase = pc.and_(
-                purchase,
-                pc.or_(
-                    committed_model,
-                    pc.is_valid(frame.coalesce("benefitId", "ReservationId") or pa.nulls(n, pa.string())),
-                ),
-            )
+            commitment_purchase = pc.and_(purchase, committed_model)
             effective = pc.if_else(commitment_purchase, zero, cost)
 
     frequency = frame.get("Frequency")
@@ -293,17 +303,9 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
             ),
         ),
     )
-    purchase_option = (
-        pc.if_else(usage, pa.scalar("on_demand"), _NULL)
-        if pricing_model is None
-        else pc.if_else(
-            usage, pc.coalesce(lookup(pricing_model, PURCHASE_OPTION), pa.scalar("on_demand")), _NULL
-        )
-    )
-
-    commitment_id = frame.coalesce("benefitId", "ReservationId")
     commitment_type = None
     commitment_status = None
+    is_sp = pa.repeat(pa.scalar(False), n)
     if commitment_id is not None:
         is_sp = as_mask(pc.match_substring_regex(commitment_id, "(?i)savingsplan"))
         if pricing_model is not None:
@@ -318,6 +320,19 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
             pc.if_else(unused, pa.scalar("Unused"), pa.scalar("Used")),
             _NULL,
         )
+    stated_option = (
+        pa.repeat(pa.scalar("on_demand"), n)
+        if pricing_model is None
+        else pc.coalesce(lookup(pricing_model, PURCHASE_OPTION), pa.scalar("on_demand"))
+    )
+    commitment_option = pc.if_else(is_sp, pa.scalar("savings_plan"), pa.scalar("reserved"))
+    purchase_option = pc.if_else(
+        usage,
+        pc.if_else(
+            pc.and_(has_commitment, pc.equal(stated_option, "on_demand")), commitment_option, stated_option
+        ),
+        _NULL,
+    )
 
     resource_id = frame.coalesce("ResourceId", "InstanceId", "InstanceName")
     resource_name = frame.get("ResourceName")
