@@ -174,7 +174,7 @@ def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
     """
     from decimal import Decimal
 
-    from tally.billing.focus_schema import BILLING_SCHEMA
+    from tally.billing.focus_schema import BILLING_SCHEMA, MONEY
     from tally.domain.schema import stored_schema
 
     base = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp() * 1_000_000)
@@ -188,8 +188,8 @@ def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
     start = pa.array(base + hour * HOUR_US).cast(utc)
     end = pa.array(base + (hour + 1) * HOUR_US).cast(utc)
     ids = _text("i-0bench", pa.array(vm))
-    money = pa.repeat(pa.scalar(Decimal("0.384"), pa.decimal128(38, 10)), n)
-    one = pa.repeat(pa.scalar(Decimal(1), pa.decimal128(38, 10)), n)
+    money = pa.repeat(pa.scalar(Decimal("0.384"), MONEY), n)
+    one = pa.repeat(pa.scalar(Decimal(1), MONEY), n)
     values: dict[str, pa.Array] = {
         "billing_period_start": pa.repeat(pa.scalar(base, pa.int64()), n).cast(utc),
         "billing_period_end": pa.repeat(pa.scalar(base + 31 * 24 * HOUR_US, pa.int64()), n).cast(utc),

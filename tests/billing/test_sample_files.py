@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tally.billing import BillingImport, import_billing
-from tests.billing.conftest import DATA, money, raw_rows
+from tests.billing.conftest import DATA, exact_value, money, raw_rows
 
 FILES = sorted(p for p in DATA.rglob("*.csv") if "reference" not in p.parts) if DATA.is_dir() else []
 Totals = dict[tuple[str, str], Decimal]
@@ -130,8 +130,10 @@ def oracle(path: Path) -> tuple[Totals, set[int], Totals]:
 
 def table_totals(result: BillingImport, column: str) -> Totals:
     totals: Totals = defaultdict(Decimal)
-    for row in result.table.select(["billing_currency", "charge_category", column]).to_pylist():
-        totals[(row["billing_currency"], row["charge_category"])] += row[column]
+    for row in result.table.select(
+        ["billing_currency", "charge_category", column, "x_exact_amounts"]
+    ).to_pylist():
+        totals[(row["billing_currency"], row["charge_category"])] += exact_value(row, column)
     return dict(totals)
 
 

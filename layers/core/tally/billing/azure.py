@@ -28,7 +28,7 @@ day-first. Conversions:
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -41,8 +41,10 @@ from tally.billing.focus_schema import MONEY
 from tally.billing.frame import FileContext, Frame, Mapped
 from tally.billing.pricing_units import parse_unit
 from tally.billing.values import (
+    Decimals,
     add_days,
     as_mask,
+    exact_or_rounded,
     lookup,
     map_unique,
     month_start,
@@ -92,7 +94,16 @@ SERVICE_CATEGORY_WORDS: tuple[tuple[str, str], ...] = (
     ("monitor", "Management and Governance"),
 )
 _NULL = pa.scalar(None, pa.string())
+#: Products and quotients of two 18-place decimals before they are fitted to MONEY.
+_EXACT = Context(prec=120, rounding=ROUND_HALF_EVEN)
 _COMMITTED_MODELS = ("Reservation", "SavingsPlan")
+_DECIMAL_RULES: dict[str, str] = {
+    "Quantity": "PricingQuantity-C-008-M",
+    "Cost": "BilledCost-C-004-M",
+    "UnitPrice": "ContractedUnitPrice-C-003-M",
+    "PayGPrice": "ListUnitPrice-C-002-M",
+    "paygCostInBillingCurrency": "ListCost-C-004-M",
+}
 
 
 @lru_cache(maxsize=65_536)
@@ -135,16 +146,22 @@ def _is(arr: pa.Array | None, values: tuple[str, ...], n: int) -> pa.Array:
     return as_mask(pc.is_in(pc.utf8_lower(arr), value_set=pa.array([v.lower() for v in values])))
 
 
-def _scale(values: pa.Array, factors: list[Decimal | None], *, divide: bool) -> pa.Array:
-    """Multiply or divide decimals by per-row block sizes (exact, rounded half-even to 10 places)."""
+def _scale(
+    values: pa.Array, exact: pa.Array, factors: list[Decimal | None], *, divide: bool
+) -> tuple[pa.Array, pa.Array]:
+    """Multiply or divide decimals by per-row factors (block sizes, quantities): (MONEY, exact text).
+
+    Computed from the exact text where the provider wrote more than 18 places; a result that does
+    not fit 18 places is rounded half-even there and its exact text returned beside it.
+    """
     out: list[Decimal | None] = []
-    quant = Decimal(1).scaleb(-10)
-    for value, factor in zip(values.to_pylist(), factors, strict=True):
+    for value, text, factor in zip(values.to_pylist(), exact.to_pylist(), factors, strict=True):
         if value is None or factor is None:
-            out.append(value)
-        else:
-            out.append(((value / factor) if divide else (value * factor)).quantize(quant))
-    return pa.array(out, MONEY)
+            out.append(value if text is None else Decimal(text))
+            continue
+        base = value if text is None else Decimal(text)
+        out.append(_EXACT.divide(base, factor) if divide else _EXACT.multiply(base, factor))
+    return exact_or_rounded(out)
 
 
 def map_azure(frame: Frame, context: FileContext) -> Mapped:
@@ -209,55 +226,66 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         factors, units = [None] * n, None
     any_block = any(f is not None and f != 1 for f in factors)
 
-    def money(*names: str) -> tuple[pa.Array | None, pa.Array | None]:
-        text = frame.coalesce(*names)
-        if text is None:
-            return None, None
-        values, bad, _ = to_decimal(text)
-        return values, bad
-
-    quantity, bad_qty = money("Quantity", "UsageQuantity")
-    cost, bad_cost = money("CostInBillingCurrency", "Cost", "PreTaxCost")
-    unit_price, bad_up = money("UnitPrice")
-    payg_price, bad_payg = money("PayGPrice")
-    payg_cost, bad_paygc = money("paygCostInBillingCurrency")
-    for rule, label, bad in (
-        ("PricingQuantity-C-008-M", "Quantity", bad_qty),
-        ("BilledCost-C-004-M", "Cost", bad_cost),
-        ("ContractedUnitPrice-C-003-M", "UnitPrice", bad_up),
-        ("ListUnitPrice-C-002-M", "PayGPrice", bad_payg),
-        ("ListCost-C-004-M", "paygCostInBillingCurrency", bad_paygc),
+    reads: dict[str, Decimals] = {}
+    for label, names in (
+        ("Quantity", ("Quantity", "UsageQuantity")),
+        ("Cost", ("CostInBillingCurrency", "Cost", "PreTaxCost")),
+        ("UnitPrice", ("UnitPrice",)),
+        ("PayGPrice", ("PayGPrice",)),
+        ("paygCostInBillingCurrency", ("paygCostInBillingCurrency",)),
     ):
-        if bad is not None:
-            violations.append((rule, f"{label} is not a decimal number", bad))
+        text = frame.coalesce(*names)
+        if text is not None:
+            reads[label] = to_decimal(text)
+    for label, rule in _DECIMAL_RULES.items():
+        read = reads.get(label)
+        if read is not None:
+            violations.append((rule, f"{label} is not a decimal number", read.bad))
 
-    consumed = (
-        None if quantity is None else (_scale(quantity, factors, divide=False) if any_block else quantity)
+    def values(label: str) -> pa.Array | None:
+        read = reads.get(label)
+        return None if read is None else read.values
+
+    def scaled(label: str, by: list[Decimal | None], *, divide: bool, target: str) -> pa.Array | None:
+        read = reads.get(label)
+        if read is None:
+            return None
+        result, exact_text = _scale(read.values, read.exact, by, divide=divide)
+        exact[target] = exact_text
+        return result
+
+    def as_read(label: str, target: str) -> pa.Array | None:
+        read = reads.get(label)
+        if read is None:
+            return None
+        exact[target] = read.exact
+        return read.values
+
+    exact: dict[str, pa.Array] = {}
+    quantity, cost = values("Quantity"), values("Cost")
+    if any_block:
+        consumed = scaled("Quantity", factors, divide=False, target="consumed_quantity")
+        list_unit = scaled("PayGPrice", factors, divide=True, target="list_unit_price")
+        contracted_unit = scaled("UnitPrice", factors, divide=True, target="contracted_unit_price")
+    else:
+        consumed = as_read("Quantity", "consumed_quantity")
+        list_unit = as_read("PayGPrice", "list_unit_price")
+        contracted_unit = as_read("UnitPrice", "contracted_unit_price")
+    if "consumed_quantity" in exact:
+        exact["pricing_quantity"] = exact["consumed_quantity"]
+    blocks: list[Decimal | None] = []
+    if "Quantity" in reads:
+        read = reads["Quantity"]
+        blocks = [
+            v if t is None else Decimal(t)
+            for v, t in zip(read.values.to_pylist(), read.exact.to_pylist(), strict=True)
+        ]
+    list_cost = as_read("paygCostInBillingCurrency", "list_cost")
+    if list_cost is None and quantity is not None:
+        list_cost = scaled("PayGPrice", blocks, divide=False, target="list_cost")
+    contracted_cost = (
+        None if quantity is None else scaled("UnitPrice", blocks, divide=False, target="contracted_cost")
     )
-    list_unit = (
-        None
-        if payg_price is None
-        else (_scale(payg_price, factors, divide=True) if any_block else payg_price)
-    )
-    contracted_unit = (
-        None
-        if unit_price is None
-        else (_scale(unit_price, factors, divide=True) if any_block else unit_price)
-    )
-    list_cost = payg_cost
-    if list_cost is None and payg_price is not None and quantity is not None:
-        list_cost = _scale(
-            payg_price,
-            [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()],
-            divide=False,
-        )
-    contracted_cost = None
-    if unit_price is not None and quantity is not None:
-        contracted_cost = _scale(
-            unit_price,
-            [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()],
-            divide=False,
-        )
 
     # Actual or amortized cost.
     amortized = context.state.get("amortized")
@@ -274,11 +302,16 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
     billed = effective = cost
     if cost is not None:
         zero = pa.scalar(0, MONEY)
+        cost_exact = reads["Cost"].exact
+        billed_zero = effective_zero = pa.repeat(pa.scalar(False), n)
         if amortized:
-            billed = pc.if_else(pc.or_(covered, unused), zero, cost)
+            billed_zero = pc.or_(covered, unused)
+            billed = pc.if_else(billed_zero, zero, cost)
         else:
-            commitment_purchase = pc.and_(purchase, committed_model)
-            effective = pc.if_else(commitment_purchase, zero, cost)
+            effective_zero = pc.and_(purchase, committed_model)
+            effective = pc.if_else(effective_zero, zero, cost)
+        exact["billed_cost"] = pc.if_else(billed_zero, _NULL, cost_exact)
+        exact["effective_cost"] = pc.if_else(effective_zero, _NULL, cost_exact)
 
     frequency = frame.get("Frequency")
     freq = (
@@ -431,4 +464,5 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         quirks=quirks,
         violations=violations,
         warnings=warnings,
+        exact=exact,
     )

@@ -73,6 +73,8 @@ class Mapped:
     provider_from_name: bool = False
     #: Called with the typed columns before rules are applied (repairs needing decimals).
     repair: Callable[[Checked], None] | None = None
+    #: Exact text of typed decimal columns the mapper had to round to 18 places (null where exact).
+    exact: dict[str, pa.Array] = field(default_factory=dict)
 
 
 @dataclass
