@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
 
 import pyarrow as pa
@@ -170,3 +170,25 @@ def test_schema_holds_twenty_integer_digits_and_eighteen_places() -> None:
     assert pa.decimal128(38, 18) == MONEY
     big = Decimal("9" * 20 + "." + "9" * 18)
     assert pa.array([big], MONEY).to_pylist() == [big]
+
+
+def test_fast_decimal_path_accepts_exactly_the_number_grammar() -> None:
+    """Whatever the batch looks like, a value is a number iff it matches the documented grammar."""
+    import random
+    import re
+
+    from tally.billing.values import _NUMBER, to_decimal
+
+    rng = random.Random(11)
+    texts = ["".join(rng.choice("0123456789..eE+-") for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    texts += ["7e+-5", "1e00005", "1.5", "-2.75E-3"]
+    numbers = [t for t in texts if re.fullmatch(_NUMBER, t)][:50]
+    for batch in (texts, [*numbers, "7e+-5"]):
+        read = to_decimal(pa.array(batch, pa.string()))
+        for text, value, bad in zip(batch, read.values.to_pylist(), read.bad.to_pylist(), strict=True):
+            exact = Decimal(text) if re.fullmatch(_NUMBER, text) else None
+            fits = exact is not None and (exact.is_zero() or exact.adjusted() < 20)
+            assert (value is not None) == fits and bad == (not fits), text
+            if exact is not None and fits:
+                with localcontext(Context(prec=80, Emin=-(10**6))):
+                    assert value == exact.quantize(Decimal("1e-18")), text

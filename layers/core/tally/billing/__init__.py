@@ -14,8 +14,9 @@ written with more than 18 places (AWS and GCP print some floats with 19-22) is h
 half-even at 18 places, flagged in `x_quirks`, and its exact text kept in `x_exact_amounts`
 (a JSON object column -> text), so a file's total is always recoverable to its last digit.
 Timestamps are UTC (a value without a zone is read as UTC); provenance is `provider`,
-`source_file`, `source_row` (1-based data record, header excluded), `source_subrow` (0, or k for the k-th line derived from the record, e.g. a GCP
-credit), `source_format` and `billing_period` (YYYY-MM of BillingPeriodStart, the partition).
+`source_file`, `source_row` (1-based data record, header excluded), `source_subrow` (0, or k
+for the k-th line derived from the record, e.g. a GCP credit), `source_format` and
+`billing_period` (YYYY-MM of BillingPeriodStart, the partition).
 
 Rejects: a row that breaks an enforced rule (`rules.RULES`, ids from the FOCUS 1.2 validator
 model, plus `Tally-ROW-001` for records with the wrong field count) is returned as a `Reject`
