@@ -159,6 +159,7 @@ _SLASH_DAY_FIRST = r"^(1[3-9]|2\d|3[01])/\d{1,2}/\d{2,4}"
 _ZONE = r"(Z|[+-]\d\d:?\d\d)$"
 #: What Arrow casts to a UTC timestamp as is (and `_iso_text` would leave meaning the same).
 _ISO_ZONED = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)$"
+_ISO_NAIVE = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?)?$"
 _PY_FORMATS = (
     "%m/%d/%Y %I:%M:%S %p",
     "%m/%d/%Y %I:%M %p",
@@ -213,18 +214,28 @@ def to_timestamp(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
         return arr.cast(TIMESTAMP), false_mask(len(arr))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    direct = as_mask(pc.match_substring_regex(arr, _ISO_ZONED))
-    if not pc.any(direct).as_py():
-        return _normalised_timestamp(arr)
+    naive = as_mask(pc.match_substring_regex(arr, _ISO_NAIVE))
+    if pc.all(pc.or_(naive, pc.is_null(arr))).as_py():
+        try:  # all zone-less ISO (as Parquet timestamps without a zone are rendered): UTC
+            return arr.cast(pa.timestamp("us")).cast(TIMESTAMP), false_mask(len(arr))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return _normalised_timestamp(arr)
+    zoned = as_mask(pc.match_substring_regex(arr, _ISO_ZONED))
+    rest = pc.invert(pc.or_(zoned, naive))
     try:
-        direct_values = pc.filter(arr, direct).cast(TIMESTAMP)
+        # Zone-less ISO is UTC (what `_iso_text` means by appending "Z").
+        out = pa.nulls(len(arr), TIMESTAMP)
+        for mask, via in ((zoned, TIMESTAMP), (naive, pa.timestamp("us"))):
+            if pc.any(mask).as_py():
+                values = pc.filter(arr, mask).cast(via).cast(TIMESTAMP)
+                out = pc.replace_with_mask(out, mask, values)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return _normalised_timestamp(arr)  # e.g. a 30 February in ISO shape: row by row below
-    rest = pc.invert(direct)
-    rest_values, rest_bad = _normalised_timestamp(pc.filter(arr, rest))
-    out = pc.replace_with_mask(pa.nulls(len(arr), TIMESTAMP), direct, direct_values)
-    out = pc.replace_with_mask(out, rest, rest_values)
-    bad = pc.replace_with_mask(false_mask(len(arr)), rest, rest_bad)
+    bad = false_mask(len(arr))
+    if pc.any(rest).as_py():
+        rest_values, rest_bad = _normalised_timestamp(pc.filter(arr, rest))
+        out = pc.replace_with_mask(out, rest, rest_values)
+        bad = pc.replace_with_mask(bad, rest, rest_bad)
     return out, bad
 
 
