@@ -41,7 +41,10 @@ def as_mask(mask: pa.Array) -> pa.Array:
 def clean(arr: pa.Array) -> pa.Array:
     """Trim whitespace and turn empty strings and NULL tokens into nulls."""
     trimmed = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.is_in(trimmed, value_set=NULL_TOKENS), pa.scalar(None, pa.string()), trimmed)
+    tokens = pc.is_in(trimmed, value_set=NULL_TOKENS)
+    if not pc.any(tokens).as_py():
+        return trimmed  # most columns hold no "no value" token: skip building a second array
+    return pc.if_else(tokens, pa.scalar(None, pa.string()), trimmed)
 
 
 def present(arr: pa.Array) -> pa.Array:
