@@ -1,18 +1,30 @@
 """Benchmark: import a generated one-million-row legacy AWS CUR CSV and a FOCUS 1.2 CSV.
 
-Prints rows per second and peak memory (the import runs in a fresh process so its peak RSS is its
-own; the Arrow pool's high-water mark is printed too). Usage:
+Each import runs as a whole process, as an operator runs it: `tally billing import FILE` into a
+throw-away TALLY_HOME (read, convert, check, write Parquet, manifests). Rows per second are
+source rows over the process's wall time; memory is the process's peak RSS (from wait4). With
+`--peer`, the FinOps Foundation's focus-converter 1.0.0 converts the same CUR the same way
+(CSV in, Parquet out), installed on first use into its own venv under /tmp (it needs
+`multimethod<1.11` and `click<8.2` to start, reads CUR columns by their Athena names only, and
+needs six columns Tally does not: bill/InvoicingEntity, lineItem/LegalEntity, pricing/RateCode,
+pricing/RateId, reservation/TotalReservedUnits, product/regionCode, which the generator writes).
+Both then import the same Athena-named copy of the CUR, as Parquet with typed timestamps and
+amounts (focus-converter reads CSV timestamps as text and cannot convert them).
+focus-converter runs without validation, Tally with all of its rule checks.
 
-    .venv/bin/python bench/billing.py [--rows 1000000] [--focus-rows 1000000]
+    .venv/bin/python bench/billing.py [--rows 1000000] [--focus-rows 1000000] [--peer]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
+import os
+import re
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 HOUR_US = 3_600_000_000
 
@@ -39,7 +52,7 @@ def _hours(n: int, spread: int) -> tuple[pa.Array, pa.Array]:
     return start, end
 
 
-def make_cur(path: Path, n: int) -> None:
+def make_cur(path: Path, n: int, *, athena_names: bool = False) -> None:
     start, end = _hours(n, 24 * 31)
     vm = _ints(n, 2000)
     kinds = pa.array(["Usage", "Usage", "Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "Tax"])
@@ -94,8 +107,49 @@ def make_cur(path: Path, n: int) -> None:
         ),
         "resourceTags/user:project": _text("project-", _ints(n, 40)),
         "resourceTags/user:owner": _text("owner-", _ints(n, 300)),
+        # Read by focus-converter (the --peer baseline, which reads the Athena-named CUR only).
+        "bill/InvoicingEntity": pa.repeat(pa.scalar("Amazon Web Services EMEA SARL"), n),
+        "lineItem/LegalEntity": pa.repeat(pa.scalar("Amazon Web Services EMEA SARL"), n),
+        "pricing/RateCode": pa.repeat(pa.scalar("ABCDEFGHJK.JRTCKXETXF.6YS6EN2CT7"), n),
+        "pricing/RateId": pa.repeat(pa.scalar("123456789"), n),
+        "reservation/TotalReservedUnits": pa.repeat(pa.scalar(""), n),
+        "product/regionCode": pa.repeat(pa.scalar("eu-west-1"), n),
     }
-    pacsv.write_csv(pa.table(columns), path)
+    table = pa.table(columns)
+    if not athena_names:
+        pacsv.write_csv(table, path)
+        return
+    # As an Athena-integrated CUR delivers it: Parquet, timestamps and amounts typed.
+    typed: dict[str, pa.Array] = {}
+    for name, values in columns.items():
+        column = athena_name(name)
+        if column.endswith(("_start_date", "_end_date")):
+            typed[column] = values.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("ms"))
+        elif name in _CUR_NUMBERS:
+            typed[column] = pc.cast(values, pa.float64())
+        else:
+            typed[column] = values
+    pq.write_table(pa.table(typed), path)
+
+
+_CUR_NUMBERS = frozenset(
+    {
+        "lineItem/UsageAmount",
+        "lineItem/UnblendedRate",
+        "lineItem/UnblendedCost",
+        "lineItem/BlendedCost",
+        "pricing/publicOnDemandCost",
+        "pricing/publicOnDemandRate",
+        "reservation/EffectiveCost",
+        "savingsPlan/SavingsPlanEffectiveCost",
+    }
+)
+
+
+def athena_name(column: str) -> str:
+    """`lineItem/UsageStartDate` -> `line_item_usage_start_date` (CUR as Athena and CUR 2.0 name it)."""
+    parts = [re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", part).lower() for part in column.split("/")]
+    return re.sub(r"[^a-z0-9]+", "_", "_".join(parts))
 
 
 def make_focus(path: Path, n: int) -> None:
@@ -138,30 +192,78 @@ def make_focus(path: Path, n: int) -> None:
     pacsv.write_csv(pa.table(columns), path)
 
 
-def _import_in_child(path: str, queue: mp.Queue[tuple[float, int, int, int, int]]) -> None:
-    from tally.billing import import_billing
-
-    pool = pa.default_memory_pool()
-    t0 = time.perf_counter()
-    result = import_billing(path)
-    elapsed = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((elapsed, result.source_rows, result.table.num_rows, peak_kib, pool.max_memory()))
+PEER_VENV = Path(os.environ.get("TALLY_BENCH_PEER_VENV", "/tmp/tally-bench-focus-converter"))
+PEER_REQUIREMENTS = ("focus-converter==1.0.0", "multimethod<1.11", "click<8.2")
 
 
-def run(path: Path, label: str) -> None:
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue[tuple[float, int, int, int, int]] = ctx.Queue()
-    child = ctx.Process(target=_import_in_child, args=(str(path), queue))
-    child.start()
-    elapsed, rows, accepted, peak_kib, arrow_peak = queue.get()
-    child.join()
-    size_mb = path.stat().st_size / 1e6
+@dataclass(frozen=True)
+class Run:
+    label: str
+    rows: int
+    seconds: float
+    peak_mib: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds
+
+
+def measure(label: str, command: list[str], rows: int, env: dict[str, str] | None = None) -> Run:
+    """Run `command` to completion; wall time and the child's peak RSS (ru_maxrss of wait4)."""
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - t0
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            log.seek(0)
+            raise SystemExit(f"{label} failed ({status}):\n{log.read().decode(errors='replace')[-2000:]}")
+    run = Run(label, rows, elapsed, usage.ru_maxrss / 1024)
     print(
-        f"{label:22} {rows:>9,} rows ({size_mb:,.0f} MB) in {elapsed:6.2f} s = "
-        f"{rows / elapsed:>9,.0f} rows/s; accepted {accepted:,}; "
-        f"peak RSS {peak_kib / 1024:,.0f} MiB, Arrow pool peak {arrow_peak / 2**20:,.0f} MiB"
+        f"{label:26} {rows:>9,} rows in {elapsed:7.2f} s = {run.rows_per_second:>9,.0f} rows/s; "
+        f"peak RSS {run.peak_mib:,.0f} MiB"
     )
+    return run
+
+
+def run_tally(path: Path, label: str, rows: int) -> Run:
+    tally = Path(sys.executable).with_name("tally")
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "TALLY_HOME": home, "TALLY_MODE": "local"}
+        return measure(label, [str(tally), "billing", "import", str(path)], rows, env)
+
+
+def peer_python() -> Path:
+    """focus-converter's interpreter, installed into PEER_VENV on first use."""
+    python = PEER_VENV / "bin" / "python"
+    if not (PEER_VENV / "bin" / "focus-converter").exists():
+        print(f"installing {', '.join(PEER_REQUIREMENTS)} into {PEER_VENV} ...")
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_REQUIREMENTS], check=True)
+    return python
+
+
+def run_peer(path: Path, rows: int) -> Run:
+    peer_python()
+    with tempfile.TemporaryDirectory() as out:
+        command = [
+            str(PEER_VENV / "bin" / "focus-converter"),
+            "convert",
+            "--provider",
+            "aws",
+            "--data-format",
+            "parquet",
+            "--parquet-data-format",
+            "file",
+            "--data-path",
+            str(path),
+            "--export-path",
+            out,
+            "--export-format",
+            "parquet",
+        ]
+        return measure("focus-converter 1.0.0", command, rows)
 
 
 # -- reconcile: a month of 2,000 VMs sampled every 15 minutes ----------------------------------
@@ -174,7 +276,7 @@ def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
     """
     from decimal import Decimal
 
-    from tally.billing.focus_schema import BILLING_SCHEMA
+    from tally.billing.focus_schema import BILLING_SCHEMA, MONEY
     from tally.domain.schema import stored_schema
 
     base = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp() * 1_000_000)
@@ -188,8 +290,8 @@ def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
     start = pa.array(base + hour * HOUR_US).cast(utc)
     end = pa.array(base + (hour + 1) * HOUR_US).cast(utc)
     ids = _text("i-0bench", pa.array(vm))
-    money = pa.repeat(pa.scalar(Decimal("0.384"), pa.decimal128(38, 10)), n)
-    one = pa.repeat(pa.scalar(Decimal(1), pa.decimal128(38, 10)), n)
+    money = pa.repeat(pa.scalar(Decimal("0.384"), MONEY), n)
+    one = pa.repeat(pa.scalar(Decimal(1), MONEY), n)
     values: dict[str, pa.Array] = {
         "billing_period_start": pa.repeat(pa.scalar(base, pa.int64()), n).cast(utc),
         "billing_period_end": pa.repeat(pa.scalar(base + 31 * 24 * HOUR_US, pa.int64()), n).cast(utc),
@@ -293,6 +395,10 @@ def main() -> None:
     parser.add_argument("--reconcile-vms", type=int, default=2_000, help="VMs of the reconcile month")
     parser.add_argument("--reconcile-days", type=int, default=30, help="days of the reconcile month")
     parser.add_argument("--reconcile-only", action="store_true", help="run only the reconcile section")
+    parser.add_argument("--billing-only", action="store_true", help="skip the reconcile section")
+    parser.add_argument(
+        "--peer", action="store_true", help=f"also run focus-converter 1.0.0 (installed into {PEER_VENV})"
+    )
     args = parser.parse_args()
     if args.reconcile_only:
         bench_reconcile(args.reconcile_vms, args.reconcile_days)
@@ -302,10 +408,24 @@ def main() -> None:
         focus = Path(tmp) / "focus.csv"
         t0 = time.perf_counter()
         make_cur(cur, args.rows)
-        make_focus(focus, args.focus_rows)
-        print(f"generated test files in {time.perf_counter() - t0:.1f} s")
-        run(cur, "AWS legacy CUR CSV")
-        run(focus, "FOCUS 1.2 CSV")
+        if args.focus_rows:
+            make_focus(focus, args.focus_rows)
+        size = cur.stat().st_size / 1e6
+        print(f"generated test files in {time.perf_counter() - t0:.1f} s ({size:,.0f} MB CUR)")
+        run_tally(cur, "tally: AWS legacy CUR CSV", args.rows)
+        if args.peer:
+            athena = Path(tmp) / "cur_athena.parquet"
+            make_cur(athena, args.rows, athena_names=True)
+            ours = run_tally(athena, "tally: same CUR, Athena Parquet", args.rows)
+            peer = run_peer(athena, args.rows)
+            print(
+                f"tally / focus-converter: {ours.rows_per_second / peer.rows_per_second:.2f}x the rows/s "
+                f"at {ours.peak_mib / peer.peak_mib:.2f}x the memory (goal >= 1.5x at <= 0.5x)"
+            )
+        if args.focus_rows:
+            run_tally(focus, "tally: FOCUS 1.2 CSV", args.focus_rows)
+    if args.billing_only:
+        return
     bench_reconcile(args.reconcile_vms, args.reconcile_days)
 
 

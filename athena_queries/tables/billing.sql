@@ -1,6 +1,7 @@
 -- billing: commercial-cloud bills, one row per line item normalised to FOCUS 1.2 columns
--- (tally.billing.focus_schema.BILLING_SCHEMA), money and quantities decimal(38,10) in
--- billing_currency, timestamps UTC. Written by tally.services.billing at
+-- (tally.billing.focus_schema.BILLING_SCHEMA), money and quantities decimal(38,18) in
+-- billing_currency (every digit as written; amounts with more places are rounded half-even and
+-- their exact text kept in x_exact_amounts), timestamps UTC. Written by tally.services.billing at
 --   billing/provider=<p>/billing_period=<YYYY-MM>/<delivery-id>-<account-hash>.parquet
 -- Manifests live under billing/_manifests/ as .json: Athena skips folders starting with "_" and
 -- DuckDB reads only *.parquet under provider=*/billing_period=*/, so they are never data.
@@ -52,14 +53,14 @@ CREATE EXTERNAL TABLE IF NOT EXISTS billing (
   capacity_reservation_id string,
   invoice_id string,
   tags string,
-  billed_cost decimal(38,10),
-  effective_cost decimal(38,10),
-  list_cost decimal(38,10),
-  contracted_cost decimal(38,10),
-  list_unit_price decimal(38,10),
-  contracted_unit_price decimal(38,10),
-  consumed_quantity decimal(38,10),
-  pricing_quantity decimal(38,10),
+  billed_cost decimal(38,18),
+  effective_cost decimal(38,18),
+  list_cost decimal(38,18),
+  contracted_cost decimal(38,18),
+  list_unit_price decimal(38,18),
+  contracted_unit_price decimal(38,18),
+  consumed_quantity decimal(38,18),
+  pricing_quantity decimal(38,18),
   x_instance_type string,
   x_usage_type string,
   x_operation string,
@@ -68,6 +69,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS billing (
   x_vm_name string,
   x_line_item_id string,
   x_quirks string,
+  x_exact_amounts string,
   source_file string,
   source_row bigint,
   source_subrow smallint,

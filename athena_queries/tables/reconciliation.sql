@@ -1,7 +1,7 @@
 -- reconciliation: the invoice verifier's verdicts (tally.services.reconcile), one row per
 -- instance-day (kind = 'instance_day') and one per invoice and currency (kind = 'invoice').
 -- Columns are tally.reconcile.schema.RECONCILIATION_SCHEMA in the writer's order; money is
--- decimal(38,10) in `currency`. Key layout: reconciliation/dt=<day>/<run-id>.parquet, dt being
+-- decimal(38,18) in `currency`. Key layout: reconciliation/dt=<day>/<run-id>.parquet, dt being
 -- the row's `day` (invoice rows: the first day of their billing period). Every run of a period
 -- adds its own files (a retried run on the same input rewrites the same keys): readers take the
 -- latest run_id of a period (largest judged_at). tests/sql checks both against the writer.
@@ -18,9 +18,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   measured_hours double,
   cpu_hours double,
   vcpus bigint,
-  cost decimal(38,10),
-  effective_cost decimal(38,10),
-  flagged_cost decimal(38,10),
+  cost decimal(38,18),
+  effective_cost decimal(38,18),
+  flagged_cost decimal(38,18),
   currency string,
   verdict string,
   detail string,

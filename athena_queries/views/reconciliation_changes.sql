@@ -163,7 +163,7 @@ compared AS (
     END AS cost_changed,
     CASE
       WHEN l.currency IS NOT NULL AND p.currency IS NOT NULL AND l.currency <> p.currency THEN NULL
-      ELSE coalesce(l.cost, CAST(0 AS decimal(38, 10))) - coalesce(p.cost, CAST(0 AS decimal(38, 10)))
+      ELSE coalesce(l.cost, CAST(0 AS decimal(38, 18))) - coalesce(p.cost, CAST(0 AS decimal(38, 18)))
     END AS cost_difference,
     p.detail AS previous_detail,
     l.detail AS latest_detail

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import ROUND_HALF_EVEN, Decimal
+import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ import pytest
 from tests.conftest import SHARED_DATA, require_shared_data
 
 DATA = SHARED_DATA / "billing"
-QUANTUM = Decimal("1e-10")
 
 
 def require_data() -> Path:
@@ -37,10 +37,22 @@ def raw_rows(path: Path) -> list[dict[str, str]]:
 
 
 def money(text: str | None) -> Decimal:
-    """A raw money string as the importer must read it: blank/NULL -> 0, '$1,000.00 ' -> 1000.00."""
+    """A raw money string, every digit kept: blank/NULL -> 0, '$1,000.00 ' -> 1000.00, '1.6E-7' exact."""
     if text is None:
         return Decimal(0)
     cleaned = text.strip().replace("$", "").replace(",", "")
     if cleaned in ("", "NULL", "null"):
         return Decimal(0)
-    return Decimal(cleaned).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+    return Decimal(cleaned)
+
+
+def exact_value(row: dict[str, object], column: str) -> Decimal:
+    """An imported amount with every digit the provider wrote (x_exact_amounts where it was rounded)."""
+    extra = row.get("x_exact_amounts")
+    if isinstance(extra, str):
+        exact = json.loads(extra)
+        if column in exact:
+            return Decimal(exact[column])
+    value = row[column]
+    assert isinstance(value, Decimal), (column, value)
+    return value

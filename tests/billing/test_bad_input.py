@@ -82,11 +82,17 @@ def test_rule_breaking_rows_are_rejected_with_the_rule(changes: dict[str, str], 
 
 
 def test_huge_but_representable_number_is_kept_exactly() -> None:
-    big = "9" * 27 + ".123456789012345"  # 27 integer digits fit decimal128(38, 10)
+    big = "9" * 20 + ".123456789012345678"  # 20 integer digits and 18 places fit decimal128(38, 18)
     result = import_billing(focus(line(BilledCost=big, EffectiveCost="-" + big)), "big.csv")
     row = result.table.to_pylist()[0]
-    assert row["billed_cost"] == Decimal("9" * 27 + ".1234567890")
-    assert row["effective_cost"] == Decimal("-" + "9" * 27 + ".1234567890")
+    assert row["billed_cost"] == Decimal(big)
+    assert row["effective_cost"] == Decimal("-" + big)
+
+
+def test_beyond_twenty_integer_digits_is_rejected() -> None:
+    result = import_billing(focus(GOOD, line(BilledCost="1" + "0" * 20)), "big.csv")
+    assert [r.source_row for r in result.rejects] == [2]
+    assert "20 integer digits" in result.rejects[0].reason
 
 
 def test_formula_injection_and_hostile_strings_are_data() -> None:

@@ -29,7 +29,7 @@ def _charge_period_length(row: dict[str, object]) -> timedelta:
 
 def test_schema_is_decimal_money_and_utc_time() -> None:
     for name in ("billed_cost", "effective_cost", "list_cost", "contracted_cost", "consumed_quantity"):
-        assert BILLING_SCHEMA.field(name).type == MONEY == pa.decimal128(38, 10)
+        assert BILLING_SCHEMA.field(name).type == MONEY == pa.decimal128(38, 18)
     assert BILLING_SCHEMA.field("charge_period_start").type == TIMESTAMP == pa.timestamp("us", tz="UTC")
     assert not any(pa.types.is_floating(f.type) for f in BILLING_SCHEMA)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tally.billing import BillingImport, import_billing
-from tests.billing.conftest import money, raw_rows
+from tests.billing.conftest import exact_value, money, raw_rows
 from tests.conftest import FIXTURES, SHARED_DATA, shared_data_available, skip_reason
 
 OWN_FILES = sorted((FIXTURES / "billing").rglob("*.csv"))
@@ -159,8 +159,10 @@ def oracle(path: Path) -> tuple[Totals, set[int], Totals]:
 
 def table_totals(result: BillingImport, column: str) -> Totals:
     totals: Totals = defaultdict(Decimal)
-    for row in result.table.select(["billing_currency", "charge_category", column]).to_pylist():
-        totals[(row["billing_currency"], row["charge_category"])] += row[column]
+    for row in result.table.select(
+        ["billing_currency", "charge_category", column, "x_exact_amounts"]
+    ).to_pylist():
+        totals[(row["billing_currency"], row["charge_category"])] += exact_value(row, column)
     return dict(totals)
 
 

@@ -164,7 +164,7 @@ def test_metadata_defaults_fill_missing_columns(env: Env) -> None:
     summary = env.invoke(env.notification("focus/lab.csv", version))["imported"][0]
     assert (summary["accepted"], summary["rejected"]) == (1, 0)
     [row] = billing_rows(env.services.warehouse)
-    assert (row["billing_currency"], str(row["billed_cost"])) == ("CHF", "4.2500000000")
+    assert (row["billing_currency"], str(row["billed_cost"])) == ("CHF", "4.250000000000000000")
 
 
 @pytest.mark.parametrize(

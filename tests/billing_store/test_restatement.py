@@ -238,8 +238,8 @@ def test_rejected_rows_are_quarantined_with_their_rule(svc: Services) -> None:
     assert orjson.loads(entry["record"])["BilledCost"] == "abc"
     assert result.errors()[0]["source_row"] == 2
     assert sorted(str(r["billed_cost"]) for r in billing_rows(svc.warehouse)) == [
-        "1.5000000000",
-        "2.0000000000",
+        "1.500000000000000000",
+        "2.000000000000000000",
     ]
 
 

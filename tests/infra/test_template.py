@@ -765,7 +765,7 @@ GLUE_TYPES = {
     pa.float64(): "double",
     pa.bool_(): "boolean",
     pa.timestamp("us", tz="UTC"): "timestamp",
-    pa.decimal128(38, 10): "decimal(38,10)",
+    pa.decimal128(38, 18): "decimal(38,18)",
     pa.date32(): "date",
 }
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -22,6 +23,7 @@ from tally.adapters.warehouse import FsWarehouse, open_warehouse, partition_key
 from tally.billing import BillingImport, Reject
 from tally.billing.focus_schema import BILLING_SCHEMA, MONEY_COLUMNS, QUANTITY_COLUMNS
 from tally.billing.model import Violation
+from tally.billing.upgrade import upgrade
 from tally.domain.records import KINDS
 from tally.query.ddl import TEMPLATE_PARAMETERS, parse_table, render_ddl, table_defs
 from tally.query.duckdb_engine import DuckDbEngine
@@ -88,7 +90,7 @@ def test_billing_columns_are_the_billing_schema_less_its_partition_keys() -> Non
         ("billing_period", "string"),
     ]
     decimals = {c.name: c.duckdb_type for c in table.columns if c.name in MONEY_COLUMNS + QUANTITY_COLUMNS}
-    assert decimals == dict.fromkeys(MONEY_COLUMNS + QUANTITY_COLUMNS, "DECIMAL(38, 10)")
+    assert decimals == dict.fromkeys(MONEY_COLUMNS + QUANTITY_COLUMNS, "DECIMAL(38, 18)")
     assert table.file_format == "parquet"
 
 
@@ -276,8 +278,8 @@ def test_billing_reads_back_every_stored_line_with_exact_decimals(written: Writt
         'SELECT provider, billing_period, billing_account_id, billed_cost, consumed_quantity, "$path" '
         "FROM billing ORDER BY provider, billing_period, charge_period_start"
     )
-    assert result.table.schema.field("billed_cost").type == pa.decimal128(38, 10)
-    assert result.table.schema.field("consumed_quantity").type == pa.decimal128(38, 10)
+    assert result.table.schema.field("billed_cost").type == pa.decimal128(38, 18)
+    assert result.table.schema.field("consumed_quantity").type == pa.decimal128(38, 18)
     rows = result.table.to_pylist()
     assert len(rows) == len(written.lines)
     expected: dict[tuple[str, str], Decimal] = {}
@@ -328,10 +330,10 @@ def test_a_file_with_narrower_decimals_is_read_as_the_ddl_declares(tmp_path: Pat
     pq.write_table(narrow, key)
     engine = DuckDbEngine(tmp_path)
     result = engine.query("SELECT billed_cost FROM billing").table
-    assert result.schema.field("billed_cost").type == pa.decimal128(38, 10)
+    assert result.schema.field("billed_cost").type == pa.decimal128(38, 18)
     pq.write_table(wide, key.with_name("wide.parquet"))
     result = engine.query("SELECT billed_cost FROM billing").table
-    assert result.schema.field("billed_cost").type == pa.decimal128(38, 10)
+    assert result.schema.field("billed_cost").type == pa.decimal128(38, 18)
     assert result.column("billed_cost").to_pylist() == [Decimal("0.4123")] * 2
 
 
@@ -342,7 +344,7 @@ def test_reconciliation_reads_back_what_the_verifier_stored(written: Written) ->
         "measured_hours, judged_at FROM reconciliation ORDER BY kind, day, provider, resource_id"
     )
     schema = result.table.schema
-    assert (schema.field("day").type, schema.field("cost").type) == (pa.date32(), pa.decimal128(38, 10))
+    assert (schema.field("day").type, schema.field("cost").type) == (pa.date32(), pa.decimal128(38, 18))
     rows = result.table.to_pylist()
     assert len(rows) == stored.num_rows > 0
     for row in rows:
@@ -385,12 +387,52 @@ def test_billing_rejects_read_back_through_the_quarantine_table(written: Written
 def test_an_empty_warehouse_has_typed_empty_tables_and_views(tmp_path: Path) -> None:
     engine = DuckDbEngine(tmp_path)
     billing = engine.query("SELECT billed_cost, provider, billing_period FROM billing").table
-    assert billing.num_rows == 0 and billing.schema.field("billed_cost").type == pa.decimal128(38, 10)
+    assert billing.num_rows == 0 and billing.schema.field("billed_cost").type == pa.decimal128(38, 18)
     reconciliation = engine.query("SELECT day, cost, dt FROM reconciliation").table
     assert reconciliation.num_rows == 0
     assert (reconciliation.schema.field("day").type, reconciliation.schema.field("cost").type) == (
         pa.date32(),
-        pa.decimal128(38, 10),
+        pa.decimal128(38, 18),
     )
     for view in ("billed_vs_measured", "cost_per_normalised_hour"):
         assert engine.query(f"SELECT * FROM {view}").table.num_rows == 0
+
+
+def test_sums_keep_eighteen_places_once_old_files_are_upgraded(tmp_path: Path) -> None:
+    """A file written with decimal(38,10) before the change makes DuckDB truncate the new files'
+    18-place amounts (union_by_name keeps the widest integer part); after `upgrade` sums are exact."""
+    small = [Decimal("1.6E-7"), Decimal("6.6E-9"), Decimal("1.234E-11"), Decimal("0.123456789012345678")]
+    big = [Decimal("9" * 19 + ".999999999999999999")] * 5  # five times ~1e19: 20 integer digits
+    new = billing_table([{**bill_lines()[0], "billed_cost": c, "effective_cost": c} for c in small + big])
+    old = billing_table([dict(item) for item in bill_lines()[:1]]).drop_columns(["x_exact_amounts"])
+    old = old.cast(
+        pa.schema(
+            [f.with_type(pa.decimal128(38, 10)) if pa.types.is_decimal(f.type) else f for f in old.schema]
+        )
+    )
+    folder = tmp_path / partition_folder("aws", "2026-03")
+    folder.mkdir(parents=True)
+    pq.write_table(new, folder / "new.parquet")
+    pq.write_table(old, folder / "old.parquet")
+    query = (
+        "SELECT sum(billed_cost) AS total, sum(CASE WHEN billed_cost < 1 THEN billed_cost END) AS tiny "
+        "FROM billing"
+    )
+    old_cost = old["billed_cost"][0].as_py()
+    before = DuckDbEngine(tmp_path).query(query).table.to_pylist()[0]
+    assert before["tiny"] != sum(small, Decimal(0)) + old_cost  # the hazard the upgrade removes
+
+    warehouse = FsWarehouse(
+        pafs.LocalFileSystem(), tmp_path.as_posix(), tmp_path.as_posix(), atomic_rename=True
+    )
+    outcome = upgrade(warehouse)
+    assert outcome.rewritten == [f"{partition_folder('aws', '2026-03')}/old.parquet"] and not outcome.failed
+    assert pq.read_schema(folder / "old.parquet").equals(BILLING_SCHEMA, check_metadata=False)
+    assert upgrade(warehouse).rewritten == []  # idempotent
+
+    result = DuckDbEngine(tmp_path).query(query)
+    assert result.table.schema.field("total").type == pa.decimal128(38, 18)
+    row = result.table.to_pylist()[0]
+    assert row["tiny"] == sum(small, Decimal(0)) + old_cost
+    with localcontext(Context(prec=60)):  # Python's default 28 digits would round the expectation
+        assert row["total"] == sum(small + big, Decimal(0)) + old_cost

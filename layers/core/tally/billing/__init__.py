@@ -8,11 +8,15 @@ Athena-style snake_case CUR, Azure EA / MCA / legacy cost exports, GCP billing e
 CSV.gz or Parquet, given as a path or as bytes with a file name. CSV is streamed in blocks and
 transformed with pyarrow.compute, so a one-million-row CUR does not need the file in memory twice.
 
-Output (`focus_schema.BILLING_SCHEMA`): money and quantities are decimal128(38, 10) rounded
-half-even at 10 places, always with `billing_currency`; timestamps are UTC (a value without a zone
-is read as UTC); provenance is `provider`, `source_file`, `source_row` (1-based data record,
-header excluded), `source_subrow` (0, or k for the k-th line derived from the record, e.g. a GCP
-credit), `source_format` and `billing_period` (YYYY-MM of BillingPeriodStart, the partition).
+Output (`focus_schema.BILLING_SCHEMA`): money and quantities are decimal128(38, 18), every
+digit as the provider wrote it (1.6E-7 is 0.00000016), always with `billing_currency`. An amount
+written with more than 18 places (AWS and GCP print some floats with 19-22) is held rounded
+half-even at 18 places, flagged in `x_quirks`, and its exact text kept in `x_exact_amounts`
+(a JSON object column -> text), so a file's total is always recoverable to its last digit.
+Timestamps are UTC (a value without a zone is read as UTC); provenance is `provider`,
+`source_file`, `source_row` (1-based data record, header excluded), `source_subrow` (0, or k
+for the k-th line derived from the record, e.g. a GCP credit), `source_format` and
+`billing_period` (YYYY-MM of BillingPeriodStart, the partition).
 
 Rejects: a row that breaks an enforced rule (`rules.RULES`, ids from the FOCUS 1.2 validator
 model, plus `Tally-ROW-001` for records with the wrong field count) is returned as a `Reject`

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from tally.billing import tags as tagging
 from tally.billing.frame import FileContext, Frame, Mapped
-from tally.billing.values import as_mask, dec_add, dec_sub, lookup, to_decimal
+from tally.billing.values import as_mask, dec_add, dec_sub, lookup, to_decimal, to_wide
 
 CATEGORY_BY_LINE_TYPE: dict[str, str] = {
     "Usage": "Usage",
@@ -255,11 +255,14 @@ def map_aws(frame: Frame, context: FileContext) -> Mapped:
 def _effective_cost(
     frame: Frame, line_type: pa.Array, billed_text: pa.Array | None, n: int
 ) -> tuple[pa.Array | None, pa.Array, pa.Array]:
-    """EffectiveCost per AWS's amortisation columns; (values, bad-input mask, fell-back mask)."""
+    """EffectiveCost per AWS's amortisation columns; (decimal text, bad-input mask, fell-back mask).
+
+    The result is the chosen column's own text (or an exact sum of two), so the conformer types it
+    like any written amount and keeps digits beyond 18 places in x_exact_amounts.
+    """
     no = pa.repeat(pa.scalar(False), n)
     if billed_text is None:
         return None, no, no
-    billed, _, _ = to_decimal(billed_text)
     bad = no
 
     def dec(*names: str) -> pa.Array | None:
@@ -267,20 +270,20 @@ def _effective_cost(
         text = frame.get(*names)
         if text is None:
             return None
-        values, bad_values, _ = to_decimal(text)
-        bad = pc.or_(bad, bad_values)
-        return values
+        parsed = to_decimal(text)
+        bad = pc.or_(bad, parsed.bad)
+        return pc.if_else(parsed.bad, _NULL, text)
 
-    zero = pa.scalar(0, billed.type)
-    effective = billed
+    zero = pa.repeat(pa.scalar("0"), n)
+    effective = billed_text
     fallback = no
     rules: list[tuple[pa.Array, pa.Array | None]] = []
     sp_effective = dec("savingsPlan/SavingsPlanEffectiveCost")
     rules.append((_is(line_type, "SavingsPlanCoveredUsage"), sp_effective))
-    rules.append((_is(line_type, "SavingsPlanNegation", "SavingsPlanUpfrontFee"), pa.repeat(zero, n)))
+    rules.append((_is(line_type, "SavingsPlanNegation", "SavingsPlanUpfrontFee"), zero))
     total = dec("savingsPlan/TotalCommitmentToDate")
     used = dec("savingsPlan/UsedCommitment")
-    unused_sp = None if total is None or used is None else dec_sub(total, used)
+    unused_sp = None if total is None or used is None else _text_sum(total, used, subtract=True)
     rules.append((_is(line_type, "SavingsPlanRecurringFee"), unused_sp))
     rules.append((_is(line_type, "DiscountedUsage"), dec("reservation/EffectiveCost")))
     unused_upfront = dec("reservation/UnusedAmortizedUpfrontFeeForBillingPeriod")
@@ -288,12 +291,12 @@ def _effective_cost(
     unused_ri = (
         None
         if unused_upfront is None or unused_recurring is None
-        else dec_add(pc.fill_null(unused_upfront, zero), pc.fill_null(unused_recurring, zero))
+        else _text_sum(pc.fill_null(unused_upfront, "0"), pc.fill_null(unused_recurring, "0"))
     )
     rules.append((_is(line_type, "RIFee"), unused_ri))
     ri_arn = frame.get("reservation/ReservationARN", "reservation/ReservationArn")
     if ri_arn is not None:
-        rules.append((pc.and_(_is(line_type, "Fee"), pc.is_valid(ri_arn)), pa.repeat(zero, n)))
+        rules.append((pc.and_(_is(line_type, "Fee"), pc.is_valid(ri_arn)), zero))
     for mask, values in rules:
         if not pc.any(mask).as_py():
             continue
@@ -302,8 +305,14 @@ def _effective_cost(
             continue
         usable = pc.and_(mask, pc.is_valid(values))
         fallback = pc.or_(fallback, pc.and_(mask, pc.is_null(values)))
-        effective = pc.if_else(usable, values.cast(billed.type), effective)
+        effective = pc.if_else(usable, values, effective)
     return effective, as_mask(bad), as_mask(fallback)
+
+
+def _text_sum(a: pa.Array, b: pa.Array, *, subtract: bool = False) -> pa.Array:
+    """a + b (or a - b) of decimal texts, exact, as text; null where either is null or unreadable."""
+    total = (dec_sub if subtract else dec_add)(to_wide(a), to_wide(b))
+    return pc.cast(total, pa.string())
 
 
 def _tags(frame: Frame) -> pa.Array | None:

@@ -17,12 +17,18 @@ day-first. Conversions:
   (0, the purchase is what was billed). Import one of the two per billing period, not both:
   both have the same restatement key, so the later one replaces the earlier.
 - The scale-set instance (`AdditionalInfo.VMName`) goes to `x_vm_name`, the VM size to
-  `x_instance_type`, a capacity reservation to `capacity_reservation_id`.
+  `x_instance_type`, a capacity reservation to `capacity_reservation_id`. AdditionalInfo written
+  without its braces (a known export defect) is read as the object it means.
+- A row with a reservation or savings-plan id (`ReservationId`, `benefitId`) is committed use:
+  PricingCategory "Committed", the commitment discount id/type/status and purchase option
+  `reserved`/`savings_plan`, whatever the PricingModel column says or whether it exists.
+- Localised exports (German `Maßeinheit (UnitOfMeasure)`, bilingual variants) are read by the
+  English name in parentheses (`tally.billing.frame`).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -35,8 +41,10 @@ from tally.billing.focus_schema import MONEY
 from tally.billing.frame import FileContext, Frame, Mapped
 from tally.billing.pricing_units import parse_unit
 from tally.billing.values import (
+    Decimals,
     add_days,
     as_mask,
+    exact_or_rounded,
     lookup,
     map_unique,
     month_start,
@@ -86,16 +94,31 @@ SERVICE_CATEGORY_WORDS: tuple[tuple[str, str], ...] = (
     ("monitor", "Management and Governance"),
 )
 _NULL = pa.scalar(None, pa.string())
+#: Products and quotients of two 18-place decimals before they are fitted to MONEY.
+_EXACT = Context(prec=120, rounding=ROUND_HALF_EVEN)
 _COMMITTED_MODELS = ("Reservation", "SavingsPlan")
+_DECIMAL_RULES: dict[str, str] = {
+    "Quantity": "PricingQuantity-C-008-M",
+    "Cost": "BilledCost-C-004-M",
+    "UnitPrice": "ContractedUnitPrice-C-003-M",
+    "PayGPrice": "ListUnitPrice-C-002-M",
+    "paygCostInBillingCurrency": "ListCost-C-004-M",
+}
 
 
 @lru_cache(maxsize=65_536)
 def _additional_info(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    """The AdditionalInfo object; some exports write it without its braces (`"VMName": "x", ...`)."""
+    stripped = text.strip()
+    candidates = [stripped] if stripped.startswith("{") else [stripped, "{" + stripped + "}"]
+    for candidate in candidates:
+        try:
+            value = orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return {}
 
 
 def _info_field(arr: pa.Array | None, key: str, n: int) -> pa.Array:
@@ -123,16 +146,22 @@ def _is(arr: pa.Array | None, values: tuple[str, ...], n: int) -> pa.Array:
     return as_mask(pc.is_in(pc.utf8_lower(arr), value_set=pa.array([v.lower() for v in values])))
 
 
-def _scale(values: pa.Array, factors: list[Decimal | None], *, divide: bool) -> pa.Array:
-    """Multiply or divide decimals by per-row block sizes (exact, rounded half-even to 10 places)."""
+def _scale(
+    values: pa.Array, exact: pa.Array, factors: list[Decimal | None], *, divide: bool
+) -> tuple[pa.Array, pa.Array]:
+    """Multiply or divide decimals by per-row factors (block sizes, quantities): (MONEY, exact text).
+
+    Computed from the exact text where the provider wrote more than 18 places; a result that does
+    not fit 18 places is rounded half-even there and its exact text returned beside it.
+    """
     out: list[Decimal | None] = []
-    quant = Decimal(1).scaleb(-10)
-    for value, factor in zip(values.to_pylist(), factors, strict=True):
+    for value, text, factor in zip(values.to_pylist(), exact.to_pylist(), factors, strict=True):
         if value is None or factor is None:
-            out.append(value)
-        else:
-            out.append(((value / factor) if divide else (value * factor)).quantize(quant))
-    return pa.array(out, MONEY)
+            out.append(value if text is None else Decimal(text))
+            continue
+        base = value if text is None else Decimal(text)
+        out.append(_EXACT.divide(base, factor) if divide else _EXACT.multiply(base, factor))
+    return exact_or_rounded(out)
 
 
 def map_azure(frame: Frame, context: FileContext) -> Mapped:
@@ -152,7 +181,11 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
     tax = as_mask(pc.equal(category, "Tax"))
     unused = _is(charge_type, ("UnusedReservation", "UnusedSavingsPlan"), n)
     pricing_model = frame.get("PricingModel")
-    committed_model = _is(pricing_model, _COMMITTED_MODELS, n)
+    commitment_id = frame.coalesce("benefitId", "ReservationId")
+    has_commitment = pa.repeat(pa.scalar(False), n) if commitment_id is None else pc.is_valid(commitment_id)
+    # A reservation or savings-plan id says a commitment applies, whether or not the export has a
+    # PricingModel column (EA v2 and legacy exports have none; some rows say OnDemand beside an id).
+    committed_model = pc.or_(_is(pricing_model, _COMMITTED_MODELS, n), has_commitment)
     covered = pc.and_(usage, committed_model)
 
     # Dates.
@@ -193,55 +226,66 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         factors, units = [None] * n, None
     any_block = any(f is not None and f != 1 for f in factors)
 
-    def money(*names: str) -> tuple[pa.Array | None, pa.Array | None]:
-        text = frame.coalesce(*names)
-        if text is None:
-            return None, None
-        values, bad, _ = to_decimal(text)
-        return values, bad
-
-    quantity, bad_qty = money("Quantity", "UsageQuantity")
-    cost, bad_cost = money("CostInBillingCurrency", "Cost", "PreTaxCost")
-    unit_price, bad_up = money("UnitPrice")
-    payg_price, bad_payg = money("PayGPrice")
-    payg_cost, bad_paygc = money("paygCostInBillingCurrency")
-    for rule, label, bad in (
-        ("PricingQuantity-C-008-M", "Quantity", bad_qty),
-        ("BilledCost-C-004-M", "Cost", bad_cost),
-        ("ContractedUnitPrice-C-003-M", "UnitPrice", bad_up),
-        ("ListUnitPrice-C-002-M", "PayGPrice", bad_payg),
-        ("ListCost-C-004-M", "paygCostInBillingCurrency", bad_paygc),
+    reads: dict[str, Decimals] = {}
+    for label, names in (
+        ("Quantity", ("Quantity", "UsageQuantity")),
+        ("Cost", ("CostInBillingCurrency", "Cost", "PreTaxCost")),
+        ("UnitPrice", ("UnitPrice",)),
+        ("PayGPrice", ("PayGPrice",)),
+        ("paygCostInBillingCurrency", ("paygCostInBillingCurrency",)),
     ):
-        if bad is not None:
-            violations.append((rule, f"{label} is not a decimal number", bad))
+        text = frame.coalesce(*names)
+        if text is not None:
+            reads[label] = to_decimal(text)
+    for label, rule in _DECIMAL_RULES.items():
+        read = reads.get(label)
+        if read is not None:
+            violations.append((rule, f"{label} is not a decimal number", read.bad))
 
-    consumed = (
-        None if quantity is None else (_scale(quantity, factors, divide=False) if any_block else quantity)
+    def values(label: str) -> pa.Array | None:
+        read = reads.get(label)
+        return None if read is None else read.values
+
+    def scaled(label: str, by: list[Decimal | None], *, divide: bool, target: str) -> pa.Array | None:
+        read = reads.get(label)
+        if read is None:
+            return None
+        result, exact_text = _scale(read.values, read.exact, by, divide=divide)
+        exact[target] = exact_text
+        return result
+
+    def as_read(label: str, target: str) -> pa.Array | None:
+        read = reads.get(label)
+        if read is None:
+            return None
+        exact[target] = read.exact
+        return read.values
+
+    exact: dict[str, pa.Array] = {}
+    quantity, cost = values("Quantity"), values("Cost")
+    if any_block:
+        consumed = scaled("Quantity", factors, divide=False, target="consumed_quantity")
+        list_unit = scaled("PayGPrice", factors, divide=True, target="list_unit_price")
+        contracted_unit = scaled("UnitPrice", factors, divide=True, target="contracted_unit_price")
+    else:
+        consumed = as_read("Quantity", "consumed_quantity")
+        list_unit = as_read("PayGPrice", "list_unit_price")
+        contracted_unit = as_read("UnitPrice", "contracted_unit_price")
+    if "consumed_quantity" in exact:
+        exact["pricing_quantity"] = exact["consumed_quantity"]
+    blocks: list[Decimal | None] = []
+    if "Quantity" in reads:
+        read = reads["Quantity"]
+        blocks = [
+            v if t is None else Decimal(t)
+            for v, t in zip(read.values.to_pylist(), read.exact.to_pylist(), strict=True)
+        ]
+    list_cost = as_read("paygCostInBillingCurrency", "list_cost")
+    if list_cost is None and quantity is not None:
+        list_cost = scaled("PayGPrice", blocks, divide=False, target="list_cost")
+    contracted_cost = (
+        None if quantity is None else scaled("UnitPrice", blocks, divide=False, target="contracted_cost")
     )
-    list_unit = (
-        None
-        if payg_price is None
-        else (_scale(payg_price, factors, divide=True) if any_block else payg_price)
-    )
-    contracted_unit = (
-        None
-        if unit_price is None
-        else (_scale(unit_price, factors, divide=True) if any_block else unit_price)
-    )
-    list_cost = payg_cost
-    if list_cost is None and payg_price is not None and quantity is not None:
-        list_cost = _scale(
-            payg_price,
-            [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()],
-            divide=False,
-        )
-    contracted_cost = None
-    if unit_price is not None and quantity is not None:
-        contracted_cost = _scale(
-            unit_price,
-            [Decimal(str(q)) if q is not None else None for q in quantity.to_pylist()],
-            divide=False,
-        )
 
     # Actual or amortized cost.
     amortized = context.state.get("amortized")
@@ -258,17 +302,16 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
     billed = effective = cost
     if cost is not None:
         zero = pa.scalar(0, MONEY)
+        cost_exact = reads["Cost"].exact
+        billed_zero = effective_zero = pa.repeat(pa.scalar(False), n)
         if amortized:
-            billed = pc.if_else(pc.or_(covered, unused), zero, cost)
+            billed_zero = pc.or_(covered, unused)
+            billed = pc.if_else(billed_zero, zero, cost)
         else:
-            commitment_purchase = pc.and_(
-                purchase,
-                pc.or_(
-                    committed_model,
-                    pc.is_valid(frame.coalesce("benefitId", "ReservationId") or pa.nulls(n, pa.string())),
-                ),
-            )
-            effective = pc.if_else(commitment_purchase, zero, cost)
+            effective_zero = pc.and_(purchase, committed_model)
+            effective = pc.if_else(effective_zero, zero, cost)
+        exact["billed_cost"] = pc.if_else(billed_zero, _NULL, cost_exact)
+        exact["effective_cost"] = pc.if_else(effective_zero, _NULL, cost_exact)
 
     frequency = frame.get("Frequency")
     freq = (
@@ -293,17 +336,9 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
             ),
         ),
     )
-    purchase_option = (
-        pc.if_else(usage, pa.scalar("on_demand"), _NULL)
-        if pricing_model is None
-        else pc.if_else(
-            usage, pc.coalesce(lookup(pricing_model, PURCHASE_OPTION), pa.scalar("on_demand")), _NULL
-        )
-    )
-
-    commitment_id = frame.coalesce("benefitId", "ReservationId")
     commitment_type = None
     commitment_status = None
+    is_sp = pa.repeat(pa.scalar(False), n)
     if commitment_id is not None:
         is_sp = as_mask(pc.match_substring_regex(commitment_id, "(?i)savingsplan"))
         if pricing_model is not None:
@@ -318,6 +353,19 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
             pc.if_else(unused, pa.scalar("Unused"), pa.scalar("Used")),
             _NULL,
         )
+    stated_option = (
+        pa.repeat(pa.scalar("on_demand"), n)
+        if pricing_model is None
+        else pc.coalesce(lookup(pricing_model, PURCHASE_OPTION), pa.scalar("on_demand"))
+    )
+    commitment_option = pc.if_else(is_sp, pa.scalar("savings_plan"), pa.scalar("reserved"))
+    purchase_option = pc.if_else(
+        usage,
+        pc.if_else(
+            pc.and_(has_commitment, pc.equal(stated_option, "on_demand")), commitment_option, stated_option
+        ),
+        _NULL,
+    )
 
     resource_id = frame.coalesce("ResourceId", "InstanceId", "InstanceName")
     resource_name = frame.get("ResourceName")
@@ -416,4 +464,5 @@ def map_azure(frame: Frame, context: FileContext) -> Mapped:
         quirks=quirks,
         violations=violations,
         warnings=warnings,
+        exact=exact,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tally.billing.frame import canon
+from tally.billing.frame import canon, english_alias, header_keys
 from tally.billing.model import BillingImportError
 
 # Columns added by each FOCUS version (a file is the newest version whose columns it has).
@@ -43,13 +43,14 @@ class Detected:
 
 def _is_camel(header: list[str], names: tuple[str, ...]) -> bool:
     wanted = {canon(n) for n in names}
-    hits = [h for h in header if canon(h) in wanted]
+    english = [english_alias(h) or h for h in header]
+    hits = [h for h in english if canon(h) in wanted]
     return bool(hits) and all(h[:1].islower() for h in hits)
 
 
 def detect(header: list[str]) -> Detected:
     """Classify a header; raise BillingImportError("unknown-format") with what was expected."""
-    names = {canon(h) for h in header if h}
+    names = set(header_keys([h for h in header if h]))
     raw = set(header)
     if {"billedcost", "chargeperiodstart"} <= names:
         if names & _FOCUS_13:

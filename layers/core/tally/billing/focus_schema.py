@@ -1,6 +1,8 @@
 """The one Arrow schema of the `billing` table: FOCUS 1.2 columns in snake_case, Tally extras, provenance.
 
-Money and quantities are decimal128(38, 10), never float; every money value comes with
+Money and quantities are decimal128(38, 18), never float, exactly as the provider wrote them
+(FOCUS and Azure write up to 18 decimal places; 20 integer digits hold any real amount, and
+DuckDB and Trino sum decimal(38, 18) as decimal(38, 18)); every money value comes with
 `billing_currency`. Timestamps are UTC microseconds. `x_` columns are Tally extensions (FOCUS
 allows provider/consumer-specific columns with an `x_` prefix).
 """
@@ -9,9 +11,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-MONEY = pa.decimal128(38, 10)
-#: Largest magnitude a MONEY value can hold (28 integer digits).
-MONEY_LIMIT_DIGITS = 28
+#: Decimal places of every money and quantity column: a value written with more is rejected.
+MONEY_SCALE = 18
+MONEY = pa.decimal128(38, MONEY_SCALE)
+#: Largest magnitude a MONEY value can hold (20 integer digits).
+MONEY_LIMIT_DIGITS = 38 - MONEY_SCALE
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 #: Columns holding money (denominated in billing_currency).
@@ -75,6 +79,9 @@ EXTRA_STRING_COLUMNS: tuple[str, ...] = (
     "x_vm_name",  # Azure scale-set instance name from AdditionalInfo.VMName
     "x_line_item_id",  # provider's line id when it has one (AWS identity/LineItemId, FOCUS sample Id)
     "x_quirks",  # "; "-separated notes of repairs applied to this row (null when none)
+    # JSON object column -> exact decimal text, for amounts written with more than MONEY_SCALE
+    # places (the decimal column holds them rounded half-even); null when every amount is exact.
+    "x_exact_amounts",
 )
 
 PURCHASE_OPTIONS: frozenset[str] = frozenset({"on_demand", "spot", "reserved", "savings_plan", "dedicated"})

@@ -3,6 +3,10 @@
 Canonical names ignore case and punctuation, so `lineItem/UsageStartDate` (legacy CUR),
 `line_item_usage_start_date` (CUR 2.0, Athena), `SubscriptionGuid` and `subscriptionGuid` (Azure)
 or `service.description` (GCP) are found by the same key.
+
+Azure's localised cost exports name each column in the portal's language with the English name in
+parentheses (`Maßeinheit (UnitOfMeasure)`, `UsageQuantity (UsageQuantity)`); such a column is also
+found by its English name. An exact name in the file wins over a parenthesised alias.
 """
 
 from __future__ import annotations
@@ -22,10 +26,30 @@ if TYPE_CHECKING:
     from tally.billing.rules import Checked
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+#: "<localised name> (<EnglishName>)": Azure's bilingual and translated export headers.
+_BILINGUAL = re.compile(r"^\s*\S.*?\s*\(\s*([A-Za-z][A-Za-z0-9]*)\s*\)\s*$")
 
 
 def canon(name: str) -> str:
     return _NON_ALNUM.sub("", name.lower())
+
+
+def english_alias(name: str) -> str | None:
+    """The English column name of a localised header (`Maßeinheit (UnitOfMeasure)` -> UnitOfMeasure)."""
+    match = _BILINGUAL.match(name)
+    return match.group(1) if match else None
+
+
+def header_keys(names: list[str]) -> dict[str, int]:
+    """Canonical key -> index of the column: exact names first, then the English aliases."""
+    keys: dict[str, int] = {}
+    for i, name in enumerate(names):
+        keys.setdefault(canon(name), i)
+    for i, name in enumerate(names):
+        alias = english_alias(name)
+        if alias is not None:
+            keys.setdefault(canon(alias), i)
+    return keys
 
 
 @dataclass
@@ -49,6 +73,8 @@ class Mapped:
     provider_from_name: bool = False
     #: Called with the typed columns before rules are applied (repairs needing decimals).
     repair: Callable[[Checked], None] | None = None
+    #: Exact text of typed decimal columns the mapper had to round to 18 places (null where exact).
+    exact: dict[str, pa.Array] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,10 +93,10 @@ class Frame:
         self.batch = batch
         self.num_rows = batch.num_rows
         self.names: list[str] = [n for n in batch.schema.names if n != ROW_COLUMN]
-        self._by_canon: dict[str, int] = {}
-        for i, name in enumerate(batch.schema.names):
-            if name != ROW_COLUMN:
-                self._by_canon.setdefault(canon(name), i)
+        names = batch.schema.names
+        self._by_canon: dict[str, int] = {
+            key: i for key, i in header_keys(names).items() if names[i] != ROW_COLUMN
+        }
         self._clean: dict[int, pa.Array] = {}
 
     @property

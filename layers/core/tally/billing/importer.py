@@ -14,7 +14,7 @@ from tally.billing.aws_cur import map_aws
 from tally.billing.azure import map_azure
 from tally.billing.detect import Detected, detect
 from tally.billing.focus import map_focus, provider_slug
-from tally.billing.focus_schema import BILLING_SCHEMA
+from tally.billing.focus_schema import BILLING_SCHEMA, MONEY_COLUMNS, MONEY_SCALE, QUANTITY_COLUMNS
 from tally.billing.frame import FileContext, Frame, Mapped
 from tally.billing.gcp import map_gcp
 from tally.billing.model import BillingImport, BillingImportError, Reject, Violation
@@ -157,7 +157,17 @@ def _process(
         rejects = _rejects(batch, row_index, bad_rows, violations, context.source_file)
 
     columns = checked.columns
+    exact = _exact_amounts(columns, mapped.exact, checked.exact)
+    quirks.extend(
+        (
+            pc.is_valid(text),
+            f"{name} has more than {MONEY_SCALE} decimal places: rounded half-even, "
+            "exact text in x_exact_amounts",
+        )
+        for name, text in exact
+    )
     columns["x_quirks"] = _quirk_column(quirks, n)
+    columns["x_exact_amounts"] = _exact_column(exact, n)
     sub = mapped.subrow if mapped.subrow is not None else pa.repeat(pa.scalar(0, pa.int16()), n)
     start = columns.get("billing_period_start")
     provider = mapped.provider
@@ -183,6 +193,34 @@ def _process(
     if violations:
         table = table.filter(keep)
     return table, rejects, mapped.warnings
+
+
+def _exact_amounts(columns: dict[str, pa.Array], *sources: dict[str, pa.Array]) -> list[tuple[str, pa.Array]]:
+    """(column, exact text) for decimal columns with a rounded value, in schema order."""
+    out: list[tuple[str, pa.Array]] = []
+    for name in (*MONEY_COLUMNS, *QUANTITY_COLUMNS):
+        texts = [src[name] for src in sources if name in src]
+        value = columns.get(name)
+        if not texts or value is None:
+            continue
+        text = texts[0] if len(texts) == 1 else pc.coalesce(*texts)
+        text = pc.if_else(pc.is_valid(value), text, pa.scalar(None, pa.string()))
+        if pc.any(pc.is_valid(text)).as_py():
+            out.append((name, text))
+    return out
+
+
+def _exact_column(exact: list[tuple[str, pa.Array]], n: int) -> pa.Array:
+    """A JSON object per row ({"billed_cost": "0.0007458096045417008"}), null when all are exact."""
+    if not exact:
+        return pa.nulls(n, pa.string())
+    # The texts matched the number pattern in to_decimal (or were formatted by Python): no escaping.
+    parts = [
+        pc.binary_join_element_wise(pa.scalar(f'"{name}":"'), text, pa.scalar('"'), "")
+        for name, text in exact
+    ]
+    body = join_present(parts, ",")
+    return pc.binary_join_element_wise(pa.scalar("{"), body, pa.scalar("}"), "")
 
 
 def _quirk_column(quirks: list[tuple[pa.Array, str]], n: int) -> pa.Array:
@@ -240,6 +278,12 @@ def _invalid_row_rejects(info: SourceInfo) -> list[Reject]:
 def _duplicate_warnings(table: pa.Table) -> list[str]:
     if table.num_rows < 2:
         return []
+    # A key column whose values are all present and distinct (a provider line id) rules out
+    # duplicates without grouping a million rows by sixteen columns.
+    for name in ("x_line_item_id", "resource_id", "charge_period_start"):
+        column = table[name]
+        if column.null_count == 0 and pc.count_distinct(column).as_py() == table.num_rows:
+            return []
     grouped = table.select(list(_DUPLICATE_KEY)).group_by(list(_DUPLICATE_KEY), use_threads=False)
     counts = grouped.aggregate([([], "count_all")])
     duplicates = pc.filter(counts["count_all"], pc.greater(counts["count_all"], 1))

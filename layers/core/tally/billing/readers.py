@@ -248,13 +248,31 @@ def _stringify(array: pa.ChunkedArray | pa.Array) -> pa.Array:
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t) or pa.types.is_struct(t):
         values = [None if v is None else orjson.dumps(_jsonable(v)).decode() for v in arr.to_pylist()]
         return pa.array(values, pa.string())
-    if pa.types.is_timestamp(t) and t.tz is None:
-        return pc.strftime(arr, format="%Y-%m-%dT%H:%M:%S")
     if pa.types.is_timestamp(t):
-        return pc.strftime(pc.cast(arr, pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
+        return _iso_text(arr, zone="" if t.tz is None else "Z")
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return pa.array([None if v is None else v.decode("utf-8", "replace") for v in arr.to_pylist()])
     return arr.cast(pa.string())
+
+
+_FRACTION_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+def _iso_text(arr: pa.Array, zone: str) -> pa.Array:
+    """Timestamps as Arrow's strftime `%Y-%m-%dT%H:%M:%S` (+ zone, in UTC) writes them.
+
+    (Arrow's %S carries the unit's fraction: `00:00:00.000` for milliseconds.) A cast to text
+    writes the same with a space for the T and is ~30x faster; strftime stays for what the cast
+    does not write in that shape (years outside 0001-9999).
+    """
+    utc = arr if not zone else pc.cast(arr, pa.timestamp("us", tz="UTC"))
+    fmt = "%Y-%m-%dT%H:%M:%S" + zone
+    text = pc.cast(utc, pa.string())
+    digits = _FRACTION_DIGITS[utc.type.unit]
+    width = 19 + (digits + 1 if digits else 0) + len(zone)
+    if not pc.all(pc.fill_null(pc.equal(pc.utf8_length(text), width), True)).as_py():
+        return pc.strftime(utc, format=fmt)
+    return pc.replace_substring(text, pattern=" ", replacement="T", max_replacements=1)
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,12 +8,17 @@ missing metadata (e.g. PricingCategory nullability, ContractedCost presence), ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.billing.focus_schema import MONEY_COLUMNS, QUANTITY_COLUMNS, TIMESTAMP_COLUMNS
+from tally.billing.focus_schema import (
+    MONEY_COLUMNS,
+    MONEY_LIMIT_DIGITS,
+    QUANTITY_COLUMNS,
+    TIMESTAMP_COLUMNS,
+)
 from tally.billing.values import as_mask, to_decimal, to_timestamp
 
 #: Rule id -> the FOCUS 1.2 validator model's "MustSatisfy" text (checked against the model in tests).
@@ -117,6 +122,8 @@ class Checked:
     columns: dict[str, pa.Array]
     violations: list[tuple[str, str, pa.Array]]
     quirks: list[tuple[pa.Array, str]]
+    #: Exact text of decimals written with more than MONEY_SCALE places (null where exact).
+    exact: dict[str, pa.Array] = field(default_factory=dict)
 
 
 def _canonical_enum(arr: pa.Array, allowed: tuple[str, ...]) -> tuple[pa.Array, pa.Array]:
@@ -134,6 +141,7 @@ def check(columns: dict[str, pa.Array | None], n: int, defaults: dict[str, str])
     out: dict[str, pa.Array] = {}
     violations: list[tuple[str, str, pa.Array]] = []
     quirks: list[tuple[pa.Array, str]] = []
+    exact: dict[str, pa.Array] = {}
 
     def column(name: str) -> pa.Array | None:
         value = columns.get(name)
@@ -146,14 +154,18 @@ def check(columns: dict[str, pa.Array | None], n: int, defaults: dict[str, str])
         raw = column(name)
         if raw is None:
             continue
-        values, bad, reformatted = to_decimal(raw)
-        out[name] = values
+        parsed = to_decimal(raw)
+        out[name] = parsed.values
+        focus = _FOCUS_NAME[name]
         violations.append(
-            (_DECIMAL_RULE[name], f"{_FOCUS_NAME[name]} is not a decimal number (or too large)", bad)
+            (
+                _DECIMAL_RULE[name],
+                f"{focus} is not a decimal number (or beyond {MONEY_LIMIT_DIGITS} integer digits)",
+                parsed.bad,
+            )
         )
-        quirks.append(
-            (reformatted, f"{_FOCUS_NAME[name]} written as formatted text ($, thousands separators)")
-        )
+        exact[name] = parsed.exact
+        quirks.append((parsed.reformatted, f"{focus} written as formatted text ($, thousands separators)"))
     for name in TIMESTAMP_COLUMNS:
         raw = column(name)
         if raw is None:
@@ -218,4 +230,4 @@ def check(columns: dict[str, pa.Array | None], n: int, defaults: dict[str, str])
                 as_mask(pc.less_equal(bend, bstart)),
             )
         )
-    return Checked(out, violations, quirks)
+    return Checked(out, violations, quirks, exact)

@@ -9,21 +9,23 @@ from __future__ import annotations
 import decimal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.billing.focus_schema import MONEY, MONEY_LIMIT_DIGITS, TIMESTAMP
+from tally.billing.focus_schema import MONEY, MONEY_LIMIT_DIGITS, MONEY_SCALE, TIMESTAMP
 
 #: Strings that mean "no value" in the exports we read (the FOCUS 1.0 sample writes "NULL").
 NULL_TOKENS = pa.array(["", "NULL", "null", "Null"], pa.string())
 
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?$"
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 # Spreadsheet-formatted money: optional currency sign, thousands separators in groups of three,
 # a dot for decimals ("$10,000.00"). Only this unambiguous shape is accepted and normalised.
 _FORMATTED_MONEY = r"^[+-]?[$€£¥]?[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
-_WIDE = pa.decimal256(76, 30)
-_QUANT = decimal.Decimal(1).scaleb(-10)
+_QUANT = decimal.Decimal(1).scaleb(-MONEY_SCALE)
+#: Read numbers exactly to 40 places (35 integer digits; a sum still fits 76) before fitting MONEY.
+_WIDE = pa.decimal256(75, 40)
 _DEC_CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, Emax=10_000, Emin=-10_000)
 
 
@@ -39,38 +41,75 @@ def as_mask(mask: pa.Array) -> pa.Array:
 def clean(arr: pa.Array) -> pa.Array:
     """Trim whitespace and turn empty strings and NULL tokens into nulls."""
     trimmed = pc.utf8_trim_whitespace(arr)
-    return pc.if_else(pc.is_in(trimmed, value_set=NULL_TOKENS), pa.scalar(None, pa.string()), trimmed)
+    tokens = pc.is_in(trimmed, value_set=NULL_TOKENS)
+    if not pc.any(tokens).as_py():
+        return trimmed  # most columns hold no "no value" token: skip building a second array
+    return pc.if_else(tokens, pa.scalar(None, pa.string()), trimmed)
 
 
 def present(arr: pa.Array) -> pa.Array:
     return pc.is_valid(arr)
 
 
-def _py_decimal(text: str) -> decimal.Decimal | None:
+def _py_decimal(text: str) -> tuple[decimal.Decimal | None, bool]:
+    """(value at MONEY_SCALE, whether that rounded it); None when not a finite number that fits."""
     try:
         value = _DEC_CONTEXT.create_decimal(text)
-    except (decimal.InvalidOperation, ValueError):
-        return None
+    except (decimal.DecimalException, ValueError):  # not a number, or an exponent beyond Emax
+        return None, False
     if not value.is_finite():
-        return None
+        return None, False
     try:
         rounded = value.quantize(_QUANT, context=_DEC_CONTEXT)
     except decimal.InvalidOperation:
-        return None
+        return None, False
     if rounded != 0 and rounded.adjusted() >= MONEY_LIMIT_DIGITS:
-        return None
-    return rounded
+        return None, False
+    return rounded, rounded != value
 
 
-def to_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Cleaned strings -> (decimal128(38, 10), bad mask, reformatted mask).
+class Decimals(NamedTuple):
+    """What `to_decimal` read: the values, and masks and texts of the values that needed care."""
 
-    Values are rounded half-to-even to 10 decimal places. Spreadsheet-formatted money
-    ("$10,000.00 ") is normalised and flagged in the third mask. Anything else that is not a plain
-    decimal number (with optional exponent), or does not fit 28 integer digits, is bad.
+    #: MONEY; a value written with more than MONEY_SCALE places is rounded half-even there ...
+    values: pa.Array
+    #: present but not a number, or beyond MONEY_LIMIT_DIGITS integer digits (the value is null)
+    bad: pa.Array
+    #: spreadsheet-formatted money ("$10,000.00") that was normalised
+    reformatted: pa.Array
+    #: ... and flagged here ...
+    too_precise: pa.Array
+    #: ... with the exact text kept here (null where the decimal is exact)
+    exact: pa.Array
+
+
+def to_decimal(arr: pa.Array) -> Decimals:
+    """Cleaned strings -> decimal128(38, 18) and the masks of `Decimals`.
+
+    A value with at most 18 decimal places (after its exponent: "1.6E-7" is 0.00000016) is kept
+    exactly as written. One with more (AWS and GCP print some floats with 19-22 places) is never
+    rounded silently: the decimal holds it rounded half-even at 18 places, `too_precise` flags it
+    and `exact` keeps its text, which the importer stores in `x_exact_amounts`. Spreadsheet-
+    formatted money ("$10,000.00 ") is normalised and flagged. Anything else that is not a plain
+    decimal number (with optional exponent), or does not fit 20 integer digits, is bad.
     """
+    no = false_mask(len(arr))
     if pa.types.is_decimal(arr.type):
-        return arr.cast(MONEY), false_mask(len(arr)), false_mask(len(arr))
+        return Decimals(arr.cast(MONEY), no, no, no, pa.nulls(len(arr), pa.string()))
+    try:
+        # The common case, in one pass: every value a plain number that fits MONEY exactly (Arrow
+        # refuses a cast that would drop digits or overflow). Arrow's grammar is _NUMBER's except
+        # that it also takes a doubled exponent sign ("7e+-5"), so values with an exponent are
+        # checked against _NUMBER as well.
+        values = arr.cast(MONEY)
+        exponent = as_mask(pc.match_substring(arr, "e", ignore_case=True))
+        if (
+            not pc.any(exponent).as_py()
+            or pc.all(as_mask(pc.match_substring_regex(pc.filter(arr, exponent), _NUMBER))).as_py()
+        ):
+            return Decimals(values, no, no, no, pa.nulls(len(arr), pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     plain = as_mask(pc.match_substring_regex(arr, _NUMBER))
     formatted = pc.and_(pc.invert(plain), as_mask(pc.match_substring_regex(arr, _FORMATTED_MONEY)))
     text = arr
@@ -79,26 +118,51 @@ def to_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
         text = pc.if_else(formatted, stripped, arr)
     good = pc.or_(plain, formatted)
     candidates = pc.if_else(good, text, pa.scalar(None, pa.string()))
+    bad_text = pc.and_(present(arr), pc.invert(good))
     try:
+        # Arrow refuses casts that would drop digits or overflow; those batches take the slow path.
         wide = candidates.cast(_WIDE)
-        values = pc.round(wide, ndigits=10).cast(MONEY)
-        bad = pc.and_(present(arr), pc.invert(good))
-        return values, bad, formatted
+        rounded = pc.round(wide, ndigits=MONEY_SCALE, round_mode="half_to_even")
+        values = rounded.cast(MONEY)
+        too_precise = as_mask(pc.not_equal(rounded, wide))
+        exact = pc.if_else(too_precise, candidates, pa.scalar(None, pa.string()))
+        return Decimals(values, bad_text, formatted, too_precise, exact)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     out: list[decimal.Decimal | None] = []
     bad_list: list[bool] = []
+    precise_list: list[bool] = []
     for raw, ok in zip(candidates.to_pylist(), good.to_pylist(), strict=True):
-        value = _py_decimal(raw) if ok and raw is not None else None
+        value, was_rounded = _py_decimal(raw) if ok and raw is not None else (None, False)
         out.append(value)
         bad_list.append(raw is not None and value is None)
-    values = pa.array(out, MONEY)
-    bad = pc.or_(pa.array(bad_list, pa.bool_()), pc.and_(present(arr), pc.invert(good)))
-    return values, bad, formatted
+        precise_list.append(was_rounded)
+    too_precise = pa.array(precise_list, pa.bool_())
+    exact = pc.if_else(too_precise, candidates, pa.scalar(None, pa.string()))
+    bad = pc.or_(pa.array(bad_list, pa.bool_()), bad_text)
+    return Decimals(pa.array(out, MONEY), bad, formatted, too_precise, exact)
+
+
+def exact_or_rounded(values: list[decimal.Decimal | None]) -> tuple[pa.Array, pa.Array]:
+    """Computed decimals -> (MONEY rounded half-even at 18 places, exact text where that rounded)."""
+    out: list[decimal.Decimal | None] = []
+    texts: list[str | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            texts.append(None)
+            continue
+        rounded = value.quantize(_QUANT, context=_DEC_CONTEXT)
+        out.append(rounded)
+        texts.append(None if rounded == value else format(value, "f"))
+    return pa.array(out, MONEY), pa.array(texts, pa.string())
 
 
 _SLASH_DAY_FIRST = r"^(1[3-9]|2\d|3[01])/\d{1,2}/\d{2,4}"
 _ZONE = r"(Z|[+-]\d\d:?\d\d)$"
+#: What Arrow casts to a UTC timestamp as is (and `_iso_text` would leave meaning the same).
+_ISO_ZONED = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)$"
+_ISO_NAIVE = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?)?$"
 _PY_FORMATS = (
     "%m/%d/%Y %I:%M:%S %p",
     "%m/%d/%Y %I:%M %p",
@@ -141,9 +205,47 @@ def _py_timestamp(text: str) -> datetime | None:
 
 
 def to_timestamp(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Cleaned strings -> (timestamp[us, UTC], bad mask). A value without a zone is read as UTC."""
+    """Cleaned strings -> (timestamp[us, UTC], bad mask). A value without a zone is read as UTC.
+
+    ISO 8601 with a zone (what CUR, FOCUS and most exports write) is cast by Arrow directly; only
+    the rows that are not in that shape go through the normalising rewrites, so a batch of clean
+    timestamps costs one cast instead of eleven regex passes.
+    """
     if pa.types.is_timestamp(arr.type):
         return pc.cast(arr, TIMESTAMP), false_mask(len(arr))
+    try:
+        return arr.cast(TIMESTAMP), false_mask(len(arr))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    naive = as_mask(pc.match_substring_regex(arr, _ISO_NAIVE))
+    if pc.all(pc.or_(naive, pc.is_null(arr))).as_py():
+        try:  # all zone-less ISO (as Parquet timestamps without a zone are rendered): UTC
+            return arr.cast(pa.timestamp("us")).cast(TIMESTAMP), false_mask(len(arr))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return _normalised_timestamp(arr)
+    zoned = as_mask(pc.match_substring_regex(arr, _ISO_ZONED))
+    rest = pc.invert(pc.or_(zoned, naive))
+    try:
+        # Zone-less ISO is UTC (what `_iso_text` means by appending "Z").
+        out = pa.nulls(len(arr), TIMESTAMP)
+        for mask, via in ((zoned, TIMESTAMP), (naive, pa.timestamp("us"))):
+            if pc.any(mask).as_py():
+                values = pc.filter(arr, mask).cast(via).cast(TIMESTAMP)
+                out = pc.replace_with_mask(out, mask, values)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _normalised_timestamp(arr)  # e.g. a 30 February in ISO shape: row by row below
+    bad = false_mask(len(arr))
+    if pc.any(rest).as_py():
+        rest_values, rest_bad = _normalised_timestamp(pc.filter(arr, rest))
+        out = pc.replace_with_mask(out, rest, rest_values)
+        bad = pc.replace_with_mask(bad, rest, rest_bad)
+    return out, bad
+
+
+def _normalised_timestamp(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Rows in any accepted shape -> (timestamp[us, UTC], bad mask), through `_iso_text`."""
+    if len(arr) == 0:
+        return pa.array([], TIMESTAMP), pa.array([], pa.bool_())
     day_first = bool(pc.any(as_mask(pc.match_substring_regex(arr, _SLASH_DAY_FIRST))).as_py())
     iso = _iso_text(arr, day_first)
     try:
@@ -164,18 +266,30 @@ def to_timestamp(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     return pa.array(out, TIMESTAMP), pa.array(bad, pa.bool_())
 
 
-def _arith(op: str, a: pa.Array, b: pa.Array) -> pa.Array:
-    """Exact decimal + or - of MONEY arrays (via decimal256, so 38 digits do not overflow)."""
-    wide = pa.decimal256(40, 10)
-    result = pc.call_function(op, [a.cast(wide), b.cast(wide)])
+def to_wide(text: pa.Array) -> pa.Array:
+    """Decimal texts -> decimal256(75, 40), exact (null where a text does not fit or is no number)."""
     try:
-        return result.cast(MONEY)
-    except pa.ArrowInvalid:  # beyond 28 integer digits: null, the caller's rule rejects the row
-        values = [
-            v if v is None or abs(v) < decimal.Decimal(10) ** MONEY_LIMIT_DIGITS else None
-            for v in result.to_pylist()
-        ]
-        return pa.array(values, MONEY)
+        return pc.cast(text, _WIDE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values: list[decimal.Decimal | None] = []
+        for raw in text.to_pylist():
+            value = None
+            if raw is not None:
+                try:
+                    value = pa.scalar(raw).cast(_WIDE).as_py()
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    value = None
+            values.append(value)
+        return pa.array(values, _WIDE)
+
+
+def _arith(op: str, a: pa.Array, b: pa.Array) -> pa.Array:
+    """Exact decimal + or - (decimal256: 40 places, and MONEY's 38 digits do not overflow)."""
+    if a.type != _WIDE:
+        a = a.cast(_WIDE)
+    if b.type != _WIDE:
+        b = b.cast(_WIDE)
+    return pc.call_function(op, [a, b])
 
 
 def dec_add(a: pa.Array, b: pa.Array) -> pa.Array:

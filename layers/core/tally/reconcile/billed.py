@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import cache
 
 import numpy as np
@@ -33,7 +33,9 @@ NEGATION = "SavingsPlanNegation"
 _AWS_INSTANCE_USAGE = re.compile(r"(?i)BoxUsage|SpotUsage|DedicatedUsage|HeavyUsage")
 _LICENCE = re.compile(r"(?i)licen[cs]e")
 _PER_VCPU = re.compile(r"(?i)\b(core|vcpu)s?\b")
-_QUANTUM = Decimal("0.0000000001")
+_QUANTUM = Decimal("1e-18")  # the places of the stored money columns
+#: Room for 20 integer digits and 18 places (the default context's 28 digits are too few).
+_WIDE = Context(prec=60, rounding=ROUND_HALF_EVEN)
 
 
 @cache
@@ -79,7 +81,7 @@ class BilledDay:
     invoices: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
 
     def add_money(self, target: dict[str, Decimal], currency: str, value: Decimal) -> None:
-        target[currency] = target.get(currency, Decimal(0)) + value
+        target[currency] = _WIDE.add(target.get(currency, Decimal(0)), value)
 
 
 def _string(table: pa.Table, name: str) -> pa.ChunkedArray:
@@ -255,7 +257,8 @@ def _scaled(value: object, fraction: tuple[int, int] | None) -> Decimal:
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     if fraction is None:
         return number
-    return (number * fraction[0] / fraction[1]).quantize(_QUANTUM)
+    share = _WIDE.divide(_WIDE.multiply(number, fraction[0]), fraction[1])
+    return share.quantize(_QUANTUM, context=_WIDE)
 
 
 def _merge(
@@ -288,4 +291,4 @@ def _merge(
         options = row.get("purchase_option_distinct") if not fraction else [row["purchase_option"]]
         day.purchase_options.update(str(o) for o in (options or []) if o)  # type: ignore[attr-defined]
         invoice = (str(row["billing_account_id"]), str(row["invoice_id"]), currency)
-        day.invoices[invoice] = day.invoices.get(invoice, Decimal(0)) + cost
+        day.invoices[invoice] = _WIDE.add(day.invoices.get(invoice, Decimal(0)), cost)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,6 +36,7 @@ from tally.reconcile.schema import RECONCILIATION_SCHEMA, Verdict
 
 EPOCH = date(1970, 1, 1)
 _CENT = Decimal("0.01")
+_WIDE = Context(prec=60)
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def rows_flagged(
         if not any((provider, rid, when) in bad for rid in _resource_names(bill)):
             continue
         for invoice, cost in bill.invoices.items():
-            flagged[invoice] += cost
+            flagged[invoice] = _WIDE.add(flagged[invoice], cost)
     return flagged
 
 
@@ -414,7 +415,9 @@ def check_invoices(
     for ident in sorted(totals):
         provider, account, invoice, currency = ident
         parts = totals[ident]
-        total = sum(parts.values(), Decimal(0))
+        total = Decimal(0)
+        for part in parts.values():
+            total = _WIDE.add(total, part)  # 38 digits: the default context keeps 28
         marked = flagged.get((account, invoice, currency), Decimal(0))
         notes = [f"{lines[ident]} lines"] + [
             f"{c or 'uncategorised'} {v:.2f}" for c, v in sorted(parts.items())

@@ -6,7 +6,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-MONEY = pa.decimal128(38, 10)
+MONEY = pa.decimal128(38, 18)  # as tally.billing.focus_schema.MONEY
 
 Verdict = Literal["ok", "billed_not_measured", "measured_not_billed", "over_billed", "rate_anomaly", "idle"]
 VERDICTS: tuple[Verdict, ...] = (

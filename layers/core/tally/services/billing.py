@@ -61,6 +61,7 @@ import pyarrow.compute as pc
 from tally.adapters.warehouse import Warehouse, partition_key
 from tally.billing import BILLING_SCHEMA, BillingImport, BillingImportError, Reject, import_billing
 from tally.billing.focus_schema import STRING_COLUMNS
+from tally.billing.upgrade import upgraded
 from tally.domain.control import OPERATOR_OWNER, BillingAccount
 
 BILLING_TABLE = "billing"
@@ -479,7 +480,9 @@ class BillingService:
         keys = self.current_keys(provider, billing_account_id, billing_period)
         if not keys:
             return BILLING_SCHEMA.empty_table()
-        return pa.concat_tables([self.warehouse.read_parquet(k) for k in keys])
+        tables = [self.warehouse.read_parquet(k) for k in keys]
+        # Files stored before money became decimal(38, 18) are widened exactly on the way out.
+        return pa.concat_tables([upgraded(t, BILLING_SCHEMA) or t for t in tables])
 
     # -- quarantine -------------------------------------------------------------------------------
 
