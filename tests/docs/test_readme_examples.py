@@ -41,6 +41,12 @@ AWS_ONLY = "AWS only: needs an AWS account and the SAM or AWS CLI"
 NOT_RUN: dict[tuple[str, str], str] = {
     ("README.md", "make run"): "runs in the foreground; the `served` fixture runs it with PORT=",
     ("README.md", "make test"): "this suite itself",
+    ("README.md", ".venv/bin/tally serve --demo --self-signed"): (
+        "runs in the foreground; tests/functional/test_serve_https.py starts it as written"
+    ),
+    ("README.md", "cat > sacct.txt <<'EOF'"): (
+        "posts with the agent to `serve --self-signed`: tests/functional/test_serve_https.py runs it verbatim"
+    ),
     ("README.md", ".venv/bin/python bench/ingest.py"): "benchmarks: minutes of load each, run by hand",
     ("agents/README.md", "python agents/build_zipapp.py"): (
         "needs a site: /etc/tally-agent.ini, cron, accounting files (commands checked against --help)"
@@ -285,7 +291,10 @@ def test_aws_example_runs_against_moto(block: Block, moto_endpoint: str, tmp_pat
 # --- synopses: every command and option they name exists --------------------------------------
 
 SYNOPSES: dict[tuple[str, str], str] = {
-    ("README.md", "tally serve [--host H] [--port P] [--demo]"): "tally",
+    (
+        "README.md",
+        "tally serve [--host H] [--port P] [--demo] [--self-signed | --tls-cert FILE --tls-key FILE]",
+    ): "tally",
     ("agents/README.md", "python agents/build_zipapp.py"): "tally-agent",
 }
 GROUPS = {"tally": {"sites", "keys", "registry", "billing"}, "tally-agent": set()}
