@@ -130,7 +130,8 @@ def test_parse_slurm_with_the_wrong_field_count_says_pass_fields(tmp_path: Path)
         + "\n"
     )
     done = agent("parse", "slurm", str(dump))
-    assert done.returncode == 3 and done.stdout == ""
+    # No line fits, so nothing is recognised (exit 4, naming the format) and the hint says why.
+    assert done.returncode == 4 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     summary = "tally-agent parse slurm: lines=4 records=0 skipped=0 errors=4 warnings=0 wrong_field_count=4"
     assert summary in lines

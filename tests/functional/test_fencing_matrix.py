@@ -116,13 +116,6 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/docs"): Case(
         PUBLIC, lambda h, _w: h.get("/v1/docs"), lambda h, _w: h.get("/v1/docs"), 200, 200
     ),
-    ("GET", "/docs/oauth2-redirect"): Case(
-        PUBLIC,
-        lambda h, _w: h.get("/docs/oauth2-redirect"),
-        lambda h, _w: h.get("/docs/oauth2-redirect"),
-        200,
-        200,
-    ),
     ("POST", "/v1/records/{kind}"): Case(
         RECORDS,
         lambda h, w: h.post("/v1/records/jobs", json=[job(100 + next(w.counter), site=OWN)]),

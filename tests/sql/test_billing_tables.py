@@ -14,6 +14,7 @@ from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -399,8 +400,10 @@ def test_an_empty_warehouse_has_typed_empty_tables_and_views(tmp_path: Path) -> 
 
 
 def test_sums_keep_eighteen_places_once_old_files_are_upgraded(tmp_path: Path) -> None:
-    """A file written with decimal(38,10) before the change makes DuckDB truncate the new files'
-    18-place amounts (union_by_name keeps the widest integer part); after `upgrade` sums are exact."""
+    """Files written with decimal(38,10) before the change sit beside decimal(38,18) ones. The
+    DuckDB engine casts every column to its DDL type, so sums are exact even before `upgrade` (a
+    bare `union_by_name` read would truncate the new files' 18 places); `upgrade` rewrites the
+    old files so every reader, Athena included, sees one scale, and sums stay exact."""
     small = [Decimal("1.6E-7"), Decimal("6.6E-9"), Decimal("1.234E-11"), Decimal("0.123456789012345678")]
     big = [Decimal("9" * 19 + ".999999999999999999")] * 5  # five times ~1e19: 20 integer digits
     new = billing_table([{**bill_lines()[0], "billed_cost": c, "effective_cost": c} for c in small + big])
@@ -420,7 +423,12 @@ def test_sums_keep_eighteen_places_once_old_files_are_upgraded(tmp_path: Path) -
     )
     old_cost = old["billed_cost"][0].as_py()
     before = DuckDbEngine(tmp_path).query(query).table.to_pylist()[0]
-    assert before["tiny"] != sum(small, Decimal(0)) + old_cost  # the hazard the upgrade removes
+    assert before["tiny"] == sum(small, Decimal(0)) + old_cost  # the engine's DDL casts
+    [bare] = duckdb.sql(
+        f"SELECT sum(CASE WHEN billed_cost < 1 THEN billed_cost END) AS tiny FROM read_parquet("
+        f"'{folder.as_posix()}/*.parquet', union_by_name = true)"
+    ).fetchall()
+    assert bare[0] != sum(small, Decimal(0)) + old_cost  # the hazard the upgrade removes
 
     warehouse = FsWarehouse(
         pafs.LocalFileSystem(), tmp_path.as_posix(), tmp_path.as_posix(), atomic_rename=True

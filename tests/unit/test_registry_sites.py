@@ -26,7 +26,7 @@ def benchmark(site: str) -> ResourceBenchmark:
 def test_entries_for_unknown_sites_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
     svc = Services(Settings(mode="local", home=tmp_path))
     svc.add_site("NORTH-HPC")
-    store = RegistryStore(svc.warehouse, svc.control)
+    store = RegistryStore(svc.warehouse, sites=svc.control)
     kept = store.add("resources", benchmark("NORTH-HPC"))
     with pytest.raises(RegistryUnknownSiteError, match="site 'SOUTH' is not known"):
         store.add("resources", benchmark("SOUTH"))

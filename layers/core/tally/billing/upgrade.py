@@ -19,14 +19,16 @@ import pyarrow as pa
 
 from tally.adapters.warehouse import Warehouse, open_warehouse
 from tally.billing.focus_schema import BILLING_SCHEMA
-from tally.reconcile.schema import RECONCILIATION_SCHEMA
 from tally.settings import Settings
 
-#: (key prefix, schema its files must have).
-TABLES: tuple[tuple[str, pa.Schema], ...] = (
-    ("billing/", BILLING_SCHEMA),
-    ("reconciliation/", RECONCILIATION_SCHEMA),
-)
+
+def tables() -> tuple[tuple[str, pa.Schema], ...]:
+    """(key prefix, schema its files must have). The reconciliation schema imports on use: the
+    ingest and billing functions load this module (for `upgraded`) and carry no numpy, which the
+    verifier's package needs."""
+    from tally.reconcile.schema import RECONCILIATION_SCHEMA
+
+    return (("billing/", BILLING_SCHEMA), ("reconciliation/", RECONCILIATION_SCHEMA))
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def upgrade(warehouse: Warehouse) -> UpgradeResult:
     checked = 0
     rewritten: list[str] = []
     failed: dict[str, str] = {}
-    for prefix, schema in TABLES:
+    for prefix, schema in tables():
         for key in warehouse.list_keys(prefix):
             if not key.endswith(".parquet") or "/_" in key:
                 continue
