@@ -23,7 +23,10 @@ from tally_agent import cli
 
 DATA = Path(__file__).parent / "data" / "slurm_golden"
 SHARED_SLURM = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "batch" / "apel_slurm.log"
-APEL_FIELDS = "JobID,JobName,User,Group,Start,End,Elapsed,CPUTimeRAW,Partition,NCPUS,NNodes,NodeList,MaxRSS,MaxVMSize,State"
+APEL_FIELDS = (
+    "JobID,JobName,User,Group,Start,End,Elapsed,CPUTimeRAW,"
+    "Partition,NCPUS,NNodes,NodeList,MaxRSS,MaxVMSize,State"
+)
 # Positions of APEL's columns in the corpus header (MaxVMSize takes MaxRSS, CPUTimeRAW TotalCPU).
 _APEL_COLUMNS = (0, 1, 2, 3, 8, 9, 10, 11, 5, 12, 13, 14, 15, 15, 19)
 
