@@ -12,6 +12,7 @@ from tally_agent import __version__, collect, cron
 from tally_agent.config import DEFAULT_CONFIG, Config, ConfigError, load
 from tally_agent.context import ParseContext
 from tally_agent.lock import BusyError
+from tally_agent.output import ndjson_line
 from tally_agent.registry import SOURCES, UnrecognisedInputError, check_fields, nothing_recognised
 from tally_agent.runner import EXIT_OK, EXIT_PENDING, Report, import_files, run
 from tally_agent.timeutil import site_zone
@@ -139,11 +140,11 @@ def _parse(config: Config, source: str, files: List[str]) -> int:
         options={**config.source_options(source), "batch_system": config.batch_system},
     )
     check_fields(source, ctx.options)
-    out = sys.stdout
+    write = sys.stdout.write
     lines = collect.read_files(files or ["-"])
     for record in SOURCES[source].parse(lines, ctx):
-        out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True) + "\n")
-    out.flush()
+        write(ndjson_line(record))
+    sys.stdout.flush()
     stats = ctx.stats.summary()
     print(f"tally-agent parse {source}: " + " ".join(f"{k}={v}" for k, v in stats.items()), file=sys.stderr)
     for hint in ctx.stats.hints:

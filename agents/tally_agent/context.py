@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timezone, tzinfo
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 log = logging.getLogger("tally_agent")
 
@@ -75,10 +75,26 @@ class ParseContext:
 
     def stamp(self, record: Dict[str, Any], batch_system: str) -> Dict[str, Any]:
         """Add site, resource, batch system and benchmark; drop fields left empty."""
-        record["site"] = self.site
-        record["resource"] = self.resource
-        record["batch_system"] = self.batch_system or batch_system
+        return self.stamper(batch_system)(record)
+
+    def identity(self, batch_system: str) -> Dict[str, Any]:
+        """What `stamp` adds to every record (a parser may add it itself, once per parse)."""
+        identity: Dict[str, Any] = {
+            "site": self.site,
+            "resource": self.resource,
+            "batch_system": self.batch_system or batch_system,
+        }
         if self.benchmark_type and self.benchmark_per_core:
-            record["benchmark_type"] = self.benchmark_type
-            record["benchmark_per_core"] = self.benchmark_per_core
-        return {k: v for k, v in record.items() if v is not None and v != ""}
+            identity["benchmark_type"] = self.benchmark_type
+            identity["benchmark_per_core"] = self.benchmark_per_core
+        return identity
+
+    def stamper(self, batch_system: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+        """`stamp` for many records: the identity is worked out once, when a parse starts."""
+        identity = self.identity(batch_system)
+
+        def stamp(record: Dict[str, Any]) -> Dict[str, Any]:
+            record.update(identity)
+            return {k: v for k, v in record.items() if v is not None and v != ""}
+
+        return stamp
