@@ -37,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "batch"
 APEL_SLURM_FIELDS = (
-    "JobID,JobName,User,Group,Start,End,Elapsed,CPUTimeRAW,Partition,NCPUS,NNodes,NodeList,MaxRSS,MaxVMSize,State"
+    "JobID,JobName,User,Group,Start,End,Elapsed,CPUTimeRAW,"
+    "Partition,NCPUS,NNodes,NodeList,MaxRSS,MaxVMSize,State"
 )
 SACCT_HEADER = (
     "JobID|JobName|User|Group|Account|Partition|QOS|Submit|Start|End|Elapsed|TotalCPU|NCPUS|NNodes|"
@@ -52,7 +53,7 @@ cls = getattr(importlib.import_module("apel.parsers." + sys.argv[2]), sys.argv[3
 parser = cls("BENCH", "bench", False)
 records = errors = lines = 0
 with open(sys.argv[4], encoding="utf-8") as handle:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for line in handle:
         lines += 1
         try:
@@ -60,8 +61,8 @@ with open(sys.argv[4], encoding="utf-8") as handle:
                 records += 1
         except Exception:
             errors += 1
-    elapsed = time.perf_counter() - started
-print(json.dumps({"lines": lines, "records": records, "errors": errors, "seconds": elapsed}))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+print(json.dumps({"lines": lines, "records": records, "errors": errors, "seconds": elapsed, "cpu": cpu}))
 """
 
 
@@ -82,7 +83,8 @@ class Case:
 class Run:
     lines: int
     records: int
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # user + system: steadier than wall time on a shared machine
     max_rss_kib: int
     note: str = ""
 
@@ -170,7 +172,14 @@ def _generated_slurm(agent_file: Path, apel_file: Path, lines: int) -> None:
 def _cases(tmp: Path, lines: int, other: int, only: set[str]) -> list[Case]:
     cases = []
     real = {
-        "slurm": ("apel_slurm.log", _vary_slurm, ["--fields", APEL_SLURM_FIELDS], "slurm", "SlurmParser", lines),
+        "slurm": (
+            "apel_slurm.log",
+            _vary_slurm,
+            ["--fields", APEL_SLURM_FIELDS],
+            "slurm",
+            "SlurmParser",
+            lines,
+        ),
         "pbs": ("apel_pbs_torque.log", _vary_pbs, [], "pbs", "PBSParser", other),
         "sge": ("apel_sge.log", _vary_sge, [], "sge", "SGEParser", other),
         "lsf": ("apel_lsf.log", _vary_lsf, [], "lsf", "LSFParser", other),
@@ -207,7 +216,8 @@ def _timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float
 
 def run_agent(case: Case) -> Run:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "agents")}
-    command = [sys.executable, "-m", "tally_agent", "parse", case.source, str(case.agent_file), *case.agent_args]
+    command = [sys.executable, "-m", "tally_agent", "parse", case.source, str(case.agent_file)]
+    command += case.agent_args
     with open(os.devnull, "w") as devnull:  # NDJSON written, to /dev/null
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=devnull, stderr=subprocess.PIPE, env=env)
@@ -220,7 +230,8 @@ def run_agent(case: Case) -> Run:
     if "lines" not in counts:
         raise SystemExit(f"agent failed on {case.name} (status {status}): {err[-500:]}")
     note = f"errors={counts['errors']}" if counts.get("errors", "0") != "0" else ""
-    return Run(int(counts["lines"]), int(counts["records"]), elapsed, usage.ru_maxrss, note)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(int(counts["lines"]), int(counts["records"]), elapsed, cpu, usage.ru_maxrss, note)
 
 
 def run_apel(case: Case, apel: Path, python: str) -> Run | str:
@@ -230,11 +241,13 @@ def run_apel(case: Case, apel: Path, python: str) -> Run | str:
         return err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
     counts = json.loads(out)
     note = f"errors={counts['errors']}" if counts["errors"] else ""
-    return Run(counts["lines"], counts["records"], counts["seconds"], rss, note)
+    return Run(counts["lines"], counts["records"], counts["seconds"], counts["cpu"], rss, note)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=320_000, help="Slurm lines (real and generated)")
     parser.add_argument("--other-lines", type=int, default=100_000, help="lines of PBS, SGE, LSF, HTCondor")
     parser.add_argument("--apel", type=Path, help="checkout of apel/apel (its apel/parsers/*.py)")
@@ -244,31 +257,40 @@ def main() -> None:
     apel = args.apel if args.apel and (args.apel / "apel" / "parsers").is_dir() else None
     if args.apel and apel is None:
         print(f"--apel {args.apel}: no apel/parsers there; APEL columns skipped")
-    print(f"python {sys.version.split()[0]}; tally = whole process, NDJSON to /dev/null; apel = in-process loop")
     print(
-        f"{'input':16} {'lines':>8} | {'tally rec':>9} {'lines/s':>9} {'max RSS':>8} | "
-        f"{'apel rec':>8} {'lines/s':>9} {'max RSS':>8} | {'ratio':>6}"
+        f"python {sys.version.split()[0]}; tally: whole process, NDJSON to /dev/null; apel: in-process loop"
+    )
+    print("lines/s by wall clock (and by CPU time, user + system); ratio = tally / apel, wall (CPU)")
+    print(
+        f"{'input':16} {'lines':>8} | {'tally rec':>9} {'lines/s':>9} {'(cpu)':>9} {'max RSS':>8} | "
+        f"{'apel rec':>8} {'lines/s':>9} {'(cpu)':>9} {'max RSS':>8} | {'ratio':>13}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for case in _cases(Path(tmp), args.lines, args.other_lines, set(args.only.split(","))):
             ours = run_agent(case)
             theirs: Run | str = "no --apel" if apel is None else run_apel(case, apel, args.apel_python)
-            row = (
-                f"{case.name:16} {ours.lines:>8,} | {ours.records:>9,} {ours.lines / ours.seconds:>9,.0f} "
-                f"{ours.max_rss_kib / 1024:>6.1f}Mi | "
-            )
-            if isinstance(theirs, Run):
-                rate = theirs.lines / theirs.seconds
-                row += (
-                    f"{theirs.records:>8,} {rate:>9,.0f} {theirs.max_rss_kib / 1024:>6.1f}Mi | "
-                    f"{ours.lines / ours.seconds / rate:>5.2f}x"
-                )
-            else:
-                row += f"{'':>8} {'':>9} {'':>8} | {'-':>6}  apel: {theirs}"
-            notes = [f"tally {ours.note}" if ours.note else "", ""]
-            if isinstance(theirs, Run) and theirs.note:
-                notes[1] = f"apel {theirs.note}"
-            print(row + ("  " + " ".join(n for n in notes if n) if any(notes) else ""))
+            print(_row(case, ours, theirs))
+
+
+def _side(run: Run) -> str:
+    return (
+        f"{run.records:>8,} {run.lines / run.seconds:>9,.0f} {run.lines / run.cpu_seconds:>9,.0f} "
+        f"{run.max_rss_kib / 1024:>6.1f}Mi"
+    )
+
+
+def _row(case: Case, ours: Run, theirs: Run | str) -> str:
+    row = f"{case.name:16} {ours.lines:>8,} | {' ' + _side(ours)} | "
+    if isinstance(theirs, Run):
+        wall = ours.lines / ours.seconds / (theirs.lines / theirs.seconds)
+        cpu = ours.lines / ours.cpu_seconds / (theirs.lines / theirs.cpu_seconds)
+        row += f"{_side(theirs)} | {wall:>5.2f}x ({cpu:.2f}x)"
+    else:
+        row += f"{'-':>38} | {'-':>13}  apel: {theirs}"
+    notes = [f"tally {ours.note}" if ours.note else ""]
+    if isinstance(theirs, Run) and theirs.note:
+        notes.append(f"apel {theirs.note}")
+    return row + "".join(f"  {n}" for n in notes if n)
 
 
 if __name__ == "__main__":

@@ -178,6 +178,8 @@ class SlurmParser:
         group: Optional[_Group] = None
         key = ""
         first = True
+        fold, finish = self._fold, self._finish
+        width, id_at = self.width, self.id_at  # set again when a header line gives the layout
         for line_no, raw in enumerate(lines, 1):
             stats.lines += 1
             line = raw.rstrip("\r\n")
@@ -190,13 +192,15 @@ class SlurmParser:
                     self.names = parse_fields(line)
                     self.origin = "the header line"
                     self._index()
+                    width, id_at = self.width, self.id_at
                     continue
                 if not self.names:
                     self.names = parse_fields(SACCT_FIELDS)
                     self.origin = "the agent's sacct format"
                     self._index()
+                    width, id_at = self.width, self.id_at
             parts = line.split("|")
-            if len(parts) != self.width:
+            if len(parts) != width:
                 fixed = self._mend(parts)
                 if fixed is None:
                     stats.wrong_field_count += 1
@@ -204,18 +208,17 @@ class SlurmParser:
                     stats.hint(self._fields_hint())
                     continue
                 parts = fixed
-            at = self.id_at
-            job_id = parts[at] if at is not None else parts[self.idx["JOBIDRAW"]]
+            job_id = parts[id_at] if id_at is not None else parts[self.idx["JOBIDRAW"]]
             alloc, dot, _step = job_id.partition(".")
             if alloc != key or group is None:
                 if group is not None:
-                    record = self._finish(group)
+                    record = finish(group)
                     if record is not None:
                         yield record
                 group = _Group(line_no)
                 key = alloc
             try:
-                self._fold(group, parts, bool(dot), line_no)
+                fold(group, parts, bool(dot), line_no)
             except (UnitError, ValueError) as exc:
                 stats.error(SOURCE, line_no, str(exc))
         if group is not None:
