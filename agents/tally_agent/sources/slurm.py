@@ -172,9 +172,12 @@ class SlurmParser:
 
     def parse(self, lines: Iterable[str]) -> Iterator[Dict[str, Any]]:
         stats = self.ctx.stats
-        # Stamped on each record (as of the start), its empty fields left out as stamp does.
+        # Stamped on each record (as of the start), its empty fields left out as stamp does; in
+        # two parts that go where their keys sort among the record's (see _record).
         identity = self.ctx.identity(SOURCE).items()
-        self.identity = {k: v for k, v in identity if v is not None and v != ""}
+        kept = {k: v for k, v in identity if v is not None and v != ""}
+        self.identity_head = {k: v for k, v in kept.items() if k < "cancelled_by"}
+        self.identity_tail = {k: v for k, v in kept.items() if k >= "cancelled_by"}
         group: Optional[_Group] = None
         key = ""
         first = True
@@ -430,52 +433,55 @@ class SlurmParser:
         if exit_code is _MISSING:
             exit_code = _exit_code(exit_text)
             _keep(self._exits, exit_text, exit_code)
-        # What ctx.stamp gives, built directly: fields left empty (None or "") are not set, the
-        # others in the contract's order, then the identity (emptied of its own empty fields).
-        record: Dict[str, Any] = {"local_job_id": alloc} if alloc else {}
-        if array_job:
-            record["array_job_id"] = array_job
+        # What ctx.stamp gives, built directly: fields left empty (None or "") are not set, and
+        # the keys go in in sorted order, which spares the NDJSON encoder most of its sorting.
+        record: Dict[str, Any] = {}
         if array_index is not None:
             record["array_index"] = array_index
-        if job_name and group.has_job:
-            record["job_name"] = job_name
-        if user:
-            record["local_user"] = user
-        if unix_group:
-            record["local_group"] = unix_group
-        if account:
-            record["project"] = account
-        if partition:
-            record["queue"] = partition
-        if qos:
-            record["qos"] = qos
-        if submit is not None:
-            record["submit_time"] = submit
-        record["start_time"] = start
-        record["end_time"] = end
-        record["wall_seconds"] = wall
-        record["cpu_seconds"] = cpu or 0
-        record["cores"] = cores
-        record["nodes"] = nodes
-        record["gpus"] = gpus
-        if model:
-            record["gpu_model"] = model
-        if memory is not None:
-            record["memory_requested_bytes"] = memory
-        if group.max_rss is not None:
-            record["memory_max_bytes"] = group.max_rss
-        if energy_joules is not None:
-            record["energy_joules"] = energy_joules
-        record["state"] = state
+        if array_job:
+            record["array_job_id"] = array_job
+        record.update(self.identity_head)  # batch_system, benchmark_*
         if state == "CANCELLED":
             by = _cancelled_by(state, state_text)
             if by:
                 record["cancelled_by"] = by
+        record["cores"] = cores
+        record["cpu_seconds"] = cpu or 0
+        record["end_time"] = end
+        if energy_joules is not None:
+            record["energy_joules"] = energy_joules
         if exit_code is not None:
             record["exit_code"] = exit_code
+        if model:
+            record["gpu_model"] = model
+        record["gpus"] = gpus
+        if job_name and group.has_job:
+            record["job_name"] = job_name
+        if unix_group:
+            record["local_group"] = unix_group
+        if alloc:
+            record["local_job_id"] = alloc
+        if user:
+            record["local_user"] = user
+        if group.max_rss is not None:
+            record["memory_max_bytes"] = group.max_rss
+        if memory is not None:
+            record["memory_requested_bytes"] = memory
         if node_list and node_list != "None assigned":
             record["node_list"] = node_list
-        record.update(self.identity)
+        record["nodes"] = nodes
+        if account:
+            record["project"] = account
+        if qos:
+            record["qos"] = qos
+        if partition:
+            record["queue"] = partition
+        record.update(self.identity_tail)  # resource, site
+        record["start_time"] = start
+        record["state"] = state
+        if submit is not None:
+            record["submit_time"] = submit
+        record["wall_seconds"] = wall
         return record
 
     def _wall(self, span: int, elapsed_text: str, suspended_text: str, alloc: str, line_no: int) -> int:
