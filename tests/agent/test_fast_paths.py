@@ -88,7 +88,7 @@ def test_value_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert record["cores"] == n
         assert record["memory_max_bytes"] == n * 1024
         assert record["memory_requested_bytes"] == n * 1024**2
-    caches = (parser._durations, parser._sizes, parser._ints, parser._memory, parser._epochs)
+    caches = (parser._durations, parser._sizes, parser._ints, parser._memory, parser._epochs, parser._times)
     assert all(0 < len(cache) <= 8 for cache in caches)
 
 

@@ -6,6 +6,7 @@ The field order comes from a header line (`JobID|JobName|...`), else from the `f
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import timedelta
 from operator import itemgetter
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -151,6 +152,7 @@ class SlurmParser:
         self._gpus: Dict[str, Tuple[int, Optional[str]]] = {}
         self._memory: Dict[Tuple[str, str, int, int], Optional[int]] = {}
         self._epochs: Dict[str, int] = {}
+        self._times: Dict[str, Tuple[Optional[str], Optional[int]]] = {}
         spec = fields or ctx.options.get("fields") or ""
         self.names: List[str] = parse_fields(spec) if spec else []
         self.origin = "the fields option (--fields)"  # where the field order came from, for hints
@@ -304,6 +306,18 @@ class SlurmParser:
             _keep(self._ints, text, value)
         return value  # type: ignore[no-any-return]
 
+    def _time(self, text: str) -> Tuple[Optional[str], Optional[int]]:
+        """ISO time of a sacct time, and its epoch seconds when they can be had."""
+        iso = self.times.to_iso(text)
+        epoch = None
+        if iso is not None:
+            # A failure is raised again where End - Start is needed, as when no time is kept.
+            with suppress(ValueError, OverflowError):
+                epoch = self._epoch(iso)
+        entry = (iso, epoch)
+        _keep(self._times, text, entry)
+        return entry
+
     def _epoch(self, iso: str) -> int:
         """Epoch seconds of an ISO time of `LocalTimes` (always whole seconds)."""
         seconds = self._epochs.get(iso)
@@ -371,32 +385,21 @@ class SlurmParser:
             stats.count("unknown_states")
             stats.warn(SOURCE, line_no, f"job {alloc}: state {state_text!r} is not a Slurm state; skipped")
             return None
-        # Each time text is converted once (LocalTimes.seen); most are found there.
-        seen, to_iso = self.times.seen, self.times.to_iso
-        start = seen.get(start_text, _MISSING)
-        if start is _MISSING:
-            start = to_iso(start_text)
-        end = seen.get(end_text, _MISSING)
-        if end is _MISSING:
-            end = to_iso(end_text)
+        # Each time text is converted once (to ISO, and epoch seconds for End - Start).
+        times = self._times
+        start, start_epoch = times.get(start_text) or self._time(start_text)
+        end, end_epoch = times.get(end_text) or self._time(end_text)
         if start is None:
             return None  # ended before it started (e.g. cancelled while pending): nothing used
         if end is None:
             raise UnitError(f"job {alloc} ended ({state}) without an end time")
         if end < start:
             raise UnitError(f"job {alloc} ends before it starts")
-        submit = seen.get(submit_text, _MISSING)
-        if submit is _MISSING:
-            submit = to_iso(submit_text)
+        submit = (times.get(submit_text) or self._time(submit_text))[0]
         if submit is not None and submit > start:
             submit = None
-        epochs = self._epochs
-        end_epoch = epochs.get(end)
-        if end_epoch is None:
-            end_epoch = self._epoch(end)
-        start_epoch = epochs.get(start)
-        if start_epoch is None:
-            start_epoch = self._epoch(start)
+        if end_epoch is None or start_epoch is None:
+            end_epoch, start_epoch = self._epoch(end), self._epoch(start)  # raises as it should
         span = end_epoch - start_epoch
         # Elapsed (and Suspended) read before, Elapsed within a second of End - Start and no
         # suspension: the usual case, settled here; _wall works out every other.
