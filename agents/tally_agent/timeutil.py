@@ -9,8 +9,6 @@ from tally_agent.units import UnitError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNSET = ("", "Unknown", "None", "NONE", "0", "-", "N/A")
-_SEEN_MAX = 65_536  # distinct times kept by LocalTimes (a few MiB at most)
-_MISSING = object()
 
 
 def site_zone(name: str) -> tzinfo:
@@ -83,29 +81,15 @@ class LocalTimes:
 
     UTC input passes through after a shape check; other zones convert through a per-hour cache
     of UTC offsets (an offset only changes on the hour in every real zone; an hour that happens
-    twice at a DST change is read as its first occurrence). Each text is converted once: sacct
-    repeats its times heavily (a job's steps, jobs that start together), so the answers are kept,
-    up to `_SEEN_MAX` of them (then forgotten all at once: memory stays bounded). Texts that do not
-    convert are not kept, so each of them raises again.
+    twice at a DST change is read as its first occurrence).
     """
 
     def __init__(self, zone: tzinfo) -> None:
         self.zone = zone
         self.utc = zone is timezone.utc
         self._offsets: dict[str, timedelta] = {}
-        # text -> ISO (None for a placeholder); a hot loop may look a text up here first.
-        self.seen: dict[str, Optional[str]] = {}
 
     def to_iso(self, text: str) -> Optional[str]:
-        iso = self.seen.get(text, _MISSING)
-        if iso is _MISSING:
-            iso = self._convert(text)
-            if len(self.seen) >= _SEEN_MAX:
-                self.seen.clear()
-            self.seen[text] = iso
-        return iso  # type: ignore[return-value]
-
-    def _convert(self, text: str) -> Optional[str]:
         if len(text) != 19 or text[10] != "T" or text[4] != "-" or text[13] != ":":
             if text.endswith("Z") and len(text) == 20:
                 return self.to_iso_utc(text[:-1])

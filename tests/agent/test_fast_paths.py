@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 
-from tally_agent import output, timeutil
+from tally_agent import output
 from tally_agent.sources import slurm
-from tally_agent.timeutil import LocalTimes, site_zone
-from tally_agent.units import UnitError
 from tests.agent.conftest import make_ctx, parse_all
 
 HEADER = "JobID|State|Start|End|Elapsed|NCPUS|TotalCPU|ReqMem|MaxRSS"
@@ -34,21 +32,14 @@ def test_ndjson_line_is_json_dumps_text(record: dict[str, Any]) -> None:
     assert output.ndjson_line(record) == want
 
 
-def test_local_times_remember_a_bounded_number_of_texts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(timeutil, "_SEEN_MAX", 10)
-    times = LocalTimes(site_zone("Europe/Berlin"))
-    for minute in range(25):
-        assert times.to_iso(f"2024-07-01T12:{minute:02d}:00") == f"2024-07-01T10:{minute:02d}:00Z"
-        assert len(times.seen) <= 10
-    assert times.to_iso("2024-07-01T12:03:00") == "2024-07-01T10:03:00Z"  # forgotten, worked out again
-
-
-def test_a_bad_time_raises_every_time() -> None:
-    times = LocalTimes(site_zone("UTC"))
-    for _ in range(2):
-        with pytest.raises(UnitError):
-            times.to_iso("2024-13-01T00:00:00")
-    assert "2024-13-01T00:00:00" not in times.seen
+def test_a_bad_time_fails_on_every_line() -> None:
+    lines = [HEADER] + [
+        f"{n}|COMPLETED|2024-13-01T10:00:00|2024-03-01T11:00:00|01:00:00|4|00:10:00||" for n in (1, 2)
+    ]
+    ctx = make_ctx()
+    assert parse_all(slurm.parse, lines, ctx) == []
+    assert ctx.stats.errors == 2
+    assert [message for _, _, message in ctx.stats.problems] == ["bad time '2024-13-01T10:00:00'"] * 2
 
 
 def test_warned_values_are_warned_on_every_line() -> None:

@@ -103,7 +103,7 @@ _RECORD_FIELDS = (
 )
 # Converted values kept per text (durations, sizes, counts repeat across a dump); each cache is
 # emptied when it reaches this many entries, so memory stays bounded on any input.
-_CACHE_MAX = 65_536
+_CACHE_MAX = 16_384
 _MISSING: Any = object()
 _SECOND = timedelta(seconds=1)
 
