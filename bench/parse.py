@@ -13,10 +13,11 @@ For each batch system the same input is read twice:
 Inputs: the real accounting lines of `../shared/data/batch/apel_*.log` (when present) replicated to
 the line count with a fresh job id per copy; Slurm also gets generated lines in the agent's own
 sacct layout (allocation, batch and extern lines per job), given to APEL in its 15-column layout.
-APEL is not part of Tally: pass a checkout of apel/apel (e.g. release 2.5.0) with `--apel`, and an
-interpreter that has its imports (`future`, `iso8601`) with `--apel-python`; without them the apel
-columns are left empty.
-Target: tally >= 5x APEL on the real Slurm lines.
+APEL is not part of Tally: pass a checkout of apel/apel (release 2.5.0: `git archive 2.5.0-1`) with
+`--apel`, and an interpreter that has its imports (`future`, `iso8601`) with `--apel-python`;
+without them the apel columns are left empty (see agents/README.md).
+Target: tally >= 5x APEL on the real Slurm lines. On a shared machine compare the CPU-time ratio:
+wall-clock rates swing with the load of other processes.
 """
 
 from __future__ import annotations
