@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timezone, tzinfo
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 log = logging.getLogger("tally_agent")
 
@@ -75,7 +75,8 @@ class ParseContext:
 
     def stamp(self, record: Dict[str, Any], batch_system: str) -> Dict[str, Any]:
         """Add site, resource, batch system and benchmark; drop fields left empty."""
-        return self.stamper(batch_system)(record)
+        record.update(self.identity(batch_system))
+        return {k: v for k, v in record.items() if v is not None and v != ""}
 
     def identity(self, batch_system: str) -> Dict[str, Any]:
         """What `stamp` adds to every record (a parser may add it itself, once per parse)."""
@@ -88,13 +89,3 @@ class ParseContext:
             identity["benchmark_type"] = self.benchmark_type
             identity["benchmark_per_core"] = self.benchmark_per_core
         return identity
-
-    def stamper(self, batch_system: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
-        """`stamp` for many records: the identity is worked out once, when a parse starts."""
-        identity = self.identity(batch_system)
-
-        def stamp(record: Dict[str, Any]) -> Dict[str, Any]:
-            record.update(identity)
-            return {k: v for k, v in record.items() if v is not None and v != ""}
-
-        return stamp
