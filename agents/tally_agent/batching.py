@@ -6,6 +6,8 @@ import gzip
 import json
 from typing import Any, Dict, Iterable, Iterator
 
+from tally_agent.output import ndjson_line
+
 # API Gateway carries 10 MB; Lambda takes 6 MB, and a binary body is base64-encoded on the way
 # (x 4/3). Capping the *uncompressed* batch at 4 MB keeps the compressed body far below both.
 MAX_RECORDS = 5000
@@ -13,9 +15,7 @@ MAX_BYTES = 4_000_000
 
 
 def encode(record: Dict[str, Any]) -> bytes:
-    return (
-        json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
-    )
+    return ndjson_line(record).encode("utf-8")
 
 
 def batches(

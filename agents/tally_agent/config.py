@@ -26,8 +26,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from tally_agent.transport import server_url_problem
-
 DEFAULT_CONFIG = "/etc/tally-agent.ini"
 
 
@@ -83,6 +81,8 @@ class Config:
         if missing:
             raise ConfigError(f"missing configuration: {', '.join(missing)}")
         if "server" in names:
+            from tally_agent.transport import server_url_problem  # the HTTPS client: not for `parse`
+
             problem = server_url_problem(self.server)
             if problem:
                 raise ConfigError(problem)

@@ -75,10 +75,17 @@ class ParseContext:
 
     def stamp(self, record: Dict[str, Any], batch_system: str) -> Dict[str, Any]:
         """Add site, resource, batch system and benchmark; drop fields left empty."""
-        record["site"] = self.site
-        record["resource"] = self.resource
-        record["batch_system"] = self.batch_system or batch_system
-        if self.benchmark_type and self.benchmark_per_core:
-            record["benchmark_type"] = self.benchmark_type
-            record["benchmark_per_core"] = self.benchmark_per_core
+        record.update(self.identity(batch_system))
         return {k: v for k, v in record.items() if v is not None and v != ""}
+
+    def identity(self, batch_system: str) -> Dict[str, Any]:
+        """What `stamp` adds to every record (a parser may add it itself, once per parse)."""
+        identity: Dict[str, Any] = {
+            "site": self.site,
+            "resource": self.resource,
+            "batch_system": self.batch_system or batch_system,
+        }
+        if self.benchmark_type and self.benchmark_per_core:
+            identity["benchmark_type"] = self.benchmark_type
+            identity["benchmark_per_core"] = self.benchmark_per_core
+        return identity

@@ -9,7 +9,8 @@ recognise.
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Iterator, List, Tuple
+from contextlib import nullcontext
+from typing import IO, ContextManager, Iterable, Iterator, List, Tuple
 
 
 class FileLines:
@@ -20,25 +21,24 @@ class FileLines:
         self.content_lines = 0  # non-blank lines handed out so far
 
     def __iter__(self) -> Iterator[str]:
-        for _name, lines in self.files():
-            yield from lines
+        for name in self.paths:
+            yield from self._lines(name)
 
     def files(self) -> Iterator[Tuple[str, Iterator[str]]]:
         for name in self.paths:
             yield name, self._lines(name)
 
     def _lines(self, name: str) -> Iterator[str]:
+        # One generator between the file and the parser: this runs once per line of every log.
         if name == "-":
-            yield from self._counted(sys.stdin)
-            return
-        with open(name, encoding="utf-8", errors="replace", newline="") as handle:
-            yield from self._counted(handle)
-
-    def _counted(self, lines: Iterable[str]) -> Iterator[str]:
-        for line in lines:
-            if line.strip():
-                self.content_lines += 1
-            yield line
+            opened: ContextManager[IO[str]] = nullcontext(sys.stdin)
+        else:
+            opened = open(name, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115 (entered below)
+        with opened as handle:
+            for line in handle:
+                if not line.isspace():  # a file gives no "" line: a blank one is at least "\n"
+                    self.content_lines += 1
+                yield line
 
 
 def by_file(lines: Iterable[str]) -> Iterator[Tuple[str, Iterator[str]]]:

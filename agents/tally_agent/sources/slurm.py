@@ -6,10 +6,13 @@ The field order comes from a header line (`JobID|JobName|...`), else from the `f
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from contextlib import suppress
+from datetime import timedelta
+from operator import itemgetter
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from tally_agent.context import ParseContext
-from tally_agent.timeutil import LocalTimes
+from tally_agent.timeutil import EPOCH, LocalTimes, parse_iso_z
 from tally_agent.units import UnitError, parse_duration, parse_memory
 
 SOURCE = "slurm"
@@ -72,6 +75,37 @@ _ALIASES = {
     "CONSUMEDENERGY": "ENERGY",
 }
 _UNSET = ("", "Unknown", "None", "NONE")
+# The columns a job's record is made of, fetched in one call (`SlurmParser._pick`) in this order.
+_RECORD_FIELDS = (
+    "JOBID",
+    "JOBIDRAW",
+    "STATE",
+    "ELAPSED",
+    "START",
+    "END",
+    "SUBMIT",
+    "NCPUS",
+    "NNODES",
+    "ALLOCTRES",
+    "JOBNAME",
+    "USER",
+    "GROUP",
+    "ACCOUNT",
+    "PARTITION",
+    "QOS",
+    "ENERGY",
+    "CONSUMEDENERGYRAW",
+    "EXITCODE",
+    "NODELIST",
+    "REQMEM",
+    "REQTRES",
+    "SUSPENDED",
+)
+# Converted values kept per text (durations, sizes, counts repeat across a dump); each cache is
+# emptied when it reaches this many entries, so memory stays bounded on any input.
+_CACHE_MAX = 16_384
+_MISSING: Any = object()
+_SECOND = timedelta(seconds=1)
 
 
 def parse_fields(spec: str) -> List[str]:
@@ -110,6 +144,15 @@ class SlurmParser:
     def __init__(self, ctx: ParseContext, fields: Optional[str] = None) -> None:
         self.ctx = ctx
         self.times = LocalTimes(ctx.zone)
+        # Text -> value caches (see _CACHE_MAX); only values read without a warning are kept.
+        self._durations: Dict[str, int] = {}
+        self._sizes: Dict[str, Optional[int]] = {}
+        self._ints: Dict[str, Optional[int]] = {}
+        self._exits: Dict[str, Optional[int]] = {}
+        self._gpus: Dict[str, Tuple[int, Optional[str]]] = {}
+        self._memory: Dict[Tuple[str, str, int, int], Optional[int]] = {}
+        self._epochs: Dict[str, int] = {}
+        self._times: Dict[str, Tuple[Optional[str], Optional[int]]] = {}
         spec = fields or ctx.options.get("fields") or ""
         self.names: List[str] = parse_fields(spec) if spec else []
         self.origin = "the fields option (--fields)"  # where the field order came from, for hints
@@ -119,16 +162,33 @@ class SlurmParser:
         self.idx: Dict[str, int] = {n: i for i, n in enumerate(self.names)}
         self.width = len(self.names)
         self.name_at = self.idx.get("JOBNAME")
+        self.id_at = self.idx.get("JOBID", self.idx.get("JOBIDRAW"))
+        # A missing column reads as "": its index points past the end, at the "" that _record
+        # appends to the fields.
+        self._pick: Callable[[List[str]], Tuple[str, ...]] = itemgetter(
+            *(self.idx.get(name, self.width) for name in _RECORD_FIELDS)
+        )
+        # TotalCPU, else the CPUTimeRAW of APEL's dumps (used as the CPU time, as APEL does).
+        self.cpu_at = self.idx.get("TOTALCPU", self.idx.get("CPUTIMERAW"))
+        self.rss_at = self.idx.get("MAXRSS")
 
     def parse(self, lines: Iterable[str]) -> Iterator[Dict[str, Any]]:
         stats = self.ctx.stats
+        # Stamped on each record (as of the start), its empty fields left out as stamp does; in
+        # two parts that go where their keys sort among the record's (see _record).
+        identity = self.ctx.identity(SOURCE).items()
+        kept = {k: v for k, v in identity if v is not None and v != ""}
+        self.identity_head = {k: v for k, v in kept.items() if k < "cancelled_by"}
+        self.identity_tail = {k: v for k, v in kept.items() if k >= "cancelled_by"}
         group: Optional[_Group] = None
         key = ""
         first = True
+        fold, finish = self._fold, self._finish
+        width, id_at = self.width, self.id_at  # set again when a header line gives the layout
         for line_no, raw in enumerate(lines, 1):
             stats.lines += 1
             line = raw.rstrip("\r\n")
-            if not line.strip():
+            if not line or line.isspace():
                 continue
             if first:
                 first = False
@@ -137,13 +197,15 @@ class SlurmParser:
                     self.names = parse_fields(line)
                     self.origin = "the header line"
                     self._index()
+                    width, id_at = self.width, self.id_at
                     continue
                 if not self.names:
                     self.names = parse_fields(SACCT_FIELDS)
                     self.origin = "the agent's sacct format"
                     self._index()
+                    width, id_at = self.width, self.id_at
             parts = line.split("|")
-            if len(parts) != self.width:
+            if len(parts) != width:
                 fixed = self._mend(parts)
                 if fixed is None:
                     stats.wrong_field_count += 1
@@ -151,17 +213,17 @@ class SlurmParser:
                     stats.hint(self._fields_hint())
                     continue
                 parts = fixed
-            job_id = parts[self.idx["JOBID"]] if "JOBID" in self.idx else parts[self.idx["JOBIDRAW"]]
+            job_id = parts[id_at] if id_at is not None else parts[self.idx["JOBIDRAW"]]
             alloc, dot, _step = job_id.partition(".")
             if alloc != key or group is None:
                 if group is not None:
-                    record = self._finish(group)
+                    record = finish(group)
                     if record is not None:
                         yield record
                 group = _Group(line_no)
                 key = alloc
             try:
-                self._fold(group, parts, bool(dot), line_no)
+                fold(group, parts, bool(dot), line_no)
             except (UnitError, ValueError) as exc:
                 stats.error(SOURCE, line_no, str(exc))
         if group is not None:
@@ -184,19 +246,28 @@ class SlurmParser:
         at = self.name_at
         return [*parts[:at], "|".join(parts[at : at + extra + 1]), *parts[at + extra + 1 :]]
 
-    def _field(self, parts: List[str], name: str) -> str:
-        at = self.idx.get(name)
-        return "" if at is None else parts[at]
-
     def _fold(self, group: _Group, parts: List[str], is_step: bool, line_no: int) -> None:
-        cpu = self._cpu(parts)
-        rss_text = self._field(parts, "MAXRSS")
+        cpu_text = "" if self.cpu_at is None else parts[self.cpu_at]
+        cpu = None
+        if cpu_text:
+            if cpu_text.startswith("-"):
+                raise UnitError(f"negative CPU time {cpu_text!r}")
+            cpu = self._durations.get(cpu_text)
+            if cpu is None:
+                cpu = parse_duration(cpu_text)
+                _keep(self._durations, cpu_text, cpu)
+        rss_text = "" if self.rss_at is None else parts[self.rss_at]
         rss = None
         if rss_text:
-            try:
-                rss = parse_memory(rss_text)
-            except UnitError:
-                self.ctx.stats.warn(SOURCE, line_no, f"MaxRSS {rss_text!r} unreadable, left empty")
+            rss = self._sizes.get(rss_text, _MISSING)
+            if rss is _MISSING:
+                try:
+                    rss = parse_memory(rss_text)
+                except UnitError:
+                    rss = None
+                    self.ctx.stats.warn(SOURCE, line_no, f"MaxRSS {rss_text!r} unreadable, left empty")
+                else:
+                    _keep(self._sizes, rss_text, rss)
         if rss is not None and (group.max_rss is None or rss > group.max_rss):
             group.max_rss = rss
         if is_step:
@@ -221,16 +292,39 @@ class SlurmParser:
             if at is not None and step[at] not in _UNSET:
                 job[at] = step[at] if job[at] in _UNSET else pick(job[at], step[at])
 
-    def _cpu(self, parts: List[str]) -> Optional[int]:
-        text = self._field(parts, "TOTALCPU")
-        if not text and "TOTALCPU" not in self.idx:
-            # APEL's dumps put CPUTimeRAW (or TotalCPU) here; used as the CPU time, as APEL does.
-            text = self._field(parts, "CPUTIMERAW")
-        if not text:
-            return None
-        if text.startswith("-"):
-            raise UnitError(f"negative CPU time {text!r}")
-        return parse_duration(text)
+    def _duration(self, text: str) -> int:
+        seconds = self._durations.get(text)
+        if seconds is None:
+            seconds = parse_duration(text)
+            _keep(self._durations, text, seconds)
+        return seconds
+
+    def _int(self, text: str) -> Optional[int]:
+        value = self._ints.get(text, _MISSING)
+        if value is _MISSING:
+            value = _int(text)
+            _keep(self._ints, text, value)
+        return value  # type: ignore[no-any-return]
+
+    def _time(self, text: str) -> Tuple[Optional[str], Optional[int]]:
+        """ISO time of a sacct time, and its epoch seconds when they can be had."""
+        iso = self.times.to_iso(text)
+        epoch = None
+        if iso is not None:
+            # A failure is raised again where End - Start is needed, as when no time is kept.
+            with suppress(ValueError, OverflowError):
+                epoch = self._epoch(iso)
+        entry = (iso, epoch)
+        _keep(self._times, text, entry)
+        return entry
+
+    def _epoch(self, iso: str) -> int:
+        """Epoch seconds of an ISO time of `LocalTimes` (always whole seconds)."""
+        seconds = self._epochs.get(iso)
+        if seconds is None:
+            seconds = (parse_iso_z(iso) - EPOCH) // _SECOND
+            _keep(self._epochs, iso, seconds)
+        return seconds
 
     def _finish(self, group: _Group) -> Optional[Dict[str, Any]]:
         parts = group.job
@@ -249,18 +343,39 @@ class SlurmParser:
         return record
 
     def _record(self, group: _Group, parts: List[str]) -> Optional[Dict[str, Any]]:
-        f = self._field
         stats = self.ctx.stats
         line_no = group.line_no
-        job_id = f(parts, "JOBID") or f(parts, "JOBIDRAW")
-        alloc = job_id.split(".", 1)[0]
-        state_text = f(parts, "STATE")
+        (
+            job_id,
+            job_id_raw,
+            state_text,
+            elapsed,
+            start_text,
+            end_text,
+            submit_text,
+            ncpus_text,
+            nnodes_text,
+            alloc_tres,
+            job_name,
+            user,
+            unix_group,
+            account,
+            partition,
+            qos,
+            energy,
+            energy_raw,
+            exit_text,
+            node_list,
+            req_mem,
+            req_tres,
+            suspended,
+        ) = self._pick([*parts, ""])
+        alloc = (job_id or job_id_raw).split(".", 1)[0]
         state = state_text.split(" ", 1)[0].rstrip("+")
         if "[" in alloc:
             # A pending array range (`123_[1-5]`) is a placeholder, not an allocation: never
             # expanded, but counted; one claiming elapsed time carries usage the site must look at.
             stats.count("array_placeholders")
-            elapsed = f(parts, "ELAPSED")
             if elapsed and elapsed not in _UNSET and parse_duration(elapsed) > 0:
                 stats.warn(SOURCE, line_no, f"array placeholder {alloc} ({state}) claims {elapsed} elapsed")
             return None
@@ -270,21 +385,33 @@ class SlurmParser:
             stats.count("unknown_states")
             stats.warn(SOURCE, line_no, f"job {alloc}: state {state_text!r} is not a Slurm state; skipped")
             return None
-        to_iso = self.times.to_iso
-        start = to_iso(f(parts, "START"))
-        end = to_iso(f(parts, "END"))
+        # Each time text is converted once (to ISO, and epoch seconds for End - Start).
+        times = self._times
+        start, start_epoch = times.get(start_text) or self._time(start_text)
+        end, end_epoch = times.get(end_text) or self._time(end_text)
         if start is None:
             return None  # ended before it started (e.g. cancelled while pending): nothing used
         if end is None:
             raise UnitError(f"job {alloc} ended ({state}) without an end time")
         if end < start:
             raise UnitError(f"job {alloc} ends before it starts")
-        submit = to_iso(f(parts, "SUBMIT"))
+        submit = (times.get(submit_text) or self._time(submit_text))[0]
         if submit is not None and submit > start:
             submit = None
-        wall = self._wall(parts, alloc, start, end, line_no)
+        if end_epoch is None or start_epoch is None:
+            end_epoch, start_epoch = self._epoch(end), self._epoch(start)  # raises as it should
+        span = end_epoch - start_epoch
+        # Elapsed (and Suspended) read before, Elapsed within a second of End - Start and no
+        # suspension: the usual case, settled here; _wall works out every other.
+        durations = self._durations
+        wall = durations.get(elapsed)
+        if wall is None or abs(wall - span) > 1 or (suspended and durations.get(suspended) != 0):
+            wall = self._wall(span, elapsed, suspended, alloc, line_no)
         cpu = group.step_cpu if group.steps else group.cpu
-        ncpus = _int(f(parts, "NCPUS"))
+        ints = self._ints
+        ncpus = ints.get(ncpus_text, _MISSING)
+        if ncpus is _MISSING:
+            ncpus = self._int(ncpus_text)
         if ncpus == 0:
             # Never given an allocation (e.g. cancelled before it ran): no core to account, and
             # substituting one would invent usage. Skipped and counted; warned when it claims time.
@@ -293,39 +420,74 @@ class SlurmParser:
                 stats.warn(SOURCE, line_no, f"job {alloc}: 0 CPUs but {wall} s elapsed; skipped")
             return None
         cores = ncpus or 1
-        nodes = _int(f(parts, "NNODES")) or 1
-        gpus, model = gpus_from_tres(f(parts, "ALLOCTRES"))
-        array_job, array_index = _array(alloc)
-        record: Dict[str, Any] = {
-            "local_job_id": alloc,
-            "array_job_id": array_job,
-            "array_index": array_index,
-            "job_name": f(parts, "JOBNAME") if group.has_job else None,
-            "local_user": f(parts, "USER"),
-            "local_group": f(parts, "GROUP"),
-            "project": f(parts, "ACCOUNT"),
-            "queue": f(parts, "PARTITION"),
-            "qos": f(parts, "QOS"),
-            "submit_time": submit,
-            "start_time": start,
-            "end_time": end,
-            "wall_seconds": wall,
-            "cpu_seconds": cpu or 0,
-            "cores": cores,
-            "nodes": nodes,
-            "gpus": gpus,
-            "gpu_model": model,
-            "memory_requested_bytes": self._requested_memory(parts, cores, nodes, line_no),
-            "memory_max_bytes": group.max_rss,
-            "energy_joules": _int(f(parts, "ENERGY") or f(parts, "CONSUMEDENERGYRAW")),
-            "state": state,
-            "cancelled_by": _cancelled_by(state, state_text),
-            "exit_code": _exit_code(f(parts, "EXITCODE")),
-            "node_list": f(parts, "NODELIST") if f(parts, "NODELIST") not in ("None assigned",) else None,
-        }
-        return self.ctx.stamp(record, "slurm")
+        nodes = ints.get(nnodes_text, _MISSING)
+        if nodes is _MISSING:
+            nodes = self._int(nnodes_text)
+        nodes = nodes or 1
+        gpus, model = (0, None) if "gres/gpu" not in alloc_tres else self._gpus_from_tres(alloc_tres)
+        array_job, array_index = (None, None) if "_" not in alloc else _array(alloc)
+        if req_mem or req_tres:
+            memory = self._requested_memory(req_mem, req_tres, cores, nodes, line_no)
+        else:
+            memory = None
+        energy = energy or energy_raw
+        energy_joules = self._int(energy) if energy else None
+        exit_code = self._exits.get(exit_text, _MISSING)
+        if exit_code is _MISSING:
+            exit_code = _exit_code(exit_text)
+            _keep(self._exits, exit_text, exit_code)
+        # What ctx.stamp gives, built directly: fields left empty (None or "") are not set, and
+        # the keys go in in sorted order, which spares the NDJSON encoder most of its sorting.
+        record: Dict[str, Any] = {}
+        if array_index is not None:
+            record["array_index"] = array_index
+        if array_job:
+            record["array_job_id"] = array_job
+        record.update(self.identity_head)  # batch_system, benchmark_*
+        if state == "CANCELLED":
+            by = _cancelled_by(state, state_text)
+            if by:
+                record["cancelled_by"] = by
+        record["cores"] = cores
+        record["cpu_seconds"] = cpu or 0
+        record["end_time"] = end
+        if energy_joules is not None:
+            record["energy_joules"] = energy_joules
+        if exit_code is not None:
+            record["exit_code"] = exit_code
+        if model:
+            record["gpu_model"] = model
+        record["gpus"] = gpus
+        if job_name and group.has_job:
+            record["job_name"] = job_name
+        if unix_group:
+            record["local_group"] = unix_group
+        if alloc:
+            record["local_job_id"] = alloc
+        if user:
+            record["local_user"] = user
+        if group.max_rss is not None:
+            record["memory_max_bytes"] = group.max_rss
+        if memory is not None:
+            record["memory_requested_bytes"] = memory
+        if node_list and node_list != "None assigned":
+            record["node_list"] = node_list
+        record["nodes"] = nodes
+        if account:
+            record["project"] = account
+        if qos:
+            record["qos"] = qos
+        if partition:
+            record["queue"] = partition
+        record.update(self.identity_tail)  # resource, site
+        record["start_time"] = start
+        record["state"] = state
+        if submit is not None:
+            record["submit_time"] = submit
+        record["wall_seconds"] = wall
+        return record
 
-    def _wall(self, parts: List[str], alloc: str, start: str, end: str, line_no: int) -> int:
+    def _wall(self, span: int, elapsed_text: str, suspended_text: str, alloc: str, line_no: int) -> int:
         """Wall seconds: Elapsed, checked against End - Start (Slurm's Elapsed leaves out the time
         the job was suspended, given by the Suspended column when present).
 
@@ -333,14 +495,11 @@ class SlurmParser:
         warning. Shorter is what a suspension gives: kept (with a warning unless Suspended accounts
         for it, in which case End - Start - Suspended is used when it disagrees).
         """
-        span = _seconds_between(start, end)
-        elapsed_text = self._field(parts, "ELAPSED")
         if not elapsed_text or elapsed_text in _UNSET:
             return span
-        elapsed = parse_duration(elapsed_text)
-        suspended_text = self._field(parts, "SUSPENDED")
+        elapsed = self._duration(elapsed_text)
         suspended = (
-            parse_duration(suspended_text) if suspended_text and suspended_text not in _UNSET else None
+            self._duration(suspended_text) if suspended_text and suspended_text not in _UNSET else None
         )
         expected = span - (suspended or 0)
         if abs(elapsed - expected) <= 1:
@@ -363,10 +522,34 @@ class SlurmParser:
         )
         return elapsed
 
-    def _requested_memory(self, parts: List[str], cores: int, nodes: int, line_no: int) -> Optional[int]:
-        """ReqMem decoded, cross-checked against ReqTRES `mem=`, which wins when they disagree."""
-        from_reqmem = self._req_mem(self._field(parts, "REQMEM"), cores, nodes, line_no)
-        from_tres = self._tres_mem(self._field(parts, "REQTRES"), line_no)
+    def _gpus_from_tres(self, tres: str) -> Tuple[int, Optional[str]]:
+        found = self._gpus.get(tres)
+        if found is None:
+            found = gpus_from_tres(tres)
+            _keep(self._gpus, tres, found)
+        return found
+
+    def _requested_memory(
+        self, req_mem: str, req_tres: str, cores: int, nodes: int, line_no: int
+    ) -> Optional[int]:
+        """ReqMem decoded, cross-checked against ReqTRES `mem=`, which wins when they disagree.
+
+        Kept per (ReqMem, ReqTRES, cores, nodes) when no warning was given (a warned value is
+        worked out, and warned about, each time)."""
+        key = (req_mem, req_tres, cores, nodes)
+        size = self._memory.get(key, _MISSING)
+        if size is _MISSING:
+            warnings = self.ctx.stats.warnings
+            size = self._decode_memory(req_mem, req_tres, cores, nodes, line_no)
+            if self.ctx.stats.warnings == warnings:
+                _keep(self._memory, key, size)
+        return size  # type: ignore[no-any-return]
+
+    def _decode_memory(
+        self, req_mem: str, req_tres: str, cores: int, nodes: int, line_no: int
+    ) -> Optional[int]:
+        from_reqmem = self._req_mem(req_mem, cores, nodes, line_no)
+        from_tres = self._tres_mem(req_tres, line_no)
         if from_tres is None:
             return from_reqmem
         if from_reqmem is not None and abs(from_reqmem - from_tres) > _MIB:
@@ -480,10 +663,10 @@ def _exit_code(text: str) -> Optional[int]:
     return int(code)
 
 
-def _seconds_between(start: str, end: str) -> int:
-    from tally_agent.timeutil import parse_iso_z
-
-    return int((parse_iso_z(end) - parse_iso_z(start)).total_seconds())
+def _keep(cache: Dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
 
 
 def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
