@@ -424,7 +424,7 @@ def test_sums_keep_eighteen_places_once_old_files_are_upgraded(tmp_path: Path) -
     old_cost = old["billed_cost"][0].as_py()
     before = DuckDbEngine(tmp_path).query(query).table.to_pylist()[0]
     assert before["tiny"] == sum(small, Decimal(0)) + old_cost  # the engine's DDL casts
-    [bare] = duckdb.sql(
+    [bare] = duckdb.execute(
         f"SELECT sum(CASE WHEN billed_cost < 1 THEN billed_cost END) AS tiny FROM read_parquet("
         f"'{folder.as_posix()}/*.parquet', union_by_name = true)"
     ).fetchall()
