@@ -286,6 +286,82 @@ def bench_reconcile(n_vms: int, days: int) -> None:
         )
 
 
+# -- reconcile scaling: the service in a process of its own per fleet size ---------------------
+
+
+def _peak_rss_mib() -> float:
+    """This process's resident high-water mark (VmHWM), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _write_reconcile_month(home: str, n_vms: int, days: int) -> None:
+    from tally.adapters.warehouse import open_warehouse
+    from tally.settings import Settings
+
+    billing, vms = make_reconcile_month(n_vms, days)
+    warehouse = open_warehouse(Settings(mode="local", home=Path(home)))
+    warehouse.write_parquet("billing/provider=aws/billing_period=2025-03/bench.parquet", billing)
+    warehouse.write_partitioned("vms", vms, "interval_start", "bench")
+
+
+def _reconcile_service_in_child(home: str, queue: mp.Queue[tuple[float, float, int]]) -> None:
+    from tally.adapters.warehouse import open_warehouse
+    from tally.services.reconcile import ReconcileService
+    from tally.settings import Settings
+
+    warehouse = open_warehouse(Settings(mode="local", home=Path(home)))
+    judged_at = datetime(2025, 4, 10, tzinfo=UTC)
+    t0 = time.perf_counter()
+    summary = ReconcileService(warehouse).run("2025-03", judged_at)
+    queue.put((time.perf_counter() - t0, _peak_rss_mib(), summary.instance_days))
+
+
+def reconcile_point(n_vms: int, days: int) -> tuple[float, float, int]:
+    """(seconds, peak RSS MiB, instance-days) of one service run over Parquet written beforehand."""
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as home:
+        writer = ctx.Process(target=_write_reconcile_month, args=(home, n_vms, days))
+        writer.start()
+        writer.join()
+        if writer.exitcode != 0:
+            raise RuntimeError(f"writing the {n_vms}-VM month failed")
+        queue: mp.Queue[tuple[float, float, int]] = ctx.Queue()
+        child = ctx.Process(target=_reconcile_service_in_child, args=(home, queue))
+        child.start()
+        point = queue.get()
+        child.join()
+        return point
+
+
+def loglog_exponent(sizes: list[int], values: list[float]) -> float:
+    """The slope of log(value) against log(size): 1 is linear growth, below 1 sub-linear."""
+    slope, _ = np.polyfit(np.log(np.asarray(sizes, float)), np.log(np.asarray(values, float)), 1)
+    return float(slope)
+
+
+def bench_reconcile_scaling(sizes: list[int], days: int) -> None:
+    times: list[float] = []
+    peaks: list[float] = []
+    for n_vms in sizes:
+        elapsed, peak, instance_days = reconcile_point(n_vms, days)
+        times.append(elapsed)
+        peaks.append(peak)
+        print(
+            f"reconcile scaling      {n_vms:>7,} VMs x {days} days ({n_vms * days * 96:,} samples): "
+            f"{elapsed:7.2f} s, peak RSS {peak:,.0f} MiB, {instance_days:,} instance-days",
+            flush=True,
+        )
+    if len(sizes) > 1:
+        print(
+            f"reconcile scaling      log-log exponent: time {loglog_exponent(sizes, times):.2f}, "
+            f"peak memory {loglog_exponent(sizes, peaks):.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="legacy CUR rows")
@@ -293,7 +369,16 @@ def main() -> None:
     parser.add_argument("--reconcile-vms", type=int, default=2_000, help="VMs of the reconcile month")
     parser.add_argument("--reconcile-days", type=int, default=30, help="days of the reconcile month")
     parser.add_argument("--reconcile-only", action="store_true", help="run only the reconcile section")
+    parser.add_argument(
+        "--reconcile-scaling",
+        type=lambda text: [int(v) for v in text.split(",") if v],
+        default=None,
+        help="fleet sizes of the reconcile scaling curve, e.g. 200,2000,20000 (service run per size)",
+    )
     args = parser.parse_args()
+    if args.reconcile_scaling:
+        bench_reconcile_scaling(args.reconcile_scaling, args.reconcile_days)
+        return
     if args.reconcile_only:
         bench_reconcile(args.reconcile_vms, args.reconcile_days)
         return
