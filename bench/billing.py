@@ -308,7 +308,9 @@ def _write_reconcile_month(home: str, n_vms: int, days: int) -> None:
     warehouse.write_partitioned("vms", vms, "interval_start", "bench")
 
 
-def _reconcile_service_in_child(home: str, queue: mp.Queue[tuple[float, float, int]]) -> None:
+def _reconcile_service_in_child(
+    home: str, chunk_samples: int, queue: mp.Queue[tuple[float, float, int]]
+) -> None:
     from tally.adapters.warehouse import open_warehouse
     from tally.services.reconcile import ReconcileService
     from tally.settings import Settings
@@ -316,11 +318,11 @@ def _reconcile_service_in_child(home: str, queue: mp.Queue[tuple[float, float, i
     warehouse = open_warehouse(Settings(mode="local", home=Path(home)))
     judged_at = datetime(2025, 4, 10, tzinfo=UTC)
     t0 = time.perf_counter()
-    summary = ReconcileService(warehouse).run("2025-03", judged_at)
+    summary = ReconcileService(warehouse, chunk_samples=chunk_samples).run("2025-03", judged_at)
     queue.put((time.perf_counter() - t0, _peak_rss_mib(), summary.instance_days))
 
 
-def reconcile_point(n_vms: int, days: int) -> tuple[float, float, int]:
+def reconcile_point(n_vms: int, days: int, chunk_samples: int) -> tuple[float, float, int]:
     """(seconds, peak RSS MiB, instance-days) of one service run over Parquet written beforehand."""
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as home:
@@ -330,7 +332,7 @@ def reconcile_point(n_vms: int, days: int) -> tuple[float, float, int]:
         if writer.exitcode != 0:
             raise RuntimeError(f"writing the {n_vms}-VM month failed")
         queue: mp.Queue[tuple[float, float, int]] = ctx.Queue()
-        child = ctx.Process(target=_reconcile_service_in_child, args=(home, queue))
+        child = ctx.Process(target=_reconcile_service_in_child, args=(home, chunk_samples, queue))
         child.start()
         point = queue.get()
         child.join()
@@ -343,11 +345,11 @@ def loglog_exponent(sizes: list[int], values: list[float]) -> float:
     return float(slope)
 
 
-def bench_reconcile_scaling(sizes: list[int], days: int) -> None:
+def bench_reconcile_scaling(sizes: list[int], days: int, chunk_samples: int) -> None:
     times: list[float] = []
     peaks: list[float] = []
     for n_vms in sizes:
-        elapsed, peak, instance_days = reconcile_point(n_vms, days)
+        elapsed, peak, instance_days = reconcile_point(n_vms, days, chunk_samples)
         times.append(elapsed)
         peaks.append(peak)
         print(
@@ -360,6 +362,40 @@ def bench_reconcile_scaling(sizes: list[int], days: int) -> None:
             f"reconcile scaling      log-log exponent: time {loglog_exponent(sizes, times):.2f}, "
             f"peak memory {loglog_exponent(sizes, peaks):.2f}"
         )
+
+
+def check_reconcile_streamed(n_vms: int, days: int, chunk_samples: int) -> None:
+    """The service (streamed, `chunk_samples` per chunk) stores exactly the engine's whole-period rows."""
+    from tally.adapters.warehouse import open_warehouse
+    from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window, reconcile
+    from tally.services.reconcile import ReconcileService
+    from tally.settings import Settings
+
+    billing, vms = make_reconcile_month(n_vms, days)
+    judged_at = datetime(2025, 4, 10, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse = open_warehouse(Settings(mode="local", home=Path(tmp)))
+        warehouse.write_parquet("billing/provider=aws/billing_period=2025-03/bench.parquet", billing)
+        warehouse.write_partitioned("vms", vms, "interval_start", "bench")
+        service = ReconcileService(warehouse, chunk_samples=chunk_samples)
+        summary = service.run("2025-03", judged_at)
+        keys = sorted(
+            k for k in warehouse.list_keys("reconciliation") if k.endswith(f"/{summary.run_id}.parquet")
+        )
+        stored = pa.concat_tables([warehouse.read_parquet(k) for k in keys])
+    window = Window.for_period("2025-03", ReconcileConfig().last_closed_day(judged_at))
+    outcome = reconcile(billing, vms, window, ReconcileConfig(), summary.run_id, judged_at)
+    whole = pa.concat_tables([outcome.rows, outcome.invoices]).sort_by(
+        [("day", "ascending"), ("provider", "ascending"), ("resource_id", "ascending")]
+    )
+    same = stored.equals(whole.cast(RECONCILIATION_SCHEMA))
+    print(
+        f"reconcile streamed     {n_vms:,} VMs, chunks of {chunk_samples:,} samples: "
+        f"{stored.num_rows:,} rows, "
+        f"{'identical to' if same else 'DIFFERENT FROM'} the whole-period engine's"
+    )
+    if not same:
+        raise SystemExit(1)
 
 
 def main() -> None:
@@ -375,9 +411,22 @@ def main() -> None:
         default=None,
         help="fleet sizes of the reconcile scaling curve, e.g. 200,2000,20000 (service run per size)",
     )
+    parser.add_argument(
+        "--reconcile-check",
+        type=int,
+        default=None,
+        metavar="CHUNK_SAMPLES",
+        help="compare the streamed service (chunks of this many samples) with the whole-period engine",
+    )
+    parser.add_argument(
+        "--reconcile-chunk-samples", type=int, default=1_000_000, help="samples per chunk of the service"
+    )
     args = parser.parse_args()
+    if args.reconcile_check:
+        check_reconcile_streamed(args.reconcile_vms, args.reconcile_days, args.reconcile_check)
+        return
     if args.reconcile_scaling:
-        bench_reconcile_scaling(args.reconcile_scaling, args.reconcile_days)
+        bench_reconcile_scaling(args.reconcile_scaling, args.reconcile_days, args.reconcile_chunk_samples)
         return
     if args.reconcile_only:
         bench_reconcile(args.reconcile_vms, args.reconcile_days)

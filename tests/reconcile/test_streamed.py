@@ -170,12 +170,16 @@ def test_chunks_hold_whole_instances(warehouse: FsWarehouse) -> None:
     assert (
         len(measured.instances) == len(set(measured.identities)) == 4 + 1 + 12
     )  # the scenario fleet, os-1, the random VMs
-    assert plan_chunks(measured, 1).count == len(measured.instances)
-    assert plan_chunks(measured, 10**9).count == 1
+    assert plan_chunks(measured, 1, 10**6).count == len(measured.instances)
+    assert plan_chunks(measured, 10**9, 10**6).count == 1
     # Instances fill chunks in order, none split.
-    middle = plan_chunks(measured, 800)
+    middle = plan_chunks(measured, 800, 2000)
     assert list(middle.of_instance) == sorted(middle.of_instance)
     assert 1 < middle.count < len(measured.instances)
+    # Bill keys: about as many lines per chunk, never more chunks than the instances have.
+    assert middle.bill_count == 3
+    assert plan_chunks(measured, 1, 10**6).bill_count == len(measured.instances)
+    assert plan_chunks(measured, 10**9, 10**6).bill_count == 1
 
 
 @pytest.mark.parametrize(("chunk_samples", "batch_rows"), [(1, 7), (300, 100), (10**9, 262_144)])

@@ -6,8 +6,9 @@ requested columns, slice by slice, in file order), read in several passes:
 1. the bill's invoice columns: its scope (accounts) and per-invoice sums, added up slice by slice;
 2. the samples' identity columns: every instance in the order it first appears (the engine's
    order) and its number of samples;
-3. per chunk of instances (about `chunk_samples` samples; an instance is never split): their
-   samples and bill lines, measured and aggregated per instance-day.
+3. per chunk of bill keys (about `chunk_samples` lines): their lines, aggregated per instance-day;
+4. per chunk of instances (about `chunk_samples` samples; an instance is never split): their
+   samples, measured per instance-day.
 Instances sharing a name a bill may use (an instance id, a VM name) stay in one chunk, and a bill
 line goes to the chunk of the instances it may match, so every instance-day is computed from all
 its lines and samples in their order: the same numbers, byte for byte, as the whole period. Held
@@ -113,14 +114,17 @@ class Chunks:
 
     count: int
     of_instance: Int64s
+    bill_count: int
 
     def of_bill(self, provider: str, key: str) -> int:
         # The judging is global, so a key's lines only need to stay together: a stable hash.
-        return zlib.crc32(f"{provider}\x1f{key}".encode()) % self.count
+        return zlib.crc32(f"{provider}\x1f{key}".encode()) % self.bill_count
 
 
-def plan_chunks(measured: Fleet, chunk_samples: int) -> Chunks:
-    """Instances fill chunks of about `chunk_samples` samples in order; one is never split."""
+def plan_chunks(measured: Fleet, chunk_samples: int, bill_lines: int) -> Chunks:
+    """Instances fill chunks of about `chunk_samples` samples in order; one is never split. Bill
+    keys hash to chunks of about as many lines, never more chunks than the instances have (each
+    is a pass over the bill)."""
     of_instance = np.zeros(len(measured.instances), np.int64)
     chunk, filled = 0, 0
     for i, count in enumerate(measured.samples):
@@ -128,7 +132,8 @@ def plan_chunks(measured: Fleet, chunk_samples: int) -> Chunks:
             chunk, filled = chunk + 1, 0
         of_instance[i] = chunk
         filled += count
-    return Chunks(chunk + 1, of_instance)
+    bill_count = max(1, min(chunk + 1, -(-bill_lines // chunk_samples)))
+    return Chunks(chunk + 1, of_instance, bill_count)
 
 
 def _bill_chunk(batch: pa.Table, chunks: Chunks) -> pa.Array:
@@ -215,16 +220,19 @@ def reconcile_streamed(
         raise ValueError("chunk_samples must be positive")
     scope: set[tuple[str, str]] = set()
     sums: list[list[dict[str, Any]]] = []
+    lines = 0
     for batch in billing(INVOICE_COLUMNS):
         if batch.num_rows:
+            lines += batch.num_rows
             scope |= bill_scope(batch)
             sums.append(invoice_sums(batch, window.period))
     measured = fleet(vms)
-    chunks = plan_chunks(measured, chunk_samples)
+    chunks = plan_chunks(measured, chunk_samples, lines)
     billed: dict[tuple[str, str, int], BilledDay] = {}
+    for chunk in range(chunks.bill_count):
+        billed.update(_chunk_billed(billing, chunks, chunk))
     days: list[MeasuredDays] = []
     for chunk in range(chunks.count):
-        billed.update(_chunk_billed(billing, chunks, chunk))
         members = np.nonzero(chunks.of_instance == chunk)[0].astype(np.int64)
         if len(members):
             part = _chunk_measured(vms, measured, members)

@@ -5,7 +5,9 @@ since a restated or late line may sit in another period's delivery) and `vms/dt=
 (the window and a day either side, for intervals over midnight and skewed clocks). Writes
     reconciliation/dt=<day>/<run-id>.parquet            one row per instance-day (and invoice)
     reports/reconciliation/<period>/<run-id>.csv|.xlsx  the finance report
-and publishes to the SNS topic TALLY_FINANCE_TOPIC_ARN when anything needs a look.
+and publishes to the SNS topic TALLY_FINANCE_TOPIC_ARN when anything needs a look. The inputs are
+read in slices and judged in chunks of instances (`tally.reconcile.streamed`), so memory follows
+TALLY_RECONCILE_CHUNK_SAMPLES, not the fleet.
 
 The run id is derived from the period, the last judged day and the input files, so a retried run
 on the same input writes the same keys instead of adding rows; a new delivery (a restated bill)
@@ -13,7 +15,8 @@ gives a new run id. Readers take the latest run of a period.
 
 Configuration (TALLY_*): FINANCE_TOPIC_ARN, SNS_ENDPOINT_URL (tests), RECONCILE_SETTLE_HOURS,
 RECONCILE_SAMPLING_SECONDS, RECONCILE_MIN_TOLERANCE_HOURS, RECONCILE_RELATIVE_TOLERANCE,
-RECONCILE_RATE_TOLERANCE, RECONCILE_IDLE_CPU_FRACTION, RECONCILE_RESTATEMENT_DAYS.
+RECONCILE_RATE_TOLERANCE, RECONCILE_IDLE_CPU_FRACTION, RECONCILE_RESTATEMENT_DAYS,
+RECONCILE_CHUNK_SAMPLES.
 Finance may put the invoices' own totals at `reference/invoices/<period>.csv` (invoice_id,
 currency, total); each is then checked against the lines to the cent.
 """
