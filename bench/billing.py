@@ -4,6 +4,8 @@ Prints rows per second and peak memory (the import runs in a fresh process so it
 own; the Arrow pool's high-water mark is printed too). Usage:
 
     .venv/bin/python bench/billing.py [--rows 1000000] [--focus-rows 1000000]
+    .venv/bin/python bench/billing.py --reconcile-scaling 200,600,2000   # verifier: time, VmHWM, fit
+    .venv/bin/python bench/billing.py --reconcile-check 1000000          # streamed == whole period
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ from tally.reconcile.measured import (
 #: Slices of a table in file order, with those of the requested columns each file has.
 Batches = Callable[[Sequence[str]], Iterable[pa.Table]]
 
-#: Samples judged at once: about 0.4 GB of working memory (measured with bench/billing.py).
+#: Samples judged at once: the service peaks at about 1 GB with it, at 2,000 VMs x 30 days as at
+#: 600 (bench/billing.py --reconcile-scaling); twice the chunk, 1.6 GB.
 DEFAULT_CHUNK_SAMPLES = 1_000_000
 
 _IDENTITY_COLUMNS = ("provider", "account", "instance_id", "vm_name", "site")
