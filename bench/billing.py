@@ -13,6 +13,8 @@ amounts (focus-converter reads CSV timestamps as text and cannot convert them).
 focus-converter runs without validation, Tally with all of its rule checks.
 
     .venv/bin/python bench/billing.py [--rows 1000000] [--focus-rows 1000000] [--peer]
+    .venv/bin/python bench/billing.py --reconcile-scaling 200,600,2000   # verifier: time, VmHWM, fit
+    .venv/bin/python bench/billing.py --reconcile-check 1000000          # streamed == whole period
 """
 
 from __future__ import annotations
@@ -388,6 +390,118 @@ def bench_reconcile(n_vms: int, days: int) -> None:
         )
 
 
+# -- reconcile scaling: the service in a process of its own per fleet size ---------------------
+
+
+def _peak_rss_mib() -> float:
+    """This process's resident high-water mark (VmHWM), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _write_reconcile_month(home: str, n_vms: int, days: int) -> None:
+    from tally.adapters.warehouse import open_warehouse
+    from tally.settings import Settings
+
+    billing, vms = make_reconcile_month(n_vms, days)
+    warehouse = open_warehouse(Settings(mode="local", home=Path(home)))
+    warehouse.write_parquet("billing/provider=aws/billing_period=2025-03/bench.parquet", billing)
+    warehouse.write_partitioned("vms", vms, "interval_start", "bench")
+
+
+def _reconcile_service_in_child(
+    home: str, chunk_samples: int, queue: mp.Queue[tuple[float, float, int]]
+) -> None:
+    from tally.adapters.warehouse import open_warehouse
+    from tally.services.reconcile import ReconcileService
+    from tally.settings import Settings
+
+    warehouse = open_warehouse(Settings(mode="local", home=Path(home)))
+    judged_at = datetime(2025, 4, 10, tzinfo=UTC)
+    t0 = time.perf_counter()
+    summary = ReconcileService(warehouse, chunk_samples=chunk_samples).run("2025-03", judged_at)
+    queue.put((time.perf_counter() - t0, _peak_rss_mib(), summary.instance_days))
+
+
+def reconcile_point(n_vms: int, days: int, chunk_samples: int) -> tuple[float, float, int]:
+    """(seconds, peak RSS MiB, instance-days) of one service run over Parquet written beforehand."""
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as home:
+        writer = ctx.Process(target=_write_reconcile_month, args=(home, n_vms, days))
+        writer.start()
+        writer.join()
+        if writer.exitcode != 0:
+            raise RuntimeError(f"writing the {n_vms}-VM month failed")
+        queue: mp.Queue[tuple[float, float, int]] = ctx.Queue()
+        child = ctx.Process(target=_reconcile_service_in_child, args=(home, chunk_samples, queue))
+        child.start()
+        point = queue.get()
+        child.join()
+        return point
+
+
+def loglog_exponent(sizes: list[int], values: list[float]) -> float:
+    """The slope of log(value) against log(size): 1 is linear growth, below 1 sub-linear."""
+    slope, _ = np.polyfit(np.log(np.asarray(sizes, float)), np.log(np.asarray(values, float)), 1)
+    return float(slope)
+
+
+def bench_reconcile_scaling(sizes: list[int], days: int, chunk_samples: int) -> None:
+    times: list[float] = []
+    peaks: list[float] = []
+    for n_vms in sizes:
+        elapsed, peak, instance_days = reconcile_point(n_vms, days, chunk_samples)
+        times.append(elapsed)
+        peaks.append(peak)
+        print(
+            f"reconcile scaling      {n_vms:>7,} VMs x {days} days ({n_vms * days * 96:,} samples): "
+            f"{elapsed:7.2f} s, peak RSS {peak:,.0f} MiB, {instance_days:,} instance-days",
+            flush=True,
+        )
+    if len(sizes) > 1:
+        print(
+            f"reconcile scaling      log-log exponent: time {loglog_exponent(sizes, times):.2f}, "
+            f"peak memory {loglog_exponent(sizes, peaks):.2f}"
+        )
+
+
+def check_reconcile_streamed(n_vms: int, days: int, chunk_samples: int) -> None:
+    """The service (streamed, `chunk_samples` per chunk) stores exactly the engine's whole-period rows."""
+    from tally.adapters.warehouse import open_warehouse
+    from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window, reconcile
+    from tally.services.reconcile import ReconcileService
+    from tally.settings import Settings
+
+    billing, vms = make_reconcile_month(n_vms, days)
+    judged_at = datetime(2025, 4, 10, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse = open_warehouse(Settings(mode="local", home=Path(tmp)))
+        warehouse.write_parquet("billing/provider=aws/billing_period=2025-03/bench.parquet", billing)
+        warehouse.write_partitioned("vms", vms, "interval_start", "bench")
+        service = ReconcileService(warehouse, chunk_samples=chunk_samples)
+        summary = service.run("2025-03", judged_at)
+        keys = sorted(
+            k for k in warehouse.list_keys("reconciliation") if k.endswith(f"/{summary.run_id}.parquet")
+        )
+        stored = pa.concat_tables([warehouse.read_parquet(k) for k in keys])
+    window = Window.for_period("2025-03", ReconcileConfig().last_closed_day(judged_at))
+    outcome = reconcile(billing, vms, window, ReconcileConfig(), summary.run_id, judged_at)
+    whole = pa.concat_tables([outcome.rows, outcome.invoices]).sort_by(
+        [("day", "ascending"), ("provider", "ascending"), ("resource_id", "ascending")]
+    )
+    same = stored.equals(whole.cast(RECONCILIATION_SCHEMA))
+    print(
+        f"reconcile streamed     {n_vms:,} VMs, chunks of {chunk_samples:,} samples: "
+        f"{stored.num_rows:,} rows, "
+        f"{'identical to' if same else 'DIFFERENT FROM'} the whole-period engine's"
+    )
+    if not same:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="legacy CUR rows")
@@ -399,7 +513,29 @@ def main() -> None:
     parser.add_argument(
         "--peer", action="store_true", help=f"also run focus-converter 1.0.0 (installed into {PEER_VENV})"
     )
+    parser.add_argument(
+        "--reconcile-scaling",
+        type=lambda text: [int(v) for v in text.split(",") if v],
+        default=None,
+        help="fleet sizes of the reconcile scaling curve, e.g. 200,2000,20000 (service run per size)",
+    )
+    parser.add_argument(
+        "--reconcile-check",
+        type=int,
+        default=None,
+        metavar="CHUNK_SAMPLES",
+        help="compare the streamed service (chunks of this many samples) with the whole-period engine",
+    )
+    parser.add_argument(
+        "--reconcile-chunk-samples", type=int, default=1_000_000, help="samples per chunk of the service"
+    )
     args = parser.parse_args()
+    if args.reconcile_check:
+        check_reconcile_streamed(args.reconcile_vms, args.reconcile_days, args.reconcile_check)
+        return
+    if args.reconcile_scaling:
+        bench_reconcile_scaling(args.reconcile_scaling, args.reconcile_days, args.reconcile_chunk_samples)
+        return
     if args.reconcile_only:
         bench_reconcile(args.reconcile_vms, args.reconcile_days)
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +75,11 @@ class RecordingWarehouse:
 
     def read_parquet(self, key: str) -> pa.Table:
         return self.inner.read_parquet(key)
+
+    def read_parquet_batches(
+        self, key: str, columns: Sequence[str], batch_rows: int = 262_144
+    ) -> Iterator[pa.Table]:
+        return self.inner.read_parquet_batches(key, columns, batch_rows)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._record("put_bytes", key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -68,6 +68,9 @@ class Warehouse(Protocol):
     ) -> list[str]: ...
     def write_parquet(self, key: str, rows: pa.Table) -> None: ...
     def read_parquet(self, key: str) -> pa.Table: ...
+    def read_parquet_batches(
+        self, key: str, columns: Sequence[str], batch_rows: int = 262_144
+    ) -> Iterator[pa.Table]: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
@@ -136,6 +139,18 @@ class FsWarehouse:
 
     def read_parquet(self, key: str) -> pa.Table:
         return pq.read_table(self._path(key), filesystem=self.fs)
+
+    def read_parquet_batches(
+        self, key: str, columns: Sequence[str], batch_rows: int = 262_144
+    ) -> Iterator[pa.Table]:
+        """The file in slices of at most `batch_rows` rows, with those of `columns` it has, so a
+        reader never holds a whole large file (the verifier streams a month this way)."""
+        with self.fs.open_input_file(self._path(key)) as source:
+            parquet = pq.ParquetFile(source)
+            present = set(parquet.schema_arrow.names)
+            wanted = [c for c in columns if c in present]
+            for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+                yield pa.Table.from_batches([batch])
 
     def put_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)

@@ -102,9 +102,42 @@ def _map_unique(values: pa.ChunkedArray, fn: object) -> pa.Array:
     return pc.take(mapped, encoded.indices)
 
 
-def select_lines(billing: pa.Table) -> pa.Table:
-    """The rows that count for instance-days, with `key`, `day` pieces not yet split."""
-    n = billing.num_rows
+#: The columns `select_lines` reads (others are ignored; missing ones count as null).
+LINE_COLUMNS = (
+    "provider",
+    "resource_id",
+    "x_vm_name",
+    "x_line_item_type",
+    "charge_category",
+    "x_purchase_option",
+    "charge_class",
+    "consumed_unit",
+    "pricing_unit",
+    "x_usage_type",
+    "service_name",
+    "consumed_quantity",
+    "pricing_quantity",
+    "charge_description",
+    "billed_cost",
+    "effective_cost",
+    "list_unit_price",
+    "contracted_unit_price",
+    "charge_period_start",
+    "charge_period_end",
+    "billing_currency",
+    "sub_account_id",
+    "billing_account_id",
+    "invoice_id",
+)
+
+
+def _key_of(text: str | None) -> str | None:
+    slug, resource, vm_name = (text or "\x1f\x1f").split("\x1f")
+    return billed_instance_key(slug, resource or None, vm_name or None)
+
+
+def instance_keys(billing: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Per row: the provider slug, and the instance key (null for lines of no VM instance)."""
     provider = _map_unique(_string(billing, "provider"), provider_key)
     ident = pc.binary_join_element_wise(
         provider,
@@ -112,12 +145,13 @@ def select_lines(billing: pa.Table) -> pa.Table:
         pc.fill_null(_string(billing, "x_vm_name"), ""),
         "\x1f",
     )
+    return provider, _map_unique(ident, _key_of)
 
-    def key_of(text: str | None) -> str | None:
-        slug, resource, vm_name = (text or "\x1f\x1f").split("\x1f")
-        return billed_instance_key(slug, resource or None, vm_name or None)
 
-    key = _map_unique(ident, key_of)
+def select_lines(billing: pa.Table) -> pa.Table:
+    """The rows that count for instance-days, with `key`, `day` pieces not yet split."""
+    n = billing.num_rows
+    provider, key = instance_keys(billing)
     line_type = pc.fill_null(_string(billing, "x_line_item_type"), "")
     negation = pc.equal(line_type, NEGATION)
     usage = pc.equal(pc.fill_null(_string(billing, "charge_category"), ""), "Usage")
@@ -216,7 +250,12 @@ _SUMS = [
 
 def billed_days(billing: pa.Table) -> dict[tuple[str, str, int], BilledDay]:
     """Aggregate the bill per (provider, instance key, day since epoch)."""
-    lines = select_lines(billing)
+    return billed_days_of_lines(select_lines(billing))
+
+
+def billed_days_of_lines(lines: pa.Table) -> dict[tuple[str, str, int], BilledDay]:
+    """`billed_days` of lines already chosen by `select_lines`: every line of an instance must be
+    among them (its sums run in line order, so a subset of instances gives the same numbers)."""
     out: dict[tuple[str, str, int], BilledDay] = {}
     if lines.num_rows == 0:
         return out

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Context, Decimal
+from decimal import Context, Decimal, localcontext
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +36,7 @@ from tally.reconcile.measured import MeasuredDays, MeasuredInstance, empty_measu
 from tally.reconcile.schema import RECONCILIATION_SCHEMA, Verdict
 
 EPOCH = date(1970, 1, 1)
+_INVOICE_GROUP = ("provider", "billing_account_id", "invoice_id", "billing_currency", "charge_category")
 _CENT = Decimal("0.01")
 _WIDE = Context(prec=60)
 
@@ -96,7 +98,7 @@ class _Row:
     detail: str
 
 
-def _scope(billing: pa.Table) -> set[tuple[str, str]]:
+def bill_scope(billing: pa.Table) -> set[tuple[str, str]]:
     """(provider, account) pairs the bill speaks for, with sub-accounts and billing accounts."""
     scope: set[tuple[str, str]] = set()
     if billing.num_rows == 0:
@@ -140,12 +142,39 @@ def reconcile(
     judged_at: datetime,
     expected_invoice_totals: dict[tuple[str, str], Decimal] | None = None,
 ) -> Outcome:
-    """Judge every instance-day of `window`; check invoice totals of `window.period`."""
-    empty = RECONCILIATION_SCHEMA.empty_table()
+    """Judge every instance-day of `window`; check invoice totals of `window.period`.
+
+    The whole period in memory; `tally.reconcile.streamed` gives the same outcome in chunks."""
     billed = billed_days(billing) if billing.num_rows else {}
     measured = measure(vms) if vms.num_rows else empty_measured()
+    return judge(
+        billed,
+        measured,
+        bill_scope(billing),
+        invoice_sums(billing, window.period),
+        window,
+        config,
+        run_id,
+        judged_at,
+        expected_invoice_totals,
+    )
+
+
+def judge(
+    billed: dict[tuple[str, str, int], BilledDay],
+    measured: MeasuredDays,
+    scope: set[tuple[str, str]],
+    sums: list[dict[str, Any]],
+    window: Window,
+    config: ReconcileConfig,
+    run_id: str,
+    judged_at: datetime,
+    expected_invoice_totals: dict[tuple[str, str], Decimal] | None = None,
+) -> Outcome:
+    """The verdicts from the aggregates: billed and measured instance-days, the bill's scope, and
+    its per-invoice sums (`invoice_sums`)."""
+    empty = RECONCILIATION_SCHEMA.empty_table()
     lo, hi = window.days()
-    scope = _scope(billing)
     aliases = _aliases(measured.instances)
 
     by_instance_day: dict[tuple[int, int], int] = {}
@@ -190,9 +219,8 @@ def reconcile(
         rows.append(_judge(None, m_inst, m_position, m_day, measured, vcpus_of, config))
 
     table = _to_table(rows, window, run_id, judged_at) if rows else empty
-    invoices = check_invoices(
-        billing,
-        billed,
+    invoices = invoice_rows(
+        sums,
         rows_flagged(billed, rows, window),
         window,
         run_id,
@@ -365,9 +393,50 @@ def _to_table(rows: list[_Row], window: Window, run_id: str, judged_at: datetime
     return pa.Table.from_pydict(data, schema=RECONCILIATION_SCHEMA)
 
 
-def check_invoices(
-    billing: pa.Table,
-    billed: dict[tuple[str, str, int], BilledDay],
+#: The columns `invoice_sums` and `_scope` read.
+INVOICE_COLUMNS = (*_INVOICE_GROUP, "billed_cost", "billing_period", "sub_account_id")
+
+
+def invoice_sums(billing: pa.Table, period: str) -> list[dict[str, Any]]:
+    """Billed cost summed and counted per (provider, billing account, invoice, currency, charge
+    category) over the lines of `period`, groups in order of first appearance."""
+    if billing.num_rows == 0:
+        return []
+    rows = billing
+    if "billing_period" in billing.column_names:
+        rows = billing.filter(pc.equal(billing.column("billing_period"), period))
+    sums: list[dict[str, Any]] = (
+        rows.select([*_INVOICE_GROUP, "billed_cost"])
+        .group_by(list(_INVOICE_GROUP), use_threads=False)
+        .aggregate([("billed_cost", "sum"), ("billed_cost", "count")])
+        .to_pylist()
+    )
+    return sums
+
+
+def combine_invoice_sums(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """`invoice_sums` of consecutive slices of a bill, added up as if of the whole: groups keep the
+    order they first appear in, and decimals add exactly."""
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    with localcontext() as exact:
+        exact.prec = 80  # two decimal128(38, s) sums never round at this precision
+        for part in parts:
+            for s in part:
+                ident = tuple(s[c] for c in _INVOICE_GROUP)
+                seen = out.get(ident)
+                if seen is None:
+                    out[ident] = dict(s)
+                    continue
+                value = s["billed_cost_sum"]
+                if value is not None:
+                    base = seen["billed_cost_sum"]
+                    seen["billed_cost_sum"] = value if base is None else base + value
+                seen["billed_cost_count"] += s["billed_cost_count"]
+    return list(out.values())
+
+
+def invoice_rows(
+    sums: list[dict[str, Any]],
     flagged: dict[tuple[str, str, str], Decimal],
     window: Window,
     run_id: str,
@@ -378,25 +447,8 @@ def check_invoices(
     summed across currencies, the cost of its flagged instance-days, and a verdict:
     total_mismatch when finance gave a total for (invoice, currency) that differs by a cent or more,
     needs_review when instance-days on it need a look, else ok."""
-    columns = [
-        "provider",
-        "billing_account_id",
-        "invoice_id",
-        "billing_currency",
-        "charge_category",
-        "billed_cost",
-    ]
-    if billing.num_rows == 0:
+    if not sums:
         return pa.Table.from_pylist([], schema=RECONCILIATION_SCHEMA)
-    rows = billing
-    if "billing_period" in billing.column_names:
-        rows = billing.filter(pc.equal(billing.column("billing_period"), window.period))
-    sums = (
-        rows.select(columns)
-        .group_by(columns[:-1], use_threads=False)
-        .aggregate([("billed_cost", "sum"), ("billed_cost", "count")])
-        .to_pylist()
-    )
     totals: dict[tuple[str, str, str, str], dict[str, Decimal]] = defaultdict(dict)
     lines: dict[tuple[str, str, str, str], int] = defaultdict(int)
     for s in sums:

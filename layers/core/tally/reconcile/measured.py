@@ -82,19 +82,14 @@ def measure(vms: pa.Table) -> MeasuredDays:
     """Aggregate `vms` rows (stored schema, or a subset with the needed columns) per instance-day."""
     if vms.num_rows == 0:
         return empty_measured()
-    identity = pc.binary_join_element_wise(
-        pc.fill_null(vms.column("provider"), ""),
-        pc.fill_null(vms.column("account"), ""),
-        pc.fill_null(vms.column("instance_id"), ""),
-        "\x1f",
-    )
+    identity = instance_identity(vms)
     encoded = pc.dictionary_encode(identity).combine_chunks()
     inst = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
     n_inst = len(encoded.dictionary)
     first_row = np.full(n_inst, -1, np.int64)
     order_rows = np.arange(len(inst), dtype=np.int64)
     first_row[inst[::-1]] = order_rows[::-1]  # first occurrence of each instance
-    instances = _instances(vms, first_row)
+    instances = instances_at(vms, first_row)
 
     start = _micros(vms.column("interval_start"))
     end = _micros(vms.column("interval_end"))
@@ -204,7 +199,18 @@ def measure(vms: pa.Table) -> MeasuredDays:
     )
 
 
-def _instances(vms: pa.Table, first_row: Int64s) -> list[MeasuredInstance]:
+def instance_identity(vms: pa.Table) -> pa.ChunkedArray:
+    """Per row, the identity of its instance: provider, account and instance id, joined."""
+    return pc.binary_join_element_wise(
+        pc.fill_null(vms.column("provider"), ""),
+        pc.fill_null(vms.column("account"), ""),
+        pc.fill_null(vms.column("instance_id"), ""),
+        "\x1f",
+    )
+
+
+def instances_at(vms: pa.Table, first_row: Int64s) -> list[MeasuredInstance]:
+    """The instances as the rows at `first_row` spell them."""
     picked = vms.take(pa.array(first_row))
     names = picked.column("vm_name").to_pylist() if "vm_name" in vms.column_names else [None] * len(first_row)
     sites = picked.column("site").to_pylist() if "site" in vms.column_names else [None] * len(first_row)

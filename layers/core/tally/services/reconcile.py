@@ -5,7 +5,9 @@ since a restated or late line may sit in another period's delivery) and `vms/dt=
 (the window and a day either side, for intervals over midnight and skewed clocks). Writes
     reconciliation/dt=<day>/<run-id>.parquet            one row per instance-day (and invoice)
     reports/reconciliation/<period>/<run-id>.csv|.xlsx  the finance report
-and publishes to the SNS topic TALLY_FINANCE_TOPIC_ARN when anything needs a look.
+and publishes to the SNS topic TALLY_FINANCE_TOPIC_ARN when anything needs a look. The inputs are
+read in slices and judged in chunks of instances (`tally.reconcile.streamed`), so memory follows
+TALLY_RECONCILE_CHUNK_SAMPLES, not the fleet.
 
 The run id is derived from the period, the last judged day and the input files, so a retried run
 on the same input writes the same keys instead of adding rows; a new delivery (a restated bill)
@@ -13,7 +15,8 @@ gives a new run id. Readers take the latest run of a period.
 
 Configuration (TALLY_*): FINANCE_TOPIC_ARN, SNS_ENDPOINT_URL (tests), RECONCILE_SETTLE_HOURS,
 RECONCILE_SAMPLING_SECONDS, RECONCILE_MIN_TOLERANCE_HOURS, RECONCILE_RELATIVE_TOLERANCE,
-RECONCILE_RATE_TOLERANCE, RECONCILE_IDLE_CPU_FRACTION, RECONCILE_RESTATEMENT_DAYS.
+RECONCILE_RATE_TOLERANCE, RECONCILE_IDLE_CPU_FRACTION, RECONCILE_RESTATEMENT_DAYS,
+RECONCILE_CHUNK_SAMPLES.
 Finance may put the invoices' own totals at `reference/invoices/<period>.csv` (invoice_id,
 currency, total); each is then checked against the lines to the cent.
 """
@@ -24,7 +27,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -35,24 +38,10 @@ import pyarrow.compute as pc
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tally.adapters.warehouse import Warehouse, partition_key
-from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window, reconcile
+from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window
 from tally.reconcile.report import report_rows, to_csv, to_xlsx
+from tally.reconcile.streamed import DEFAULT_CHUNK_SAMPLES, Batches, reconcile_streamed
 from tally.settings import Settings
-
-VMS_COLUMNS = (
-    "site",
-    "provider",
-    "account",
-    "instance_id",
-    "vm_name",
-    "interval_start",
-    "interval_end",
-    "boot_time",
-    "uptime_seconds",
-    "cpu_busy_seconds",
-    "vcpus",
-    "ingested_at",
-)
 
 
 class ReconcileSettings(BaseSettings):
@@ -68,6 +57,8 @@ class ReconcileSettings(BaseSettings):
     reconcile_idle_cpu_fraction: float = 0.05
     #: The previous period is judged again until this many days into the next (restated bills).
     reconcile_restatement_days: int = 10
+    #: Samples judged at once (the verifier's memory follows this, not the fleet).
+    reconcile_chunk_samples: int = DEFAULT_CHUNK_SAMPLES
 
     def config(self) -> ReconcileConfig:
         return ReconcileConfig(
@@ -152,8 +143,14 @@ class ReconcileService:
         config: ReconcileConfig | None = None,
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        chunk_samples: int = DEFAULT_CHUNK_SAMPLES,
+        batch_rows: int = 262_144,
     ) -> None:
+        if chunk_samples <= 0 or batch_rows <= 0:
+            raise ValueError("chunk_samples and batch_rows must be positive")
         self.warehouse = warehouse
+        self.chunk_samples = chunk_samples
+        self.batch_rows = batch_rows
         self.config = config or ReconcileConfig()
         self.notifier = notifier
         self.clock = clock
@@ -166,7 +163,7 @@ class ReconcileService:
             if env.finance_topic_arn
             else None
         )
-        return cls(warehouse, env.config(), notifier)
+        return cls(warehouse, env.config(), notifier, chunk_samples=env.reconcile_chunk_samples)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -209,20 +206,23 @@ class ReconcileService:
             day += timedelta(days=1)
         return keys
 
-    def _read(self, keys: list[str], columns: tuple[str, ...] | None = None) -> pa.Table | None:
-        tables = []
-        for key in keys:
-            table = self.warehouse.read_parquet(key)
-            for name in ("provider", "billing_period"):
-                value = _path_value(key, name)
-                if value is not None and name not in table.column_names:
-                    table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
-            if columns is not None:
-                table = table.select([c for c in columns if c in table.column_names])
-            tables.append(table)
-        if not tables:
-            return None
-        return pa.concat_tables(tables, promote_options="permissive")
+    def _batches(self, keys: list[str], window: Window | None = None) -> Batches:
+        """Slices of `keys` in order, with the partition values of their paths as columns; with a
+        `window`, bill lines outside it (`_restrict_days`) are dropped."""
+
+        def read(columns: Sequence[str]) -> Iterator[pa.Table]:
+            wanted = [*columns, *_RESTRICT_COLUMNS] if window is not None else list(columns)
+            for key in keys:
+                for table in self.warehouse.read_parquet_batches(key, wanted, self.batch_rows):
+                    for name in ("provider", "billing_period"):
+                        value = _path_value(key, name)
+                        if value is not None and name not in table.column_names:
+                            table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+                    if window is not None and table.num_rows:
+                        table = _restrict_days(table, window)
+                    yield table
+
+        return read
 
     def expected_totals(self, period: str) -> dict[tuple[str, str], Decimal]:
         key = f"reference/invoices/{period}.csv"
@@ -254,19 +254,15 @@ class ReconcileService:
         ).hexdigest()
         run_id = f"{period}-{window.last:%Y%m%d}-{digest[:12]}"
         summary.run_id = run_id
-        billing = self._read(billing_keys)
-        vms = self._read(vms_keys, VMS_COLUMNS)
-        empty_billing = pa.table({"provider": pa.array([], pa.string())})
-        if billing is not None and billing.num_rows:
-            billing = _restrict_days(billing, window)
-        outcome = reconcile(
-            billing if billing is not None else empty_billing,
-            vms if vms is not None else pa.table({"provider": pa.array([], pa.string())}),
+        outcome = reconcile_streamed(
+            self._batches(billing_keys, window),
+            self._batches(vms_keys),
             window,
             self.config,
             run_id,
             now,
             self.expected_totals(period),
+            self.chunk_samples,
         )
         summary.counts = dict(outcome.counts)
         summary.invoice_counts = _count(outcome.invoices.column("verdict").to_pylist())
@@ -306,6 +302,9 @@ class ReconcileService:
     def run_due(self, now: datetime | None = None, restatement_days: int = 10) -> list[RunSummary]:
         now = now or self.clock()
         return [self.run(p, now) for p in periods_to_run(now, self.config, restatement_days)]
+
+
+_RESTRICT_COLUMNS = ("charge_period_start", "charge_period_end", "billing_period")
 
 
 def _restrict_days(billing: pa.Table, window: Window) -> pa.Table:
