@@ -20,8 +20,10 @@ focus-converter runs without validation, Tally with all of its rule checks.
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
