@@ -4,6 +4,6 @@
 -- join on (site, resource, benchmark_type) and a time inside the interval matches at most one row.
 -- jobs_normalised (at the job's end_time) and vms_instance_days (at the interval start) read it.
 CREATE OR REPLACE VIEW registry_benchmarks AS
-SELECT site, resource, benchmark_type, benchmark_per_core, valid_from, valid_to
-FROM registry_resources
-WHERE benchmark_type IN ('HEPscore23', 'HS06')
+SELECT r.site, r.resource, r.benchmark_type, r.benchmark_per_core, r.valid_from, r.valid_to
+FROM registry_resources AS r
+WHERE r.benchmark_type IN ('HEPscore23', 'HS06')
