@@ -203,7 +203,9 @@ def _copy_package(src: Path, dst: Path) -> None:
 
 
 def _not_sql(folder: str, names: list[str]) -> set[str]:
-    return {n for n in names if not n.endswith(".sql") and not (Path(folder) / n).is_dir()}
+    """Everything but the SQL, its folders and the package marker that makes it importable."""
+    keep = {"__init__.py"} if Path(folder) == SQL else set()
+    return {n for n in names if not n.endswith(".sql") and n not in keep and not (Path(folder) / n).is_dir()}
 
 
 def build_layer(
@@ -245,8 +247,9 @@ def build_layer(
         _prune(target)
         return target
     _copy_package(CORE / "tally", target / "tally")
-    # The Athena SQL (tables, views, reports) next to the package, where tally.query.sql_files
-    # looks for it: the reports API and the view deployer read it from the layer.
+    # The Athena SQL (tables, views, reports) as the `athena_queries` package next to `tally`,
+    # where tally.query.sql_files finds it through importlib.resources: the reports API and the
+    # view deployer read it from the layer.
     shutil.copytree(SQL, target / "athena_queries", ignore=_not_sql, dirs_exist_ok=True)
     _prune(target)
     return target

@@ -4,21 +4,11 @@
 -- group (registry_vo_mapping; at most one mapping per site, field and value).
 -- Benchmark per core, per type: the record's own value when it states that type (si2k is
 -- converted to HS06 at 250 si2k = 1 HS06), else the registry value for the job's resource whose
--- validity interval [valid_from, valid_to) holds the job's end_time (intervals of one resource
--- and type never overlap, so at most one matches). HEPscore23 is preferred where both are known.
+-- validity interval [valid_from, valid_to) holds the job's end_time (registry_benchmarks: at most
+-- one matches). HEPscore23 is preferred where both are known.
 -- Normalised core-seconds = wall_seconds x cores x benchmark per core (APEL).
 CREATE OR REPLACE VIEW jobs_normalised AS
-WITH hepscore23 AS (
-  SELECT site, resource, benchmark_per_core, valid_from, valid_to
-  FROM registry_resources
-  WHERE benchmark_type = 'HEPscore23'
-),
-hs06 AS (
-  SELECT site, resource, benchmark_per_core, valid_from, valid_to
-  FROM registry_resources
-  WHERE benchmark_type = 'HS06'
-),
-project_vo AS (
+WITH project_vo AS (
   SELECT site, match_value, vo FROM registry_vo_mapping WHERE match_field = 'project'
 ),
 group_vo AS (
@@ -48,11 +38,11 @@ resolved AS (
   FROM jobs_dedup AS j
   LEFT JOIN project_vo AS pv ON pv.site = j.site AND pv.match_value = j.project
   LEFT JOIN group_vo AS gv ON gv.site = j.site AND gv.match_value = j.local_group
-  LEFT JOIN hepscore23 AS h
-    ON h.site = j.site AND h.resource = j.resource
+  LEFT JOIN registry_benchmarks AS h
+    ON h.benchmark_type = 'HEPscore23' AND h.site = j.site AND h.resource = j.resource
     AND j.end_time >= h.valid_from AND (h.valid_to IS NULL OR j.end_time < h.valid_to)
-  LEFT JOIN hs06 AS s
-    ON s.site = j.site AND s.resource = j.resource
+  LEFT JOIN registry_benchmarks AS s
+    ON s.benchmark_type = 'HS06' AND s.site = j.site AND s.resource = j.resource
     AND j.end_time >= s.valid_from AND (s.valid_to IS NULL OR j.end_time < s.valid_to)
 )
 SELECT

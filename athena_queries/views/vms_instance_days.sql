@@ -2,22 +2,12 @@
 -- counts in the day it starts). measured_hours sums the interval lengths the agent reported
 -- (gaps when the agent was down are not counted); cpu_busy_hours sums busy CPU seconds over all
 -- vCPUs; vcpu_hours = interval hours x vCPUs. Normalised hours = vCPU hours x benchmark per core,
--- from the record when it states the type, else from registry_resources for the VM's site and
+-- from the record when it states the type, else from registry_benchmarks for the VM's site and
 -- resource at the interval start; HEPscore23 is preferred where both are known. measurement says
 -- how the intervals were measured: 'agent' (inside the VM) or 'events' (from the cloud's
 -- notifications, e.g. OpenStack: no CPU counters, so cpu_busy_hours is 0 there).
 CREATE OR REPLACE VIEW vms_instance_days AS
-WITH hepscore23 AS (
-  SELECT site, resource, benchmark_per_core, valid_from, valid_to
-  FROM registry_resources
-  WHERE benchmark_type = 'HEPscore23'
-),
-hs06 AS (
-  SELECT site, resource, benchmark_per_core, valid_from, valid_to
-  FROM registry_resources
-  WHERE benchmark_type = 'HS06'
-),
-intervals AS (
+WITH intervals AS (
   SELECT
     v.site, v.resource, v.provider, v.account, v.region, v.instance_id, v.instance_type,
     v.project, v.vo, v.dt, v.interval_start, v.interval_end, v.uptime_seconds, v.vcpus,
@@ -35,11 +25,11 @@ intervals AS (
       s.benchmark_per_core
     ) AS hs06_per_core
   FROM vms_dedup AS v
-  LEFT JOIN hepscore23 AS h
-    ON h.site = v.site AND h.resource = v.resource
+  LEFT JOIN registry_benchmarks AS h
+    ON h.benchmark_type = 'HEPscore23' AND h.site = v.site AND h.resource = v.resource
     AND v.interval_start >= h.valid_from AND (h.valid_to IS NULL OR v.interval_start < h.valid_to)
-  LEFT JOIN hs06 AS s
-    ON s.site = v.site AND s.resource = v.resource
+  LEFT JOIN registry_benchmarks AS s
+    ON s.benchmark_type = 'HS06' AND s.site = v.site AND s.resource = v.resource
     AND v.interval_start >= s.valid_from AND (s.valid_to IS NULL OR v.interval_start < s.valid_to)
 )
 SELECT

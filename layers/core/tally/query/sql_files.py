@@ -1,7 +1,8 @@
 """The SQL files of `athena_queries/`: where they are, what they define, and in which order.
 
-The folder is found from `TALLY_SQL_DIR`, else by walking up from this package (a checkout or an
-editable install), else next to the package (a Lambda layer ships it at `python/athena_queries`).
+The folder is found from `TALLY_SQL_DIR`, else as the `athena_queries` package through
+`importlib.resources`: installed from the wheel, mapped to the checkout by an editable install, or
+shipped by the Lambda layer at `python/athena_queries`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import sqlglot
@@ -26,12 +28,14 @@ def sql_root() -> Path:
     configured = os.environ.get("TALLY_SQL_DIR")
     if configured:
         return Path(configured)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "athena_queries"
-        if (candidate / "views").is_dir():
-            return candidate
-    raise SqlFileError("no athena_queries folder found: set TALLY_SQL_DIR to its path")
+    try:
+        package = resources.files("athena_queries")
+    except ModuleNotFoundError as error:
+        raise SqlFileError("no athena_queries package installed: set TALLY_SQL_DIR to its path") from error
+    # The files are globbed and read as paths: the package must be a folder, not inside an archive.
+    if not isinstance(package, Path) or not (package / "views").is_dir():
+        raise SqlFileError(f"athena_queries at {package} is not a folder of SQL: set TALLY_SQL_DIR")
+    return package
 
 
 @dataclass(frozen=True)
