@@ -1,12 +1,11 @@
 """Shared by the scaling curves of bench/ingest.py and bench/query.py: the log-log fit and the peak
-memory of one child process."""
+own peak memory of a process."""
 
 from __future__ import annotations
 
 import math
-import os
-import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
@@ -18,11 +17,13 @@ def exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / spread
 
 
-def wait_peak_mb(proc: subprocess.Popen[bytes]) -> float:
-    """Wait for `proc` and return its own peak resident memory (MB), not that of earlier children."""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024  # kilobytes on Linux
+def peak_mb(pid: int | str = "self") -> float:
+    """A live process's own peak resident memory (VmHWM, MB). Not `ru_maxrss`: Linux carries a
+    parent's peak across fork and exec into the child's, so a big parent would inflate it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def print_curve(title: str, unit: str, rows: Sequence[tuple[int, float, float]]) -> None:

@@ -212,7 +212,7 @@ def curve_payloads(records: int, size: int) -> list[bytes]:
 
 def curve(sizes: list[int], size: int, port: int) -> None:
     sys.path.insert(0, str(REPO))  # run as a script, bench/ itself is on the path, not the checkout
-    from bench.curve import print_curve, wait_peak_mb
+    from bench.curve import peak_mb, print_curve
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,9 +224,11 @@ def curve(sizes: list[int], size: int, port: int) -> None:
             proc = serve(home, port)
             try:
                 seconds = post_payloads(port, key, payloads, "gzip", 1)
+                peak = peak_mb(proc.pid)
             finally:
                 proc.terminate()
-            rows.append((records, seconds, wait_peak_mb(proc)))
+                proc.wait(timeout=30)
+            rows.append((records, seconds, peak))
             shutil.rmtree(home)
     print_curve(
         "ingest over HTTP, gzip, one client, a fresh server per size (peak = server RSS)", "records", rows

@@ -304,20 +304,17 @@ def report_only(home: Path, runs: int) -> None:
     """The child of `--curve`: best time of the monthly report on a new engine, on stdout."""
     engine = DuckDbEngine(home / "warehouse")
     spec = make_spec("jobs", *MONTHLY, "2026-01-01", "2026-04-01")
-    print(_best(runs, lambda: run_report(engine, spec)))
+    from bench.curve import peak_mb
+
+    print(_best(runs, lambda: run_report(engine, spec)), peak_mb())
 
 
 def _report_child(home: Path, runs: int) -> tuple[float, float]:
-    from bench.curve import wait_peak_mb
-
+    """Time and own peak memory of the report in a fresh process."""
     argv = [sys.executable, __file__, "--report-only", "--dir", str(home), "--runs", str(runs)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    peak = wait_peak_mb(proc)
-    if proc.returncode != 0:
-        raise RuntimeError(f"report child failed with {proc.returncode}")
-    return float(out), peak
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def curve(base: Path, sizes: list[int], file_counts: list[int], runs: int) -> None:
