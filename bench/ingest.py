@@ -1,6 +1,11 @@
 """Ingest throughput over loopback HTTP against the raw Arrow floor, measured in the same run.
 
     .venv/bin/python bench/ingest.py [--jobs 200000] [--batch 5000]
+    .venv/bin/python bench/ingest.py --curve [--sizes 50000,200000,1000000]
+
+`--curve` instead posts 50k, 200k and 1M records (gzip, one client, a fresh server each) and prints
+the time and the server's peak memory at each size, and the exponent of a log-log fit of time
+against size (about 4 minutes on two idle cores; `--sizes 50000,200000` for a quick look).
 
 Two shapes of history are measured: a busy cluster's month and a quieter site's half year.
 
@@ -18,6 +23,7 @@ import gzip
 import http.client
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -92,10 +98,14 @@ def serve(home: Path, port: int) -> subprocess.Popen[bytes]:
 
 def post_all(port: int, key: str, bodies: list[bytes], encoding: str | None, clients: int) -> float:
     """Post every batch with `clients` keep-alive connections (stdlib, as the agent does)."""
+    payloads = [gzip.compress(b, 6) if encoding else b for b in bodies]  # prepared before timing
+    return post_payloads(port, key, payloads, encoding, clients)
+
+
+def post_payloads(port: int, key: str, payloads: list[bytes], encoding: str | None, clients: int) -> float:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
     if encoding:
         headers["Content-Encoding"] = encoding
-    payloads = [gzip.compress(b, 6) if encoding else b for b in bodies]  # prepared before timing
     queue = list(reversed(payloads))
     lock = threading.Lock()
 
@@ -165,7 +175,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--port", type=int, default=18741)
+    parser.add_argument("--curve", action="store_true", help="time and peak memory against batch count")
+    parser.add_argument("--sizes", default="50000,200000,1000000", help="record counts for --curve")
     a = parser.parse_args()
+    if a.curve:
+        curve([int(n) for n in a.sizes.split(",")], a.batch, a.port)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         # A busy cluster's month (batches of about one day) and a quieter site's half year
@@ -174,6 +189,50 @@ def main() -> None:
             scenario(Path(tmp) / f"m{months}", batches(a.jobs, a.batch, months), months, a.port)
     cold = cold_import_seconds() * 1000
     print(f"cold import of functions/ingest_api/app.py, no pandas as on Lambda (median of 5): {cold:.0f} ms")
+
+
+CURVE_BASE = 50_000
+
+
+def curve_payloads(records: int, size: int) -> list[bytes]:
+    """`records` jobs as gzip batches: copies of one busy month of 50,000 jobs, each copy with its
+    own job ids, so the client holds only compressed bytes even at a million records."""
+    base = [dict(r, site="BENCH") for r in generate_jobs(datetime(2026, 10, 1, tzinfo=UTC), 1, CURVE_BASE)]
+    base.sort(key=lambda r: str(r["end_time"]))
+    payloads: list[bytes] = []
+    for copy in range(-(-records // len(base))):
+        chunk = base[: records - copy * len(base)]
+        for i in range(0, len(chunk), size):
+            lines = (
+                orjson.dumps(dict(r, local_job_id=f"{r['local_job_id']}.{copy}")) for r in chunk[i : i + size]
+            )
+            payloads.append(gzip.compress(b"\n".join(lines) + b"\n", 6))
+    return payloads
+
+
+def curve(sizes: list[int], size: int, port: int) -> None:
+    sys.path.insert(0, str(REPO))  # run as a script, bench/ itself is on the path, not the checkout
+    from bench.curve import peak_mb, print_curve
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for records in sizes:
+            payloads = curve_payloads(records, size)
+            home = Path(tmp) / f"curve-{records}"
+            tally(home, ["sites", "add", "BENCH"])
+            key = tally(home, ["keys", "create", "--site", "BENCH"])
+            proc = serve(home, port)
+            try:
+                seconds = post_payloads(port, key, payloads, "gzip", 1)
+                peak = peak_mb(proc.pid)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+            rows.append((records, seconds, peak))
+            shutil.rmtree(home)
+    print_curve(
+        "ingest over HTTP, gzip, one client, a fresh server per size (peak = server RSS)", "records", rows
+    )
 
 
 def scenario(tmp: Path, bodies: list[bytes], months: int, port: int) -> None:

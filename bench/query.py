@@ -3,6 +3,13 @@ jobs written with the project's own warehouse writer, against a bare DuckDB scan
 
     .venv/bin/python bench/query.py [--jobs 10000000] [--dir /tmp/tally-bench-query] [--runs 3]
     .venv/bin/python bench/query.py --startup [--dir /tmp/tally-bench-startup] [--runs 5]
+    .venv/bin/python bench/query.py --curve [--sizes 1000000,3000000] [--files 100,1000]
+
+`--curve` prints the monthly report's time (best of --runs, on a new engine in a child process) and
+that process's peak memory over 1M and 3M jobs, then over 1M jobs in 100 and 1,000 files, each
+with the exponent of a log-log fit of time against size (a few minutes). The full curve, 10M jobs
+and 10,000 files, takes about half an hour to build:
+    .venv/bin/python bench/query.py --curve --sizes 1000000,3000000,10000000 --files 100,1000,10000
 
 `--startup` instead measures what a person waits for on the demo warehouse (loaded by `tally
 demo`) and on a copy with 10x its files (each file hard-linked ten times; the views deduplicate
@@ -123,23 +130,32 @@ def month_of_jobs(rng: np.random.Generator, year: int, month: int, n: int, first
         **nulls,
     }
     schema = stored_schema("jobs")
-    return pa.table([columns[f.name].cast(f.type) for f in schema], schema=schema)
+    # Fields added to the contract since (all optional) are left null, as an older agent sends them.
+    return pa.table(
+        [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in schema],
+        schema=schema,
+    )
 
 
-def build(home: Path, jobs: int) -> None:
+def build(home: Path, jobs: int, files: int = len(MONTHS)) -> None:
+    """`jobs` jobs over three months, written as about `files` files (batches per month)."""
     warehouse = open_warehouse(Settings(mode="local", home=home))
     rng = np.random.default_rng(42)
     per_month = -(-jobs // len(MONTHS))
+    slices = max(1, files // len(MONTHS))
     for i, (year, month) in enumerate(MONTHS):
         n = min(per_month, jobs - i * per_month)
-        warehouse.write_partitioned(
-            "jobs",
-            month_of_jobs(rng, year, month, n, i * per_month),
-            "end_time",
-            f"bench-{year}-{month:02d}",
-            MODELS["jobs"].partition_span,
-            cluster_order("jobs"),
-        )
+        table = month_of_jobs(rng, year, month, n, i * per_month)
+        step = -(-n // slices)
+        for k in range(0, n, step):
+            warehouse.write_partitioned(
+                "jobs",
+                table.slice(k, step),
+                "end_time",
+                f"bench-{year}-{month:02d}" + (f"-{k // step}" if slices > 1 else ""),
+                MODELS["jobs"].partition_span,
+                cluster_order("jobs"),
+            )
     store = RegistryStore(warehouse)
     change = datetime(2026, 2, 15, 12, tzinfo=UTC)
     since = datetime(2020, 1, 1, tzinfo=UTC)
@@ -281,6 +297,53 @@ def _measure(name: str, home: Path, runs: int) -> None:
     print(f"  bare DuckDB, the month's {len(month_files)} files grouped: {bare_month:.3f} s")
 
 
+MONTHLY = (["site", "vo", "project", "month"], ["jobs", "core_hours", "normalised_core_hours"])
+
+
+def report_only(home: Path, runs: int) -> None:
+    """The child of `--curve`: best time of the monthly report on a new engine, on stdout."""
+    engine = DuckDbEngine(home / "warehouse")
+    spec = make_spec("jobs", *MONTHLY, "2026-01-01", "2026-04-01")
+    from bench.curve import peak_mb
+
+    print(_best(runs, lambda: run_report(engine, spec)), peak_mb())
+
+
+def _report_child(home: Path, runs: int) -> tuple[float, float]:
+    """Time and own peak memory of the report in a fresh process."""
+    argv = [sys.executable, __file__, "--report-only", "--dir", str(home), "--runs", str(runs)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def curve(base: Path, sizes: list[int], file_counts: list[int], runs: int) -> None:
+    sys.path.insert(
+        0, str(Path(__file__).resolve().parents[1])
+    )  # run as a script, bench/ itself is on the path, not the checkout
+    from bench.curve import print_curve
+
+    by_jobs, by_files = [], []
+    for jobs in sizes:
+        home = base / f"jobs-{jobs}"
+        shutil.rmtree(home, ignore_errors=True)
+        build(home, jobs)
+        by_jobs.append((jobs, *_report_child(home, runs)))
+        shutil.rmtree(home)
+    for files in file_counts:
+        home = base / f"files-{files}"
+        shutil.rmtree(home, ignore_errors=True)
+        build(home, FILE_CURVE_JOBS, files)
+        written = sum(1 for _ in (home / "warehouse" / "jobs").rglob("*.parquet"))
+        by_files.append((written, *_report_child(home, runs)))
+        shutil.rmtree(home)
+    print_curve("monthly jobs report (3 months, normalised), by jobs, in 3 files", "jobs", by_jobs)
+    print_curve(f"the same report over {FILE_CURVE_JOBS:,} jobs, by Parquet files", "files", by_files)
+
+
+FILE_CURVE_JOBS = 1_000_000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=10_000_000)
@@ -288,9 +351,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="keep an existing warehouse of the same size")
     parser.add_argument("--startup", action="store_true", help="start-up and warm latency on the demo")
+    parser.add_argument("--curve", action="store_true", help="time and peak memory against jobs and files")
+    parser.add_argument("--sizes", default="1000000,3000000", help="job counts for --curve")
+    parser.add_argument("--files", default="100,1000", help="file counts for --curve")
+    parser.add_argument("--report-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.startup:
         startup(args.dir or Path("/tmp/tally-bench-startup"), args.runs)
+        return
+    if args.report_only:
+        report_only(args.dir, args.runs)
+        return
+    if args.curve:
+        sizes = [int(n) for n in args.sizes.split(",") if n]
+        counts = [int(n) for n in args.files.split(",") if n]
+        curve(args.dir or Path("/tmp/tally-bench-curve"), sizes, counts, args.runs)
         return
     home: Path = args.dir or Path("/tmp/tally-bench-query")
     root = home / "warehouse"

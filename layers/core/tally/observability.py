@@ -10,8 +10,9 @@
   locally when `TALLY_METRICS=1` (they are JSON lines on stdout).
 - Traces: X-Ray through Powertools `Tracer`, enabled in Lambda only.
 
-The ASGI middleware measures and reports the records route from its JSON answer, so the route
-code and the ingest service know nothing about any of this.
+The ASGI middleware measures and reports the records route; the route leaves its batch figures in
+the request scope (`note_batch`), so the answer is never buffered or parsed again and the ingest
+service knows nothing about any of this.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
-import orjson
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -101,6 +101,18 @@ def record_refusal(kind: str, status: int) -> dict[str, Any] | None:
     return dict(document)
 
 
+# The scope key under which the records route leaves the figures of the batch it ingested.
+BATCH_FIGURES = "tally.batch_figures"
+FIGURES = ("batch_id", "site", "accepted", "rejected", "duplicates", "replayed")
+
+
+def note_batch(scope: Scope, figures: dict[str, Any]) -> None:
+    """Called by the records route: the figures of its batch, for the middleware to report."""
+    slot = scope.get(BATCH_FIGURES)
+    if isinstance(slot, dict):
+        slot.update((k, figures.get(k)) for k in FIGURES)
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or []:
         if key.lower() == name:
@@ -135,7 +147,9 @@ class ObservabilityMiddleware:
         is_batch = match is not None and scope.get("method") == "POST"
         started = time.perf_counter()
         status = 0
-        body = bytearray()
+        figures: dict[str, Any] = {}
+        if is_batch:
+            scope[BATCH_FIGURES] = figures
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -144,8 +158,6 @@ class ObservabilityMiddleware:
                 headers = list(message.get("headers") or [])
                 headers.append((CORRELATION_HEADER.encode(), cid.encode()))
                 message["headers"] = headers
-            elif message["type"] == "http.response.body" and is_batch and status == 200:
-                body.extend(message.get("body", b""))
             await send(message)
 
         try:
@@ -153,11 +165,11 @@ class ObservabilityMiddleware:
         finally:
             if is_batch and match is not None:
                 latency_ms = (time.perf_counter() - started) * 1000
-                self._report(match["kind"], status, bytes(body), latency_ms)
+                self._report(match["kind"], status, figures, latency_ms)
             logger.set_correlation_id(None)
 
     @staticmethod
-    def _report(kind: str, status: int, body: bytes, latency_ms: float) -> None:
+    def _report(kind: str, status: int, figures: dict[str, Any], latency_ms: float) -> None:
         if status != 200:
             logger.info(
                 "batch refused", extra={"kind": kind, "status": status, "latency_ms": round(latency_ms)}
@@ -165,22 +177,17 @@ class ObservabilityMiddleware:
             if 400 <= status < 500:
                 record_refusal(kind, status)
             return
-        try:
-            result = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            logger.warning("batch answer is not JSON", extra={"kind": kind})
+        if not figures:
+            logger.warning("batch answered 200 without its figures", extra={"kind": kind})
             return
-        fields = {
-            k: result.get(k) for k in ("batch_id", "site", "accepted", "rejected", "duplicates", "replayed")
-        }
-        logger.info("batch ingested", extra={"kind": kind, "latency_ms": round(latency_ms, 1), **fields})
-        if not result.get("replayed"):
+        logger.info("batch ingested", extra={"kind": kind, "latency_ms": round(latency_ms, 1), **figures})
+        if not figures.get("replayed"):
             record_batch(
-                str(result.get("site")),
+                str(figures.get("site")),
                 kind,
-                int(result.get("accepted") or 0),
-                int(result.get("rejected") or 0),
-                int(result.get("duplicates") or 0),
+                int(figures.get("accepted") or 0),
+                int(figures.get("rejected") or 0),
+                int(figures.get("duplicates") or 0),
                 latency_ms,
             )
 

@@ -193,6 +193,13 @@ class DynamoControlStore:
             if not _conditional_failed(exc):
                 raise
 
+    def advance_sync_many(
+        self, site: str, kind: str, updates: Sequence[tuple[str, datetime, Sequence[bytes]]]
+    ) -> None:
+        # Each resource has its own items and conditional transactions: nothing to share.
+        for resource, latest, identities in updates:
+            self.advance_sync(site, kind, resource, latest, identities)
+
     def _count_new(self, key: dict[str, Any], seen: str, digests: list[str]) -> None:
         """Store the identities not stored yet and add their number to the count, atomically.
 

@@ -166,21 +166,28 @@ class SqliteControlStore:
     def advance_sync(
         self, site: str, kind: str, resource: str, latest: datetime, identities: Sequence[bytes]
     ) -> None:
+        self.advance_sync_many(site, kind, [(resource, latest, identities)])
+
+    def advance_sync_many(
+        self, site: str, kind: str, updates: Sequence[tuple[str, datetime, Sequence[bytes]]]
+    ) -> None:
+        # One transaction: the identities seen and the counts of the new ones move together, and
+        # the random-keyed index pages a batch touches are written to the WAL once, not per resource.
         with self._tx() as db:
-            # One transaction: the identities seen and the count of the new ones move together.
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO sync_records VALUES (?)",
-                ((identity,) for identity in identities),
-            )
-            added = db.total_changes - before
-            db.execute(
-                """INSERT INTO sync_state VALUES (?, ?, ?, ?, ?)
-                   ON CONFLICT (site, kind, resource) DO UPDATE SET
-                     latest_event_time = max(coalesce(latest_event_time, ''), excluded.latest_event_time),
-                     record_count = record_count + excluded.record_count""",
-                (site, kind, resource, utc_text(latest), added),
-            )
+            for resource, latest, identities in updates:
+                before = db.total_changes
+                db.executemany(
+                    "INSERT OR IGNORE INTO sync_records VALUES (?)",
+                    ((identity,) for identity in identities),
+                )
+                added = db.total_changes - before
+                db.execute(
+                    """INSERT INTO sync_state VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (site, kind, resource) DO UPDATE SET
+                         latest_event_time = max(coalesce(latest_event_time, ''), excluded.latest_event_time),
+                         record_count = record_count + excluded.record_count""",
+                    (site, kind, resource, utc_text(latest), added),
+                )
 
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState:
         row = (

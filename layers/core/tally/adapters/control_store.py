@@ -38,6 +38,12 @@ class ControlStore(Protocol):
         number of distinct records stored for the site, kind and resource.
         """
 
+    def advance_sync_many(
+        self, site: str, kind: str, updates: Sequence[tuple[str, datetime, Sequence[bytes]]]
+    ) -> None:
+        """`advance_sync` for each (resource, latest, identities) of one batch, as one write where
+        the store can (SQLite: one transaction, so each index page is written once per batch)."""
+
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState: ...
 
     def add_counts(self, count: IngestCount) -> None: ...

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.contract import problems, records_body
 from tally.api.deps import RecordsWriter, ServicesDep
 from tally.api.models import IngestResponse
 from tally.domain.records import KINDS, RecordKind
+from tally.observability import note_batch
 from tally.services.body import check_utf8, decompress, media_type, split_lines
 from tally.services.problems import not_found, too_large
 from tally.settings import Settings
@@ -55,7 +56,7 @@ async def post_records(
     # encoding of the body, not a parameter of the operation): neither is a parameter of its own.
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
     content_encoding: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> IngestResponse:
+) -> Response:
     if kind not in KINDS:
         raise not_found(f"unknown record kind {kind!r}: use one of {', '.join(KINDS)}")
     media = media_type(content_type)
@@ -69,7 +70,10 @@ async def post_records(
         result = svc.ingest.ingest(_kind(kind), lines, who)
         return IngestResponse.model_validate(result, from_attributes=True)
 
-    return await run_in_threadpool(work)
+    answer = await run_in_threadpool(work)
+    note_batch(request.scope, answer.__dict__)
+    # Already a validated IngestResponse: serialised once here, not validated and encoded again.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _kind(kind: str) -> RecordKind:

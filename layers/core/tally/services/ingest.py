@@ -211,11 +211,15 @@ class IngestService:
                 [(model.event_time, "max"), (model.event_time, "count")]
             )
             identities = _identities_by_resource(kind, outcome.site, table)
-            for row in grouped.to_pylist():
-                resource = row[model.resource_field]
-                self.control.advance_sync(
-                    outcome.site, kind, resource, row[f"{model.event_time}_max"], identities[resource]
+            updates = [
+                (
+                    row[model.resource_field],
+                    row[f"{model.event_time}_max"],
+                    identities[row[model.resource_field]],
                 )
+                for row in grouped.to_pylist()
+            ]
+            self.control.advance_sync_many(outcome.site, kind, updates)
         self.control.add_counts(
             IngestCount(
                 outcome.site, now.date(), kind, outcome.accepted, outcome.duplicates, outcome.rejected
