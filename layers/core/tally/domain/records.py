@@ -41,7 +41,10 @@ def _as_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         # 0001-01-01T00:00:00+01:00 is a valid time whose UTC instant is before year 1.
-        raise ValueError("time is out of range once converted to UTC") from None
+        raise ValueError(
+            f"time is out of range once converted to UTC ({value.isoformat()} lies outside the years"
+            " 1 to 9999 in UTC)"
+        ) from None
 
 
 UtcTime = Annotated[datetime, AfterValidator(_as_utc)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from tally.domain.records import UtcTime
 from tally.registry.patterns import glob_to_like
 
 RegistryKind = Literal["resources", "applications", "vo_mapping"]
@@ -26,18 +27,6 @@ def _not_a_number(value: object) -> object:
     return value
 
 
-def _in_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 and 9999-12-31T23:59-01:00 have no UTC instant
-        raise ValueError(f"{value.isoformat()} lies outside the years 1 to 9999 in UTC") from None
-
-
-#: A date-time as UTC (naive means UTC) given as ISO 8601 text; one whose UTC instant does not
-#: exist is a 422, not a crash.
-UtcTime = Annotated[datetime, AfterValidator(_in_utc)]
 EntryTime = Annotated[UtcTime, BeforeValidator(_not_a_number)]
 
 
