@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tally.query.config import open_engine
+from tally.query.open_engine import open_engine
 from tally.services.container import Services
 from tests.agent.conftest import AGENTS
 from tests.conftest import local_settings

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tally.query.config import open_engine
+from tally.query.open_engine import open_engine
 from tally.serving.certificates import ensure_self_signed, server_hosts
 from tests.agent.certs import make_certificates
 from tests.conftest import local_settings

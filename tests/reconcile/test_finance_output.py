@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tally.adapters.warehouse import open_warehouse
 from tally.cli.main import app
-from tally.reconcile.report import finding_runs, unsettled_days
+from tally.reconcile.findings import finding_runs, unsettled_days
 from tally.settings import Settings
 from tests.reconcile.test_scenarios import MARCH, fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms

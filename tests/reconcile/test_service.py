@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tally.adapters.warehouse import FsWarehouse, open_warehouse
 from tally.cli.main import app
 from tally.reconcile import ReconcileConfig
-from tally.reconcile.report import COLUMNS
+from tally.reconcile.findings import COLUMNS
 from tally.services.reconcile import ReconcileService, periods_to_run, shift_period
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, billing_table
@@ -95,7 +95,7 @@ def test_reports_read_back_cell_by_cell(warehouse: FsWarehouse) -> None:
         stored(warehouse, summary.run_id),
         key=lambda r: (r["kind"], r["day"], r["provider"], r["resource_id"]),
     )
-    csv_key, xlsx_key = summary.report_keys
+    csv_key, xlsx_key = summary.findings_keys
     assert csv_key == f"reports/reconciliation/2026-03/{summary.run_id}.csv"
 
     table = list(csv.reader(io.StringIO(warehouse.get_bytes(csv_key).decode("utf-8"))))

@@ -208,7 +208,7 @@ def test_report_bytes_do_not_depend_on_the_chunk_size(warehouse: FsWarehouse) ->
         summary = ReconcileService(warehouse, ReconcileConfig(), chunk_samples=chunk_samples).run(
             "2026-03", NOW
         )
-        reports.append(warehouse.get_bytes(summary.report_keys[0]))
+        reports.append(warehouse.get_bytes(summary.findings_keys[0]))
     assert reports[0] == reports[1]
     assert reports[0].count(b"\r\n") > 60
 

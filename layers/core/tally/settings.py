@@ -1,4 +1,8 @@
-"""Configuration, read once from `TALLY_*` environment variables."""
+"""Configuration, read once from `TALLY_*` environment variables into one model.
+
+A section (a pydantic model, in the module of the part it configures) is one field here; its
+variables are `TALLY_<SECTION>_<FIELD>`, e.g. TALLY_RECONCILE_SETTLE_HOURS -> reconcile.settle_hours.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,18 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.compaction.settings import CompactionSettings
+from tally.query.settings import AthenaSettings, QuerySettings
+from tally.services.reconcile_settings import ReconcileSettings
+
 
 class Settings(BaseSettings):
     """Local mode keeps everything under `home`; AWS mode uses S3 and DynamoDB."""
 
-    model_config = SettingsConfigDict(env_prefix="TALLY_", frozen=True)
+    # One level of sections: the first `_` after the section's name separates it from the field.
+    model_config = SettingsConfigDict(
+        env_prefix="TALLY_", frozen=True, env_nested_delimiter="_", env_nested_max_split=1
+    )
 
     mode: Literal["local", "aws"] = "local"
     home: Path = Path("var")
@@ -25,6 +36,9 @@ class Settings(BaseSettings):
     # Only for tests and S3-compatible stores: an explicit endpoint (moto's server, MinIO, ...).
     s3_endpoint_url: str | None = None
     dynamodb_endpoint_url: str | None = None
+    sns_endpoint_url: str | None = None
+    # The SNS topic the invoice verifier tells finance on when a bill needs a look.
+    finance_topic_arn: str | None = None
 
     # Request limits. API Gateway refuses bodies over 10 MB and Lambda events over 6 MB (a
     # base64 body grows by a third), so the compressed body limit sits below both.
@@ -41,6 +55,11 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=60.0, gt=0)
     keep_alive_timeout_seconds: int = Field(default=5, ge=1)
     max_connections: int = Field(default=200, ge=1)
+
+    query: QuerySettings = QuerySettings()
+    athena: AthenaSettings = AthenaSettings()
+    compaction: CompactionSettings = CompactionSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

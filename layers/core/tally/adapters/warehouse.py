@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +23,9 @@ import pyarrow.parquet as pq
 
 from tally.domain.records import PartitionSpan
 from tally.domain.schema import parquet_encodings
-from tally.settings import Settings
+
+if TYPE_CHECKING:  # the settings import the compaction section, which imports this module
+    from tally.settings import Settings
 
 #: Encodings come per column from the schema (`parquet_encodings`).
 PARQUET_OPTIONS: dict[str, object] = {

@@ -16,8 +16,10 @@ from tally.services.container import Services
 from tally.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The app over `services` (the container), else over a container of `settings` (else the env)."""
+    services = services or Services(settings or Settings())
+    settings = services.settings
     app = FastAPI(
         title="Tally",
         version=__version__,
@@ -26,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by tally.api.docs from installed assets, not from a CDN
         redoc_url=None,
     )
-    app.state.services = Services(settings)
+    app.state.services = services
     problem_handlers.install(app)
     # Inside the observability middleware, so a body that timed out is logged as the 408 it got.
     app.add_middleware(BodyDeadlineMiddleware, seconds=settings.body_timeout_seconds)

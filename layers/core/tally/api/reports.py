@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from tally.api.contract import problems
 from tally.api.deps import ReportsReader, ServicesDep
-from tally.query.config import open_engine
-from tally.query.engine import QueryEngine, QueryError
+from tally.query.engine import QueryError
 from tally.reports.catalog import KINDS
 from tally.reports.output import MEDIA_TYPES, Format, render
 from tally.reports.run import run_report
 from tally.reports.spec import MAX_LIMIT, OTHER, ReportError, make_spec
-from tally.services.container import Services
 from tally.services.problems import Problem, forbidden
 
 router = APIRouter(tags=["reports"])
 RESERVED = {"group_by", "metrics", "from", "to", "format", "order_by", "limit"}
-_engine_lock = threading.Lock()
-
-
-def engine_for(request: Request, svc: Services) -> QueryEngine:
-    """One engine per app, built on first use (DuckDB loads its views once)."""
-    with _engine_lock:
-        engine: QueryEngine | None = getattr(request.app.state, "query_engine", None)
-        if engine is None:
-            engine = open_engine(svc.settings)
-            request.app.state.query_engine = engine
-        return engine
 
 
 def invalid(detail: str) -> Problem:
@@ -83,7 +69,7 @@ def get_report(
     except ReportError as error:
         raise invalid(str(error)) from error
     try:
-        result = run_report(engine_for(request, svc), spec)
+        result = run_report(svc.engine, spec)
     except QueryError as error:
         raise Problem(502, "Query failed", str(error)) from error
     headers = {}

@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from tally.services.container import Services
-from tally.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
 
 
 def services() -> Services:
-    return Services(Settings())
+    """The container of this command's process (one command runs per process)."""
+    return Services.from_env()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from tally.cli.common import err, out, services
-from tally.query.config import open_engine
 from tally.query.engine import QueryError
 
 
@@ -102,7 +101,7 @@ def query(
     if fmt not in ("table", "csv", "json"):
         raise ValueError("--format is one of table, csv, json")
     try:
-        result = open_engine(services().settings).query(sql)
+        result = services().engine.query(sql)
     except QueryError as error:
         raise ValueError(str(error)) from error
     print_table(result.table, fmt)  # type: ignore[arg-type]

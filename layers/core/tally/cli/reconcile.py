@@ -16,7 +16,7 @@ from rich.table import Table
 from tally.cli.common import fail, out, print_json, services
 
 if TYPE_CHECKING:  # the verifier (numpy, the billing tables) loads only for this command
-    from tally.reconcile.report import FindingRun, UnsettledDays
+    from tally.reconcile.findings import FindingRun, UnsettledDays
     from tally.services.reconcile import RunSummary
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -32,7 +32,7 @@ def reconcile(
         bool, typer.Option("--strict", help="Exit with status 2 when no bill is imported for the period.")
     ] = False,
 ) -> None:
-    """Compare billed instance-hours with measured hours and write the verdicts and reports."""
+    """Compare billed instance-hours with measured hours and write the verdicts and findings."""
     if not _PERIOD.match(period):
         fail(f"--period must be YYYY-MM, got {period!r}")
     when = datetime.now(UTC)
@@ -43,10 +43,9 @@ def reconcile(
             fail(f"--now must be an ISO 8601 time, got {now!r}")
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
     svc = services()
-    from tally.reconcile.report import finding_runs, unsettled_days
-    from tally.services.reconcile import ReconcileService
+    from tally.reconcile.findings import finding_runs, unsettled_days
 
-    service = ReconcileService.from_env(svc.warehouse, svc.settings)
+    service = svc.reconcile
     billed = any(f"/billing_period={period}/" in f"/{key}" for key in service.billing_keys(period))
     summary = service.run(period, when)
     judged_last = summary.last_day if summary.run_id else None
@@ -143,8 +142,8 @@ def _print(
                 run.provider, run.resource, run.verdict, _money(run.cost, run.currency), flagged, run.detail
             )
         out.print(bills)
-    for key in summary.report_keys:
-        out.print(f"report: {uri}/{key}")
+    for key in summary.findings_keys:
+        out.print(f"findings: {uri}/{key}")
 
 
 def _hours(value: float | None) -> str:

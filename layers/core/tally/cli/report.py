@@ -10,7 +10,6 @@ import typer
 
 from tally.cli.common import services
 from tally.cli.query import print_table
-from tally.query.config import open_engine
 from tally.reports.output import render
 from tally.reports.run import run_report
 from tally.reports.spec import OTHER, ReportError, make_spec
@@ -46,7 +45,7 @@ def report(
     spec = make_spec(
         kind, group_by or [], metrics or [], date_from, date_to, filters, order_by=order_by, limit=limit
     )
-    result = run_report(open_engine(services().settings), spec)
+    result = run_report(services().engine, spec)
     if fmt == "table" and output is None:
         print_table(result.table, "table")
         return

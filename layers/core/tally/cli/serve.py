@@ -119,7 +119,7 @@ def serve(
     if tls is not None and tls[2] is not None:
         err.print(f"agents: --server {base} --ca-bundle {tls[2]}", highlight=False, soft_wrap=True)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(services=svc),
         log_level="info",
         access_log=False,
         ssl_certfile=tls[0] if tls else None,

@@ -7,10 +7,8 @@ import json
 import sys
 from datetime import UTC, date, datetime
 
-from tally.adapters.warehouse import open_warehouse
-from tally.compaction.compactor import DEFAULT_TABLES, Compactor
-from tally.compaction.settings import CompactionSettings
-from tally.settings import Settings
+from tally.compaction.compactor import DEFAULT_TABLES
+from tally.services.container import Services
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,8 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="append", choices=sorted(DEFAULT_TABLES), help="repeatable")
     parser.add_argument("--today", type=date.fromisoformat, help="YYYY-MM-DD (default: today, UTC)")
     args = parser.parse_args(argv)
-    tables = {t: DEFAULT_TABLES[t] for t in args.table} if args.table else None
-    compactor = Compactor(open_warehouse(Settings()), CompactionSettings().policy(), tables)
+    compactor = Services.from_env().compaction
+    if args.table:  # this one-shot process compacts only the tables named
+        compactor.tables = {t: DEFAULT_TABLES[t] for t in args.table}
     result = compactor.run(args.today or datetime.now(UTC).date())
     for part in result.partitions:
         print(

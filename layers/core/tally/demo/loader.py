@@ -10,7 +10,6 @@ from pathlib import Path
 
 import orjson
 
-from tally.compaction.compactor import Compactor
 from tally.demo.bills import generate_bills
 from tally.demo.generator import (
     CLOUD_SITE,
@@ -26,7 +25,7 @@ from tally.demo.registry import seed_demo_registry
 from tally.domain.records import MODELS, RecordKind
 from tally.services.body import RecordLines
 from tally.services.container import Services
-from tally.services.reconcile import ReconcileService, RunSummary
+from tally.services.reconcile import RunSummary
 
 BATCH = 5_000
 KEYS_FILE = "demo-keys.json"
@@ -86,7 +85,7 @@ def load_demo(
     path.chmod(0o600)
 
     start, end = demo_window(now, months)
-    seed_demo_registry(svc.warehouse, start, end)
+    seed_demo_registry(svc.registry, start, end)
     by_kind = demo_records(now, jobs, months)
     total = sum(len(r) for r in by_kind.values())
     done = 0
@@ -112,7 +111,7 @@ def compact_demo(svc: Services, now: datetime, progress: Callable[[int, int], No
     """Merge the small files the batches wrote (a few per day and table) into one per partition,
     as the daily compaction does in production: reports then open a third of the files.
     Returns the number of partitions compacted."""
-    compactor = Compactor(svc.warehouse)
+    compactor = svc.compaction
     today = now.date()
     work = [
         (table, day, group)
@@ -134,4 +133,4 @@ def load_bills_and_reconcile(svc: Services, now: datetime) -> RunSummary:
     for bill in generate_bills(now):
         bills.import_files([(bill.content, bill.filename)], origin="demo", now=now)
     period = vm_month(now)[0].strftime("%Y-%m")
-    return ReconcileService(svc.warehouse).run(period, now)
+    return svc.reconcile.run(period, now)

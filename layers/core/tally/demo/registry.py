@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tally.adapters.warehouse import Warehouse
 from tally.registry.entries import ApplicationRule, Entry, RegistryKind, ResourceBenchmark, VoMapping
 from tally.registry.store import RegistryStore
 
@@ -108,7 +107,6 @@ def demo_entries(start: datetime, end: datetime) -> dict[RegistryKind, list[Entr
     return {"resources": resources, "applications": applications, "vo_mapping": vo_mapping}
 
 
-def seed_demo_registry(warehouse: Warehouse, start: datetime, end: datetime) -> dict[RegistryKind, int]:
+def seed_demo_registry(store: RegistryStore, start: datetime, end: datetime) -> dict[RegistryKind, int]:
     """Replace the registry with the demo entries; return how many of each kind were stored."""
-    store = RegistryStore(warehouse)
     return {kind: len(store.replace_all(kind, entries)) for kind, entries in demo_entries(start, end).items()}

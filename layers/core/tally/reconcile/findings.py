@@ -1,5 +1,6 @@
-"""The finance report of a run: CSV and Excel (typed columns, a header, one sheet per row kind),
-and the summary on screen (runs of days with one verdict, their cost, days not judged yet)."""
+"""The findings of a verifier run, for finance: CSV and Excel documents (typed columns, a header,
+one sheet per row kind), and the summary on screen (runs of days with one verdict, their cost,
+days not judged yet). ("Reports" are the OLAP reports of `tally.reports`.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import xlsxwriter
 
-#: (column, header, kind) in report order; kind decides the cell type and format.
+#: (column, header, kind) in document order; kind decides the cell type and format.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("day", "Day", "date"),
     ("provider", "Provider", "text"),
@@ -48,7 +49,7 @@ def _csv_value(value: Any, kind: str) -> str:
     return str(value)
 
 
-def report_rows(*tables: pa.Table) -> list[dict[str, Any]]:
+def verdict_rows(*tables: pa.Table) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for table in tables:
         rows += table.to_pylist()

@@ -1,14 +1,18 @@
-"""The services an app or a CLI command needs, built once from settings."""
+"""The composition root: every service an app, a CLI command or a Lambda handler needs, each built
+once from the settings on first use and cached. Nothing else builds stores, engines or services.
+
+Components are imported where they are built, so a process loads only what it uses (Lambda's
+compaction never loads the control store's DynamoDB client, the API never loads the verifier).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tally.adapters.control_store import ControlStore, open_control_store
-from tally.adapters.warehouse import FsWarehouse, open_warehouse
 from tally.domain.control import (
     BILLING_WRITE,
     DEFAULT_SCOPES,
@@ -31,20 +35,40 @@ from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
+    from tally.adapters.control_store import ControlStore
+    from tally.adapters.s3_landing import S3Landing
+    from tally.adapters.warehouse import FsWarehouse
+    from tally.compaction.compactor import Compactor
+    from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
+    from tally.services.billing_landing import LandedBills
+    from tally.services.reconcile import ReconcileService
 
 
 @dataclass
 class Services:
     settings: Settings
+    # Request threads share the one query engine: it is built under this lock (DuckDB loads its
+    # views once; a second engine would repeat that and hold a second connection).
+    _engine_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _engine: QueryEngine | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_env(cls) -> Services:
+        """The container of a process configured by its environment (a CLI run, a Lambda sandbox)."""
+        return cls(Settings())
 
     @cached_property
     def warehouse(self) -> FsWarehouse:
+        from tally.adapters.warehouse import open_warehouse
+
         return open_warehouse(self.settings)
 
     @cached_property
     def control(self) -> ControlStore:
+        from tally.adapters.control_store import open_control_store
+
         return open_control_store(self.settings)
 
     @cached_property
@@ -64,11 +88,69 @@ class Services:
         return BillingService(self.warehouse, self.control)
 
     @cached_property
+    def landing(self) -> S3Landing:
+        """The billing landing bucket (AWS mode), read through boto3."""
+        import boto3
+
+        from tally.adapters.s3_landing import S3Landing
+
+        settings = self.settings
+        return S3Landing(
+            boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
+        )
+
+    @cached_property
+    def landed_bills(self) -> LandedBills:
+        """Landed billing files into the billing store, as the operator's deliveries."""
+        from tally.services.billing_landing import LandedBills
+
+        return LandedBills(self.billing, self.landing)
+
+    @cached_property
     def registry(self) -> RegistryStore:
         """The registry, its edits serialised across processes by control-store leases."""
         from tally.registry.store import RegistryStore
 
         return RegistryStore(self.warehouse, leases=self.control, sites=self.control)
+
+    @property
+    def engine(self) -> QueryEngine:
+        """The query engine (DuckDB locally, Athena in AWS mode), one per container."""
+        with self._engine_lock:
+            if self._engine is None:
+                from tally.query.open_engine import open_engine
+
+                self._engine = open_engine(self.settings)
+            return self._engine
+
+    @cached_property
+    def athena_client(self) -> Any:
+        """boto3's Athena client for this region (the view deployer's; the engine makes its own)."""
+        import boto3
+
+        settings = self.settings
+        return boto3.client(
+            "athena", region_name=settings.aws_region, endpoint_url=settings.athena.endpoint_url
+        )
+
+    @cached_property
+    def reconcile(self) -> ReconcileService:
+        """The invoice verifier, telling finance through SNS when a topic is configured."""
+        from tally.services.reconcile import ReconcileService, sns_notifier
+
+        section = self.settings.reconcile
+        topic = self.settings.finance_topic_arn
+        notifier = (
+            sns_notifier(topic, self.settings.aws_region, self.settings.sns_endpoint_url) if topic else None
+        )
+        return ReconcileService(self.warehouse, section.config(), notifier, chunk_samples=section.chunk())
+
+    @cached_property
+    def compaction(self) -> Compactor:
+        """The compactor of every record table, with the configured size policy."""
+        from tally.compaction.compactor import Compactor
+
+        return Compactor(self.warehouse, self.settings.compaction.policy())
 
     # -- sites and keys -----------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
-"""The invoice verifier as a service: load a period from the warehouse, judge it, store and report.
+"""The invoice verifier as a service: load a period from the warehouse, judge it, store its findings.
 
 Reads `billing/provider=<p>/billing_period=<YYYY-MM>/*.parquet` (the period and its neighbours,
 since a restated or late line may sit in another period's delivery) and `vms/dt=<day>/*.parquet`
 (the window and a day either side, for intervals over midnight and skewed clocks). Writes
     reconciliation/dt=<day>/<run-id>.parquet            one row per instance-day (and invoice)
-    reports/reconciliation/<period>/<run-id>.csv|.xlsx  the finance report
+    reports/reconciliation/<period>/<run-id>.csv|.xlsx  the findings, for finance
 and publishes to the SNS topic TALLY_FINANCE_TOPIC_ARN when anything needs a look. The inputs are
 read in slices and judged in chunks of instances (`tally.reconcile.streamed`), so memory follows
 TALLY_RECONCILE_CHUNK_SAMPLES, not the fleet.
@@ -13,10 +13,8 @@ The run id is derived from the period, the last judged day and the input files, 
 on the same input writes the same keys instead of adding rows; a new delivery (a restated bill)
 gives a new run id. Readers take the latest run of a period.
 
-Configuration (TALLY_*): FINANCE_TOPIC_ARN, SNS_ENDPOINT_URL (tests), RECONCILE_SETTLE_HOURS,
-RECONCILE_SAMPLING_SECONDS, RECONCILE_MIN_TOLERANCE_HOURS, RECONCILE_RELATIVE_TOLERANCE,
-RECONCILE_RATE_TOLERANCE, RECONCILE_IDLE_CPU_FRACTION, RECONCILE_RESTATEMENT_DAYS,
-RECONCILE_CHUNK_SAMPLES.
+Configuration (TALLY_*): FINANCE_TOPIC_ARN, SNS_ENDPOINT_URL (tests) and the RECONCILE_* section
+(`tally.services.reconcile_settings`); the container (`Services.reconcile`) builds the service.
 Finance may put the invoices' own totals at `reference/invoices/<period>.csv` (invoice_id,
 currency, total); each is then checked against the lines to the cent.
 """
@@ -35,40 +33,11 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tally.adapters.warehouse import Warehouse, partition_key
 from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window
-from tally.reconcile.report import report_rows, to_csv, to_xlsx
+from tally.reconcile.findings import to_csv, to_xlsx, verdict_rows
 from tally.reconcile.streamed import DEFAULT_CHUNK_SAMPLES, Batches, reconcile_streamed
-from tally.settings import Settings
-
-
-class ReconcileSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TALLY_", frozen=True, extra="ignore")
-
-    finance_topic_arn: str | None = None
-    sns_endpoint_url: str | None = None
-    reconcile_settle_hours: float = 48.0
-    reconcile_sampling_seconds: int = 900
-    reconcile_min_tolerance_hours: float = 0.1
-    reconcile_relative_tolerance: float = 0.02
-    reconcile_rate_tolerance: float = 0.02
-    reconcile_idle_cpu_fraction: float = 0.05
-    #: The previous period is judged again until this many days into the next (restated bills).
-    reconcile_restatement_days: int = 10
-    #: Samples judged at once (the verifier's memory follows this, not the fleet).
-    reconcile_chunk_samples: int = DEFAULT_CHUNK_SAMPLES
-
-    def config(self) -> ReconcileConfig:
-        return ReconcileConfig(
-            sampling_interval_seconds=self.reconcile_sampling_seconds,
-            min_tolerance_hours=self.reconcile_min_tolerance_hours,
-            relative_tolerance=self.reconcile_relative_tolerance,
-            rate_tolerance=self.reconcile_rate_tolerance,
-            idle_cpu_fraction=self.reconcile_idle_cpu_fraction,
-            settle_hours=self.reconcile_settle_hours,
-        )
 
 
 class Notifier(Protocol):
@@ -97,7 +66,7 @@ class RunSummary:
     instance_days: int = 0
     unscoped_instances: int = 0
     keys: list[str] = field(default_factory=list)
-    report_keys: list[str] = field(default_factory=list)
+    findings_keys: list[str] = field(default_factory=list)
     notified: bool = False
     findings: list[dict[str, Any]] = field(default_factory=list)
 
@@ -115,7 +84,7 @@ class RunSummary:
             "verdicts": self.counts,
             "invoices": self.invoice_counts,
             "unscoped_instances": self.unscoped_instances,
-            "reports": self.report_keys,
+            "reports": self.findings_keys,  # the published name of the field
             "notified": self.notified,
         }
 
@@ -154,16 +123,6 @@ class ReconcileService:
         self.config = config or ReconcileConfig()
         self.notifier = notifier
         self.clock = clock
-
-    @classmethod
-    def from_env(cls, warehouse: Warehouse, settings: Settings) -> ReconcileService:
-        env = ReconcileSettings()
-        notifier = (
-            sns_notifier(env.finance_topic_arn, settings.aws_region, env.sns_endpoint_url)
-            if env.finance_topic_arn
-            else None
-        )
-        return cls(warehouse, env.config(), notifier, chunk_samples=env.reconcile_chunk_samples)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -269,12 +228,12 @@ class ReconcileService:
         summary.instance_days = outcome.rows.num_rows
         summary.unscoped_instances = outcome.unscoped_instances
         summary.keys = self._store(pa.concat_tables([outcome.rows, outcome.invoices]), run_id)
-        instance_rows = report_rows(outcome.rows)
-        invoice_rows = report_rows(outcome.invoices)
+        instance_rows = verdict_rows(outcome.rows)
+        invoice_rows = verdict_rows(outcome.invoices)
         base = f"reports/reconciliation/{period}/{run_id}"
         self.warehouse.put_bytes(f"{base}.csv", to_csv(instance_rows + invoice_rows))
         self.warehouse.put_bytes(f"{base}.xlsx", to_xlsx(instance_rows, invoice_rows, summary.counts))
-        summary.report_keys = [f"{base}.csv", f"{base}.xlsx"]
+        summary.findings_keys = [f"{base}.csv", f"{base}.xlsx"]
         summary.findings = [r for r in instance_rows + invoice_rows if r["verdict"] != "ok"]
         # At least once, not once per retry: a marker records that this run's message went out.
         marker = f"{base}.notified"
