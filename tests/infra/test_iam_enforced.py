@@ -263,7 +263,7 @@ def test_billing_importer_role_imports_restates_and_quarantines_but_touches_noth
         second = importer.handler(landed_event(landing, key, final), Context())["imported"][0]
         with pytest.raises(importer.BillingImportFailedError, match="unrecognised billing export header"):
             importer.handler(landed_event(landing, "gcp/broken.csv", broken), Context())
-        warehouse = importer._service().warehouse
+        warehouse = importer.services.billing.warehouse
         usage = warehouse.list_keys("jobs")
         with pytest.raises(OSError, match=r"(?i)access.?denied"):
             warehouse.get_bytes(usage[0])

@@ -94,7 +94,10 @@ class AthenaEngine:
         max_poll_seconds: float = 5.0,
         timeout_seconds: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
+        out_of_time: Callable[[], bool] | None = None,
     ) -> None:
+        """`out_of_time`, when given, is asked between polls: once it is true, the query is
+        cancelled (a Lambda that must answer before its own time runs out)."""
         self.client = client
         self.workgroup = workgroup
         self.database = database
@@ -104,6 +107,7 @@ class AthenaEngine:
         self.max_poll_seconds = max_poll_seconds
         self.timeout_seconds = timeout_seconds
         self.sleep = sleep
+        self.out_of_time = out_of_time
 
     def start(self, sql: str, params: Sequence[Param] = ()) -> str:
         request: dict[str, Any] = {
@@ -149,6 +153,13 @@ class AthenaEngine:
                     reason="timeout",
                     query_id=query_id,
                 )
+            if self.out_of_time is not None and self.out_of_time():
+                self.client.stop_query_execution(QueryExecutionId=query_id)
+                raise QueryTimeoutError(
+                    f"Athena query {query_id} still {state} when the time budget ran out; cancelled it",
+                    reason="timeout",
+                    query_id=query_id,
+                )
             self.sleep(delay)
             waited += delay
             delay = min(delay * 2, self.max_poll_seconds)
@@ -181,6 +192,12 @@ class AthenaEngine:
             for i, c in enumerate(columns)
         }
         return pa.table(arrays)
+
+    def execute(self, sql: str) -> str:
+        """Run one statement that returns no rows (DDL) and wait for it; its query id."""
+        query_id = self.start(sql)
+        self.wait(query_id)
+        return query_id
 
     def query(self, sql: str, params: Sequence[Param] = ()) -> QueryResult:
         started = time.perf_counter()
