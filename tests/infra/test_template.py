@@ -8,6 +8,8 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
@@ -613,15 +615,14 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
 LOCAL_ONLY_PACKAGES = {"duckdb"}
 
 
-def third_party_imports(files: list[Path]) -> set[str]:
-    """Top-level names of the non-standard-library packages the files import (lazily or not)."""
+def third_party_imports(reach: Reach) -> set[str]:
+    """Top-level names of the non-standard-library packages the reachable code imports (lazily or not)."""
     found: set[str] = set()
-    for path in files:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                found |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module.split(".")[0])
+    for node in reach.nodes():
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
     return {n for n in found if n not in sys.stdlib_module_names and n not in ("tally", "__future__")}
 
 
@@ -658,71 +659,169 @@ def module_file(module: str) -> Path | None:
     return None
 
 
-def closure(entry: Path) -> list[Path]:
-    """The handler file and every tally module it imports, directly or not (lazy imports too)."""
-    seen: dict[Path, None] = {}
-    todo = [entry]
+@dataclass
+class Reach:
+    """What of the code a handler can run: its files, and in them the code that runs."""
+
+    files: list[Path]
+    code: list[ast.AST]
+
+    def nodes(self) -> Iterator[ast.AST]:
+        for block in self.code:
+            yield from ast.walk(block)
+
+
+#: Decorators that do not hand the function to a caller of their own (a framework, a registry):
+#: such a function runs only when code names it.
+_PLAIN_DECORATORS = {"property", "cached_property", "staticmethod", "classmethod", "contextmanager", "cache"}
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+
+
+def _split(tree: ast.AST) -> tuple[list[ast.AST], dict[str, list[ast.AST]]]:
+    """(code that runs on import, key -> bodies that run once the key is used). A module's function
+    is keyed by its name (called by name or as `module.name`), a method by `.name` (reached through
+    an attribute only). `if TYPE_CHECKING:` blocks never run; a function given to a decorator call
+    (a route) or a dunder method runs."""
+    eager: list[ast.AST] = []
+    deferred: dict[str, list[ast.AST]] = {}
+
+    def visit(statements: list[ast.stmt], in_class: bool) -> None:
+        for node in statements:
+            if _is_type_checking(node):
+                continue
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                eager.extend([*node.decorator_list, node.args])
+                plain = all(ast.unparse(d).split(".")[-1] in _PLAIN_DECORATORS for d in node.decorator_list)
+                if not plain or node.name.startswith("__"):
+                    eager.extend(node.body)
+                else:
+                    deferred.setdefault(f".{node.name}" if in_class else node.name, []).extend(node.body)
+            elif isinstance(node, ast.ClassDef):
+                eager.extend([*node.bases, *node.decorator_list])
+                visit(node.body, True)
+            else:
+                eager.append(node)
+
+    visit(getattr(tree, "body", []), False)
+    return eager, deferred
+
+
+def closure(entry: Path) -> Reach:
+    """The handler file and every tally module its code can reach, directly or not, lazy imports
+    too. Module-level code runs on import; a function's body (with the imports in it) counts once
+    code that runs uses its name (calls it, reads the attribute, passes it on): so a composition
+    root's component is reached only by a handler that asks for it."""
+    files: dict[Path, None] = {}
+    code: list[ast.AST] = []
+    deferred: dict[str, list[ast.AST]] = {}
+    used: set[str] = set()
+    todo: list[ast.AST] = []
+
+    def load(path: Path) -> None:
+        if path in files:
+            return
+        files[path] = None
+        eager, later = _split(ast.parse(path.read_text()))
+        todo.extend(eager)
+        for key, bodies in later.items():
+            if key in used or (not key.startswith(".") and f".{key}" in used):
+                todo.extend(bodies)
+            else:
+                deferred.setdefault(key, []).extend(bodies)
+
+    load(entry)
     while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen[path] = None
-        for node in ast.walk(ast.parse(path.read_text())):
+        block = todo.pop()
+        code.append(block)
+        for node in ast.walk(block):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                used.update((node.attr, f".{node.attr}"))  # `module.function` or `object.method`
+            for key in used & deferred.keys():
+                todo.extend(deferred.pop(key))
             for name in names:
                 found = module_file(name)
                 if found:
-                    todo.append(found)
-    return list(seen)
+                    load(found)
+    return Reach(list(files), code)
 
 
-def env_reads(files: list[Path]) -> tuple[set[str], set[str]]:
+def env_reads(reach: Reach) -> tuple[set[str], set[str]]:
     """(required, optional) environment variable names the code reads."""
     required: set[str] = set()
     optional: set[str] = set()
     attributes: set[str] = set()
     settings: list[tuple[str, str, bool]] = []  # (env name, field, has a usable default)
-    for path in files:
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute):
-                attributes.add(node.attr)
-            if (
-                isinstance(node, ast.Subscript)
-                and ast.unparse(node.value) == "os.environ"
-                and isinstance(node.slice, ast.Constant)
-                and isinstance(node.slice.value, str)
-            ):
-                required.add(node.slice.value)
-            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.environ.get", "os.getenv"):
-                first = node.args[0] if node.args else None
-                if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    optional.add(first.value)
-            if isinstance(node, ast.ClassDef) and any(ast.unparse(b) == "BaseSettings" for b in node.bases):
-                settings.extend(_settings_fields(node))
+    chains: set[tuple[str, str]] = set()  # (`section`, `field`) of `...section.field` reads
+    for node in reach.nodes():
+        if isinstance(node, ast.Attribute):
+            attributes.add(node.attr)
+            owner = node.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            chains.add((name, node.attr))
+        if (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            required.add(node.slice.value)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.environ.get", "os.getenv"):
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                optional.add(first.value)
+    classes = {
+        node.name: node
+        for path in reach.files
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+    }
+    for cls in classes.values():
+        if any(ast.unparse(b) == "BaseSettings" for b in cls.bases):
+            settings.extend(_settings_fields(cls, classes))
     for env, field_name, has_default in settings:
-        # A None default means "not configured": required when the code uses the field.
-        if not has_default and field_name in attributes and not field_name.endswith("_endpoint_url"):
+        # A None default means "not configured": required when the code uses the field (a
+        # section's field: when the code reads it from the section).
+        section, _, leaf = field_name.rpartition(".")
+        used = (section, leaf) in chains if section else field_name in attributes
+        if not has_default and used and not env.endswith("_ENDPOINT_URL"):
             required.add(env)
         else:
             optional.add(env)
     return required, optional - required
 
 
-def _settings_fields(cls: ast.ClassDef) -> list[tuple[str, str, bool]]:
-    prefix = ""
+def _settings_fields(
+    cls: ast.ClassDef, classes: dict[str, ast.ClassDef], prefix: str = ""
+) -> list[tuple[str, str, bool]]:
+    """(env name, field, has a usable default) of a settings class; a field whose type is a model
+    (a section) stands for the section's fields (`section.field`), read from the environment as
+    `<prefix><section><delimiter><field>`."""
+    delimiter = None
     out = []
     for node in cls.body:
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "model_config":
             for keyword in getattr(node.value, "keywords", []):
                 if keyword.arg == "env_prefix":
                     prefix = ast.literal_eval(keyword.value)
+                if keyword.arg == "env_nested_delimiter":
+                    delimiter = ast.literal_eval(keyword.value)
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             name = node.target.id
+            section = classes.get(ast.unparse(node.annotation))
+            if section is not None and delimiter is not None:
+                fields = _settings_fields(section, classes, f"{prefix}{name}{delimiter}")
+                out.extend((env, f"{name}.{leaf}", default) for env, leaf, default in fields)
+                continue
             env = f"{prefix}{name}".upper()
             default = node.value
             if isinstance(default, ast.Call) and ast.unparse(default.func) == "Field":

@@ -143,7 +143,7 @@ class Services:
         notifier = (
             sns_notifier(topic, self.settings.aws_region, self.settings.sns_endpoint_url) if topic else None
         )
-        return ReconcileService(self.warehouse, section.config(), notifier, chunk_samples=section.chunk())
+        return ReconcileService(self.warehouse, section.reconcile_config(), notifier, chunk_samples=section.samples_per_chunk())
 
     @cached_property
     def compaction(self) -> Compactor:

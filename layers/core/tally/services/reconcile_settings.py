@@ -29,7 +29,7 @@ class ReconcileSettings(BaseModel):
     #: Samples judged at once (the verifier's memory follows this, not the fleet).
     chunk_samples: int | None = None
 
-    def config(self) -> ReconcileConfig:
+    def reconcile_config(self) -> ReconcileConfig:
         from tally.reconcile import ReconcileConfig
 
         given: dict[str, Any] = {
@@ -42,7 +42,7 @@ class ReconcileSettings(BaseModel):
         }
         return ReconcileConfig(**{name: value for name, value in given.items() if value is not None})
 
-    def chunk(self) -> int:
+    def samples_per_chunk(self) -> int:
         from tally.reconcile.streamed import DEFAULT_CHUNK_SAMPLES
 
         return DEFAULT_CHUNK_SAMPLES if self.chunk_samples is None else self.chunk_samples
