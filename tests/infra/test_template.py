@@ -807,7 +807,7 @@ def _settings_fields(
     (a section) stands for the section's fields (`section.field`), read from the environment as
     `<prefix><section><delimiter><field>`."""
     delimiter = None
-    out = []
+    out: list[tuple[str, str, bool]] = []
     for node in cls.body:
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "model_config":
             for keyword in getattr(node.value, "keywords", []):

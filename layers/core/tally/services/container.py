@@ -143,7 +143,8 @@ class Services:
         notifier = (
             sns_notifier(topic, self.settings.aws_region, self.settings.sns_endpoint_url) if topic else None
         )
-        return ReconcileService(self.warehouse, section.reconcile_config(), notifier, chunk_samples=section.samples_per_chunk())
+        config, chunk = section.reconcile_config(), section.samples_per_chunk()
+        return ReconcileService(self.warehouse, config, notifier, chunk_samples=chunk)
 
     @cached_property
     def compaction(self) -> Compactor:
