@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from tally.adapters.warehouse import Warehouse, open_warehouse
+from tally.adapters.warehouse import Warehouse
 from tally.billing.focus_schema import BILLING_SCHEMA
-from tally.settings import Settings
 
 
 def tables() -> tuple[tuple[str, pa.Schema], ...]:
@@ -76,7 +75,9 @@ def upgrade(warehouse: Warehouse) -> UpgradeResult:
 
 
 def main() -> int:
-    result = upgrade(open_warehouse(Settings()))
+    from tally.services.container import Services  # the billing service imports this module
+
+    result = upgrade(Services.from_env().warehouse)
     print(f"checked {result.checked} files, rewrote {len(result.rewritten)}")
     for key, reason in sorted(result.failed.items()):
         print(f"not rewritten: {key}: {reason}", file=sys.stderr)
