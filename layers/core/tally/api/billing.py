@@ -22,18 +22,11 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from tally.api.body import decompress, read_capped
 from tally.api.contract import billing_body, problems
 from tally.api.deps import BillingReader, BillingWriter, ServicesDep
-from tally.api.records import read_capped
-from tally.billing import BillingImportError
-from tally.services.billing import (
-    BillingOwnershipError,
-    BillingStoreError,
-    BillingStoreResult,
-    PartitionOutcome,
-)
-from tally.services.body import decompress
-from tally.services.problems import Problem, bad_request, forbidden, not_found, unsupported
+from tally.api.problems import Problem, bad_request, forbidden, not_found, unsupported
+from tally.services.billing import BillingStoreResult, PartitionOutcome
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -155,10 +148,6 @@ def file_name(query: str | None, disposition: str | None, media: str) -> str:
     )
 
 
-def unusable(exc: BillingImportError | BillingStoreError) -> Problem:
-    return Problem(422, "Unusable billing file", str(exc), code=exc.code)
-
-
 @router.post(
     "/billing",
     response_model=BillingResponse,
@@ -221,12 +210,8 @@ async def post_billing(
     def work() -> BillingResponse:
         if raw[:2] == b"\x1f\x8b":
             _check_inflated_size(raw, settings.max_decompressed_bytes)
-        try:
-            result = svc.billing.import_files([(raw, name)], defaults=defaults, origin="api", site=who.site)
-        except BillingOwnershipError as exc:
-            raise forbidden(str(exc)) from exc
-        except (BillingImportError, BillingStoreError) as exc:
-            raise unusable(exc) from exc
+        # A foreign account (403) or an unusable file (422) is answered by tally.api.problem_handlers.
+        result = svc.billing.import_files([(raw, name)], defaults=defaults, origin="api", site=who.site)
         return billing_response(result)
 
     return await run_in_threadpool(work)

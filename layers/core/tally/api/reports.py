@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from tally.api.contract import problems
 from tally.api.deps import ReportsReader, ServicesDep
+from tally.api.problems import Problem, forbidden
 from tally.query.config import open_engine
 from tally.query.engine import QueryEngine, QueryError
 from tally.reports.catalog import KINDS
@@ -16,7 +17,6 @@ from tally.reports.output import MEDIA_TYPES, Format, render
 from tally.reports.run import run_report
 from tally.reports.spec import MAX_LIMIT, OTHER, ReportError, make_spec
 from tally.services.container import Services
-from tally.services.problems import Problem, forbidden
 
 router = APIRouter(tags=["reports"])
 RESERVED = {"group_by", "metrics", "from", "to", "format", "order_by", "limit"}

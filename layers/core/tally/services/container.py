@@ -26,8 +26,8 @@ from tally.domain.control import (
     secret_matches,
     validate_site_name,
 )
+from tally.domain.errors import NotAuthenticated
 from tally.services.ingest import IngestService, Principal
-from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
@@ -105,13 +105,13 @@ class Services:
     def authenticate(self, authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise unauthorized("send the site's API key as `Authorization: Bearer <key>`")
+            raise NotAuthenticated("send the site's API key as `Authorization: Bearer <key>`")
         parsed = parse_key(token.strip())
         key: ApiKey | None = self.control.get_key(parsed[0]) if parsed else None
         if parsed is None or key is None or not secret_matches(key, parsed[1]):
-            raise unauthorized("the API key is not valid")
+            raise NotAuthenticated("the API key is not valid")
         if not key.active:
-            raise unauthorized("the API key has been revoked")
+            raise NotAuthenticated("the API key has been revoked")
         if is_legacy_hash(key.secret_hash):
             # Stored before salting: verified above, now rewritten in the salted form.
             self.control.upgrade_key_hash(key.key_id, key.secret_hash, hash_secret(key.key_id, parsed[1]))
