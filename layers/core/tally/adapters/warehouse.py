@@ -5,6 +5,7 @@ Key layout (shared with the Glue/Athena DDL and the DuckDB views):
     <table>/dt=YYYY-MM-DD/<batch-id>.parquet    kinds whose partition spans a day (vms), reconciliation
     quarantine/<kind>/dt=YYYY-MM-DD/<batch-id>.ndjson
 Object names are derived from batch content, so a retried batch overwrites itself, never adds.
+`FsWarehouse` implements the port `tally.domain.ports.Warehouse`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,31 +52,6 @@ def partition_value(day: date, span: PartitionSpan = "day") -> str:
 def partition_key(table: str, day: date, name: str, span: PartitionSpan = "day") -> str:
     """The object key of one file of a date-partitioned table."""
     return f"{table}/dt={partition_value(day, span)}/{name}"
-
-
-class Warehouse(Protocol):
-    uri: str
-
-    def write_partitioned(
-        self,
-        table: str,
-        rows: pa.Table,
-        time_column: str,
-        name: str,
-        span: PartitionSpan = "day",
-        order: Sequence[str] = (),
-    ) -> list[str]: ...
-    def write_parquet(self, key: str, rows: pa.Table) -> None: ...
-    def read_parquet(self, key: str) -> pa.Table: ...
-    def read_parquet_batches(
-        self, key: str, columns: Sequence[str], batch_rows: int = 262_144
-    ) -> Iterator[pa.Table]: ...
-    def put_bytes(self, key: str, data: bytes) -> None: ...
-    def get_bytes(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
-    def list_keys(self, prefix: str) -> list[str]: ...
-    def delete(self, keys: list[str]) -> None: ...
-    def remove_stale_temps(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> list[str]: ...
 
 
 @dataclass
@@ -176,6 +151,20 @@ class FsWarehouse:
             for info in self.fs.get_file_info(selector)
             if info.type == pafs.FileType.File and not info.path.endswith(".tmp")
         )
+
+    def object_sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        """Stored size of each key that exists: one listing per folder gives every size (on S3 one
+        LIST request per thousand keys instead of a HEAD per key)."""
+        wanted = set(keys)
+        sizes: dict[str, int] = {}
+        start = len(self.base) + 1
+        for folder in sorted({k.rpartition("/")[0] for k in wanted}):
+            selector = pafs.FileSelector(self._path(folder), recursive=False, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                key = info.path[start:]
+                if key in wanted and info.type == pafs.FileType.File:
+                    sizes[key] = int(info.size)
+        return sizes
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:

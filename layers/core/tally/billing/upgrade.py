@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from tally.adapters.warehouse import Warehouse, open_warehouse
+from tally.adapters.warehouse import open_warehouse
 from tally.billing.focus_schema import BILLING_SCHEMA
+from tally.domain.ports import Warehouse
 from tally.settings import Settings
 
 

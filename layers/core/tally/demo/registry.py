@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tally.adapters.warehouse import Warehouse
+from tally.domain.ports import Warehouse
 from tally.registry.entries import ApplicationRule, Entry, RegistryKind, ResourceBenchmark, VoMapping
 from tally.registry.store import RegistryStore
 

@@ -52,17 +52,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.adapters.warehouse import Warehouse, partition_key
+from tally.adapters.warehouse import partition_key
 from tally.billing import BILLING_SCHEMA, BillingImport, BillingImportError, Reject, import_billing
 from tally.billing.focus_schema import STRING_COLUMNS
 from tally.billing.upgrade import upgraded
 from tally.domain.control import OPERATOR_OWNER, BillingAccount
+from tally.domain.ports import BillingOwners, Warehouse
 
 BILLING_TABLE = "billing"
 MANIFEST_PREFIX = f"{BILLING_TABLE}/_manifests"
@@ -107,13 +108,6 @@ class BillingOwnershipError(BillingStoreError):
         )
         self.owner = owner
         self.foreign = foreign
-
-
-class BillingOwners(Protocol):
-    """Where billing account owners are kept (the control store)."""
-
-    def claim_billing_account(self, account: BillingAccount) -> BillingAccount: ...
-    def get_billing_account(self, provider: str, billing_account_id: str) -> BillingAccount | None: ...
 
 
 @dataclass(frozen=True)

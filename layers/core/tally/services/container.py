@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from tally.adapters.control_store import ControlStore, open_control_store
+from tally.adapters.control_store import open_control_store
 from tally.adapters.warehouse import FsWarehouse, open_warehouse
 from tally.domain.control import (
     BILLING_WRITE,
@@ -27,6 +27,7 @@ from tally.domain.control import (
     validate_site_name,
 )
 from tally.domain.errors import NotAuthenticated
+from tally.domain.ports import ControlStore
 from tally.services.ingest import IngestService, Principal
 from tally.settings import Settings
 

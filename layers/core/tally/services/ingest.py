@@ -27,11 +27,11 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import ValidationError
 
-from tally.adapters.control_store import ControlStore
-from tally.adapters.warehouse import Warehouse, partition_key
+from tally.adapters.warehouse import partition_key
 from tally.domain.columnar import FieldError, failing_rows, fill_defaults, model_checks, time_window_checks
 from tally.domain.control import BatchOutcome, IngestCount
 from tally.domain.errors import ForeignSite, MalformedBody, TooLarge
+from tally.domain.ports import ControlStore, Warehouse
 from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, check_lines
 from tally.domain.records import MODELS, RecordKind
 from tally.domain.schema import TIMESTAMP, cluster_order, input_schema

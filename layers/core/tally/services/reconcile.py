@@ -31,13 +31,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tally.adapters.warehouse import Warehouse, partition_key
+from tally.adapters.sns import sns_notifier
+from tally.adapters.warehouse import partition_key
+from tally.domain.ports import Notifier, Warehouse
 from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window
 from tally.reconcile.report import report_rows, to_csv, to_xlsx
 from tally.reconcile.streamed import DEFAULT_CHUNK_SAMPLES, Batches, reconcile_streamed
@@ -69,21 +71,6 @@ class ReconcileSettings(BaseSettings):
             idle_cpu_fraction=self.reconcile_idle_cpu_fraction,
             settle_hours=self.reconcile_settle_hours,
         )
-
-
-class Notifier(Protocol):
-    def __call__(self, subject: str, message: dict[str, Any]) -> None: ...
-
-
-def sns_notifier(topic_arn: str, region: str, endpoint_url: str | None = None) -> Notifier:
-    import boto3
-
-    client = boto3.client("sns", region_name=region, endpoint_url=endpoint_url)
-
-    def publish(subject: str, message: dict[str, Any]) -> None:
-        client.publish(TopicArn=topic_arn, Subject=subject[:100], Message=json.dumps(message, default=str))
-
-    return publish
 
 
 @dataclass
