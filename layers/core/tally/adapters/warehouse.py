@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +55,33 @@ def partition_key(table: str, day: date, name: str, span: PartitionSpan = "day")
     return f"{table}/dt={partition_value(day, span)}/{name}"
 
 
+def partition_runs(
+    rows: pa.Table, by: Sequence[str], order: Sequence[str] = ()
+) -> list[tuple[tuple[Any, ...], pa.Table]]:
+    """`rows` cut into one table per distinct value of the columns `by`, in ascending order of
+    them; within a part rows follow `order` (a stable sort, so ties keep their input order).
+
+    Every partitioned writer goes through this: the records ingest (by partition day or month),
+    the billing table (by provider, billing account and period) and the verifier (by day).
+    """
+    if rows.num_rows == 0:
+        return []
+    keys = [*by, *(c for c in order if c not in by)]
+    rows = rows.sort_by([(c, "ascending") for c in keys])
+    counts = rows.select(list(by)).group_by(list(by), use_threads=False).aggregate([([], "count_all")])
+    runs = sorted(
+        zip(*(counts[c].to_pylist() for c in by), counts["count_all"].to_pylist(), strict=True),
+        key=lambda run: run[:-1],
+    )
+    out: list[tuple[tuple[Any, ...], pa.Table]] = []
+    offset = 0
+    # The rows are sorted by `by`, so each value is one contiguous run.
+    for *values, count in runs:
+        out.append((tuple(values), rows.slice(offset, count)))
+        offset += count
+    return out
+
+
 @dataclass
 class FsWarehouse:
     """A warehouse rooted at `base` inside a pyarrow filesystem."""
@@ -85,17 +113,11 @@ class FsWarehouse:
         days = pc.cast(rows.column(time_column), pa.date32())
         if span == "month":
             days = pc.cast(pc.floor_temporal(days, unit="month"), pa.date32())
-        keys = [(c, "ascending") for c in order or [time_column]]
-        rows = rows.append_column("__partition", days).sort_by([("__partition", "ascending"), *keys])
-        days = rows.column("__partition")
-        rows = rows.drop_columns(["__partition"])
-        parts: list[tuple[str, pa.Table]] = []
-        offset = 0
-        # value_counts lists values in order of first appearance: ascending, as rows are sorted.
-        for run in pc.value_counts(days).to_pylist():
-            key = partition_key(table, run["values"], f"{name}.parquet", span)
-            parts.append((key, rows.slice(offset, run["counts"])))
-            offset += run["counts"]
+        rows = rows.append_column("__partition", days)
+        parts = [
+            (partition_key(table, values[0], f"{name}.parquet", span), part.drop_columns(["__partition"]))
+            for values, part in partition_runs(rows, ["__partition"], order or [time_column])
+        ]
         for key, part in parts:
             self.write_parquet(key, part)
         return sorted(key for key, _ in parts)

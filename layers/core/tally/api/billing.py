@@ -22,6 +22,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from tally.adapters.billing_table import Manifest
 from tally.api.body import decompress, read_capped
 from tally.api.contract import billing_body, problems
 from tally.api.deps import BillingReader, BillingWriter, ServicesDep
@@ -253,24 +254,21 @@ def list_billing(
     out = [
         _stored(m)
         for m in svc.billing.manifests_of(own)
-        if billing_period is None or m.get("billing_period") == billing_period
+        if billing_period is None or m.billing_period == billing_period
     ]
     return sorted(out, key=lambda p: (p.provider, p.billing_account_id, p.billing_period))
 
 
-def _stored(manifest: dict[str, object]) -> StoredPartition:
-    files = manifest.get("source_files")
-    cost = manifest.get("billed_cost")
-    rows = manifest.get("rows")
+def _stored(manifest: Manifest) -> StoredPartition:
     return StoredPartition(
-        provider=str(manifest.get("provider")),
-        billing_account_id=str(manifest.get("billing_account_id")),
-        billing_period=str(manifest.get("billing_period")),
-        rows=rows if isinstance(rows, int) else 0,
-        delivery_id=str(manifest.get("delivery_id")),
-        source_files=[str(f) for f in files] if isinstance(files, list) else [],
-        billed_cost={str(k): str(v) for k, v in cost.items()} if isinstance(cost, dict) else {},
-        stored_at=str(manifest.get("stored_at")),
+        provider=manifest.provider,
+        billing_account_id=manifest.billing_account_id,
+        billing_period=manifest.billing_period,
+        rows=manifest.rows,
+        delivery_id=manifest.delivery_id,
+        source_files=manifest.source_files,
+        billed_cost=manifest.billed_cost,
+        stored_at=manifest.stored_at,
     )
 
 

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import ValidationError
 
-from tally.adapters.warehouse import partition_key
+from tally.adapters.quarantine import QuarantineEntry, write_quarantine
 from tally.domain.columnar import FieldError, failing_rows, fill_defaults, model_checks, time_window_checks
 from tally.domain.control import BatchOutcome, IngestCount
 from tally.domain.errors import ForeignSite, MalformedBody, TooLarge
@@ -185,24 +185,21 @@ class IngestService:
         now: datetime,
     ) -> str:
         raw_lines = lines.ndjson.split(b"\n")
-        out = io.BytesIO()
         # Errors are sorted by index: one entry per rejected record, built one at a time.
-        for index, group in itertools.groupby(judged.errors, key=lambda e: e.index):
-            errors = [{"field": e.field, "message": e.message} for e in group]
-            entry = {
-                "batch_id": batch_id,
-                "site": who.site,
-                "kind": kind,
-                "index": index,
-                "received_at": now.isoformat().replace("+00:00", "Z"),
-                "errors": errors,
+        entries = (
+            QuarantineEntry(
+                batch_id=batch_id,
+                site=who.site,
+                kind=kind,
+                index=index,
+                received_at=now,
+                errors=[(e.field, e.message) for e in group],
                 # The record exactly as sent (one NDJSON line), so it can be fixed and replayed.
-                "record": raw_lines[index].decode("utf-8", errors="replace"),
-            }
-            out.write(orjson.dumps(entry) + b"\n")
-        key = partition_key(f"quarantine/{kind}", now.date(), f"{batch_id}.ndjson")
-        self.warehouse.put_bytes(key, out.getvalue())
-        return key
+                record=raw_lines[index].decode("utf-8", errors="replace"),
+            )
+            for index, group in itertools.groupby(judged.errors, key=lambda e: e.index)
+        )
+        return write_quarantine(self.warehouse, kind, now, f"{batch_id}.ndjson", entries)
 
     def _account(self, kind: RecordKind, table: pa.Table, outcome: BatchOutcome, now: datetime) -> None:
         model = MODELS[kind]
