@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from decimal import Decimal
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tally.adapters.quarantine import quarantine_prefix
@@ -73,6 +75,38 @@ class Manifest(BaseModel):
     #: Every file of a delivery stored in several parts (absent for a one-file delivery).
     delivery_files: list[str] | None = None
 
+    @classmethod
+    def of_delivery(
+        cls,
+        partition: PartitionId,
+        rows: pa.Table,
+        previous: Manifest | None,
+        delivery_id: str,
+        key: str,
+        delivery_files: list[str],
+        stored_at: str,
+    ) -> Manifest:
+        """The manifest of a partition now holding `rows` of one delivery, stored at `key`."""
+        provider, account, period = partition
+        history = list(previous.history) if previous else []
+        if previous and previous.delivery_id != delivery_id:
+            history = [previous.as_entry(), *history][:MANIFEST_HISTORY]
+        return cls(
+            provider=provider,
+            billing_account_id=account,
+            billing_period=period,
+            delivery_id=delivery_id,
+            keys=[key],
+            rows=rows.num_rows,
+            billed_cost=_totals(rows, "billed_cost"),
+            effective_cost=_totals(rows, "effective_cost"),
+            source_files=sorted(set(pc.unique(rows["source_file"]).to_pylist())),
+            source_formats=sorted(set(pc.unique(rows["source_format"]).to_pylist())),
+            stored_at=stored_at,
+            history=history,
+            delivery_files=delivery_files if len(delivery_files) > 1 else None,
+        )
+
     @property
     def partition(self) -> PartitionId:
         return (self.provider, self.billing_account_id, self.billing_period)
@@ -96,6 +130,17 @@ class Manifest(BaseModel):
 
     def as_json(self) -> bytes:
         return orjson.dumps(self.as_dict(), option=orjson.OPT_INDENT_2)
+
+
+def _totals(rows: pa.Table, column: str) -> dict[str, str]:
+    grouped = rows.group_by("billing_currency", use_threads=False).aggregate([(column, "sum")])
+    totals: dict[str, str] = {}
+    for currency, total in zip(
+        grouped["billing_currency"].to_pylist(), grouped[f"{column}_sum"].to_pylist(), strict=True
+    ):
+        value = total if isinstance(total, Decimal) else Decimal(0)
+        totals[str(currency)] = format(value.normalize(), "f") if value else "0"
+    return totals
 
 
 def account_hash(billing_account_id: str) -> str:

@@ -40,15 +40,12 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from tally.adapters.billing_table import (
     BILLING_TABLE,
-    MANIFEST_HISTORY,
     BillingTable,
     Manifest,
     PartitionId,
@@ -234,7 +231,11 @@ class BillingService:
         new_keys = [self.table.write_delivery(key, delivery_id, rows) for key, rows, _ in plans]
         # 2. the manifests: from here on, the partition's current data is the new delivery
         for (key, rows, previous), new_key in zip(plans, new_keys, strict=True):
-            self.table.write_manifest(_manifest(key, rows, previous, delivery_id, new_key, imports, now))
+            self.table.write_manifest(
+                Manifest.of_delivery(
+                    key, rows, previous, delivery_id, new_key, [i.source_file for i in imports], _iso(now)
+                )
+            )
         # 3. only then the superseded files
         outcomes: list[PartitionOutcome] = []
         for (key, rows, previous), new_key in zip(plans, new_keys, strict=True):
@@ -339,50 +340,9 @@ class BillingService:
         return write_quarantine(self.warehouse, BILLING_TABLE, now, f"{delivery_id}.error.ndjson", [entry])
 
 
-def _manifest(
-    key: PartitionId,
-    rows: pa.Table,
-    previous: Manifest | None,
-    delivery_id: str,
-    new_key: str,
-    imports: Sequence[BillingImport],
-    now: datetime,
-) -> Manifest:
-    provider, account, period = key
-    history = list(previous.history) if previous else []
-    if previous and previous.delivery_id != delivery_id:
-        history = [previous.as_entry(), *history][:MANIFEST_HISTORY]
-    return Manifest(
-        provider=provider,
-        billing_account_id=account,
-        billing_period=period,
-        delivery_id=delivery_id,
-        keys=[new_key],
-        rows=rows.num_rows,
-        billed_cost=_totals(rows, "billed_cost"),
-        effective_cost=_totals(rows, "effective_cost"),
-        source_files=sorted(set(pc.unique(rows["source_file"]).to_pylist())),
-        source_formats=sorted(set(pc.unique(rows["source_format"]).to_pylist())),
-        stored_at=_iso(now),
-        history=history,
-        delivery_files=[i.source_file for i in imports] if len(imports) > 1 else None,
-    )
-
-
 def _split(table: pa.Table) -> dict[PartitionId, pa.Table]:
     """The accepted rows per restatement partition, each sorted for stable files and good pruning."""
     return {
         (str(provider), str(account), str(period)): rows
         for (provider, account, period), rows in partition_runs(table, _PARTITION_COLUMNS, _ROW_ORDER)
     }
-
-
-def _totals(rows: pa.Table, column: str) -> dict[str, str]:
-    grouped = rows.group_by("billing_currency", use_threads=False).aggregate([(column, "sum")])
-    totals: dict[str, str] = {}
-    for currency, total in zip(
-        grouped["billing_currency"].to_pylist(), grouped[f"{column}_sum"].to_pylist(), strict=True
-    ):
-        value = total if isinstance(total, Decimal) else Decimal(0)
-        totals[str(currency)] = format(value.normalize(), "f") if value else "0"
-    return totals
