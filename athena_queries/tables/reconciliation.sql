@@ -24,7 +24,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS reconciliation (
   currency string,
   verdict string,
   detail string,
-  judged_at timestamp
+  judged_at timestamp,
+  instance_key string
 )
 PARTITIONED BY (dt string)
 STORED AS PARQUET

@@ -7,10 +7,12 @@
 -- previous run is the one ranked next by the same order among the period's other runs.
 -- Matching: an invoice row by (provider, account, invoice id = resource_id, currency). An
 -- instance-day row (resource_id: the bill's id, else the agent's; instance_id: the agent's, when
--- measured) first by (provider, day, instance_key), instance_key being resource_id reduced to the
--- instance as in billed_vs_measured (an AWS ARN or id to i-..., an Azure scale-set VM path to
--- <set>_<n>, any other path to its last part, lower-cased); then the rows left over on both sides
--- by (provider, day, instance_id), where that id is on exactly one left-over row of each run. So an
+-- measured) first by (provider, day, instance_key), instance_key being the key the verifier stored
+-- with the row (tally.reconcile.ids.verdict_instance_key: resource_id reduced to the instance, an
+-- AWS ARN or id to i-..., an Azure scale-set VM path to <set>_<n>, any other path to its last
+-- part, lower-cased). Files written before the key was stored read it as NULL: for those rows
+-- only, the same reduction is done here (the coalesce in `keyed`), so their runs still compare
+-- with new ones. Then the rows left over on both sides by (provider, day, instance_id), where that id is on exactly one left-over row of each run. So an
 -- instance-day judged measured_not_billed under the agent's id that a restated bill now bills under
 -- its ARN or resource path (even one the agent does not know, an Azure vmId against the VM name)
 -- is one changed row, not a removed and an added one.
@@ -46,13 +48,14 @@ previous_run AS (
 ),
 both_runs AS (
   SELECT
-    'latest' AS side, kind, provider, account, resource_id, instance_id, day, billing_period,
-    billed_hours, cost, currency, verdict, detail
-  FROM reconciliation_latest
+    'latest' AS side, r.kind, r.provider, r.account, r.resource_id, r.instance_id, r.day,
+    r.billing_period, r.billed_hours, r.cost, r.currency, r.verdict, r.detail, r.instance_key
+  FROM reconciliation AS r
+  JOIN latest_run AS l ON l.billing_period = r.billing_period AND l.run_id = r.run_id
   UNION ALL
   SELECT
     'previous' AS side, r.kind, r.provider, r.account, r.resource_id, r.instance_id, r.day,
-    r.billing_period, r.billed_hours, r.cost, r.currency, r.verdict, r.detail
+    r.billing_period, r.billed_hours, r.cost, r.currency, r.verdict, r.detail, r.instance_key
   FROM reconciliation AS r
   JOIN previous_run AS p ON p.billing_period = r.billing_period AND p.run_id = r.run_id
 ),
@@ -60,7 +63,7 @@ keyed AS (
   SELECT
     side, kind, provider, account, resource_id, instance_id, day, billing_period, billed_hours,
     cost, currency, verdict, detail,
-    CASE
+    coalesce(instance_key, CASE
       WHEN kind = 'invoice' THEN resource_id
       WHEN lower(provider) = 'aws' AND regexp_like(resource_id, '(^|[:/])i-[0-9A-Za-z]+$')
         THEN lower(regexp_extract(resource_id, '(i-[0-9A-Za-z]+)$', 1))
@@ -68,7 +71,7 @@ keyed AS (
         THEN regexp_extract(lower(resource_id), '/virtualmachinescalesets/([^/]+)/', 1)
           || '_' || lower(regexp_extract(resource_id, '([^/]+)$', 1))
       ELSE lower(regexp_extract(resource_id, '([^/]+)$', 1))
-    END AS instance_key,
+    END) AS instance_key,
     CASE WHEN kind = 'invoice' THEN coalesce(account, '') ELSE '' END AS match_account,
     CASE WHEN kind = 'invoice' THEN coalesce(currency, '') ELSE '' END AS match_currency
   FROM both_runs

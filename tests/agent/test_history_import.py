@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tally.domain.record_lines import RecordLines
 from tally.domain.records import RecordKind
 from tally.domain.schema import stored_schema
 from tally.query.duckdb_engine import DuckDbEngine
-from tally.services.body import RecordLines
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings

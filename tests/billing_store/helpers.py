@@ -97,6 +97,9 @@ class RecordingWarehouse:
     def list_keys(self, prefix: str) -> list[str]:
         return self.inner.list_keys(prefix)
 
+    def object_sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        return self.inner.object_sizes(keys)
+
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             self._record("delete", key)

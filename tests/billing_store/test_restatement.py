@@ -14,13 +14,9 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from tally.adapters.billing_table import account_hash, manifest_key
 from tally.billing import BillingImportError
-from tally.services.billing import (
-    BillingService,
-    BillingStoreError,
-    account_hash,
-    manifest_key,
-)
+from tally.services.billing import BillingService, BillingStoreError
 from tally.services.container import Services
 from tally.settings import Settings
 from tests.billing_store.helpers import (
@@ -76,12 +72,12 @@ def test_not_final_then_final_month_replaces(svc: Services) -> None:
 
     manifest = billing.read_manifest("aws", FINAL_ACCOUNT, "2023-06")
     assert manifest is not None
-    assert manifest["delivery_id"] == final.delivery_id and manifest["rows"] == 3
-    assert manifest["billed_cost"] == {
+    assert manifest.delivery_id == final.delivery_id and manifest.rows == 3
+    assert manifest.billed_cost == {
         "NOK": format(sum((Decimal(str(r["billed_cost"])) for r in after), Decimal(0)).normalize(), "f")
     }
-    history = manifest["history"]
-    assert isinstance(history, list) and history[0]["delivery_id"] == first.delivery_id
+    history = manifest.history
+    assert isinstance(history, list) and history[0].delivery_id == first.delivery_id
 
 
 def test_two_accounts_in_one_period_do_not_replace_each_other(svc: Services) -> None:
@@ -269,6 +265,6 @@ def test_one_delivery_of_several_parts_replaces_together(svc: Services) -> None:
     swapped = billing.import_files([(part2, "cur-2.csv"), (part1, "cur-1.csv")], origin="test", now=NOW)
     assert swapped.delivery_id == both.delivery_id and swapped.replayed
     manifest = billing.read_manifest("aws", FINAL_ACCOUNT, "2023-06")
-    assert manifest is not None and manifest["keys"] == [
+    assert manifest is not None and manifest.keys == [
         f"billing/provider=aws/billing_period=2023-06/{both.delivery_id}-{account_hash(FINAL_ACCOUNT)}.parquet"
     ]

@@ -15,11 +15,11 @@ import pyarrow as pa
 import pytest
 
 from tally.adapters.warehouse import FsWarehouse, open_warehouse
+from tally.api.body import split_lines
 from tally.compaction import CompactionPolicy, Compactor
 from tally.compaction.compactor import COMPACTED_PREFIX
 from tally.domain.records import MODELS, RecordKind
 from tally.domain.schema import stored_schema
-from tally.services.body import split_lines
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings

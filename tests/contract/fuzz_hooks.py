@@ -27,7 +27,7 @@ from schemathesis import HookContext, Response
 from schemathesis.core.failures import Failure
 from schemathesis.transport import SerializationContext
 
-from tally.services.body import NDJSON_TYPES
+from tally.api.body import NDJSON_TYPES
 
 Case = AnyCase[Any]
 

@@ -10,7 +10,7 @@ import jsonschema_rs
 import pytest
 
 from tally.api.app import create_app
-from tally.services.body import NDJSON_TYPES
+from tally.api.body import NDJSON_TYPES
 from tests.conftest import Deployment
 from tests.support.records import accelerator, job, ndjson, storage, vm
 

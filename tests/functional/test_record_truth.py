@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from tally.adapters.control_store import ControlStore
+from tally.api.body import split_lines
 from tally.domain.control import BatchOutcome
+from tally.domain.ports import ControlStore
 from tally.domain.records import MODELS
-from tally.services.body import split_lines
 from tally.services.ingest import IngestService, Principal
 from tests.conftest import Deployment
 from tests.support.records import FACTORIES, NDJSON, job, ndjson

@@ -73,9 +73,11 @@ def test_arrow_crashers_never_reach_the_reader(server: ServerProcess) -> None:
 _CHILD = """
 import sys
 from tally.domain.records import KINDS
-from tally.services.body import split_lines
+from tally.api.body import split_lines
 from tally.services.ingest import IngestService, Principal
-from tally.services.problems import Problem
+from tally.api.problems import Problem
+from tally.api.problem_handlers import problem_for
+from tally.domain.errors import RequestRefused
 from tally.services.container import Services
 from tally.settings import Settings
 from pathlib import Path
@@ -87,7 +89,8 @@ for kind in KINDS:
             lines = split_lines(media, body, 1000)
             result = svc.ingest.ingest(kind, lines, Principal("SITE-A", "k"))
             assert result.accepted == 0, result
-        except Problem as problem:
+        except (Problem, RequestRefused) as refused:
+            problem = refused if isinstance(refused, Problem) else problem_for(refused)
             assert 400 <= problem.status < 500, problem
 print("survived")
 """

@@ -28,8 +28,8 @@ import pytest
 from moto.core.authorization import enable_iam_authentication
 
 from tally.adapters.warehouse import partition_key
+from tally.api.body import split_lines
 from tally.compaction import Compactor
-from tally.services.body import split_lines
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings

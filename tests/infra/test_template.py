@@ -18,11 +18,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from tally.adapters.billing_table import partition_folder
 from tally.adapters.warehouse import partition_key, partition_value
 from tally.billing.focus_schema import BILLING_SCHEMA
 from tally.domain.records import KINDS, MODELS
 from tally.domain.schema import stored_schema
-from tally.services.billing import partition_folder
 from tests.infra.sam import (
     REPO,
     Resources,
@@ -295,7 +295,7 @@ def object_grants(cfn: Resources, role: str) -> set[tuple[str, str]]:
 def test_billing_importer_role_reads_landed_files_and_writes_only_billing_and_its_quarantine(
     cfn: Resources,
 ) -> None:
-    from tally.services.billing import BILLING_TABLE, MANIFEST_PREFIX, QUARANTINE_PREFIX
+    from tally.adapters.billing_table import BILLING_TABLE, MANIFEST_PREFIX, QUARANTINE_PREFIX
 
     assert MANIFEST_PREFIX.startswith(BILLING_TABLE + "/")  # manifests are covered by billing/
     billing, quarantine = f"{BILLING_TABLE}/", f"{QUARANTINE_PREFIX}/"
@@ -315,7 +315,8 @@ def test_invoice_verifier_role_reads_inputs_writes_results_and_publishes_to_fina
     cfn: Resources,
 ) -> None:
     reconcile = REPO / "layers/core/tally/services/reconcile.py"
-    code = reconcile.read_text()
+    # The verifier lists the billing table through its adapter.
+    code = reconcile.read_text() + (REPO / "layers/core/tally/adapters/billing_table.py").read_text()
     for prefix in ('"billing"', 'f"vms/dt=', 'f"reference/invoices/', 'f"reports/reconciliation/'):
         assert prefix in code, prefix  # the prefixes the grants below are for
     assert 'partition_key("reconciliation"' in code
@@ -325,7 +326,8 @@ def test_invoice_verifier_role_reads_inputs_writes_results_and_publishes_to_fina
         {("s3:GetObject", p) for p in reads}
         | {(a, p) for p in writes for a in ("s3:PutObject", "s3:AbortMultipartUpload")}
     )
-    assert calls_on(reconcile, "client") == {"publish"}
+    # The verifier's notifier (adapters/sns.py) is its only SNS client.
+    assert calls_on(REPO / "layers/core/tally/adapters/sns.py", "client") == {"publish"}
     assert granted(cfn, "InvoiceVerifierRole", "sns") == {api_action("sns", "publish")}
     publish = [
         s

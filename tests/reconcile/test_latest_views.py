@@ -16,7 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tally.adapters.warehouse import FsWarehouse, Warehouse, open_warehouse, partition_key
+from tally.adapters.warehouse import FsWarehouse, open_warehouse, partition_key
+from tally.domain.ports import Warehouse
 from tally.query.duckdb_engine import DuckDbEngine
 from tally.query.sql_files import views_in_order
 from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig

@@ -17,10 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from tally.adapters.billing_table import partition_values
 from tally.adapters.warehouse import FsWarehouse, open_warehouse
 from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window, reconcile
 from tally.reconcile.streamed import fleet, plan_chunks
-from tally.services.reconcile import ReconcileService, _path_value, _restrict_days
+from tally.services.reconcile import ReconcileService, _restrict_days
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, hourly, line, samples
 from tests.reconcile.test_scenarios import AWS_ARN, MARCH, SCENARIOS, _idle
@@ -114,7 +115,7 @@ def _whole_period(warehouse: FsWarehouse, service: ReconcileService, period: str
         for key in keys:
             table = warehouse.read_parquet(key)
             for name in ("provider", "billing_period"):
-                value = _path_value(key, name)
+                value = partition_values(key).get(name)
                 if value is not None and name not in table.column_names:
                     table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
             if columns is not None:

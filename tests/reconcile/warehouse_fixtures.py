@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tally.adapters.warehouse import Warehouse
+from tally.domain.ports import Warehouse
 from tests.reconcile.fixtures import billing_table, vms_table
 
 

@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 
 from tally.cli.query import fitted_table
+from tally.domain.record_lines import RecordLines
 from tally.query.duckdb_engine import DuckDbEngine
 from tally.reports.run import run_report
 from tally.reports.spec import make_spec
-from tally.services.body import RecordLines
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings

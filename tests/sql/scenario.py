@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
+from tally.domain.record_lines import RecordLines
 from tally.registry.entries import ApplicationRule, Entry, RegistryKind, ResourceBenchmark, VoMapping
 from tally.registry.store import RegistryStore
-from tally.services.body import RecordLines
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings

@@ -20,6 +20,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
+from tally.adapters.billing_table import (
+    MANIFEST_PREFIX,
+    QUARANTINE_PREFIX,
+    data_key,
+    manifest_key,
+    partition_folder,
+)
 from tally.adapters.warehouse import FsWarehouse, open_warehouse, partition_key
 from tally.billing import BillingImport, Reject
 from tally.billing.focus_schema import BILLING_SCHEMA, MONEY_COLUMNS, QUANTITY_COLUMNS
@@ -30,15 +37,7 @@ from tally.query.ddl import TEMPLATE_PARAMETERS, parse_table, render_ddl, table_
 from tally.query.duckdb_engine import DuckDbEngine
 from tally.query.sql_files import SqlFileError, get_file, views_in_order
 from tally.reconcile.schema import RECONCILIATION_SCHEMA
-from tally.services.billing import (
-    MANIFEST_PREFIX,
-    QUARANTINE_PREFIX,
-    BillingService,
-    BillingStoreResult,
-    data_key,
-    manifest_key,
-    partition_folder,
-)
+from tally.services.billing import BillingService, BillingStoreResult
 from tally.services.reconcile import ReconcileService, RunSummary
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, billing_table, hourly, line, samples

@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
-from tally.services.body import check_utf8, decompress, media_type, split_lines
-from tally.services.problems import Problem
+from tally.api.body import check_utf8, decompress, media_type, split_lines
+from tally.api.problems import Problem
 
 
 def test_concatenated_gzip_members_are_one_stream() -> None:

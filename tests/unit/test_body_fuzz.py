@@ -12,11 +12,14 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tally.api.body import check_utf8, decompress, media_type, split_lines
+from tally.api.problem_handlers import problem_for
+from tally.api.problems import Problem
+from tally.domain.errors import RequestRefused
+from tally.domain.record_lines import RecordLines
 from tally.domain.records import KINDS, MODELS, RecordKind
-from tally.services.body import RecordLines, check_utf8, decompress, media_type, split_lines
 from tally.services.container import Services
 from tally.services.ingest import Principal
-from tally.services.problems import Problem
 from tally.settings import Settings
 from tests.support.records import FACTORIES
 
@@ -131,7 +134,7 @@ def test_arbitrary_records_get_an_answer_never_an_error(
         return
     try:
         result = _SERVICES.ingest.ingest(kind, outcome, Principal("SITE-A", "fuzz"))
-    except Problem as problem:
-        assert 400 <= problem.status < 500, problem
+    except RequestRefused as refused:
+        assert 400 <= problem_for(refused).status < 500, refused
         return
     assert result.accepted + result.rejected + result.duplicates == outcome.count

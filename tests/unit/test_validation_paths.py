@@ -11,12 +11,13 @@ import annotated_types as at
 import orjson
 import pytest
 
+from tally.api.problem_handlers import problem_for
 from tally.domain.columnar import model_checks
+from tally.domain.errors import RequestRefused
+from tally.domain.record_lines import RecordLines
 from tally.domain.records import KINDS, MODELS
-from tally.services.body import RecordLines
 from tally.services.container import Services
 from tally.services.ingest import Principal
-from tally.services.problems import Problem
 from tests.conftest import local_settings
 from tests.support.records import FACTORIES
 
@@ -83,7 +84,7 @@ def test_batch_over_the_record_limit_is_refused_whole(tmp_path: Path) -> None:
     svc = Services(local_settings(tmp_path / "home", max_records_per_batch=3))
     svc.add_site("SITE-A")
     who = Principal("SITE-A", "k", ())
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(RequestRefused) as refused:
         svc.ingest.ingest("jobs", _lines([FACTORIES["jobs"](n) for n in range(4)]), who, now=NOW)
-    assert refused.value.status == 413
+    assert problem_for(refused.value).status == 413
     assert svc.warehouse.list_keys("") == []

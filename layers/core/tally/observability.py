@@ -10,9 +10,10 @@
   locally when `TALLY_METRICS=1` (they are JSON lines on stdout).
 - Traces: X-Ray through Powertools `Tracer`, enabled in Lambda only.
 
-The ASGI middleware measures and reports the records route; the route leaves its batch figures in
-the request scope (`note_batch`), so the answer is never buffered or parsed again and the ingest
-service knows nothing about any of this.
+The ASGI middleware measures and reports the records route. The route marks its request as a
+batch (a `BatchNote` in the request state, before the key is checked, so a refused batch is counted
+too) and leaves the ingest service's result in that note; the middleware reads the note, so the
+answer is never buffered or parsed, no path is matched here, and the service knows nothing of this.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
@@ -32,7 +34,6 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "tally")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Tally")
 CORRELATION_HEADER = "x-correlation-id"
-_RECORDS_PATH = re.compile(r"^/v1/records/(?P<kind>[a-z_]+)/?$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:/=+-]{1,128}$")
 
 Scope = MutableMapping[str, Any]
@@ -101,16 +102,46 @@ def record_refusal(kind: str, status: int) -> dict[str, Any] | None:
     return dict(document)
 
 
-# The scope key under which the records route leaves the figures of the batch it ingested.
-BATCH_FIGURES = "tally.batch_figures"
-FIGURES = ("batch_id", "site", "accepted", "rejected", "duplicates", "replayed")
+#: The request-state attribute under which the records route leaves its `BatchNote`.
+BATCH_STATE = "tally_batch"
 
 
-def note_batch(scope: Scope, figures: dict[str, Any]) -> None:
-    """Called by the records route: the figures of its batch, for the middleware to report."""
-    slot = scope.get(BATCH_FIGURES)
-    if isinstance(slot, dict):
-        slot.update((k, figures.get(k)) for k in FIGURES)
+class BatchFigures(Protocol):
+    """What the middleware reports of an ingested batch (the ingest service's result has these)."""
+
+    @property
+    def batch_id(self) -> str: ...
+    @property
+    def site(self) -> str: ...
+    @property
+    def accepted(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+    @property
+    def duplicates(self) -> int: ...
+    @property
+    def replayed(self) -> bool: ...
+
+
+@dataclass
+class BatchNote:
+    """The records route's note of one batch: its kind at once, the service's result once ingested."""
+
+    kind: str
+    result: BatchFigures | None = None
+
+    def figures(self) -> dict[str, Any]:
+        r = self.result
+        if r is None:
+            return {}
+        return {
+            "batch_id": r.batch_id,
+            "site": r.site,
+            "accepted": r.accepted,
+            "rejected": r.rejected,
+            "duplicates": r.duplicates,
+            "replayed": r.replayed,
+        }
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -143,13 +174,10 @@ class ObservabilityMiddleware:
             return
         cid = correlation_id(scope)
         logger.set_correlation_id(cid)
-        match = _RECORDS_PATH.match(scope.get("path", ""))
-        is_batch = match is not None and scope.get("method") == "POST"
         started = time.perf_counter()
         status = 0
-        figures: dict[str, Any] = {}
-        if is_batch:
-            scope[BATCH_FIGURES] = figures
+        # The request state the route's `request.state` writes to (Starlette keeps it in the scope).
+        state = scope.setdefault("state", {})
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -163,9 +191,10 @@ class ObservabilityMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if is_batch and match is not None:
+            note = state.get(BATCH_STATE) if isinstance(state, MutableMapping) else None
+            if isinstance(note, BatchNote):
                 latency_ms = (time.perf_counter() - started) * 1000
-                self._report(match["kind"], status, figures, latency_ms)
+                self._report(note.kind, status, note.figures(), latency_ms)
             logger.set_correlation_id(None)
 
     @staticmethod

@@ -5,6 +5,7 @@ Key layout (shared with the Glue/Athena DDL and the DuckDB views):
     <table>/dt=YYYY-MM-DD/<batch-id>.parquet    kinds whose partition spans a day (vms), reconciliation
     quarantine/<kind>/dt=YYYY-MM-DD/<batch-id>.ndjson
 Object names are derived from batch content, so a retried batch overwrites itself, never adds.
+`FsWarehouse` implements the port `tally.domain.ports.Warehouse`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,29 +57,31 @@ def partition_key(table: str, day: date, name: str, span: PartitionSpan = "day")
     return f"{table}/dt={partition_value(day, span)}/{name}"
 
 
-class Warehouse(Protocol):
-    uri: str
+def partition_runs(
+    rows: pa.Table, by: Sequence[str], order: Sequence[str] = ()
+) -> list[tuple[tuple[Any, ...], pa.Table]]:
+    """`rows` cut into one table per distinct value of the columns `by`, in ascending order of
+    them; within a part rows follow `order` (a stable sort, so ties keep their input order).
 
-    def write_partitioned(
-        self,
-        table: str,
-        rows: pa.Table,
-        time_column: str,
-        name: str,
-        span: PartitionSpan = "day",
-        order: Sequence[str] = (),
-    ) -> list[str]: ...
-    def write_parquet(self, key: str, rows: pa.Table) -> None: ...
-    def read_parquet(self, key: str) -> pa.Table: ...
-    def read_parquet_batches(
-        self, key: str, columns: Sequence[str], batch_rows: int = 262_144
-    ) -> Iterator[pa.Table]: ...
-    def put_bytes(self, key: str, data: bytes) -> None: ...
-    def get_bytes(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
-    def list_keys(self, prefix: str) -> list[str]: ...
-    def delete(self, keys: list[str]) -> None: ...
-    def remove_stale_temps(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> list[str]: ...
+    Every partitioned writer goes through this: the records ingest (by partition day or month),
+    the billing table (by provider, billing account and period) and the verifier (by day).
+    """
+    if rows.num_rows == 0:
+        return []
+    keys = [*by, *(c for c in order if c not in by)]
+    rows = rows.sort_by([(c, "ascending") for c in keys])
+    counts = rows.select(list(by)).group_by(list(by), use_threads=False).aggregate([([], "count_all")])
+    runs = sorted(
+        zip(*(counts[c].to_pylist() for c in by), counts["count_all"].to_pylist(), strict=True),
+        key=lambda run: run[:-1],
+    )
+    out: list[tuple[tuple[Any, ...], pa.Table]] = []
+    offset = 0
+    # The rows are sorted by `by`, so each value is one contiguous run.
+    for *values, count in runs:
+        out.append((tuple(values), rows.slice(offset, count)))
+        offset += count
+    return out
 
 
 @dataclass
@@ -112,17 +115,11 @@ class FsWarehouse:
         days = pc.cast(rows.column(time_column), pa.date32())
         if span == "month":
             days = pc.cast(pc.floor_temporal(days, unit="month"), pa.date32())
-        keys = [(c, "ascending") for c in order or [time_column]]
-        rows = rows.append_column("__partition", days).sort_by([("__partition", "ascending"), *keys])
-        days = rows.column("__partition")
-        rows = rows.drop_columns(["__partition"])
-        parts: list[tuple[str, pa.Table]] = []
-        offset = 0
-        # value_counts lists values in order of first appearance: ascending, as rows are sorted.
-        for run in pc.value_counts(days).to_pylist():
-            key = partition_key(table, run["values"], f"{name}.parquet", span)
-            parts.append((key, rows.slice(offset, run["counts"])))
-            offset += run["counts"]
+        rows = rows.append_column("__partition", days)
+        parts = [
+            (partition_key(table, values[0], f"{name}.parquet", span), part.drop_columns(["__partition"]))
+            for values, part in partition_runs(rows, ["__partition"], order or [time_column])
+        ]
         for key, part in parts:
             self.write_parquet(key, part)
         return sorted(key for key, _ in parts)
@@ -178,6 +175,20 @@ class FsWarehouse:
             for info in self.fs.get_file_info(selector)
             if info.type == pafs.FileType.File and not info.path.endswith(".tmp")
         )
+
+    def object_sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        """Stored size of each key that exists: one listing per folder gives every size (on S3 one
+        LIST request per thousand keys instead of a HEAD per key)."""
+        wanted = set(keys)
+        sizes: dict[str, int] = {}
+        start = len(self.base) + 1
+        for folder in sorted({k.rpartition("/")[0] for k in wanted}):
+            selector = pafs.FileSelector(self._path(folder), recursive=False, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                key = info.path[start:]
+                if key in wanted and info.type == pafs.FileType.File:
+                    sizes[key] = int(info.size)
+        return sizes
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:

@@ -22,18 +22,12 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from tally.adapters.billing_table import Manifest
+from tally.api.body import decompress, read_capped
 from tally.api.contract import billing_body, problems
 from tally.api.deps import BillingReader, BillingWriter, ServicesDep
-from tally.api.records import read_capped
-from tally.billing import BillingImportError
-from tally.services.billing import (
-    BillingOwnershipError,
-    BillingStoreError,
-    BillingStoreResult,
-    PartitionOutcome,
-)
-from tally.services.body import decompress
-from tally.services.problems import Problem, bad_request, forbidden, not_found, unsupported
+from tally.api.problems import Problem, bad_request, forbidden, not_found, unsupported
+from tally.services.billing import BillingStoreResult, PartitionOutcome
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -155,10 +149,6 @@ def file_name(query: str | None, disposition: str | None, media: str) -> str:
     )
 
 
-def unusable(exc: BillingImportError | BillingStoreError) -> Problem:
-    return Problem(422, "Unusable billing file", str(exc), code=exc.code)
-
-
 @router.post(
     "/billing",
     response_model=BillingResponse,
@@ -221,12 +211,8 @@ async def post_billing(
     def work() -> BillingResponse:
         if raw[:2] == b"\x1f\x8b":
             _check_inflated_size(raw, settings.max_decompressed_bytes)
-        try:
-            result = svc.billing.import_files([(raw, name)], defaults=defaults, origin="api", site=who.site)
-        except BillingOwnershipError as exc:
-            raise forbidden(str(exc)) from exc
-        except (BillingImportError, BillingStoreError) as exc:
-            raise unusable(exc) from exc
+        # A foreign account (403) or an unusable file (422) is answered by tally.api.problem_handlers.
+        result = svc.billing.import_files([(raw, name)], defaults=defaults, origin="api", site=who.site)
         return billing_response(result)
 
     return await run_in_threadpool(work)
@@ -268,24 +254,21 @@ def list_billing(
     out = [
         _stored(m)
         for m in svc.billing.manifests_of(own)
-        if billing_period is None or m.get("billing_period") == billing_period
+        if billing_period is None or m.billing_period == billing_period
     ]
     return sorted(out, key=lambda p: (p.provider, p.billing_account_id, p.billing_period))
 
 
-def _stored(manifest: dict[str, object]) -> StoredPartition:
-    files = manifest.get("source_files")
-    cost = manifest.get("billed_cost")
-    rows = manifest.get("rows")
+def _stored(manifest: Manifest) -> StoredPartition:
     return StoredPartition(
-        provider=str(manifest.get("provider")),
-        billing_account_id=str(manifest.get("billing_account_id")),
-        billing_period=str(manifest.get("billing_period")),
-        rows=rows if isinstance(rows, int) else 0,
-        delivery_id=str(manifest.get("delivery_id")),
-        source_files=[str(f) for f in files] if isinstance(files, list) else [],
-        billed_cost={str(k): str(v) for k, v in cost.items()} if isinstance(cost, dict) else {},
-        stored_at=str(manifest.get("stored_at")),
+        provider=manifest.provider,
+        billing_account_id=manifest.billing_account_id,
+        billing_period=manifest.billing_period,
+        rows=manifest.rows,
+        delivery_id=manifest.delivery_id,
+        source_files=manifest.source_files,
+        billed_cost=manifest.billed_cost,
+        stored_at=manifest.stored_at,
     )
 
 

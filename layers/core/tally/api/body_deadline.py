@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tally.services.problems import Problem
+from tally.api.problems import Problem
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -16,10 +16,10 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from tally.api.body import NDJSON_TYPES
 from tally.api.models import ProblemDetails
 from tally.domain.records import KINDS, MODELS
 from tally.registry.entries import ENTRY_TYPES
-from tally.services.body import NDJSON_TYPES
 
 PROBLEM_JSON = "application/problem+json"
 COMPONENTS = "#/components/schemas/"

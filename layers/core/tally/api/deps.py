@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from tally.api.problems import forbidden
 from tally.domain.control import (
     BILLING_READ,
     BILLING_WRITE,
@@ -18,7 +19,6 @@ from tally.domain.control import (
 )
 from tally.services.container import Services
 from tally.services.ingest import Principal
-from tally.services.problems import forbidden
 
 
 def services(request: Request) -> Services:

@@ -11,7 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from tally.services.problems import Problem
+from tally.api.problems import Problem
+from tally.billing import BillingImportError
+from tally.domain.errors import ForeignSite, MalformedBody, NotAuthenticated, RequestRefused, TooLarge
+from tally.services.billing import BillingOwnershipError, BillingStoreError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("tally.api")
@@ -32,6 +35,27 @@ def problem_response(
     )
 
 
+#: The answer to each refusal the services raise: (status, title), as the API has always given them.
+_REFUSALS: tuple[tuple[type[RequestRefused], int, str], ...] = (
+    (TooLarge, 413, "Request too large"),
+    (NotAuthenticated, 401, "Unauthorized"),
+    (ForeignSite, 403, "Forbidden"),
+    (MalformedBody, 400, "Malformed request body"),
+)
+
+
+def problem_for(error: RequestRefused | BillingImportError | BillingStoreError) -> Problem:
+    """The RFC 9457 problem answering a refusal raised below the API."""
+    if isinstance(error, BillingOwnershipError):
+        return Problem(403, "Forbidden", str(error))
+    if isinstance(error, BillingImportError | BillingStoreError):
+        return Problem(422, "Unusable billing file", str(error), code=error.code)
+    for kind, status, title in _REFUSALS:
+        if isinstance(error, kind):
+            return Problem(status, title, error.detail)
+    return Problem(400, "Refused", error.detail)
+
+
 def allowed_methods(request: Request) -> str:
     """Every method some route takes at this path (Starlette names only the first matching route's)."""
     allowed = []
@@ -46,6 +70,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
+
+    async def _refused(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestRefused | BillingImportError | BillingStoreError)
+        return problem_response(problem_for(exc), request)
+
+    for refusal in (RequestRefused, BillingImportError, BillingStoreError):
+        app.add_exception_handler(refusal, _refused)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

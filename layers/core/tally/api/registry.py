@@ -9,10 +9,10 @@ from pydantic import ValidationError
 
 from tally.api.contract import problems, registry_body
 from tally.api.deps import RegistryReader, RegistryWriter, ServicesDep
+from tally.api.problems import Problem, forbidden, not_found
 from tally.registry.entries import ENTRY_TYPES, Entry, RegistryError, RegistryKind
 from tally.registry.store import RegistryBusyError, RegistryNotFoundError, RegistryUnknownSiteError
 from tally.services.ingest import Principal
-from tally.services.problems import Problem, forbidden, not_found
 
 router = APIRouter(tags=["registry"])
 

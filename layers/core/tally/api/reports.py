@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from tally.api.contract import problems
 from tally.api.deps import ReportsReader, ServicesDep
+from tally.api.problems import Problem, forbidden
 from tally.query.engine import QueryError
 from tally.reports.catalog import KINDS
 from tally.reports.output import MEDIA_TYPES, Format, render
 from tally.reports.run import run_report
 from tally.reports.spec import MAX_LIMIT, OTHER, ReportError, make_spec
-from tally.services.problems import Problem, forbidden
 
 router = APIRouter(tags=["reports"])
 RESERVED = {"group_by", "metrics", "from", "to", "format", "order_by", "limit"}

@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from tally.api.contract import problems
 from tally.api.deps import RecordsWriter, ServicesDep
 from tally.api.models import SyncStateResponse
+from tally.api.problems import forbidden, not_found
 from tally.domain.records import KINDS
-from tally.services.problems import forbidden, not_found
 
 router = APIRouter(prefix="/v1", tags=["records"])
 

@@ -14,9 +14,10 @@ import gzip
 import io
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 import pyarrow as pa
@@ -26,7 +27,9 @@ import pyarrow.parquet as pq
 
 from tally.billing.model import BillingImportError
 
-Source = str | os.PathLike[str] | bytes
+Source: TypeAlias = str | os.PathLike[str] | bytes | pa.Buffer
+#: A file's content in memory: bytes, or a buffer over a mapped file (`mapped`).
+Data: TypeAlias = bytes | pa.Buffer
 
 #: Bytes of CSV parsed per batch: large enough to vectorise well, small enough for 1M-row files.
 CSV_BLOCK_BYTES = 16 << 20
@@ -62,9 +65,25 @@ class EncodingMismatchError(Exception):
     """The CSV is not valid UTF-8; the caller retries with a single-byte Windows/Latin encoding."""
 
 
+@contextmanager
+def mapped(source: Source, filename: str | None = None) -> Iterator[Data]:
+    """The file's content, opened once: a path is memory-mapped (nothing is read until used, and
+    the sniff, the batches and a digest all read the one mapping); bytes are passed through."""
+    if isinstance(source, Data):
+        yield source
+        return
+    if not Path(source).is_file():
+        raise BillingImportError("not-found", f"{source_name(source, filename)}: no such file")
+    if Path(source).stat().st_size == 0:
+        yield b""  # an empty file cannot be mapped; the sniff names it empty
+        return
+    with pa.memory_map(os.fspath(source), "r") as mapping:
+        yield mapping.read_buffer()
+
+
 def _raw_bytes_head(source: Source, size: int) -> bytes:
-    if isinstance(source, bytes):
-        return source[:size]
+    if isinstance(source, Data):
+        return bytes(source[:size])
     with Path(source).open("rb") as fh:
         return fh.read(size)
 
@@ -72,7 +91,7 @@ def _raw_bytes_head(source: Source, size: int) -> bytes:
 def source_name(source: Source, filename: str | None) -> str:
     if filename:
         return filename
-    if isinstance(source, bytes):
+    if isinstance(source, Data):
         return "<bytes>"
     return str(source)
 
@@ -80,7 +99,7 @@ def source_name(source: Source, filename: str | None) -> str:
 def sniff(source: Source, filename: str | None) -> SourceInfo:
     """Decide container and compression from the magic bytes (the name is only a hint)."""
     name = source_name(source, filename)
-    if not isinstance(source, bytes) and not Path(source).is_file():
+    if not isinstance(source, Data) and not Path(source).is_file():
         raise BillingImportError("not-found", f"{name}: no such file")
     head = _raw_bytes_head(source, 4)
     if head == b"":
@@ -94,7 +113,7 @@ def sniff(source: Source, filename: str | None) -> SourceInfo:
 
 def _open_stream(source: Source, info: SourceInfo) -> pa.NativeFile:
     raw: pa.NativeFile
-    raw = pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(os.fspath(source), "rb")
+    raw = pa.BufferReader(source) if isinstance(source, Data) else pa.OSFile(os.fspath(source), "rb")
     if info.compression == "gzip":
         return pa.CompressedInputStream(raw, "gzip")
     return raw
@@ -102,7 +121,7 @@ def _open_stream(source: Source, info: SourceInfo) -> pa.NativeFile:
 
 def _read_header(source: Source, info: SourceInfo, encoding: str) -> list[str]:
     """Parse the first CSV record (the header) with the csv module; it may hold quoted commas."""
-    stream: Any = io.BytesIO(source) if isinstance(source, bytes) else Path(source).open("rb")  # noqa: SIM115
+    stream: Any = pa.BufferReader(source) if isinstance(source, Data) else Path(source).open("rb")  # noqa: SIM115
     try:
         if info.compression == "gzip":
             stream = gzip.GzipFile(fileobj=stream)
@@ -320,7 +339,7 @@ def _flat_names(schema: pa.Schema) -> list[str]:
 
 
 def _parquet_batches(source: Source, info: SourceInfo) -> Iterator[pa.RecordBatch]:
-    handle = pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(os.fspath(source), "rb")
+    handle = pa.BufferReader(source) if isinstance(source, Data) else pa.OSFile(os.fspath(source), "rb")
     try:
         try:
             pf = pq.ParquetFile(handle)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from tally.adapters.warehouse import Warehouse
 from tally.billing.focus_schema import BILLING_SCHEMA
+from tally.domain.ports import Warehouse
 
 
 def tables() -> tuple[tuple[str, pa.Schema], ...]:

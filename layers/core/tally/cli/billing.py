@@ -205,29 +205,27 @@ def list_partitions(
     """What the billing table holds: one line per provider, billing account and period."""
     svc = services()
     owners = {(a.provider, a.billing_account_id): a.owner for a in svc.control.list_billing_accounts()}
-    manifests = svc.billing.manifests()
-    manifests.sort(key=lambda m: (str(m["provider"]), str(m["billing_period"]), str(m["billing_account_id"])))
-    for m in manifests:
-        m["owner"] = owners.get((str(m["provider"]), str(m["billing_account_id"])))
+    manifests = sorted(
+        svc.billing.manifests(), key=lambda m: (m.provider, m.billing_period, m.billing_account_id)
+    )
     if as_json:
-        print_json(manifests)
+        print_json(
+            [{**m.as_dict(), "owner": owners.get((m.provider, m.billing_account_id))} for m in manifests]
+        )
         return
     table = Table(
         "provider", "account", "owner", "period", "rows", "billed cost", "delivery", "files", "stored at"
     )
     for m in manifests:
-        costs = m.get("billed_cost")
-        cost_text = ", ".join(f"{v} {c}" for c, v in sorted(costs.items())) if isinstance(costs, dict) else ""
-        files = m.get("source_files")
         table.add_row(
-            str(m["provider"]),
-            str(m["billing_account_id"]),
-            str(m["owner"] or "-"),
-            str(m["billing_period"]),
-            str(m.get("rows")),
-            cost_text,
-            str(m.get("delivery_id"))[:12],
-            ", ".join(str(f) for f in files) if isinstance(files, list) else "",
-            str(m.get("stored_at")),
+            m.provider,
+            m.billing_account_id,
+            str(owners.get((m.provider, m.billing_account_id)) or "-"),
+            m.billing_period,
+            str(m.rows),
+            ", ".join(f"{v} {c}" for c, v in sorted(m.billed_cost.items())),
+            m.delivery_id[:12],
+            ", ".join(m.source_files),
+            m.stored_at,
         )
     out.print(table)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from tally.api.problems import Problem
 from tally.cli import keys, serve, sites
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
@@ -15,7 +16,7 @@ from tally.cli.reconcile import reconcile as reconcile_command
 from tally.cli.registry import app as registry_app
 from tally.cli.report import report as report_command
 from tally.domain.control import ControlError
-from tally.services.problems import Problem
+from tally.domain.errors import RequestRefused
 
 app = typer.Typer(
     name="tally",
@@ -40,5 +41,5 @@ def main() -> None:
     """Console-script entry: expected failures become one clear line and exit code 1."""
     try:
         app()
-    except (ControlError, Problem, ValueError, OSError) as exc:
+    except (ControlError, Problem, RequestRefused, ValueError, OSError) as exc:
         fail(str(exc))

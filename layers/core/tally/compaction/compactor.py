@@ -35,9 +35,9 @@ from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.fs as pafs
 
-from tally.adapters.warehouse import FsWarehouse, Warehouse, partition_key, partition_value
+from tally.adapters.warehouse import partition_key, partition_value
+from tally.domain.ports import Warehouse
 from tally.domain.records import KINDS, MODELS, PartitionSpan
 from tally.domain.schema import cluster_order, stored_schema
 
@@ -143,26 +143,6 @@ def deduplicate_latest(
     return kept.take(indices)
 
 
-def object_sizes(warehouse: Warehouse, keys: list[str]) -> dict[str, int]:
-    """Stored size of each key that still exists.
-
-    On a filesystem warehouse one listing per folder gives every size (on S3 one LIST request
-    per thousand keys instead of a HEAD per key); otherwise the objects are read.
-    """
-    if not isinstance(warehouse, FsWarehouse):
-        return {k: len(warehouse.get_bytes(k)) for k in keys if warehouse.exists(k)}
-    wanted = set(keys)
-    sizes: dict[str, int] = {}
-    start = len(warehouse.base) + 1
-    for folder in sorted({k.rpartition("/")[0] for k in keys}):
-        selector = pafs.FileSelector(f"{warehouse.base}/{folder}", recursive=False, allow_not_found=True)
-        for info in warehouse.fs.get_file_info(selector):
-            key = info.path[start:]
-            if key in wanted and info.type == pafs.FileType.File:
-                sizes[key] = int(info.size)
-    return sizes
-
-
 def _output_name(inputs: list[str], index: int) -> str:
     digest = hashlib.blake2b("\n".join(sorted(inputs)).encode(), digest_size=12).hexdigest()
     return f"{COMPACTED_PREFIX}{digest}-{index:03d}.parquet"
@@ -248,7 +228,7 @@ class Compactor:
         misplaced = {k for k in keys if home is not None and not k.startswith(home)}
         if len(keys) < 2 and not misplaced:
             return []
-        sizes = object_sizes(self.warehouse, keys)
+        sizes = self.warehouse.object_sizes(keys)
         present = sorted(sizes)
         small = [k for k in present if sizes[k] < self.policy.small_file_bytes or k in misplaced]
         if not small or (len(present) < 2 and not misplaced & set(present)):
@@ -270,7 +250,7 @@ class Compactor:
     def compact(self, table: str, day: date, inputs: list[str]) -> PartitionResult:
         """Merge `inputs` (files of one partition) into new files; delete the inputs afterwards."""
         inputs = sorted(inputs)
-        sizes = object_sizes(self.warehouse, inputs)
+        sizes = self.warehouse.object_sizes(inputs)
         inputs = [k for k in inputs if k in sizes]  # a file deleted meanwhile is no longer an input
         merged = _unify([self.warehouse.read_parquet(k) for k in inputs], table)
         span = self.span(table)
@@ -286,7 +266,7 @@ class Compactor:
             key = partition_key(table, day, _output_name(inputs, index), span)
             self.warehouse.write_parquet(key, rows.slice(index * per_part, per_part))
             outputs.append(key)
-        written = object_sizes(self.warehouse, outputs)
+        written = self.warehouse.object_sizes(outputs)
         missing = [k for k in outputs if k not in written]
         if missing:
             raise RuntimeError(f"compaction outputs not found after writing, inputs kept: {missing}")

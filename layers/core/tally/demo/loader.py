@@ -22,8 +22,8 @@ from tally.demo.generator import (
     vm_month,
 )
 from tally.demo.registry import seed_demo_registry
+from tally.domain.record_lines import RecordLines
 from tally.domain.records import MODELS, RecordKind
-from tally.services.body import RecordLines
 from tally.services.container import Services
 from tally.services.reconcile import RunSummary
 

@@ -1,15 +1,11 @@
-"""The QueryEngine interface: Athena SQL in, an Arrow table out, on DuckDB or on Athena."""
+"""Query errors, and the QueryEngine port (`tally.domain.ports`): Athena SQL in, Arrow out."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Protocol
-
-import pyarrow as pa
-
-Param = str | int | float | bool | date | datetime | None
+# The port itself lives with the others in the domain; the engines and their callers import it here.
+from tally.domain.ports import Param as Param
+from tally.domain.ports import QueryEngine as QueryEngine
+from tally.domain.ports import QueryResult as QueryResult
 
 
 class QueryError(Exception):
@@ -23,20 +19,3 @@ class QueryError(Exception):
 
 class QueryTimeoutError(QueryError):
     """A query still running when the engine stopped waiting (and cancelled it)."""
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    table: pa.Table
-    engine: str
-    elapsed_seconds: float
-    bytes_scanned: int | None = None
-    query_id: str | None = None
-
-
-class QueryEngine(Protocol):
-    name: str
-
-    def query(self, sql: str, params: Sequence[Param] = ()) -> QueryResult:
-        """Run one Athena (Trino) SELECT with `?` placeholders bound, in order, to `params`."""
-        ...

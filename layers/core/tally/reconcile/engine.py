@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from tally.reconcile.billed import BilledDay, billed_days
 from tally.reconcile.config import ReconcileConfig
-from tally.reconcile.ids import measured_instance_key, provider_key
+from tally.reconcile.ids import measured_instance_key, provider_key, verdict_instance_key
 from tally.reconcile.measured import MeasuredDays, MeasuredInstance, empty_measured, measure
 from tally.reconcile.schema import RECONCILIATION_SCHEMA, Verdict
 
@@ -389,6 +389,7 @@ def _to_table(rows: list[_Row], window: Window, run_id: str, judged_at: datetime
         "verdict": [r.verdict for r in rows],
         "detail": [r.detail or None for r in rows],
         "judged_at": [judged_at] * n,
+        "instance_key": [verdict_instance_key("instance_day", r.provider, r.resource_id) for r in rows],
     }
     return pa.Table.from_pydict(data, schema=RECONCILIATION_SCHEMA)
 
@@ -503,6 +504,7 @@ def invoice_rows(
                 "verdict": verdict,
                 "detail": "; ".join(notes),
                 "judged_at": judged_at,
+                "instance_key": invoice or "(no invoice id)",
             }
         )
     return pa.Table.from_pylist(out, schema=RECONCILIATION_SCHEMA)

@@ -83,3 +83,13 @@ def measured_instance_key(provider: str, instance_id: str | None) -> str | None:
     if "/" in text:
         text = text.rsplit("/", 1)[1]
     return text.lower()
+
+
+def verdict_instance_key(kind: str, provider: str, resource_id: str) -> str:
+    """The key a reconciliation row is matched by across runs (stored as its `instance_key`): an
+    invoice row's invoice id; an instance-day's resource id reduced to the instance as an agent's
+    id is (`measured_instance_key`), so a bill's ARN or resource path and the agent's bare id of
+    the same VM get one key."""
+    if kind == "invoice":
+        return resource_id
+    return measured_instance_key(provider, resource_id) or resource_id.lower()

@@ -41,5 +41,8 @@ RECONCILIATION_SCHEMA = pa.schema(
         pa.field("verdict", pa.string(), nullable=False),
         pa.field("detail", pa.string()),
         pa.field("judged_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        # What runs are matched by (tally.reconcile.ids.verdict_instance_key): the instance of an
+        # instance-day, the invoice id of an invoice row. Null in files written before it was stored.
+        pa.field("instance_key", pa.string()),
     ]
 )

@@ -23,12 +23,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tally.adapters.warehouse import Warehouse
+from tally.domain.ports import KnownSites, Leases, Warehouse
 from tally.registry.entries import (
     ENTRY_TYPES,
     ApplicationRule,
@@ -58,17 +58,6 @@ class RegistryUnknownSiteError(RegistryError):
 
 class RegistryBusyError(RegistryError):
     """Another edit of the same kind held the lease for longer than an edit waits."""
-
-
-class KnownSites(Protocol):
-    def get_site(self, name: str) -> object | None: ...
-
-
-class Leases(Protocol):
-    """Named, expiring mutual exclusion across processes (the control store)."""
-
-    def acquire_lock(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool: ...
-    def release_lock(self, name: str, holder: str) -> None: ...
 
 
 class RegistryStore:

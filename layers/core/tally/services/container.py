@@ -30,12 +30,12 @@ from tally.domain.control import (
     secret_matches,
     validate_site_name,
 )
+from tally.domain.errors import NotAuthenticated
+from tally.domain.ports import ControlStore
 from tally.services.ingest import IngestService, Principal
-from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
-    from tally.adapters.control_store import ControlStore
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
     from tally.compaction.compactor import Compactor
@@ -136,7 +136,8 @@ class Services:
     @cached_property
     def reconcile(self) -> ReconcileService:
         """The invoice verifier, telling finance through SNS when a topic is configured."""
-        from tally.services.reconcile import ReconcileService, sns_notifier
+        from tally.adapters.sns import sns_notifier
+        from tally.services.reconcile import ReconcileService
 
         section = self.settings.reconcile
         topic = self.settings.finance_topic_arn
@@ -188,13 +189,13 @@ class Services:
     def authenticate(self, authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise unauthorized("send the site's API key as `Authorization: Bearer <key>`")
+            raise NotAuthenticated("send the site's API key as `Authorization: Bearer <key>`")
         parsed = parse_key(token.strip())
         key: ApiKey | None = self.control.get_key(parsed[0]) if parsed else None
         if parsed is None or key is None or not secret_matches(key, parsed[1]):
-            raise unauthorized("the API key is not valid")
+            raise NotAuthenticated("the API key is not valid")
         if not key.active:
-            raise unauthorized("the API key has been revoked")
+            raise NotAuthenticated("the API key has been revoked")
         if is_legacy_hash(key.secret_hash):
             # Stored before salting: verified above, now rewritten in the salted form.
             self.control.upgrade_key_hash(key.key_id, key.secret_hash, hash_secret(key.key_id, parsed[1]))

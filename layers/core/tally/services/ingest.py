@@ -5,7 +5,7 @@ data files and quarantine first (content-named, so a retry overwrites them), the
 and only a successful claim advances sync state and counters.
 
 Memory: one request costs at most about ten times the decompressed-body limit (64 MiB): the body
-and its lines (see `tally.services.body`), the Arrow table, and on the slow path records validated
+and its lines (see `tally.api.body`), the Arrow table, and on the slow path records validated
 one at a time, at most `MAX_ERRORS_PER_RECORD` errors each, and valid rows turned into Arrow in
 chunks. `tests/functional/test_server_survives.py` measures it under the worst bodies known.
 """
@@ -27,14 +27,14 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pydantic import ValidationError
 
-from tally.adapters.control_store import ControlStore
-from tally.adapters.warehouse import Warehouse, partition_key
+from tally.adapters.quarantine import QuarantineEntry, write_quarantine
 from tally.domain.columnar import FieldError, failing_rows, fill_defaults, model_checks, time_window_checks
 from tally.domain.control import BatchOutcome, IngestCount
+from tally.domain.errors import ForeignSite, MalformedBody, TooLarge
+from tally.domain.ports import ControlStore, Warehouse
+from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, check_lines
 from tally.domain.records import MODELS, RecordKind
 from tally.domain.schema import TIMESTAMP, cluster_order, input_schema
-from tally.services.body import MAX_RECORD_BYTES, RecordLines, check_lines
-from tally.services.problems import bad_request, forbidden, too_large
 
 # Errors listed in a response (and kept with the batch outcome); the quarantine file keeps every one.
 MAX_ERRORS_IN_RESPONSE = 1000
@@ -108,7 +108,7 @@ class IngestService:
         now = now or datetime.now(UTC)
         lines = check_lines(lines)
         if lines.count > self.max_records:
-            raise too_large(f"batch has {lines.count} records, more than the limit of {self.max_records}")
+            raise TooLarge(f"batch has {lines.count} records, more than the limit of {self.max_records}")
         judged = self._judge(kind, lines, who, now)
         lines = judged.lines
         batch_id = batch_id_for(kind, who.site, lines.ndjson)
@@ -185,24 +185,21 @@ class IngestService:
         now: datetime,
     ) -> str:
         raw_lines = lines.ndjson.split(b"\n")
-        out = io.BytesIO()
         # Errors are sorted by index: one entry per rejected record, built one at a time.
-        for index, group in itertools.groupby(judged.errors, key=lambda e: e.index):
-            errors = [{"field": e.field, "message": e.message} for e in group]
-            entry = {
-                "batch_id": batch_id,
-                "site": who.site,
-                "kind": kind,
-                "index": index,
-                "received_at": now.isoformat().replace("+00:00", "Z"),
-                "errors": errors,
+        entries = (
+            QuarantineEntry(
+                batch_id=batch_id,
+                site=who.site,
+                kind=kind,
+                index=index,
+                received_at=now,
+                errors=[(e.field, e.message) for e in group],
                 # The record exactly as sent (one NDJSON line), so it can be fixed and replayed.
-                "record": raw_lines[index].decode("utf-8", errors="replace"),
-            }
-            out.write(orjson.dumps(entry) + b"\n")
-        key = partition_key(f"quarantine/{kind}", now.date(), f"{batch_id}.ndjson")
-        self.warehouse.put_bytes(key, out.getvalue())
-        return key
+                record=raw_lines[index].decode("utf-8", errors="replace"),
+            )
+            for index, group in itertools.groupby(judged.errors, key=lambda e: e.index)
+        )
+        return write_quarantine(self.warehouse, kind, now, f"{batch_id}.ndjson", entries)
 
     def _account(self, kind: RecordKind, table: pa.Table, outcome: BatchOutcome, now: datetime) -> None:
         model = MODELS[kind]
@@ -268,7 +265,7 @@ def _fence(kind: str, values: list[object], who: Principal, field_name: str) -> 
     foreign = sorted(str(v) for v in values if v is not None and v not in allowed)
     if foreign:
         what = "site" if field_name == "site" else "resource"
-        raise forbidden(
+        raise ForeignSite(
             f"this key belongs to site {who.site!r}"
             + (f" (resources {', '.join(who.resources)})" if who.resources else "")
             + f" and cannot write {kind} records for {what} {', '.join(repr(v) for v in foreign[:5])}"
@@ -409,7 +406,7 @@ def _validate_each(
             chunks.append(pa.Table.from_pylist(valid, schema=schema))
             valid = []
     if unparsable == len(lines):
-        raise bad_request("body is not valid JSON: no line of it parses as a JSON value")
+        raise MalformedBody("body is not valid JSON: no line of it parses as a JSON value")
     chunks.append(pa.Table.from_pylist(valid, schema=schema))
     return pa.concat_tables(chunks), indices, errors
 

@@ -24,35 +24,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.adapters.warehouse import Warehouse, partition_key
+from tally.adapters.billing_table import BillingTable, partition_values
+from tally.adapters.warehouse import partition_key, partition_runs
+from tally.domain.ports import Notifier, Warehouse
 from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig, Window
 from tally.reconcile.findings import to_csv, to_xlsx, verdict_rows
 from tally.reconcile.streamed import DEFAULT_CHUNK_SAMPLES, Batches, reconcile_streamed
-
-
-class Notifier(Protocol):
-    def __call__(self, subject: str, message: dict[str, Any]) -> None: ...
-
-
-def sns_notifier(topic_arn: str, region: str, endpoint_url: str | None = None) -> Notifier:
-    import boto3
-
-    client = boto3.client("sns", region_name=region, endpoint_url=endpoint_url)
-
-    def publish(subject: str, message: dict[str, Any]) -> None:
-        client.publish(TopicArn=topic_arn, Subject=subject[:100], Message=json.dumps(message, default=str))
-
-    return publish
 
 
 @dataclass
@@ -118,6 +104,7 @@ class ReconcileService:
         if chunk_samples <= 0 or batch_rows <= 0:
             raise ValueError("chunk_samples and batch_rows must be positive")
         self.warehouse = warehouse
+        self.billing = BillingTable(warehouse)
         self.chunk_samples = chunk_samples
         self.batch_rows = batch_rows
         self.config = config or ReconcileConfig()
@@ -127,33 +114,9 @@ class ReconcileService:
     # -- loading ---------------------------------------------------------------------------
 
     def billing_keys(self, period: str) -> list[str]:
-        """Data files of the period and its neighbours; where a partition has a manifest (the
-        billing writer's `billing/_manifests/.../<account-hash>.json`), only the files it names, so
-        a restatement caught between writing the new delivery and deleting the old never counts twice."""
-        wanted = {shift_period(period, -1), period, shift_period(period, 1)}
-        listed = self.warehouse.list_keys("billing")
-        current: dict[tuple[str, str, str], set[str]] = {}
-        for key in listed:
-            if key.startswith("billing/_manifests/") and key.endswith(".json"):
-                provider, month = _path_value(key, "provider"), _path_value(key, "billing_period")
-                if provider is None or month not in wanted:
-                    continue
-                manifest = json.loads(self.warehouse.get_bytes(key))
-                keys = manifest.get("keys") if isinstance(manifest, dict) else None
-                ident = (provider, str(month), key.rsplit("/", 1)[1].removesuffix(".json"))
-                current[ident] = {str(k) for k in keys} if isinstance(keys, list) else set()
-        out: list[str] = []
-        for key in listed:
-            if key.startswith("billing/_") or not key.endswith(".parquet"):
-                continue
-            provider, month = _path_value(key, "provider"), _path_value(key, "billing_period")
-            if provider is None or month not in wanted:
-                continue
-            account_hash = key.rsplit("/", 1)[1].removesuffix(".parquet").rsplit("-", 1)[-1]
-            named = current.get((provider, month, account_hash))
-            if named is None or key in named:
-                out.append(key)
-        return out
+        """Data files of the period and its neighbours that the billing table holds as current."""
+        periods = {shift_period(period, -1), period, shift_period(period, 1)}
+        return self.billing.current_keys_of_periods(periods)
 
     def vms_keys(self, window: Window) -> list[str]:
         keys: list[str] = []
@@ -173,9 +136,8 @@ class ReconcileService:
             wanted = [*columns, *_RESTRICT_COLUMNS] if window is not None else list(columns)
             for key in keys:
                 for table in self.warehouse.read_parquet_batches(key, wanted, self.batch_rows):
-                    for name in ("provider", "billing_period"):
-                        value = _path_value(key, name)
-                        if value is not None and name not in table.column_names:
+                    for name, value in partition_values(key).items():
+                        if name not in table.column_names:
                             table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
                     if window is not None and table.num_rows:
                         table = _restrict_days(table, window)
@@ -250,9 +212,7 @@ class ReconcileService:
         keys: list[str] = []
         if rows.num_rows == 0:
             return keys
-        rows = rows.sort_by([("day", "ascending"), ("provider", "ascending"), ("resource_id", "ascending")])
-        for day in pc.unique(rows.column("day")).to_pylist():
-            part = rows.filter(pc.equal(rows.column("day"), pa.scalar(day, pa.date32())))
+        for (day,), part in partition_runs(rows, ["day"], ["provider", "resource_id"]):
             key = partition_key("reconciliation", day, f"{run_id}.parquet")
             self.warehouse.write_parquet(key, part.cast(RECONCILIATION_SCHEMA))
             keys.append(key)
@@ -277,13 +237,6 @@ def _restrict_days(billing: pa.Table, window: Window) -> pa.Table:
     )
     same_period = pc.equal(billing.column("billing_period"), window.period)
     return billing.filter(pc.fill_null(pc.or_(touching, same_period), False))
-
-
-def _path_value(key: str, name: str) -> str | None:
-    marker = f"/{name}="
-    if marker not in f"/{key}":
-        return None
-    return f"/{key}".split(marker, 1)[1].split("/", 1)[0]
 
 
 def _count(values: list[Any]) -> dict[str, int]:

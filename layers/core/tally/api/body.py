@@ -5,21 +5,20 @@ while the body is scanned (a JSON array by a bracket scanner that never builds P
 by its lines), and a batch over the record limit is refused before any record is parsed or
 re-encoded. After that, records are parsed one at a time and only their NDJSON re-encoding is kept,
 so decoding costs at most about three times the decompressed body (body, lines, joined NDJSON).
-
-Arrow's JSON reader crashes the process on some top-level values that are not objects (a line
-`null` segfaults it), so `RecordLines.objects` is true only when every line has been parsed by
-orjson as one complete JSON object; the ingest never hands Arrow anything else.
+The lines are `tally.domain.record_lines.RecordLines`, which the ingest service takes.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass
 
 import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
-from tally.services.problems import bad_request, too_large, unprocessable, unsupported
+from tally.api.problems import bad_request, too_large, unprocessable, unsupported
+from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, all_objects, checked_lines
 
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
@@ -31,10 +30,6 @@ UTF8_NAMES = {"utf-8", "utf8"}
 BRACKETS_PER_RECORD = 4
 # orjson refuses deeper nesting; the scanner stops at the same depth.
 MAX_DEPTH = 1024
-# The longest record line parsed (the longest valid record is about a tenth of this: node_list's
-# 65,536 characters, escaped, and every other field at its longest). A longer one is rejected
-# unparsed, so no single record can cost more than a few times this much memory.
-MAX_RECORD_BYTES = 1 << 20
 # A body that is not an array is parsed (to tell broken JSON from a wrong shape) only up to this size.
 SHAPE_PARSE_BYTES = 1 << 20
 
@@ -50,19 +45,35 @@ _OPEN, _CLOSE, _QUOTE = frozenset(b"[{"), frozenset(b"]}"), ord('"')
 _FIRST_BYTE_TYPES = {ord("{"): "object", ord('"'): "string", ord("t"): "boolean", ord("f"): "boolean"}
 
 
-@dataclass(frozen=True)
-class RecordLines:
-    """A batch as one JSON value per line (NDJSON, no blank lines).
+async def parse_body(
+    request: Request, *, max_body_bytes: int, max_decompressed_bytes: int, max_records: int
+) -> RecordLines:
+    """A records request's body as checked lines: its type first (415 before anything is read),
+    then the raw body within `max_body_bytes`, then gzip, UTF-8 and JSON off the event loop."""
+    media = media_type(request.headers.get("content-type"))
+    raw = await read_capped(request, max_body_bytes)
+    encoding = request.headers.get("content-encoding")
 
-    `objects` is true only when every line is known to parse as one complete JSON object (see the
-    module note on Arrow); lines built elsewhere start unchecked and the ingest checks them.
-    """
+    def decode() -> RecordLines:
+        body = decompress(raw, encoding, max_decompressed_bytes)
+        check_utf8(body)
+        return split_lines(media, body, max_records)
 
-    ndjson: bytes
-    count: int
-    objects: bool = False
-    # True once blank lines are gone and `objects` is decided (by `split_lines` or `check_lines`).
-    checked: bool = False
+    return await run_in_threadpool(decode)
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The raw body, refused as soon as it passes `limit` bytes (before it is all in memory)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(f"body is {declared} bytes, more than the limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(f"body is more than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def media_type(content_type: str | None) -> str:
@@ -136,44 +147,8 @@ def split_lines(media: str, body: bytes, max_records: int | None = None) -> Reco
                 raise _too_many(limit)
         # Mostly blank: split by matching the lines that hold something (never a list per newline).
         kept = [match.group() for match in _LINE.finditer(stripped)]
-        return RecordLines(b"\n".join(kept), len(kept), _all_objects(kept), checked=True)
-    return _checked(stripped)
-
-
-def check_lines(lines: RecordLines) -> RecordLines:
-    """Lines built outside `split_lines`: blank lines removed, and `objects` decided."""
-    return lines if lines.checked else _checked(lines.ndjson.strip())
-
-
-def _checked(stripped: bytes) -> RecordLines:
-    """Lines of a stripped NDJSON body without blank ones, `objects` decided line by line."""
-    lines = stripped.split(b"\n")
-    kept = [line for line in lines if line and not line.isspace()]
-    ndjson = stripped if len(kept) == len(lines) else b"\n".join(kept)
-    return RecordLines(ndjson, len(kept), _all_objects(kept), checked=True)
-
-
-def _all_objects(lines: list[bytes]) -> bool:
-    """Whether orjson parses every line, on its own, as one JSON object.
-
-    Each line is still parsed separately (a body parsed whole could hide a line that is only part
-    of an object); `map` keeps the loop in C, about a second per million lines less than a call each.
-    """
-    if max(map(len, lines), default=0) > MAX_RECORD_BYTES:
-        return all(map(_is_object, lines))
-    try:
-        return all(type(value) is dict for value in map(orjson.loads, lines))
-    except orjson.JSONDecodeError:
-        return False
-
-
-def _is_object(line: bytes) -> bool:
-    if len(line) > MAX_RECORD_BYTES:
-        return False
-    try:
-        return isinstance(orjson.loads(line), dict)
-    except orjson.JSONDecodeError:
-        return False
+        return RecordLines(b"\n".join(kept), len(kept), all_objects(kept), checked=True)
+    return checked_lines(stripped)
 
 
 def _too_many(limit: int) -> Exception:
