@@ -17,7 +17,7 @@ if str(AGENTS) not in sys.path:
 
 from tally_agent.context import ParseContext  # noqa: E402
 from tally_agent.timeutil import site_zone  # noqa: E402
-from tests.conftest import require_shared_data  # noqa: E402
+from tests.support.paths import require_shared_data  # noqa: E402
 
 
 @pytest.fixture

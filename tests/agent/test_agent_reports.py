@@ -19,7 +19,7 @@ from tally.api.app import create_app
 from tests.agent.conftest import AGENTS
 from tests.agent.test_vm_interval import write_proc
 from tests.agent.test_vm_metadata import AWS_DOC, fake_metadata
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 from tests.support.servers import running_app
 
 AGENT = [sys.executable, "-m", "tally_agent"]

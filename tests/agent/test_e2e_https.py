@@ -34,6 +34,7 @@ except ImportError:  # the server is written concurrently; skip only while it ca
     HAVE_SERVER = False
 
 pytestmark = [
+    pytest.mark.functional,
     pytest.mark.slow,
     pytest.mark.skipif(not HAVE_SERVER, reason="tally.api.app cannot be imported"),
 ]

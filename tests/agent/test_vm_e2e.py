@@ -18,6 +18,7 @@ from tests.agent.test_e2e_https import BIN, HAVE_SERVER, Server, free_port
 from tests.agent.test_vm_metadata import AWS_DOC, fake_metadata
 
 pytestmark = [
+    pytest.mark.functional,
     pytest.mark.slow,
     pytest.mark.skipif(not HAVE_SERVER, reason="tally.api.app cannot be imported"),
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA, require_shared_data
+from tests.support.paths import SHARED_DATA, require_shared_data
 
 DATA = SHARED_DATA / "billing"
 

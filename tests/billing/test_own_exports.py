@@ -15,7 +15,7 @@ import orjson
 
 from tally.billing import import_billing
 from tests.billing.conftest import money, raw_rows
-from tests.conftest import FIXTURES
+from tests.support.paths import FIXTURES
 
 OWN = FIXTURES / "billing"
 

@@ -20,7 +20,7 @@ import pytest
 
 from tally.billing import BillingImport, import_billing
 from tests.billing.conftest import exact_value, money, raw_rows
-from tests.conftest import FIXTURES, SHARED_DATA, shared_data_available, skip_reason
+from tests.support.paths import FIXTURES, SHARED_DATA, shared_data_available, skip_reason
 
 OWN_FILES = sorted((FIXTURES / "billing").rglob("*.csv"))
 Totals = dict[tuple[str, str], Decimal]

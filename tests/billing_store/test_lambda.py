@@ -29,7 +29,8 @@ from tests.billing_store.helpers import (
     billing_rows,
     not_final_of_final_account,
 )
-from tests.conftest import REPO, aws_settings
+from tests.support.deployments import aws_settings
+from tests.support.paths import REPO
 
 EVENTS = REPO / "tests" / "events"
 HANDLER = REPO / "functions" / "billing_importer" / "app.py"

@@ -15,7 +15,7 @@ from tally.adapters.warehouse import FsWarehouse
 from tally.services.container import Services
 from tally.settings import Settings
 from tests.compaction.test_compactor import expected_latest, fill, parquet_keys
-from tests.conftest import aws_settings
+from tests.support.deployments import aws_settings
 from tests.support.warehouse import rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ class FakeContext:
         return self.remaining_ms
 
 
-pytestmark = pytest.mark.aws
+pytestmark = [pytest.mark.functional, pytest.mark.aws]
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tally.services.container import Services
-from tests.conftest import REPO, aws_settings
+from tests.support.deployments import aws_settings
+from tests.support.paths import REPO
 from tests.support.records import gzipped, job
 from tests.support.warehouse import rows
 

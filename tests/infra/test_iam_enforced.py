@@ -34,10 +34,10 @@ from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings
 from tests.billing_store.helpers import CUR_FINAL, FINAL_ACCOUNT, billing_rows, not_final_of_final_account
-from tests.conftest import aws_settings
 from tests.infra.sam import REPO, as_list, transformed
 from tests.reconcile.test_scenarios import _over_billed, fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
+from tests.support.deployments import aws_settings
 from tests.support.records import job, ndjson
 from tests.support.warehouse import rows
 

@@ -15,9 +15,10 @@ import pytest
 
 from tally.adapters.warehouse import open_warehouse
 from tally.settings import Settings
-from tests.conftest import REPO, aws_settings
 from tests.reconcile.test_scenarios import MARCH, _over_billed, fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
+from tests.support.deployments import aws_settings
+from tests.support.paths import REPO
 
 EVENT = Path(__file__).resolve().parent / "events" / "scheduler_invoice_verifier.json"
 HANDLER = REPO / "functions" / "invoice_verifier" / "app.py"

@@ -17,7 +17,7 @@ from tally.services.body import RecordLines
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.services.problems import Problem
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 from tests.support.records import FACTORIES
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
