@@ -32,7 +32,7 @@ from tally.services.ingest import Principal
 from tally.settings import Settings
 from tests.billing_store.helpers import CUR_FINAL, FINAL_ACCOUNT, billing_rows, not_final_of_final_account
 from tests.infra.sam import REPO, as_list, transformed
-from tests.reconcile.test_scenarios import _over_billed, fleet
+from tests.reconcile.scenarios import fleet, plant_over_billed
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 from tests.support.deployments import aws_settings
 from tests.support.lambdas import LambdaContext, load_function
@@ -280,7 +280,7 @@ def test_invoice_verifier_role_judges_reports_and_notifies_finance_only(
     deployment.names["FinanceTopic"] = topic
     operator = Services(deployment.settings)
     f = fleet()
-    _over_billed(f)
+    plant_over_billed(f)
     store_vms(operator.warehouse, f.vms)
     [bill] = [k for k in store_bill(operator.warehouse, f.bill, "delivery-1") if "provider=aws" in k]
     operator.warehouse.put_bytes(

@@ -13,7 +13,7 @@ import pytest
 
 from tally.adapters.warehouse import open_warehouse
 from tally.settings import Settings
-from tests.reconcile.test_scenarios import MARCH, _over_billed, fleet
+from tests.reconcile.scenarios import MARCH, fleet, plant_over_billed
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 from tests.support.deployments import aws_settings
 from tests.support.lambdas import LambdaContext, load_function
@@ -48,7 +48,7 @@ def test_scheduled_run_stores_reports_and_notifies(
 
     warehouse = open_warehouse(settings)
     f = fleet()
-    _over_billed(f)
+    plant_over_billed(f)
     store_vms(warehouse, f.vms)
     store_bill(warehouse, f.bill, "delivery-1")
 

@@ -23,9 +23,9 @@ from tally.reconcile.streamed import fleet, plan_chunks
 from tally.services.reconcile import ReconcileService, _path_value, _restrict_days
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, hourly, line, samples
-from tests.reconcile.test_scenarios import AWS_ARN, MARCH, SCENARIOS, _idle
-from tests.reconcile.test_scenarios import Fleet as ScenarioFleet
-from tests.reconcile.test_scenarios import fleet as scenario_fleet
+from tests.reconcile.scenarios import AWS_ARN, MARCH, SCENARIOS, plant_idle
+from tests.reconcile.scenarios import Fleet as ScenarioFleet
+from tests.reconcile.scenarios import fleet as scenario_fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
 NOW = datetime(2026, 3, 7, 6, tzinfo=UTC)  # days up to 4 March are closed
@@ -88,7 +88,7 @@ def _everything() -> ScenarioFleet:
     f = scenario_fleet()
     for plant, _ in SCENARIOS.values():
         plant(f)
-    _idle(f)
+    plant_idle(f)
     extra = _random_fleet(17)
     f.bill += extra.bill
     f.vms += extra.vms
