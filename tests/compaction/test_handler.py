@@ -9,7 +9,7 @@ import pytest
 from tally.adapters.warehouse import FsWarehouse
 from tally.services.container import Services
 from tally.settings import Settings
-from tests.compaction.test_compactor import expected_latest, fill, parquet_keys
+from tests.compaction.batches import expected_latest, fill, parquet_keys
 from tests.support.deployments import aws_settings
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.warehouse import rows
