@@ -25,9 +25,9 @@ import pytest
 
 from tally.query.config import open_engine
 from tally.services.container import Services
-from tests.agent.conftest import AGENTS
 from tests.support.deployments import local_settings
 from tests.support.fault_proxy import FaultPlan, fault_proxy
+from tests.support.paths import AGENTS
 from tests.support.serve_process import TallyServe, free_port
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from tally.billing import import_billing
-from tests.billing.conftest import money, raw_rows
+from tests.billing.oracle import money, raw_rows
 from tests.support.paths import FIXTURES
 
 OWN = FIXTURES / "billing"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tally.billing import BillingImport, import_billing
-from tests.billing.conftest import exact_value, money, raw_rows
+from tests.billing.oracle import exact_value, money, raw_rows
 from tests.support.paths import FIXTURES, SHARED_DATA, shared_data_available, skip_reason
 
 OWN_FILES = sorted((FIXTURES / "billing").rglob("*.csv"))

@@ -9,6 +9,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
+# The site agent's folder (its package, build_zipapp.py).
+AGENTS = REPO / "agents"
 # The real sample data beside a checkout (../shared/data). TALLY_SHARED_DATA points elsewhere; CI sets it
 # to a missing folder to prove the suite runs on a clone alone. Only a path: nothing is read on import.
 SHARED_DATA = Path(os.environ.get("TALLY_SHARED_DATA") or REPO.parent / "shared" / "data")
