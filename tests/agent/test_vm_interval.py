@@ -261,6 +261,7 @@ def test_corrupt_state_file_starts_a_new_baseline(tmp_path: Path) -> None:
     assert not list(state.parent.glob(".*.tmp"))  # the atomic write left no temporary file
 
 
+@pytest.mark.slow  # a Python 3.9 process importing the agent
 @pytest.mark.skipif(not python39(), reason="no Python 3.9 on this machine")
 def test_same_record_under_python39(tmp_path: Path) -> None:
     """The oldest supported interpreter computes the same record from the same files."""

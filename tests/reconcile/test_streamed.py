@@ -182,7 +182,15 @@ def test_chunks_hold_whole_instances(warehouse: FsWarehouse) -> None:
     assert plan_chunks(measured, 10**9, 10**6).bill_count == 1
 
 
-@pytest.mark.parametrize(("chunk_samples", "batch_rows"), [(1, 7), (300, 100), (10**9, 262_144)])
+@pytest.mark.parametrize(
+    ("chunk_samples", "batch_rows"),
+    [
+        # One sample per chunk: thousands of chunks, the slowest test of its lane (make test runs it).
+        pytest.param(1, 7, marks=pytest.mark.slow),
+        (300, 100),
+        (10**9, 262_144),
+    ],
+)
 def test_streamed_rows_equal_the_whole_period(
     warehouse: FsWarehouse, chunk_samples: int, batch_rows: int
 ) -> None:
