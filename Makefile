@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck openapi agent-zipapp bench clean
+.PHONY: setup run test check lint typecheck openapi agent-zipapp bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Every lane (tests/support/lanes.py): unit, sql, functional, infra, on moto's server too.
 test: setup
 	$(BIN)/pytest -q
+
+# The fast lane, under two minutes on two cores: lint, types, and the unit and SQL tests less
+# those on moto's server and the slow ones.
+check: lint
+	$(BIN)/pytest -q -m "(unit or sql) and not aws and not slow"
 
 openapi: setup
 	$(BIN)/tally openapi -o openapi/openapi.json

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tally.api.app import create_app
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_committed_openapi_matches_the_app() -> None:

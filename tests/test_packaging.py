@@ -9,7 +9,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def pinned(name: str) -> Version:

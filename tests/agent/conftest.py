@@ -1,23 +1,24 @@
-"""Shared fixtures of the agent tests: the agent package on sys.path and the shared sample data."""
+"""Fixtures of the agent tests: the agent package on sys.path, the shared sample data, a parse context
+and a scripted HTTPS server standing in for Tally."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-AGENTS = REPO / "agents"
+AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
 if str(AGENTS) not in sys.path:
     sys.path.insert(0, str(AGENTS))
 
 from tally_agent.context import ParseContext  # noqa: E402
-from tally_agent.timeutil import site_zone  # noqa: E402
-from tests.conftest import require_shared_data  # noqa: E402
+from tests.agent.certs import make_certificates  # noqa: E402
+from tests.agent.fake_tally import Fake, fake_tally  # noqa: E402
+from tests.agent.parsing import make_ctx  # noqa: E402
+from tests.support.paths import require_shared_data  # noqa: E402
 
 
 @pytest.fixture
@@ -26,15 +27,19 @@ def data_dir() -> Path:
     return require_shared_data()
 
 
-def make_ctx(zone: str = "UTC", **options: str) -> ParseContext:
-    return ParseContext(site="TEST-SITE", resource="cluster1", zone=site_zone(zone), options=dict(options))
-
-
-def parse_all(parse: Any, lines: Any, ctx: ParseContext | None = None) -> list[dict[str, Any]]:
-    ctx = ctx or make_ctx()
-    return list(parse(iter(lines), ctx))
-
-
 @pytest.fixture
 def ctx() -> Iterator[ParseContext]:
     yield make_ctx()
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A CA and a loopback server certificate it signed (tests/agent/certs.py)."""
+    return make_certificates(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+def fake(certs: dict[str, Path]) -> Iterator[Fake]:
+    """A scripted HTTPS server standing in for Tally (tests/agent/fake_tally.py)."""
+    with fake_tally(certs) as state:
+        yield state

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from tally.api.app import create_app
-from tests.agent.conftest import AGENTS
-from tests.agent.test_vm_interval import write_proc
-from tests.agent.test_vm_metadata import AWS_DOC, fake_metadata
-from tests.conftest import local_settings
+from tests.agent.fake_metadata import AWS_DOC, fake_metadata
+from tests.agent.vm_proc import write_proc
+from tests.support.deployments import local_settings
+from tests.support.paths import AGENTS
 from tests.support.servers import running_app
 
 AGENT = [sys.executable, "-m", "tally_agent"]

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from tally_agent.sources import htcondor, lsf, pbs, sge, slurm
-from tests.agent.conftest import make_ctx, parse_all
 from tests.agent.helpers import expected
+from tests.agent.parsing import make_ctx, parse_all
 
 APEL_SLURM_FIELDS = ",".join(
     [

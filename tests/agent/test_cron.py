@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tally_agent import cli, cron
-from tests.agent.conftest import AGENTS
+from tests.support.paths import AGENTS
 
 # A stand-in for crontab(1): `-l` prints the file (exit 1 "no crontab" when absent), `-` replaces it.
 FAKE_CRONTAB = """import sys

@@ -9,7 +9,6 @@ import http.server
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -24,20 +23,15 @@ from typing import TypedDict
 import pytest
 
 from tests.agent.certs import make_certificates
-from tests.agent.conftest import AGENTS, REPO
-
-try:
-    import tally.api.app  # noqa: F401
-
-    HAVE_SERVER = True
-except ImportError:  # the server is written concurrently; skip only while it cannot be imported
-    HAVE_SERVER = False
+from tests.agent.https_server import BIN, HAVE_SERVER, Server
+from tests.support.paths import AGENTS
+from tests.support.servers import free_port
 
 pytestmark = [
+    pytest.mark.functional,
     pytest.mark.slow,
     pytest.mark.skipif(not HAVE_SERVER, reason="tally.api.app cannot be imported"),
 ]
-BIN = REPO / ".venv" / "bin"
 HEADER = (
     "JobID|JobName|User|Group|Account|Partition|QOS|Submit|Start|End|Elapsed|TotalCPU|NCPUS|NNodes|NodeList|"
     "MaxRSS|ReqMem|AllocTRES|ConsumedEnergyRaw|State|ExitCode"
@@ -61,60 +55,6 @@ class AgentReport(TypedDict, total=False):
     parse_errors: int
     skipped_sending: str
     since: dict[str, str | None]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """The Tally server under uvicorn with TLS, as a process that can be stopped or killed."""
-
-    def __init__(self, home: Path, certs: dict[str, Path], port: int) -> None:
-        self.home, self.certs, self.port = home, certs, port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "TALLY_HOME": str(self.home)}
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "python"),
-                "-m",
-                "uvicorn",
-                "--factory",
-                "tally.api.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--ssl-keyfile",
-                str(self.certs["key"]),
-                "--ssl-certfile",
-                str(self.certs["cert"]),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                assert self.process.poll() is None, "server exited"
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=15)
-        self.process = None
 
 
 @contextmanager

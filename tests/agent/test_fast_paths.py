@@ -13,7 +13,7 @@ import pytest
 
 from tally_agent import output
 from tally_agent.sources import slurm
-from tests.agent.conftest import make_ctx, parse_all
+from tests.agent.parsing import make_ctx, parse_all
 
 HEADER = "JobID|State|Start|End|Elapsed|NCPUS|TotalCPU|ReqMem|MaxRSS"
 AGENTS = Path(__file__).resolve().parents[2] / "agents"

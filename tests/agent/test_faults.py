@@ -25,12 +25,12 @@ import pytest
 
 from tally.query.open_engine import open_engine
 from tally.services.container import Services
-from tests.agent.conftest import AGENTS
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 from tests.support.fault_proxy import FaultPlan, fault_proxy
+from tests.support.paths import AGENTS
 from tests.support.serve_process import TallyServe, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 SEED = int(os.environ.get("TALLY_FAULT_SEED", "20261201"))
 JOBS_PER_AGENT = 10_000

@@ -24,8 +24,8 @@ from tally.settings import Settings
 from tally_agent.inputs import FileLines
 from tally_agent.runner import import_files
 from tally_agent.sources import openstack_events, xdmod_storage
-from tests.agent.conftest import make_ctx
-from tests.agent.test_runner import Fake, certs, config_for, fake  # noqa: F401 (fixtures)
+from tests.agent.fake_tally import Fake, config_for
+from tests.agent.parsing import make_ctx
 
 DATA = Path(__file__).parent / "data"
 STORAGE_FILES = [str(p) for p in sorted((DATA / "xdmod-storage").glob("*.json"))]
@@ -43,8 +43,8 @@ def posted(server: Fake, kind: str) -> list[dict[str, Any]]:
 
 def test_import_sends_xdmod_storage_and_openstack_sessions(
     tmp_path: Path,
-    fake: Fake,  # noqa: F811
-    certs: dict[str, Path],  # noqa: F811
+    fake: Fake,
+    certs: dict[str, Path],
 ) -> None:
     config = config_for(tmp_path, fake, certs)
     report = import_files(config, "xdmod-storage", STORAGE_FILES)
@@ -66,8 +66,8 @@ def test_import_sends_xdmod_storage_and_openstack_sessions(
 
 def test_import_of_an_unrecognised_file_fails_and_sends_nothing(
     tmp_path: Path,
-    fake: Fake,  # noqa: F811
-    certs: dict[str, Path],  # noqa: F811
+    fake: Fake,
+    certs: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tally_agent import cli

@@ -19,7 +19,7 @@ import pytest
 from tally.domain.records import StorageRecord, VmRecord
 from tally_agent.inputs import FileLines
 from tally_agent.sources import openstack_events, xdmod_storage
-from tests.agent.conftest import make_ctx, parse_all
+from tests.agent.parsing import make_ctx, parse_all
 
 DATA = Path(__file__).parent / "data"
 STORAGE_FILES = sorted((DATA / "xdmod-storage").glob("*.json"))

@@ -8,8 +8,8 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 from tally_agent import cli
-from tests.agent.test_nvidia import ACCOUNTING, JOB_MAP, MIB
-from tests.agent.test_slurm_pitfalls import HEADER, row
+from tests.agent.nvidia_samples import ACCOUNTING, JOB_MAP, MIB
+from tests.agent.sacct_rows import HEADER, row
 
 
 def test_parse_gpu_uses_accounting_files(tmp_path: Path) -> None:

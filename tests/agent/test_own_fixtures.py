@@ -12,8 +12,8 @@ from typing import Any
 
 from tally.domain.records import AcceleratorRecord, JobRecord, StorageRecord
 from tally_agent.sources import gpu, grid_identity, htcondor, lsf, pbs, sge, storage
-from tests.agent.conftest import make_ctx, parse_all
-from tests.conftest import FIXTURES
+from tests.agent.parsing import make_ctx, parse_all
+from tests.support.paths import FIXTURES
 
 BATCH = FIXTURES / "batch"
 RECORDS = FIXTURES / "records"

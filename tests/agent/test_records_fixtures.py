@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tally.domain.records import AcceleratorRecord, StorageRecord
 from tally_agent.sources import gpu, grid_identity, storage
-from tests.agent.conftest import make_ctx, parse_all
 from tests.agent.helpers import expected
+from tests.agent.parsing import make_ctx, parse_all
 
 
 def test_star_storage_records(data_dir: Path) -> None:

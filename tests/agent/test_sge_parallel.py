@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tally_agent.sources import sge
-from tests.agent.conftest import make_ctx, parse_all
 from tests.agent.helpers import epoch_iso
+from tests.agent.parsing import make_ctx, parse_all
 
 T0 = 1_700_000_000
 

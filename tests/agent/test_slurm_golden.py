@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from tally_agent import cli
+from tests.support.paths import SHARED_DATA
 
 DATA = Path(__file__).parent / "data" / "slurm_golden"
-SHARED_SLURM = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "batch" / "apel_slurm.log"
+SHARED_SLURM = SHARED_DATA / "batch" / "apel_slurm.log"
 APEL_FIELDS = (
     "JobID,JobName,User,Group,Start,End,Elapsed,CPUTimeRAW,"
     "Partition,NCPUS,NNodes,NodeList,MaxRSS,MaxVMSize,State"
@@ -121,7 +122,8 @@ def test_output_is_byte_identical(case: str, tmp_path: Path) -> None:
     _compare(got, want)
 
 
-@pytest.mark.skipif(not SHARED_SLURM.exists(), reason="shared samples not present")
+@pytest.mark.requires_shared  # so the pass without the samples (TALLY_SHARED_DATA missing) sees it skip
+@pytest.mark.skipif(not SHARED_SLURM.exists(), reason=f"{SHARED_SLURM} not present")
 def test_shared_sample_is_byte_identical(tmp_path: Path) -> None:
     got = _run(tmp_path, SHARED_SLURM.read_text(encoding="utf-8"), ["--fields", APEL_FIELDS])
     _compare(got, _golden("shared_apel_slurm"))

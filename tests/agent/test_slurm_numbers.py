@@ -10,7 +10,7 @@ import pytest
 from tally.domain.records import JobRecord
 from tally_agent.context import ParseContext
 from tally_agent.sources import slurm
-from tests.agent.conftest import make_ctx, parse_all
+from tests.agent.parsing import make_ctx, parse_all
 
 MIB = 1024**2
 HEADER = "JobID|State|Submit|Start|End|Elapsed|Suspended|NCPUS|NNodes|TotalCPU|ReqMem|ReqTRES|ExitCode"

@@ -7,32 +7,8 @@ import pytest
 from tally.domain.records import AcceleratorRecord, JobRecord
 from tally_agent.sources import gpu, slurm
 from tally_agent.units import UnitError, parse_duration, parse_memory
-from tests.agent.conftest import make_ctx, parse_all
-
-HEADER = (
-    "JobID|JobName|User|Group|Account|Partition|QOS|Submit|Start|End|Elapsed|TotalCPU|NCPUS|NNodes|"
-    "NodeList|MaxRSS|ReqMem|AllocTRES|ConsumedEnergyRaw|State|ExitCode"
-)
-
-
-def row(
-    job: str,
-    state: str = "COMPLETED",
-    name: str = "job",
-    start: str = "2024-03-01T10:00:00",
-    end: str = "2024-03-01T11:00:00",
-    elapsed: str = "01:00:00",
-    cpu: str = "00:30:00",
-    ncpus: str = "4",
-    rss: str = "",
-    req: str = "4000Mc",
-    tres: str = "",
-    exit_code: str = "0:0",
-) -> str:
-    return (
-        f"{job}|{name}|alice|physics|proj1|gpu|normal|2024-03-01T09:00:00|{start}|{end}|{elapsed}|{cpu}|"
-        f"{ncpus}|1|node01|{rss}|{req}|{tres}|3600|{state}|{exit_code}"
-    )
+from tests.agent.parsing import make_ctx, parse_all
+from tests.agent.sacct_rows import HEADER, row
 
 
 def run(lines: list[str], zone: str = "UTC") -> tuple[list[dict[str, object]], int]:

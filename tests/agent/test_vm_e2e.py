@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.agent.certs import make_certificates
-from tests.agent.conftest import AGENTS
-from tests.agent.test_e2e_https import BIN, HAVE_SERVER, Server, free_port
-from tests.agent.test_vm_metadata import AWS_DOC, fake_metadata
+from tests.agent.fake_metadata import AWS_DOC, fake_metadata
+from tests.agent.https_server import BIN, HAVE_SERVER, Server
+from tests.support.paths import AGENTS
+from tests.support.servers import free_port
 
 pytestmark = [
+    pytest.mark.functional,
     pytest.mark.slow,
     pytest.mark.skipif(not HAVE_SERVER, reason="tally.api.app cannot be imported"),
 ]

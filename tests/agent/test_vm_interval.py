@@ -10,60 +10,19 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tally_agent.config import Config
-from tally_agent.vm import command, statefile
-from tests.agent.conftest import AGENTS
-from tests.agent.test_zipapp import _python39
-
-BOOT = 1_767_225_600  # 2026-01-01T00:00:00Z
-FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
+from tests.agent.interpreters import python39
+from tests.agent.vm_proc import BOOT, cron_run, ticks, write_proc
+from tests.support.paths import AGENTS
 
 
 def iso(epoch: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def write_proc(
-    root: Path,
-    *,
-    ticks: dict[str, int],
-    btime: int,
-    uptime: float,
-    net: dict[str, tuple[int, int]],
-    boot_id: str | None = "11111111-2222-3333-4444-555555555555",
-    cpus: int = 4,
-    mem_kb: int = 16_384_000,
-) -> None:
-    """A /proc tree in the kernel's formats (the per-CPU lines only need to exist)."""
-    root.mkdir(parents=True, exist_ok=True)
-    values = " ".join(str(ticks.get(f, 0)) for f in FIELDS)
-    per_cpu = "".join(f"cpu{n} 1 0 1 1 0 0 0 0 0 0\n" for n in range(cpus))
-    (root / "stat").write_text(
-        f"cpu  {values}\n{per_cpu}intr 1 0\nctxt 99\nbtime {btime}\nprocesses 10\nprocs_running 1\n"
-    )
-    (root / "uptime").write_text(f"{uptime:.2f} {uptime * cpus * 0.9:.2f}\n")
-    lines = [
-        "Inter-|   Receive                                                |  Transmit",
-        " face |bytes    packets errs drop fifo frame compressed multicast"
-        "|bytes    packets errs drop fifo colls carrier compressed",
-    ]
-    for name, (rx, tx) in net.items():
-        lines.append(f"{name:>6}: {rx} 10 0 0 0 0 0 0 {tx} 10 0 0 0 0 0 0")
-    (root / "net").mkdir(exist_ok=True)
-    (root / "net" / "dev").write_text("\n".join(lines) + "\n")
-    (root / "meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree:         1000 kB\n")
-    random = root / "sys" / "kernel" / "random"
-    random.mkdir(parents=True, exist_ok=True)
-    if boot_id is None:
-        (random / "boot_id").unlink(missing_ok=True)
-    else:
-        (random / "boot_id").write_text(boot_id + "\n")
 
 
 def make_config(tmp_path: Path, **vm: str) -> Config:
@@ -82,17 +41,6 @@ def make_config(tmp_path: Path, **vm: str) -> Config:
         state_dir=str(tmp_path / "spool"),
         options={"vm": options},
     )
-
-
-def cron_run(config: Config, now: int | None) -> dict[str, Any] | None:
-    """What one `tally-agent vm` run does apart from delivery: measure, then keep the new state."""
-    result = command.measure(config, now=now)
-    statefile.save(command.state_path(config, config.options["vm"]), result.state)
-    return result.record
-
-
-def ticks(**values: int) -> dict[str, int]:
-    return {f: values.get(f, 0) for f in FIELDS}
 
 
 def test_fresh_boot_then_deltas(tmp_path: Path) -> None:
@@ -313,7 +261,8 @@ def test_corrupt_state_file_starts_a_new_baseline(tmp_path: Path) -> None:
     assert not list(state.parent.glob(".*.tmp"))  # the atomic write left no temporary file
 
 
-@pytest.mark.skipif(not _python39(), reason="no Python 3.9 on this machine")
+@pytest.mark.slow  # a Python 3.9 process importing the agent
+@pytest.mark.skipif(not python39(), reason="no Python 3.9 on this machine")
 def test_same_record_under_python39(tmp_path: Path) -> None:
     """The oldest supported interpreter computes the same record from the same files."""
     proc = tmp_path / "proc"
@@ -331,7 +280,7 @@ def test_same_record_under_python39(tmp_path: Path) -> None:
         f"[vm]\nprovider = opennebula\naccount = a\ninstance_id = i\nproc = {proc}\nclock_ticks = 100\n"
     )
     outputs = []
-    for python in (_python39(), sys.executable):
+    for python in (python39(), sys.executable):
         done = subprocess.run(
             [python, "-m", "tally_agent", "vm", "--print", "--config", str(ini)],
             env={"PYTHONPATH": str(AGENTS), "PATH": "/usr/bin:/bin"},

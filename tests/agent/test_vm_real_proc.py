@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from tally_agent.config import Config
-from tests.agent.test_vm_interval import cron_run
+from tests.agent.vm_proc import cron_run
 
 PROC = Path("/proc")
-pytestmark = pytest.mark.skipif(not (PROC / "stat").exists(), reason="no /proc on this machine")
+pytestmark = [
+    pytest.mark.slow,  # waits for real CPU ticks to pass
+    pytest.mark.skipif(not (PROC / "stat").exists(), reason="no /proc on this machine"),
+]
 
 
 def kernel() -> tuple[int, int, float, int]:

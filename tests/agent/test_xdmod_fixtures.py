@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tally_agent.sources import lsf, pbs, sge
-from tests.agent.conftest import make_ctx, parse_all
 from tests.agent.helpers import epoch_iso, expected
+from tests.agent.parsing import make_ctx, parse_all
 
 PBS_MAP = {
     "job_id": "local_job_id",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import AGENTS, REPO
+from tests.agent.interpreters import python39
+from tests.support.paths import AGENTS, REPO
 
 
 def _build(tmp_path: Path) -> Path:
@@ -29,14 +29,7 @@ def _sample(tmp_path: Path) -> Path:
     return log
 
 
-def _python39() -> str:
-    """A real Python 3.9 (the oldest the agent supports), if this machine has one."""
-    candidates = sorted(Path.home().glob(".pyenv/versions/3.9*/bin/python3.9"))
-    found = shutil.which("python3.9")
-    return str(candidates[0]) if candidates else (found or "")
-
-
-@pytest.mark.parametrize("python", [sys.executable, _python39()], ids=["current", "python3.9"])
+@pytest.mark.parametrize("python", [sys.executable, python39()], ids=["current", "python3.9"])
 def test_zipapp_runs_isolated(tmp_path: Path, python: str) -> None:
     if not python:
         pytest.skip("no python3.9 on this machine")

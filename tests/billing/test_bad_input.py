@@ -15,7 +15,7 @@ import pytest
 
 from tally.billing import BillingImportError, import_billing
 from tally.billing.rules import RULES
-from tests.conftest import FIXTURES
+from tests.support.paths import FIXTURES
 
 HEADER = (
     "BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,"

@@ -20,7 +20,7 @@ import pytest
 
 from tally.billing import import_billing
 from tally.billing.focus_schema import MONEY
-from tests.billing.conftest import exact_value
+from tests.billing.oracle import exact_value
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FOCUS_HEADER = [

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 
 from tally.billing import import_billing
-from tests.billing.conftest import money, raw_rows
-from tests.conftest import FIXTURES
+from tests.billing.oracle import money, raw_rows
+from tests.support.paths import FIXTURES
 
 OWN = FIXTURES / "billing"
 

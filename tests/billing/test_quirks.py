@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from tally.billing import BILLING_SCHEMA, import_billing
 from tally.billing.focus_schema import MONEY, TIMESTAMP
-from tests.billing.conftest import money, raw_rows
+from tests.billing.oracle import money, raw_rows
 
 
 def _rows(path: Path) -> list[dict[str, object]]:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tally.billing import BillingImport, import_billing
-from tests.billing.conftest import exact_value, money, raw_rows
-from tests.conftest import FIXTURES, SHARED_DATA, shared_data_available, skip_reason
+from tests.billing.oracle import exact_value, money, raw_rows
+from tests.support.paths import FIXTURES, SHARED_DATA, shared_data_available, skip_reason
 
 OWN_FILES = sorted((FIXTURES / "billing").rglob("*.csv"))
 Totals = dict[tuple[str, str], Decimal]

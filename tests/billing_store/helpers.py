@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from tally.adapters.warehouse import FsWarehouse
 from tally.domain.records import PartitionSpan
-from tests.conftest import FIXTURES
+from tests.support.paths import FIXTURES
 from tests.support.warehouse import rows
 
 # Hand-written exports (tests/fixtures/billing/): three rows each for the June 2023 CUR deliveries.

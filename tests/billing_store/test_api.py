@@ -21,7 +21,7 @@ from tests.billing_store.helpers import (
     billing_rows,
     not_final_of_final_account,
 )
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 
 PROBLEM = "application/problem+json"
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import copy
 import gzip
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,21 +27,11 @@ from tests.billing_store.helpers import (
     billing_rows,
     not_final_of_final_account,
 )
-from tests.conftest import REPO, aws_settings
+from tests.support.deployments import aws_settings
+from tests.support.lambdas import LambdaContext, load_function
+from tests.support.paths import REPO
 
 EVENTS = REPO / "tests" / "events"
-HANDLER = REPO / "functions" / "billing_importer" / "app.py"
-
-
-class _Context:
-    function_name = "tally-billing-importer"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:tally-billing-importer"
-    aws_request_id = "5b0e3c1a-2f4d-4e6b-8a9c-0d1e2f3a4b5c"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
 
 
 @dataclass
@@ -77,7 +65,7 @@ class Env:
         return event
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.module.handler(event, _Context())
+        result: dict[str, Any] = self.module.handler(event, LambdaContext("tally-billing-importer"))
         return result
 
 
@@ -96,12 +84,7 @@ def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     landing = f"{settings.control_table}-landing"
     s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
-    spec = importlib.util.spec_from_file_location("billing_importer_app", HANDLER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # as Lambda's importer registers it
-    spec.loader.exec_module(module)
-    yield Env(module, Services(settings), s3, landing)
+    yield Env(load_function("billing_importer"), Services(settings), s3, landing)
 
 
 def test_s3_notification_imports_the_object_once(env: Env) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tally.api.app import create_app
 from tally.api.body import NDJSON_TYPES
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import accelerator, job, ndjson, storage, vm
 
 DOC: dict[str, Any] = create_app().openapi()

@@ -13,7 +13,8 @@ import pytest
 
 from tally.api.app import create_app
 from tally.services.container import Services
-from tests.conftest import REPO, local_settings
+from tests.support.deployments import local_settings
+from tests.support.paths import REPO
 from tests.support.servers import running_app
 
 CHROMIUM = Path("/usr/bin/chromium")

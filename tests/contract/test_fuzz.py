@@ -28,8 +28,9 @@ import httpx
 import pytest
 
 from tally.services.container import Services
-from tests.conftest import REPO, local_settings
 from tests.contract.fuzz_hooks import KNOWN_OPEN
+from tests.support.deployments import local_settings
+from tests.support.paths import REPO
 from tests.support.servers import free_port
 
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_EXAMPLES", "60"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tally.api.app import create_app
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00:~"
 

@@ -31,7 +31,8 @@ import typer.core
 import typer.main
 
 from tally.cli.main import app as tally_app
-from tests.conftest import REPO, aws_settings
+from tests.support.deployments import aws_settings
+from tests.support.paths import REPO
 
 DOCS = ("README.md", "agents/README.md", "infra/DEPLOY.md")
 VENV_BIN = REPO / ".venv" / "bin"

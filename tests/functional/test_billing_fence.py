@@ -17,7 +17,7 @@ from tally.domain.control import OPERATOR_OWNER, BillingAccount
 from tally.services.billing import BillingOwnershipError
 from tally.services.container import Services
 from tally.settings import Settings
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.warehouse import rows
 
 PROBLEM = "application/problem+json"

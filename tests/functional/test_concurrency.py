@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import GZIP_NDJSON, gzipped, job
 from tests.support.warehouse import rows
 

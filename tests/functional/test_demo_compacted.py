@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from tally.demo.loader import demo_records, load_demo
 from tally.domain.records import MODELS
 from tally.services.container import Services
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 
 NOW = datetime(2026, 11, 22, 10, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pyarrow.dataset as ds
 
 from tally.demo.loader import load_demo
 from tally.services.container import Services
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 
 NOW = datetime(2026, 11, 22, 10, tzinfo=UTC)  # the demo's cloud month is then October 2026
 

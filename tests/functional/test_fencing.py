@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import NDJSON, job, ndjson, storage
 from tests.support.warehouse import rows
 

@@ -24,7 +24,7 @@ from tally.demo.bills import generate_bills
 from tally.domain.control import SCOPES
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 from tests.support.records import job
 from tests.support.servers import running_app
 from tests.support.warehouse import rows

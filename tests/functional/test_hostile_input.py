@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import NDJSON, job, ndjson
 from tests.support.warehouse import quarantined, rows
 

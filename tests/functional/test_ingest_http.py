@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import FACTORIES, GZIP_NDJSON, NDJSON, gzipped, job, ndjson, vm
 from tests.support.warehouse import quarantined, rows
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tally.domain.control import ApiKey
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import job
 from tests.support.warehouse import rows
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -13,23 +12,13 @@ from typing import Any
 import pytest
 
 from tally.services.container import Services
-from tests.conftest import REPO, aws_settings
+from tests.support.deployments import aws_settings
+from tests.support.lambdas import LambdaContext, load_function
 from tests.support.records import gzipped, job
 from tests.support.warehouse import rows
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
-HANDLER = REPO / "functions" / "ingest_api" / "app.py"
-
-
-class _Context:
-    function_name = "tally-ingest-api"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:tally-ingest-api"
-    aws_request_id = "0f9e8d7c-6b5a-4f3e-9d8c-7b6a5f4e3d2c"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
+CONTEXT = LambdaContext("tally-ingest-api", 30_000)
 
 
 def _event(name: str, key: str, body: bytes | None = None) -> dict[str, Any]:
@@ -52,10 +41,7 @@ def lambda_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Mod
         "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(name, str(value))
-    spec = importlib.util.spec_from_file_location("ingest_api_app", HANDLER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_function("ingest_api")
     svc = Services(settings)
     svc.add_site("SITE-A")
     return module, svc, svc.create_key("SITE-A").plain
@@ -64,24 +50,22 @@ def lambda_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Mod
 def test_base64_gzip_body_through_mangum(lambda_env: tuple[ModuleType, Services, str]) -> None:
     module, svc, key = lambda_env
     records = [job(n) for n in range(20)]
-    response = module.handler(_event("http_api_v2_post_records.json", key, gzipped(records)), _Context())
+    response = module.handler(_event("http_api_v2_post_records.json", key, gzipped(records)), CONTEXT)
     assert response["statusCode"] == 200, response
     body = json.loads(response["body"])
     assert (body["accepted"], body["rejected"]) == (20, 0)
     assert len(rows(svc.warehouse, "jobs")) == 20
 
-    state = module.handler(_event("http_api_v2_get_sync_state.json", key), _Context())
+    state = module.handler(_event("http_api_v2_get_sync_state.json", key), CONTEXT)
     assert state["statusCode"] == 200
     assert json.loads(state["body"])["latest_event_time"] == max(str(r["end_time"]) for r in records)
 
 
 def test_problem_json_through_mangum(lambda_env: tuple[ModuleType, Services, str]) -> None:
     module, svc, key = lambda_env
-    response = module.handler(_event("http_api_v2_post_records.json", key, b"\x1f\x8bnot gzip"), _Context())
+    response = module.handler(_event("http_api_v2_post_records.json", key, b"\x1f\x8bnot gzip"), CONTEXT)
     assert response["statusCode"] == 400
     assert response["headers"]["content-type"] == "application/problem+json"
-    unauthorized = module.handler(
-        _event("http_api_v2_post_records.json", "nope", gzipped([job(1)])), _Context()
-    )
+    unauthorized = module.handler(_event("http_api_v2_post_records.json", "nope", gzipped([job(1)])), CONTEXT)
     assert unauthorized["statusCode"] == 401
     assert svc.warehouse.list_keys("") == []

@@ -14,7 +14,7 @@ from tally.domain.control import BatchOutcome
 from tally.domain.ports import ControlStore
 from tally.domain.records import MODELS
 from tally.services.ingest import IngestService, Principal
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import FACTORIES, NDJSON, job, ndjson
 from tests.support.warehouse import rows
 

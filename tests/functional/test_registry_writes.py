@@ -12,7 +12,7 @@ import pytest
 from tally.api.app import create_app
 from tally.services.container import Services
 from tally.settings import Settings
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.servers import running_app
 
 ENTRIES_PER_SITE = 15

@@ -20,7 +20,7 @@ from cryptography import x509
 from tally.query.open_engine import open_engine
 from tally.serving.certificates import ensure_self_signed, server_hosts
 from tests.agent.certs import make_certificates
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 from tests.support.serve_process import TALLY, TallyServe, free_port, site_with_key
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from fastapi import Request
 
 from tally.api.app import create_app
 from tally.services.container import Services
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 from tests.support.serve_process import TallyServe, free_port
 from tests.support.servers import running_app
 

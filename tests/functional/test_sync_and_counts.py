@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.conftest import Deployment
+from tests.support.deployments import Deployment
 from tests.support.records import job, vm
 
 

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from tally.adapters.control_dynamodb import create_table
-from tests.conftest import FIXTURES
 from tests.infra.sam import REPO, load_infra
+from tests.support.paths import FIXTURES
 
 pytestmark = pytest.mark.slow
 

@@ -13,14 +13,11 @@ actions and resources are checked against the code by test_template.py).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -34,10 +31,11 @@ from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings
 from tests.billing_store.helpers import CUR_FINAL, FINAL_ACCOUNT, billing_rows, not_final_of_final_account
-from tests.conftest import aws_settings
 from tests.infra.sam import REPO, as_list, transformed
-from tests.reconcile.test_scenarios import _over_billed, fleet
+from tests.reconcile.scenarios import fleet, plant_over_billed
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
+from tests.support.deployments import aws_settings
+from tests.support.lambdas import LambdaContext, load_function
 from tests.support.records import job, ndjson
 from tests.support.warehouse import rows
 
@@ -45,7 +43,6 @@ pytestmark = pytest.mark.aws
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
-HANDLERS = REPO / "functions"
 EVENTS = REPO / "tests" / "events"
 
 
@@ -192,27 +189,7 @@ def test_compaction_role_compacts_and_cannot_touch_the_control_table(
     assert len(rows(operator.warehouse, "jobs")) == 8
 
 
-def load_handler(name: str) -> ModuleType:
-    """A fresh copy of a function's app.py: its cached clients are made with the current keys."""
-    spec = importlib.util.spec_from_file_location(
-        f"iam_{name}_{uuid.uuid4().hex[:6]}", HANDLERS / name / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-class Context:
-    function_name = "tally-test"
-    memory_limit_in_mb = 6144
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tally-test"
-    aws_request_id = "req-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
+CONTEXT = LambdaContext("tally-test", memory_limit_in_mb=6144)
 
 
 def handler_env(monkeypatch: pytest.MonkeyPatch, deployment: Deployment, **extra: str) -> None:
@@ -258,11 +235,11 @@ def test_billing_importer_role_imports_restates_and_quarantines_but_touches_noth
     as_role(deployment.keys_for("BillingImporterRole"))
 
     with enable_iam_authentication():
-        importer = load_handler("billing_importer")
-        first = importer.handler(landed_event(landing, key, not_final), Context())["imported"][0]
-        second = importer.handler(landed_event(landing, key, final), Context())["imported"][0]
+        importer = load_function("billing_importer")
+        first = importer.handler(landed_event(landing, key, not_final), CONTEXT)["imported"][0]
+        second = importer.handler(landed_event(landing, key, final), CONTEXT)["imported"][0]
         with pytest.raises(importer.BillingImportFailedError, match="unrecognised billing export header"):
-            importer.handler(landed_event(landing, "gcp/broken.csv", broken), Context())
+            importer.handler(landed_event(landing, "gcp/broken.csv", broken), CONTEXT)
         warehouse = importer.services.billing.warehouse
         usage = warehouse.list_keys("jobs")
         with pytest.raises(OSError, match=r"(?i)access.?denied"):
@@ -303,7 +280,7 @@ def test_invoice_verifier_role_judges_reports_and_notifies_finance_only(
     deployment.names["FinanceTopic"] = topic
     operator = Services(deployment.settings)
     f = fleet()
-    _over_billed(f)
+    plant_over_billed(f)
     store_vms(operator.warehouse, f.vms)
     [bill] = [k for k in store_bill(operator.warehouse, f.bill, "delivery-1") if "provider=aws" in k]
     operator.warehouse.put_bytes(
@@ -316,9 +293,9 @@ def test_invoice_verifier_role_judges_reports_and_notifies_finance_only(
     event = {"scheduled_time": "2026-03-07T06:00:00Z"}  # the template's schedule input
 
     with enable_iam_authentication():
-        verifier = load_handler("invoice_verifier")
-        result = verifier.handler(event, Context())
-        again = verifier.handler(event, Context())  # a retry: the .notified marker is read back
+        verifier = load_function("invoice_verifier")
+        result = verifier.handler(event, CONTEXT)
+        again = verifier.handler(event, CONTEXT)  # a retry: the .notified marker is read back
         warehouse = Services(Settings(**deployment.settings.model_dump())).warehouse
         with pytest.raises(OSError, match=r"(?i)access.?denied"):
             warehouse.delete([bill])

@@ -16,7 +16,7 @@ from tally import observability
 from tally.api.app import create_app
 from tally.services.container import Services
 from tally.settings import Settings
-from tests.compaction.test_handler import FakeContext, load_function
+from tests.support.lambdas import LambdaContext, load_function
 from tests.support.records import NDJSON, job, ndjson
 
 
@@ -176,7 +176,7 @@ def test_lambda_handler_logs_with_the_api_gateway_request_id(
         "isBase64Encoded": False,
     }
 
-    answer = app.handler(event, FakeContext(29_000, function_name="tally-ingest"))
+    answer = app.handler(event, LambdaContext("tally-ingest", 29_000))
 
     assert answer["statusCode"] == 200, answer["body"]
     assert answer["headers"]["x-correlation-id"] == "apigw-req-7"

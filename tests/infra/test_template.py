@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 import subprocess
@@ -12,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
@@ -35,6 +33,7 @@ from tests.infra.sam import (
     sub_text,
     transformed,
 )
+from tests.support.lambdas import load_function
 
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 DATA_BUCKETS = ("WarehouseBucket", "BillingLandingBucket", "AthenaResultsBucket")
@@ -564,18 +563,6 @@ def test_invoice_verifier_runs_daily_as_of_the_scheduled_time(cfn: Resources, fu
     # 2,000 VMs x 30 days with chunks of a million samples, the chunk the memory is sized for.
     assert env["TALLY_RECONCILE_CHUNK_SAMPLES"] == "1000000"
     assert functions["InvoiceVerifierFunction"]["Properties"]["MemorySize"] == 2048
-
-
-def load_function(name: str) -> ModuleType:
-    """A function's app.py as a module (its imports come from the core, as in the layer)."""
-    spec = importlib.util.spec_from_file_location(
-        f"infra_test_{name}_app", REPO / "functions" / name / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_handler_exists_and_is_built_by_the_makefile(tmp_path: Path) -> None:

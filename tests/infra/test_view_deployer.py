@@ -20,9 +20,10 @@ import boto3
 import pytest
 
 from tally.query.sql_files import list_files
-from tests.compaction.test_handler import FakeContext, load_function
+from tests.support.lambdas import LambdaContext, load_function
 
 VIEW_FILES = {f.name: f.text for f in list_files("views")}
+CONTEXT = LambdaContext("tally-view-deployer", 600_000)
 
 
 @dataclass
@@ -121,7 +122,7 @@ def test_create_deploys_every_view_after_the_views_it_reads(
 
     result = app.handler(
         event("Create", cloudformation.url, Database="tally", WorkGroup=athena.workgroup),
-        FakeContext(600_000),
+        CONTEXT,
     )
 
     assert result["Status"] == "SUCCESS", result["Reason"]
@@ -146,12 +147,12 @@ def test_create_deploys_every_view_after_the_views_it_reads(
 def test_delete_drops_every_view_in_reverse_order(athena: Athena, cloudformation: CloudFormation) -> None:
     app = load_function("view_deployer")
     create = event("Create", cloudformation.url, Database="tally", WorkGroup=athena.workgroup)
-    app.handler(create, FakeContext(600_000))
+    app.handler(create, CONTEXT)
     created = [view_name(sql) for _, sql in athena.executed()]
 
     delete = event("Delete", cloudformation.url, Database="tally", WorkGroup=athena.workgroup)
     delete["PhysicalResourceId"] = "athena-views:tally"
-    result = app.handler(delete, FakeContext(600_000))
+    result = app.handler(delete, CONTEXT)
 
     assert result["Status"] == "SUCCESS", result["Reason"]
     drops = [sql for _, sql in athena.executed()][len(created) :]
@@ -164,7 +165,7 @@ def test_an_athena_error_is_reported_as_failed(athena: Athena, cloudformation: C
 
     result = app.handler(
         event("Update", cloudformation.url, Database="tally", WorkGroup="no-such-workgroup"),
-        FakeContext(600_000),
+        CONTEXT,
     )
 
     assert result["Status"] == "FAILED"
@@ -176,7 +177,7 @@ def test_an_athena_error_is_reported_as_failed(athena: Athena, cloudformation: C
 def test_missing_properties_are_reported_as_failed(cloudformation: CloudFormation) -> None:
     app = load_function("view_deployer")
 
-    app.handler(event("Create", cloudformation.url, Database="tally"), FakeContext(600_000))
+    app.handler(event("Create", cloudformation.url, Database="tally"), CONTEXT)
 
     [answer] = cloudformation.answers
     assert answer["Status"] == "FAILED"
@@ -213,7 +214,9 @@ def test_a_failed_statement_stops_the_deployment_with_athenas_reason(cloudformat
     )
 
     result = app.handle(
-        event("Create", cloudformation.url, Database="tally", WorkGroup="wg"), FakeContext(600_000), client
+        event("Create", cloudformation.url, Database="tally", WorkGroup="wg"),
+        CONTEXT,
+        client,
     )
 
     assert result["Status"] == "FAILED"
@@ -228,7 +231,9 @@ def test_a_query_still_running_when_time_runs_out_is_stopped_and_reported(
     client = ScriptedAthena([{"State": "RUNNING"}])
 
     result = app.handle(
-        event("Create", cloudformation.url, Database="tally", WorkGroup="wg"), FakeContext(5_000), client
+        event("Create", cloudformation.url, Database="tally", WorkGroup="wg"),
+        LambdaContext("tally-view-deployer", 5_000),
+        client,
     )
 
     assert result["Status"] == "FAILED"

@@ -12,7 +12,7 @@ import requests
 from tally.query.athena_engine import AthenaEngine, athena_literal
 from tally.query.engine import QueryError, QueryTimeoutError
 
-pytestmark = pytest.mark.aws
+pytestmark = [pytest.mark.functional, pytest.mark.aws]
 REGION = "eu-west-1"
 
 

@@ -17,7 +17,7 @@ from tally.adapters.warehouse import open_warehouse
 from tally.cli.main import app
 from tally.reconcile.findings import finding_runs, unsettled_days
 from tally.settings import Settings
-from tests.reconcile.test_scenarios import MARCH, fleet
+from tests.reconcile.scenarios import MARCH, fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
 ARGS = ["reconcile", "--period", "2026-03", "--now", "2026-03-07T06:00:00Z"]  # 1-4 March are closed

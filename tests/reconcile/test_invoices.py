@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from tally.reconcile import ReconcileConfig, reconcile
 from tests.reconcile.fixtures import at, billing_table, line, vms_table
-from tests.reconcile.test_scenarios import JUDGED, MARCH, WINDOW, _over_billed, fleet
+from tests.reconcile.scenarios import JUDGED, MARCH, WINDOW, fleet, plant_over_billed
 
 
 def _bill_with_extras() -> list[dict[str, object]]:
@@ -71,7 +71,7 @@ def test_totals_per_invoice_and_currency() -> None:
 
 def test_flagged_instance_days_put_their_invoice_under_review() -> None:
     f = fleet()
-    _over_billed(f)
+    plant_over_billed(f)
     outcome = reconcile(billing_table(f.bill), vms_table(f.vms), WINDOW, ReconcileConfig(), "r", JUDGED)
     invoices = {(r["resource_id"], r["currency"]): r for r in outcome.invoices.to_pylist()}
     assert invoices[("INV-1", "USD")]["verdict"] == "needs_review"

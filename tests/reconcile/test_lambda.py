@@ -5,33 +5,23 @@ A SQS queue subscribed to the finance topic receives what the verifier publishes
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import boto3
 import pytest
 
 from tally.adapters.warehouse import open_warehouse
 from tally.settings import Settings
-from tests.conftest import REPO, aws_settings
-from tests.reconcile.test_scenarios import MARCH, _over_billed, fleet
+from tests.reconcile.scenarios import MARCH, fleet, plant_over_billed
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
+from tests.support.deployments import aws_settings
+from tests.support.lambdas import LambdaContext, load_function
 
 EVENT = Path(__file__).resolve().parent / "events" / "scheduler_invoice_verifier.json"
-HANDLER = REPO / "functions" / "invoice_verifier" / "app.py"
 
 
-class _Context:
-    function_name = "tally-invoice-verifier"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:tally-invoice-verifier"
-    aws_request_id = "7d1f3c2a-9b8e-4d6f-a5c4-3b2a1f0e9d8c"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
+pytestmark = pytest.mark.functional  # the invoice verifier's handler on moto's server
 
 
 @pytest.mark.aws
@@ -58,16 +48,13 @@ def test_scheduled_run_stores_reports_and_notifies(
 
     warehouse = open_warehouse(settings)
     f = fleet()
-    _over_billed(f)
+    plant_over_billed(f)
     store_vms(warehouse, f.vms)
     store_bill(warehouse, f.bill, "delivery-1")
 
-    spec = importlib.util.spec_from_file_location("invoice_verifier_app", HANDLER)
-    assert spec and spec.loader
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_function("invoice_verifier")
     event = json.loads(EVENT.read_text())
-    result = module.handler(event, _Context())
+    result = module.handler(event, LambdaContext("tally-invoice-verifier"))
 
     # 7 March 06:00: days to 4 March are closed; February is still open to restatement.
     assert [r["period"] for r in result["runs"]] == ["2026-02", "2026-03"]
@@ -103,6 +90,6 @@ def test_scheduled_run_stores_reports_and_notifies(
     assert body["reports"] == march["reports"]
 
     # The schedule fires again (a retry): same run, no second message.
-    again = module.handler(event, _Context())
+    again = module.handler(event, LambdaContext("tally-invoice-verifier"))
     assert again["runs"][1]["run_id"] == march["run_id"] and not again["runs"][1]["notified"]
     assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", []) == []

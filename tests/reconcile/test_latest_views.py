@@ -24,7 +24,7 @@ from tally.reconcile import RECONCILIATION_SCHEMA, ReconcileConfig
 from tally.services.reconcile import ReconcileService
 from tally.settings import Settings
 from tests.reconcile.fixtures import at
-from tests.reconcile.test_scenarios import AWS_ARN, MARCH, fleet
+from tests.reconcile.scenarios import AWS_ARN, MARCH, fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
 D = Decimal

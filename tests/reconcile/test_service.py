@@ -23,7 +23,7 @@ from tally.reconcile.findings import COLUMNS
 from tally.services.reconcile import ReconcileService, periods_to_run, shift_period
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, billing_table
-from tests.reconcile.test_scenarios import AWS_ARN, MARCH, _idle, fleet
+from tests.reconcile.scenarios import AWS_ARN, MARCH, fleet, plant_idle
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
 NOW = datetime(2026, 3, 7, 6, tzinfo=UTC)  # days up to 4 March are closed
@@ -87,7 +87,7 @@ def test_restated_period_replaces_the_verdicts(warehouse: FsWarehouse) -> None:
 
 def test_reports_read_back_cell_by_cell(warehouse: FsWarehouse) -> None:
     f = fleet()
-    _idle(f)
+    plant_idle(f)
     store_vms(warehouse, f.vms)
     store_bill(warehouse, f.bill, "d1")
     summary = ReconcileService(warehouse).run("2026-03", NOW)
@@ -158,7 +158,7 @@ def test_cli_prints_the_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     home = tmp_path / "home"
     warehouse = open_warehouse(Settings(mode="local", home=home))
     f = fleet()
-    _idle(f)
+    plant_idle(f)
     store_vms(warehouse, f.vms)
     store_bill(warehouse, f.bill, "d1")
     monkeypatch.setenv("TALLY_HOME", str(home))

@@ -24,9 +24,9 @@ from tally.reconcile.streamed import fleet, plan_chunks
 from tally.services.reconcile import ReconcileService, _restrict_days
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, hourly, line, samples
-from tests.reconcile.test_scenarios import AWS_ARN, MARCH, SCENARIOS, _idle
-from tests.reconcile.test_scenarios import Fleet as ScenarioFleet
-from tests.reconcile.test_scenarios import fleet as scenario_fleet
+from tests.reconcile.scenarios import AWS_ARN, MARCH, SCENARIOS, plant_idle
+from tests.reconcile.scenarios import Fleet as ScenarioFleet
+from tests.reconcile.scenarios import fleet as scenario_fleet
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
 NOW = datetime(2026, 3, 7, 6, tzinfo=UTC)  # days up to 4 March are closed
@@ -89,7 +89,7 @@ def _everything() -> ScenarioFleet:
     f = scenario_fleet()
     for plant, _ in SCENARIOS.values():
         plant(f)
-    _idle(f)
+    plant_idle(f)
     extra = _random_fleet(17)
     f.bill += extra.bill
     f.vms += extra.vms
@@ -183,7 +183,15 @@ def test_chunks_hold_whole_instances(warehouse: FsWarehouse) -> None:
     assert plan_chunks(measured, 10**9, 10**6).bill_count == 1
 
 
-@pytest.mark.parametrize(("chunk_samples", "batch_rows"), [(1, 7), (300, 100), (10**9, 262_144)])
+@pytest.mark.parametrize(
+    ("chunk_samples", "batch_rows"),
+    [
+        # One sample per chunk: thousands of chunks, the slowest test of its lane (make test runs it).
+        pytest.param(1, 7, marks=pytest.mark.slow),
+        (300, 100),
+        (10**9, 262_144),
+    ],
+)
 def test_streamed_rows_equal_the_whole_period(
     warehouse: FsWarehouse, chunk_samples: int, batch_rows: int
 ) -> None:

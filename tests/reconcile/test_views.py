@@ -17,7 +17,7 @@ from tally.adapters.warehouse import open_warehouse
 from tally.query.duckdb_engine import DuckDbEngine
 from tally.settings import Settings
 from tests.reconcile.fixtures import at, hourly, line, samples
-from tests.reconcile.test_scenarios import AWS_ARN
+from tests.reconcile.scenarios import AWS_ARN
 from tests.reconcile.warehouse_fixtures import store_bill, store_vms
 
 DAY = date(2026, 3, 2)

@@ -9,6 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,6 +65,8 @@ def _encode(values: list[object], media: str) -> bytes:
 
 
 # Seeded and without an example database: the same examples on every machine, nothing left behind.
+# Hundreds of generated bodies per test: seconds of CPU, so outside `make check` (make test runs it).
+pytestmark = pytest.mark.slow
 FUZZ = settings(
     max_examples=150,
     deadline=None,

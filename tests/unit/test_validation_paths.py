@@ -18,7 +18,7 @@ from tally.domain.record_lines import RecordLines
 from tally.domain.records import KINDS, MODELS
 from tally.services.container import Services
 from tally.services.ingest import Principal
-from tests.conftest import local_settings
+from tests.support.deployments import local_settings
 from tests.support.records import FACTORIES
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
