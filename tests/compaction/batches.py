@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tally.adapters.warehouse import FsWarehouse
-from tally.domain.records import MODELS, RecordKind
 from tally.api.body import split_lines
+from tally.domain.records import MODELS, RecordKind
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tests.support.records import FACTORIES, ndjson

@@ -14,7 +14,6 @@ import pyarrow as pa
 import pytest
 
 from tally.adapters.warehouse import FsWarehouse, open_warehouse
-from tally.api.body import split_lines
 from tally.compaction import CompactionPolicy, Compactor
 from tally.compaction.compactor import COMPACTED_PREFIX
 from tally.domain.records import MODELS, RecordKind
