@@ -62,13 +62,19 @@ def lay_out(build: ModuleType, root: Path) -> dict[str, Path]:
     }
 
 
-def import_seconds(python: Path, paths: list[Path], statement: str, module: str | None) -> float:
+def import_seconds(
+    python: Path, paths: list[Path], statement: str, module: str | None, tracing: bool = False
+) -> float:
     """Wall time of one fresh interpreter running `statement`; with `module`, that import's own
-    cumulative time as -X importtime reports it (interpreter start excluded)."""
+    cumulative time as -X importtime reports it (interpreter start excluded). `tracing`: X-Ray
+    tracing on, as the template deploys the functions (Tracing: Active), else switched off."""
     prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}; {statement}"
     env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1", "AWS_LAMBDA_FUNCTION_NAME": "bench"}
-    env |= {"POWERTOOLS_TRACE_DISABLED": "true", "TALLY_MODE": "local"}
-    env["TALLY_HOME"] = "/tmp/tally-bench-cold-home"
+    env |= {"TALLY_MODE": "local", "TALLY_HOME": "/tmp/tally-bench-cold-home"}
+    if tracing:
+        env |= {"LAMBDA_TASK_ROOT": "/tmp", "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793"}
+    else:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
     run = subprocess.run(
         [str(python), "-I", "-X", "importtime", "-c", prelude],
         capture_output=True,
@@ -87,9 +93,9 @@ def import_seconds(python: Path, paths: list[Path], statement: str, module: str 
 
 
 def best(
-    runs: int, python: Path, paths: list[Path], statement: str, module: str | None
+    runs: int, python: Path, paths: list[Path], statement: str, module: str | None, tracing: bool = False
 ) -> tuple[float, float]:
-    times = [import_seconds(python, paths, statement, module) for _ in range(runs)]
+    times = [import_seconds(python, paths, statement, module, tracing) for _ in range(runs)]
     return min(times), statistics.median(times)
 
 
@@ -121,6 +127,19 @@ def main() -> None:
             f"{'handler ' + name + ': import app':44} {low * 1000:8.0f} ms (median {median * 1000:.0f}), "
             f"{low / arrow:.2f}x import pyarrow"
         )
+    # The API handler as deployed, X-Ray tracing on: its import, and what the X-Ray SDK and its
+    # patching cost on their own (where they are paid depends on the code: at import, or on the
+    # first invocation); the modules that import before it are excluded from its figure.
+    where = [REPO / "functions" / "ingest_api", paths["core"], paths["runtime"]]
+    low, median = best(args.runs, paths["python"], where, "import app", "app", tracing=True)
+    print(f"{'handler ingest_api, tracing on: import app':44} {_ms(low, median)}")
+    sdk = "import app; from aws_lambda_powertools import Tracer; Tracer(service='tally')"
+    low, median = best(args.runs, paths["python"], where, sdk, "aws_xray_sdk.core", tracing=True)
+    print(f"{'X-Ray SDK import (at import or 1st call)':44} {_ms(low, median)}")
+
+
+def _ms(low: float, median: float) -> str:
+    return f"{low * 1000:8.0f} ms (median {median * 1000:.0f})"
 
 
 if __name__ == "__main__":
