@@ -28,9 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -470,6 +472,47 @@ def bench_reconcile_scaling(sizes: list[int], days: int, chunk_samples: int) -> 
         )
 
 
+def _count_reads(warehouse: Any) -> dict[str, int]:
+    """Rows read through `warehouse.read_parquet_batches` from then on, bill and samples apart."""
+    read = warehouse.read_parquet_batches
+    counted = {"billing": 0, "vms": 0}
+
+    def counting(key: str, columns: Sequence[str], batch_rows: int = 262_144) -> Iterator[pa.Table]:
+        for table in read(key, columns, batch_rows):
+            counted["billing" if key.startswith("billing/") else "vms"] += table.num_rows
+            yield table
+
+    warehouse.read_parquet_batches = counting
+    return counted
+
+
+def bench_reconcile_reads(sizes: list[int], days: int, chunk_samples: int) -> None:
+    """Why the time grows as it does: the rows the service reads from the period's files at each
+    fleet size (the bill and the samples, every pass counted), against the rows stored."""
+    from tally.adapters.warehouse import open_warehouse
+    from tally.services.reconcile import ReconcileService
+    from tally.settings import Settings
+
+    for n_vms in sizes:
+        billing, vms = make_reconcile_month(n_vms, days)
+        with tempfile.TemporaryDirectory() as tmp:
+            warehouse = open_warehouse(Settings(mode="local", home=Path(tmp)))
+            warehouse.write_parquet("billing/provider=aws/billing_period=2025-03/bench.parquet", billing)
+            warehouse.write_partitioned("vms", vms, "interval_start", "bench")
+            counted = _count_reads(warehouse)
+            t0 = time.perf_counter()
+            judged_at = datetime(2025, 4, 10, tzinfo=UTC)
+            ReconcileService(warehouse, chunk_samples=chunk_samples).run("2025-03", judged_at)
+            elapsed = time.perf_counter() - t0
+        print(
+            f"reconcile reads        {n_vms:>6,} VMs, chunks of {chunk_samples:,} samples: "
+            f"{counted['vms']:>12,} sample rows read ({counted['vms'] / vms.num_rows:5.1f}x the "
+            f"{vms.num_rows:,} stored), {counted['billing']:>10,} bill rows "
+            f"({counted['billing'] / billing.num_rows:4.1f}x), {elapsed:6.1f} s",
+            flush=True,
+        )
+
+
 def check_reconcile_streamed(n_vms: int, days: int, chunk_samples: int) -> None:
     """The service (streamed, `chunk_samples` per chunk) stores exactly the engine's whole-period rows."""
     from tally.adapters.warehouse import open_warehouse
@@ -531,7 +574,16 @@ def main() -> None:
     parser.add_argument(
         "--reconcile-chunk-samples", type=int, default=1_000_000, help="samples per chunk of the service"
     )
+    parser.add_argument(
+        "--reconcile-reads",
+        type=lambda text: [int(v) for v in text.split(",") if v],
+        default=None,
+        help="fleet sizes at which to count the rows the service reads (with --reconcile-chunk-samples)",
+    )
     args = parser.parse_args()
+    if args.reconcile_reads:
+        bench_reconcile_reads(args.reconcile_reads, args.reconcile_days, args.reconcile_chunk_samples)
+        return
     if args.reconcile_check:
         check_reconcile_streamed(args.reconcile_vms, args.reconcile_days, args.reconcile_check)
         return

@@ -6,18 +6,22 @@ Builds the core and numeric layers for this machine's architecture (the arm64 bu
 packages for another CPU), lays them out as Lambda does (each layer's python/ on sys.path, boto3
 from the runtime), and runs every handler's `import app` in a fresh interpreter under
 `python -X importtime`, best of --runs. The baseline, measured in the same run, is the bare
-interpreter start (`-c pass`) and `import pyarrow` alone: what no handler can go below.
+interpreter start (`-c pass`) and `import pyarrow` alone: what no handler can go below. `CPU` is
+the least user + system time of the process less the bare start's: on a shared machine it moves
+less than wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -62,34 +66,52 @@ def lay_out(build: ModuleType, root: Path) -> dict[str, Path]:
     }
 
 
-def import_seconds(python: Path, paths: list[Path], statement: str, module: str | None) -> float:
+def import_seconds(
+    python: Path, paths: list[Path], statement: str, module: str | None, tracing: bool = False
+) -> float:
     """Wall time of one fresh interpreter running `statement`; with `module`, that import's own
-    cumulative time as -X importtime reports it (interpreter start excluded)."""
+    cumulative time as -X importtime reports it (interpreter start excluded). `tracing`: X-Ray
+    tracing on, as the template deploys the functions (Tracing: Active), else switched off."""
     prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}; {statement}"
     env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1", "AWS_LAMBDA_FUNCTION_NAME": "bench"}
-    env |= {"POWERTOOLS_TRACE_DISABLED": "true", "TALLY_MODE": "local"}
-    env["TALLY_HOME"] = "/tmp/tally-bench-cold-home"
-    run = subprocess.run(
-        [str(python), "-I", "-X", "importtime", "-c", prelude],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+    env |= {"TALLY_MODE": "local", "TALLY_HOME": "/tmp/tally-bench-cold-home"}
+    if tracing:
+        env |= {"LAMBDA_TASK_ROOT": "/tmp", "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793"}
+    else:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(
+            [str(python), "-I", "-X", "importtime", "-c", prelude],
+            stderr=err,
+            stdout=subprocess.DEVNULL,
+            env=env,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        err.seek(0)
+        stderr = err.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{statement} failed:\n{stderr[-2000:]}")
+    # CPU time of the whole process (user + system): steadier than wall time on a shared machine.
+    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
     if module is None:
-        total = sum(int(m.group(1)) for m in map(_IMPORTTIME.match, run.stderr.splitlines()) if m)
+        total = sum(int(m.group(1)) for m in map(_IMPORTTIME.match, stderr.splitlines()) if m)
         return total / 1e6
-    for line in run.stderr.splitlines():
+    for line in stderr.splitlines():
         m = _IMPORTTIME.match(line)
         if m and m.group(3) == module:
             return int(m.group(2)) / 1e6
-    raise SystemExit(f"{module} not in the import profile:\n{run.stderr[-2000:]}")
+    raise SystemExit(f"{module} not in the import profile:\n{stderr[-2000:]}")
+
+
+CPU_SECONDS: list[float] = []
 
 
 def best(
-    runs: int, python: Path, paths: list[Path], statement: str, module: str | None
+    runs: int, python: Path, paths: list[Path], statement: str, module: str | None, tracing: bool = False
 ) -> tuple[float, float]:
-    times = [import_seconds(python, paths, statement, module) for _ in range(runs)]
+    """Best and median wall time of `runs` fresh processes; CPU_SECONDS ends with their CPU times."""
+    CPU_SECONDS.clear()
+    times = [import_seconds(python, paths, statement, module, tracing) for _ in range(runs)]
     return min(times), statistics.median(times)
 
 
@@ -110,17 +132,36 @@ def main() -> None:
 
     base = [paths["core"], paths["runtime"]]
     floor, _ = best(args.runs, paths["python"], base, "pass", None)
+    floor_cpu = min(CPU_SECONDS)
     arrow, arrow_median = best(args.runs, paths["python"], base, "import pyarrow", "pyarrow")
     print(f"{'baseline: interpreter start (all imports)':44} {floor * 1000:8.0f} ms")
-    print(f"{'baseline: import pyarrow':44} {arrow * 1000:8.0f} ms (median {arrow_median * 1000:.0f})")
+    print(
+        f"{'baseline: import pyarrow':44} {arrow * 1000:8.0f} ms (median {arrow_median * 1000:.0f}); "
+        f"CPU {(min(CPU_SECONDS) - floor_cpu) * 1000:.0f} ms"
+    )
     for name in FUNCTIONS:
         layers = [paths["core"]] + ([paths["numeric"]] if name == "invoice_verifier" else [])
         where = [REPO / "functions" / name, *layers, paths["runtime"]]
         low, median = best(args.runs, paths["python"], where, "import app", "app")
         print(
             f"{'handler ' + name + ': import app':44} {low * 1000:8.0f} ms (median {median * 1000:.0f}), "
-            f"{low / arrow:.2f}x import pyarrow"
+            f"{low / arrow:.2f}x import pyarrow; CPU {(min(CPU_SECONDS) - floor_cpu) * 1000:.0f} ms"
         )
+    # The API handler as deployed, X-Ray tracing on: its import, and what the X-Ray SDK and its
+    # patching cost on their own (where they are paid depends on the code: at import, or on the
+    # first invocation); the modules that import before it are excluded from its figure.
+    where = [REPO / "functions" / "ingest_api", paths["core"], paths["runtime"]]
+    low, median = best(args.runs, paths["python"], where, "import app", "app", tracing=True)
+    cpu = (min(CPU_SECONDS) - floor_cpu) * 1000
+    label = "handler ingest_api, tracing on: import app"
+    print(f"{label:44} {_ms(low, median)}, {low / arrow:.2f}x import pyarrow; CPU {cpu:.0f} ms")
+    sdk = "import app; from aws_lambda_powertools import Tracer; Tracer(service='tally')"
+    low, median = best(args.runs, paths["python"], where, sdk, "aws_xray_sdk.core", tracing=True)
+    print(f"{'X-Ray SDK import (at import or 1st call)':44} {_ms(low, median)}")
+
+
+def _ms(low: float, median: float) -> str:
+    return f"{low * 1000:8.0f} ms (median {median * 1000:.0f})"
 
 
 if __name__ == "__main__":

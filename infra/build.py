@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -58,6 +59,11 @@ NUMERIC_ROOTS: tuple[str, ...] = ("numpy",)
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
 )
+#: Declared by a root but never imported on Lambda, so not shipped: swagger-ui-bundle-v2 requires
+#: Jinja2 (and through it MarkupSafe) for a templating helper Tally does not call (tally.api.docs
+#: takes only the package's folder of files); Starlette imports Jinja2 only for its templates,
+#: which Tally does not use. The handler import test loads every function without them.
+NOT_SHIPPED: frozenset[str] = frozenset({"jinja2"})
 #: Lambda runs Python 3.12 on Amazon Linux 2023 (glibc 2.34): wheels up to manylinux_2_34 load.
 DEFAULT_PLATFORMS: tuple[str, ...] = (
     "manylinux2014_aarch64",
@@ -144,7 +150,7 @@ def _closure(roots: Iterable[str], python_version: str) -> set[str]:
     todo = [canonical(r) for r in roots]
     while todo:
         name = todo.pop()
-        if name in seen or name in RUNTIME_PROVIDED:
+        if name in seen or name in RUNTIME_PROVIDED or name in NOT_SHIPPED:
             continue
         seen.add(name)
         todo.extend(_requirements_of(name, python_version))
@@ -196,6 +202,84 @@ def _prune(root: Path) -> None:
                 path.unlink()
 
 
+#: Tools that remove the symbol tables of shared libraries (a dynamic library links through its
+#: dynamic symbols, which stay); llvm-strip reads every architecture, GNU strip only its own.
+_STRIP_TOOLS = ("llvm-strip", *(f"llvm-strip-{v}" for v in range(21, 13, -1)), "strip")
+
+
+def _native_libraries(root: Path) -> list[Path]:
+    found = []
+    for path in sorted(root.rglob("*.so*")):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    found.append(path)
+    return found
+
+
+def load_segments(data: bytes) -> list[tuple[int, int, int, int, int, int]] | None:
+    """The PT_LOAD program headers of a 64-bit ELF file as (offset, vaddr, filesz, memsz, flags,
+    align); None for anything else."""
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] not in (1, 2):
+        return None
+    order = "<" if data[5] == 1 else ">"
+    (phoff,) = struct.unpack_from(order + "Q", data, 32)
+    phentsize, phnum = struct.unpack_from(order + "HH", data, 54)
+    out = []
+    for n in range(phnum):
+        kind, flags, offset, vaddr, _paddr, filesz, memsz, align = struct.unpack_from(
+            order + "IIQQQQQQ", data, phoff + n * phentsize
+        )
+        if kind == 1:  # PT_LOAD
+            out.append((offset, vaddr, filesz, memsz, flags, align))
+    return out
+
+
+def stripped_safely(before: bytes, after: bytes) -> bool:
+    """A stripped library loads as the original did: the same segments at the same addresses, each
+    at a file offset congruent to its address (llvm-strip can move the extra segments that
+    patchelf adds to a wheel's library so that the loader refuses them: 'ELF load command
+    address/offset not page-aligned')."""
+    old, new = load_segments(before), load_segments(after)
+    if not old or not new or len(old) != len(new):
+        return False
+    for was, now in zip(old, new, strict=True):
+        if was[1:] != now[1:]:
+            return False
+        vaddr, align = now[1], now[5]
+        # Congruent modulo the segment's alignment, and modulo 64 KiB (the largest page size of
+        # arm64 kernels) wherever the original was.
+        for modulus in {max(align, 1), 65536}:
+            if (vaddr - was[0]) % modulus == 0 and (vaddr - now[0]) % modulus:
+                return False
+            if modulus == max(align, 1) and (vaddr - now[0]) % modulus:
+                return False
+    return True
+
+
+def strip_libraries(root: Path) -> tuple[str | None, int]:
+    """Strip the symbol tables of the layer's native libraries (pyarrow's wheels ship them: 10 MB
+    of its 48 MB libarrow); a dynamic library links through its dynamic symbols, which stay.
+    Returns the tool used (None when none could) and the bytes saved. A library the tool cannot
+    read, or whose stripped copy fails `stripped_safely`, is kept as it was: the layer works
+    either way, only larger."""
+    tool = next((name for name in _STRIP_TOOLS if shutil.which(name)), None)
+    if tool is None:
+        return None, 0
+    saved = 0
+    stripped = 0
+    for path in _native_libraries(root):
+        copy = path.with_name(path.name + ".stripped")
+        done = subprocess.run([tool, "--strip-unneeded", "-o", str(copy), str(path)], capture_output=True)
+        if done.returncode == 0 and stripped_safely(path.read_bytes(), copy.read_bytes()):
+            saved += path.stat().st_size - copy.stat().st_size
+            stripped += 1
+            copy.replace(path)
+        else:
+            copy.unlink(missing_ok=True)
+    return (tool if stripped else None), saved
+
+
 def _copy_package(src: Path, dst: Path) -> None:
     shutil.copytree(
         src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".*.tmp"), dirs_exist_ok=True
@@ -245,6 +329,7 @@ def build_layer(
     subprocess.run(command, check=True)
     if name != "core":
         _prune(target)
+        _report_strip(name, strip_libraries(target))
         return target
     _copy_package(CORE / "tally", target / "tally")
     # The Athena SQL (tables, views, reports) as the `athena_queries` package next to `tally`,
@@ -252,7 +337,16 @@ def build_layer(
     # view deployer read it from the layer.
     shutil.copytree(SQL, target / "athena_queries", ignore=_not_sql, dirs_exist_ok=True)
     _prune(target)
+    _report_strip(name, strip_libraries(target))
     return target
+
+
+def _report_strip(layer: str, result: tuple[str | None, int]) -> None:
+    tool, saved = result
+    if tool is None:
+        print(f"layer {layer}: native libraries not stripped (no llvm-strip, or strip for another CPU)")
+    else:
+        print(f"layer {layer}: native libraries stripped with {tool}, {saved / 1e6:.1f} MB less")
 
 
 def build_function(name: str, out: Path) -> Path:

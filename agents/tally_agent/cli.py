@@ -145,10 +145,12 @@ def _parse(config: Config, source: str, files: List[str]) -> int:
     check_fields(source, ctx.options)
     write = sys.stdout.write
     lines = collect.read_files(files or ["-"])
+    parser = SOURCES[source]
+    texts = parser.ndjson(lines, ctx) if parser.ndjson else map(ndjson_line, parser.parse(lines, ctx))
     chunk: List[str] = []  # written a few hundred lines at a time: fewer calls into the text layer
     try:
-        for record in SOURCES[source].parse(lines, ctx):
-            chunk.append(ndjson_line(record))
+        for text in texts:
+            chunk.append(text)
             if len(chunk) >= 256:
                 write("".join(chunk))
                 chunk.clear()

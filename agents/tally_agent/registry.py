@@ -30,6 +30,8 @@ class Source:
     parse: Parser
     expects: str  # the format, as named to a user whose input was not recognised
     fields: bool = False  # takes a column list (`--fields`, `-o SOURCE.fields=`) for headerless input
+    # The records of `parse` as NDJSON lines, made without a dict per record (`tally-agent parse`).
+    ndjson: Optional[Callable[[Iterable[str], ParseContext], Iterator[str]]] = None
 
 
 def _gpu_from_batch(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
@@ -45,7 +47,7 @@ _SACCT = "`sacct --parsable2` output (a `JobID|...` header line, or the layout g
 _PBS = "PBS/Torque accounting records (`date;type;id;attributes`)"
 _SGE = "the SGE/UGE `accounting` file (`:`-separated lines)"
 BATCH: Dict[str, Source] = {
-    "slurm": Source("slurm", "jobs", slurm.parse, _SACCT, fields=True),
+    "slurm": Source("slurm", "jobs", slurm.parse, _SACCT, fields=True, ndjson=slurm.parse_ndjson),
     "pbs": Source("pbs", "jobs", pbs.parse, _PBS),
     "torque": Source("torque", "jobs", pbs.parse, _PBS),
     "pbspro": Source("pbspro", "jobs", pbs.parse, _PBS),

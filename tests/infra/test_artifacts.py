@@ -97,6 +97,7 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     assert (python / "athena_queries" / "views").is_dir()
     assert not (python / "duckdb").exists() and not (python / "pandas").exists()
     assert not (python / "numpy").exists() and (arm_numeric_layer / "python" / "numpy").is_dir()
+    assert not (python / "jinja2").exists() and not (python / "markupsafe").exists()  # NOT_SHIPPED
     assert not list((arm_numeric_layer / "python").glob("tally*"))
     assert not list(python.rglob("__pycache__"))
 

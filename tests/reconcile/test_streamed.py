@@ -9,6 +9,7 @@ with one chunk; the stored reconciliation rows and the CSV report must match, va
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -225,3 +226,29 @@ def test_report_bytes_do_not_depend_on_the_chunk_size(warehouse: FsWarehouse) ->
 def test_chunk_size_must_be_positive(warehouse: FsWarehouse) -> None:
     with pytest.raises(ValueError, match="positive"):
         ReconcileService(warehouse, chunk_samples=0)
+
+
+@pytest.mark.parametrize("chunk_samples", [1, 300, 10**9])
+def test_the_period_is_read_twice_whatever_the_number_of_chunks(
+    warehouse: FsWarehouse, chunk_samples: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scope and fleet in one pass each, then one pass that sorts rows into the chunks' spill
+    files: reading the period again for every chunk made the time quadratic in the fleet."""
+    service = ReconcileService(warehouse, ReconcileConfig(), chunk_samples=chunk_samples, batch_rows=50)
+    window = Window.for_period("2026-03", service.config.last_closed_day(NOW))
+    samples = sum(warehouse.read_parquet(k).num_rows for k in service.vms_keys(window))
+    lines = sum(warehouse.read_parquet(k).num_rows for k in service.billing_keys("2026-03"))
+    chunks = plan_chunks(fleet(service._batches(service.vms_keys(window))), chunk_samples, lines)
+    assert chunks.count == 1 if chunk_samples == 10**9 else chunks.count > 1  # one pass, or many chunks
+    read = warehouse.read_parquet_batches
+    rows = {"billing": 0, "vms": 0}
+
+    def counting(key: str, columns: Sequence[str], batch_rows: int = 262_144) -> Iterator[pa.Table]:
+        for table in read(key, columns, batch_rows):
+            rows["billing" if key.startswith("billing/") else "vms"] += table.num_rows
+            yield table
+
+    monkeypatch.setattr(warehouse, "read_parquet_batches", counting)
+    service.run("2026-03", NOW)
+    assert rows["vms"] == 2 * samples
+    assert rows["billing"] == 2 * lines

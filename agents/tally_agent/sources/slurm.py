@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import timedelta
+from json import dumps as json_dumps
+from json import encoder as json_encoder
 from operator import itemgetter
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from tally_agent.context import ParseContext
 from tally_agent.timeutil import EPOCH, LocalTimes, parse_iso_z
@@ -105,6 +107,12 @@ _RECORD_FIELDS = (
 # emptied when it reaches this many entries, so memory stays bounded on any input.
 _CACHE_MAX = 16_384
 _MISSING: Any = object()
+# What `SlurmParser._values` makes of a job, in the order of its record's keys (see `_as_dict`).
+_Job = Tuple[Any, ...]
+_Out = TypeVar("_Out")
+# json's own string encoder (C when available): the quoted text json.dumps gives a str with
+# ensure_ascii=False.
+_json_text: Callable[[str], str] = json_encoder.encode_basestring
 _SECOND = timedelta(seconds=1)
 
 
@@ -163,7 +171,7 @@ class SlurmParser:
         self.width = len(self.names)
         self.name_at = self.idx.get("JOBNAME")
         self.id_at = self.idx.get("JOBID", self.idx.get("JOBIDRAW"))
-        # A missing column reads as "": its index points past the end, at the "" that _record
+        # A missing column reads as "": its index points past the end, at the "" that _values
         # appends to the fields.
         self._pick: Callable[[List[str]], Tuple[str, ...]] = itemgetter(
             *(self.idx.get(name, self.width) for name in _RECORD_FIELDS)
@@ -173,13 +181,24 @@ class SlurmParser:
         self.rss_at = self.idx.get("MAXRSS")
 
     def parse(self, lines: Iterable[str]) -> Iterator[Dict[str, Any]]:
+        """Records of ended jobs."""
+        return self._parse(lines, self._as_dict)
+
+    def parse_ndjson(self, lines: Iterable[str]) -> Iterator[str]:
+        """The same records as NDJSON lines (newline included), the text of `output.ndjson_line`."""
+        return self._parse(lines, self._as_line)
+
+    def _parse(self, lines: Iterable[str], render: Callable[[_Job], _Out]) -> Iterator[_Out]:
         stats = self.ctx.stats
         # Stamped on each record (as of the start), its empty fields left out as stamp does; in
-        # two parts that go where their keys sort among the record's (see _record).
+        # two parts that go where their keys sort among the record's (see _as_dict), and the
+        # same two as JSON text (see _as_line).
         identity = self.ctx.identity(SOURCE).items()
         kept = {k: v for k, v in identity if v is not None and v != ""}
         self.identity_head = {k: v for k, v in kept.items() if k < "cancelled_by"}
         self.identity_tail = {k: v for k, v in kept.items() if k >= "cancelled_by"}
+        self.identity_head_json = _json_members(self.identity_head)
+        self.identity_tail_json = _json_members(self.identity_tail)
         group: Optional[_Group] = None
         key = ""
         first = True
@@ -217,7 +236,7 @@ class SlurmParser:
             alloc, dot, _step = job_id.partition(".")
             if alloc != key or group is None:
                 if group is not None:
-                    record = finish(group)
+                    record = finish(group, render)
                     if record is not None:
                         yield record
                 group = _Group(line_no)
@@ -227,7 +246,7 @@ class SlurmParser:
             except (UnitError, ValueError) as exc:
                 stats.error(SOURCE, line_no, str(exc))
         if group is not None:
-            record = self._finish(group)
+            record = finish(group, render)
             if record is not None:
                 yield record
 
@@ -326,23 +345,24 @@ class SlurmParser:
             _keep(self._epochs, iso, seconds)
         return seconds
 
-    def _finish(self, group: _Group) -> Optional[Dict[str, Any]]:
+    def _finish(self, group: _Group, render: Callable[[_Job], _Out]) -> Optional[_Out]:
         parts = group.job
         if parts is None:
             return None
         stats = self.ctx.stats
         try:
-            record = self._record(group, parts)
+            job = self._values(group, parts)
         except (UnitError, ValueError) as exc:
             stats.error(SOURCE, group.line_no, str(exc))
             return None
-        if record is None:
+        if job is None:
             stats.skipped += 1
             return None
         stats.records += 1
-        return record
+        return render(job)
 
-    def _record(self, group: _Group, parts: List[str]) -> Optional[Dict[str, Any]]:
+    def _values(self, group: _Group, parts: List[str]) -> Optional[_Job]:
+        """What a job's record is made of (see `_Job`), None for a job that is not accounted."""
         stats = self.ctx.stats
         line_no = group.line_no
         (
@@ -436,20 +456,74 @@ class SlurmParser:
         if exit_code is _MISSING:
             exit_code = _exit_code(exit_text)
             _keep(self._exits, exit_text, exit_code)
-        # What ctx.stamp gives, built directly: fields left empty (None or "") are not set, and
-        # the keys go in in sorted order, which spares the NDJSON encoder most of its sorting.
+        return (
+            array_index,
+            array_job,
+            _cancelled_by(state, state_text) if state == "CANCELLED" else None,
+            cores,
+            cpu or 0,
+            end,
+            energy_joules,
+            exit_code,
+            model,
+            gpus,
+            job_name if group.has_job else "",
+            unix_group,
+            alloc,
+            user,
+            group.max_rss,
+            memory,
+            "" if node_list == "None assigned" else node_list,
+            nodes,
+            account,
+            qos,
+            partition,
+            start,
+            state,
+            submit,
+            wall,
+        )
+
+    def _as_dict(self, job: _Job) -> Dict[str, Any]:
+        """A job as the record `ctx.stamp` would give: fields left empty (None or "") are not set,
+        and the keys go in in sorted order, which spares the NDJSON encoder most of its sorting."""
+        (
+            array_index,
+            array_job,
+            cancelled_by,
+            cores,
+            cpu,
+            end,
+            energy_joules,
+            exit_code,
+            model,
+            gpus,
+            job_name,
+            unix_group,
+            alloc,
+            user,
+            max_rss,
+            memory,
+            node_list,
+            nodes,
+            account,
+            qos,
+            partition,
+            start,
+            state,
+            submit,
+            wall,
+        ) = job
         record: Dict[str, Any] = {}
         if array_index is not None:
             record["array_index"] = array_index
         if array_job:
             record["array_job_id"] = array_job
         record.update(self.identity_head)  # batch_system, benchmark_*
-        if state == "CANCELLED":
-            by = _cancelled_by(state, state_text)
-            if by:
-                record["cancelled_by"] = by
+        if cancelled_by:
+            record["cancelled_by"] = cancelled_by
         record["cores"] = cores
-        record["cpu_seconds"] = cpu or 0
+        record["cpu_seconds"] = cpu
         record["end_time"] = end
         if energy_joules is not None:
             record["energy_joules"] = energy_joules
@@ -458,7 +532,7 @@ class SlurmParser:
         if model:
             record["gpu_model"] = model
         record["gpus"] = gpus
-        if job_name and group.has_job:
+        if job_name:
             record["job_name"] = job_name
         if unix_group:
             record["local_group"] = unix_group
@@ -466,11 +540,11 @@ class SlurmParser:
             record["local_job_id"] = alloc
         if user:
             record["local_user"] = user
-        if group.max_rss is not None:
-            record["memory_max_bytes"] = group.max_rss
+        if max_rss is not None:
+            record["memory_max_bytes"] = max_rss
         if memory is not None:
             record["memory_requested_bytes"] = memory
-        if node_list and node_list != "None assigned":
+        if node_list:
             record["node_list"] = node_list
         record["nodes"] = nodes
         if account:
@@ -486,6 +560,83 @@ class SlurmParser:
             record["submit_time"] = submit
         record["wall_seconds"] = wall
         return record
+
+    def _as_line(self, job: _Job) -> str:
+        """The same job as its NDJSON line, written out directly: the text `_as_dict`'s record
+        gives through `output.ndjson_line` (json.dumps, sorted keys, no spaces, non-ASCII kept).
+
+        Numbers are ints (their JSON text is their `str`), `state` is one of `ENDED`; every other
+        text goes through json's own string encoder, which escapes quotes, backslashes and
+        control characters as json.dumps does."""
+        (
+            array_index,
+            array_job,
+            cancelled_by,
+            cores,
+            cpu,
+            end,
+            energy_joules,
+            exit_code,
+            model,
+            gpus,
+            job_name,
+            unix_group,
+            alloc,
+            user,
+            max_rss,
+            memory,
+            node_list,
+            nodes,
+            account,
+            qos,
+            partition,
+            start,
+            state,
+            submit,
+            wall,
+        ) = job
+        q = _json_text
+        out = "{"
+        if array_index is not None:
+            out += f'"array_index":{array_index},'
+        if array_job:
+            out += f'"array_job_id":{q(array_job)},'
+        out += self.identity_head_json  # batch_system, benchmark_*
+        if cancelled_by:
+            out += f'"cancelled_by":{q(cancelled_by)},'
+        out += f'"cores":{cores},"cpu_seconds":{cpu},"end_time":{q(end)},'
+        if energy_joules is not None:
+            out += f'"energy_joules":{energy_joules},'
+        if exit_code is not None:
+            out += f'"exit_code":{exit_code},'
+        if model:
+            out += f'"gpu_model":{q(model)},'
+        out += f'"gpus":{gpus},'
+        if job_name:
+            out += f'"job_name":{q(job_name)},'
+        if unix_group:
+            out += f'"local_group":{q(unix_group)},'
+        if alloc:
+            out += f'"local_job_id":{q(alloc)},'
+        if user:
+            out += f'"local_user":{q(user)},'
+        if max_rss is not None:
+            out += f'"memory_max_bytes":{max_rss},'
+        if memory is not None:
+            out += f'"memory_requested_bytes":{memory},'
+        if node_list:
+            out += f'"node_list":{q(node_list)},'
+        out += f'"nodes":{nodes},'
+        if account:
+            out += f'"project":{q(account)},'
+        if qos:
+            out += f'"qos":{q(qos)},'
+        if partition:
+            out += f'"queue":{q(partition)},'
+        out += f'{self.identity_tail_json}"start_time":{q(start)},"state":"{state}",'
+        if submit is not None:
+            out += f'"submit_time":{q(submit)},'
+        return f'{out}"wall_seconds":{wall}}}\n'
 
     def _wall(self, span: int, elapsed_text: str, suspended_text: str, alloc: str, line_no: int) -> int:
         """Wall seconds: Elapsed, checked against End - Start (Slurm's Elapsed leaves out the time
@@ -663,6 +814,12 @@ def _exit_code(text: str) -> Optional[int]:
     return int(code)
 
 
+def _json_members(fields: Dict[str, Any]) -> str:
+    """`"key":value,` for each field in key order, as json.dumps writes them (a fixed part of
+    every line)."""
+    return "".join(f"{_json_text(k)}:{json_dumps(v, ensure_ascii=False)}," for k, v in sorted(fields.items()))
+
+
 def _keep(cache: Dict[Any, Any], key: Any, value: Any) -> None:
     if len(cache) >= _CACHE_MAX:
         cache.clear()
@@ -672,3 +829,8 @@ def _keep(cache: Dict[Any, Any], key: Any, value: Any) -> None:
 def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
     """Records of ended jobs from sacct `--parsable2` lines."""
     return SlurmParser(ctx).parse(lines)
+
+
+def parse_ndjson(lines: Iterable[str], ctx: ParseContext) -> Iterator[str]:
+    """The records of `parse` as NDJSON lines, written without building each record's dict."""
+    return SlurmParser(ctx).parse_ndjson(lines)

@@ -31,6 +31,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from tally.tracing import traced
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "tally")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Tally")
 CORRELATION_HEADER = "x-correlation-id"
@@ -60,15 +62,6 @@ def _log_level() -> str:
 
 
 logger = Logger(service=SERVICE, level=_log_level())
-
-
-@functools.cache
-def tracer() -> Any:
-    """The X-Ray tracer, built on first use (importing the X-Ray SDK costs ~0.2 s, paid in Lambda only)."""
-    from aws_lambda_powertools import Tracer
-
-    # In Lambda, None lets POWERTOOLS_TRACE_DISABLED decide; elsewhere tracing is always off.
-    return Tracer(service=SERVICE, disabled=None if in_lambda() else True)
 
 
 def record_batch(
@@ -231,8 +224,7 @@ def lambda_entry(handler: F, correlation_path: str | None = correlation_paths.AP
     wrapped: Callable[..., Any] = logger.inject_lambda_context(
         handler, correlation_id_path=correlation_path, clear_state=True
     )
-    if in_lambda():
-        wrapped = tracer().capture_lambda_handler(wrapped, capture_response=False)
+    wrapped = traced(wrapped)  # in Lambda; the X-Ray SDK is loaded on the first call
 
     @functools.wraps(handler)
     def entry(event: Any, context: Any) -> Any:
