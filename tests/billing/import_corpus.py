@@ -16,9 +16,10 @@ import orjson
 
 from tally.billing import import_billing
 from tally.billing.model import BillingImportError
+from tests.support.paths import SHARED_DATA
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "billing"
+SHARED = SHARED_DATA / "billing"
 GOLDEN = FIXTURES / "import_golden.json"
 
 _TIMES = [

@@ -21,6 +21,7 @@ def test_own_corpus_imports_as_before(name: str) -> None:
     assert digest(name, OWN[name]) == EXPECTED[name]
 
 
+@pytest.mark.requires_shared  # so the pass without the samples (TALLY_SHARED_DATA missing) sees it skip
 def test_shared_samples_import_as_before() -> None:
     if not SHARED.is_dir():
         pytest.skip(f"shared sample data not found at {SHARED}")
