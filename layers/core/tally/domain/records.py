@@ -347,8 +347,8 @@ class SummaryRecord(UsageRecord):
     record_count: Annotated[int, Field(ge=0, le=INT64_MAX)]
     benchmark_type: BenchmarkType | None = None
     benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
-    normalised_wall_seconds: Annotated[float | None, Field(default=None, ge=0, le=9e18)]
-    normalised_cpu_seconds: Annotated[float | None, Field(default=None, ge=0, le=9e18)]
+    normalised_wall_seconds: Annotated[float | None, Field(default=None, ge=0, le=1e15)]
+    normalised_cpu_seconds: Annotated[float | None, Field(default=None, ge=0, le=1e15)]
     # The message header the summary came in (e.g. `APEL-normalised-summary-message: v0.4`).
     message_type: OptName
     # Keys of the record this contract has no column for, as a JSON object (kept, not dropped).

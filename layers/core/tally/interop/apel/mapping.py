@@ -16,7 +16,14 @@ from datetime import datetime
 
 from tally.domain.records import RecordKind
 from tally.interop.apel.messages import Family, RawRecord
-from tally.interop.apel.values import FieldProblem, Fields, benchmark_name, epoch_seconds, parse_fqan, preferred
+from tally.interop.apel.values import (
+    FieldProblem,
+    Fields,
+    benchmark_name,
+    epoch_seconds,
+    parse_fqan,
+    preferred,
+)
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -91,7 +98,9 @@ def _batch_system(description: str | None) -> str:
 
 def job(values: dict[str, str], header: str, v04: bool = False) -> Mapped:
     # Mandatory: apel/db/records/job.py JobRecord._mandatory_fields (the same in JobRecord04).
-    f = Fields(values, ("Site", "LocalJobId", "WallDuration", "CpuDuration", "StartTime", "EndTime"), JOB_ALIASES)
+    f = Fields(
+        values, ("Site", "LocalJobId", "WallDuration", "CpuDuration", "StartTime", "EndTime"), JOB_ALIASES
+    )
     vo, vo_group, vo_role = _identity(f)
     if v04:
         levels = f.benchmark_map("ServiceLevel") or {}
@@ -105,7 +114,7 @@ def job(values: dict[str, str], header: str, v04: bool = False) -> Mapped:
     nodes = f.integer("NodeCount")
     memory = f.integer("MemoryReal")
     site = f.text("Site")
-    record = {
+    record: dict[str, object] = {
         "site": site,
         # SubmitHost (the CE) is the resource a grid job ran through; a record without one is the site's.
         "resource": f.text("SubmitHost") or site,
@@ -136,7 +145,7 @@ def job(values: dict[str, str], header: str, v04: bool = False) -> Mapped:
 
 
 def _summary(values: dict[str, str], header: str, normalised: bool, v04: bool) -> Mapped:
-    mandatory = ("Site", "Month", "Year", "WallDuration", "CpuDuration", "NumberOfJobs")
+    mandatory: tuple[str, ...] = ("Site", "Month", "Year", "WallDuration", "CpuDuration", "NumberOfJobs")
     if normalised:
         # apel/db/records/normalised_summary.py: the normalised durations are mandatory too.
         mandatory += ("NormalisedWallDuration", "NormalisedCpuDuration")
@@ -157,7 +166,9 @@ def _summary(values: dict[str, str], header: str, normalised: bool, v04: bool) -
             raise FieldProblem("NormalisedWallDuration", "NormalisedWallDuration names no benchmark")
         benchmark_type, norm_wall = chosen
         if benchmark_type not in cpus:
-            raise FieldProblem("NormalisedCpuDuration", f"NormalisedCpuDuration has no {benchmark_type} value")
+            raise FieldProblem(
+                "NormalisedCpuDuration", f"NormalisedCpuDuration has no {benchmark_type} value"
+            )
         norm_cpu = cpus[benchmark_type]
         others = {k: (v, cpus.get(k)) for k, v in walls.items() if k != benchmark_type}
         if others:
@@ -182,7 +193,7 @@ def _summary(values: dict[str, str], header: str, normalised: bool, v04: bool) -
     f.used.update({"ServiceLevelType", "ServiceLevel"})
     vo, vo_group, vo_role = _identity(f)
     infrastructure = f.text("Infrastructure") or f.text("InfrastructureType")
-    record = {
+    record: dict[str, object] = {
         "site": f.text("Site"),
         "summary_of": "jobs",
         "resource": f.text("SubmitHost") or "",
@@ -230,7 +241,7 @@ def _within_month(month: datetime, value: datetime | None, name: str) -> None:
 def sync(values: dict[str, str], header: str) -> Mapped:
     # apel/db/records/sync.py: Site, NumberOfJobs, Month and Year are mandatory.
     f = Fields(values, ("Site", "NumberOfJobs", "Month", "Year"), {})
-    record = {
+    record: dict[str, object] = {
         "site": f.text("Site"),
         "resource": f.text("SubmitHost") or "",
         "month_start": _iso(f.month_start()),
@@ -271,7 +282,7 @@ def cloud(values: dict[str, str], header: str) -> Mapped:
     kind = benchmark_name("BenchmarkType", f.text("BenchmarkType"))
     level = f.number("Benchmark")
     site = f.text("SiteName")
-    record = {
+    record: dict[str, object] = {
         "site": site,
         "resource": f.text("CloudComputeService") or site,
         "provider": _provider(f.text("CloudType")),
@@ -303,7 +314,7 @@ def cloud_summary(values: dict[str, str], header: str) -> Mapped:
     kind = benchmark_name("BenchmarkType", f.text("BenchmarkType"))
     level = f.number("Benchmark")
     vo, vo_group, vo_role = _identity(f)
-    record = {
+    record: dict[str, object] = {
         "site": f.text("SiteName"),
         "summary_of": "vms",
         "resource": f.text("CloudComputeService") or "",

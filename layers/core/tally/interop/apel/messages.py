@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Family = Literal["job", "job04", "summary", "summary04", "normalised", "normalised04", "sync", "cloud", "cloud_summary"]
+Family = Literal[
+    "job", "job04", "summary", "summary04", "normalised", "normalised04", "sync", "cloud", "cloud_summary"
+]
 
 #: (header type, version) -> record family. APEL 2.5.0 `apel/db/__init__.py` names the headers;
 #: `record_factory.py` routes v0.4 to the dict-valued record classes and tells the v0.3 summary

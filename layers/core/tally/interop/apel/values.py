@@ -21,7 +21,7 @@ PRIORITY: tuple[str, ...] = ("hepscore23", "hepspec", "hs06", "si2k")
 MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last instant Tally's times can hold
 
 
-class FieldProblem(ValueError):
+class FieldProblem(ValueError):  # noqa: N818 (a problem of one field, reported, not raised out)
     """One field of one record is unusable: quarantined with the APEL field name and the reason."""
 
     def __init__(self, field: str | None, reason: str) -> None:
@@ -80,7 +80,9 @@ class Fields:
             try:
                 return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
             except ValueError:
-                raise FieldProblem(name, f"{name} is neither epoch seconds nor ISO 8601: {value[:40]!r}") from None
+                raise FieldProblem(
+                    name, f"{name} is neither epoch seconds nor ISO 8601: {value[:40]!r}"
+                ) from None
         if not 0 <= seconds <= MAX_EPOCH:
             raise FieldProblem(name, f"{name} is {seconds}: epoch seconds must lie in 0 to {MAX_EPOCH}")
         return datetime.fromtimestamp(seconds, UTC)
@@ -110,9 +112,13 @@ class Fields:
             try:
                 parsed = float(number)
             except ValueError:
-                raise FieldProblem(name, f"{name} has an entry that is not `name: number`: {element.strip()[:40]!r}") from None
+                raise FieldProblem(
+                    name, f"{name} has an entry that is not `name: number`: {element.strip()[:40]!r}"
+                ) from None
             if not colon or key not in BENCHMARKS:
-                raise FieldProblem(name, f"{name} names an unknown benchmark {key[:40]!r} (known: si2k, hepspec, hepscore23)")
+                raise FieldProblem(
+                    name, f"{name} names an unknown benchmark {key[:40]!r} (known: si2k, hepspec, hepscore23)"
+                )
             if not parsed == parsed or parsed in (float("inf"), float("-inf")) or parsed < 0:
                 raise FieldProblem(name, f"{name} has a value that is not a finite number of at least 0")
             tally = BENCHMARKS[key]
@@ -140,7 +146,9 @@ def benchmark_name(field: str, value: str | None) -> str | None:
         return None
     name = BENCHMARKS.get(value.strip().lower())
     if name is None:
-        raise FieldProblem(field, f"{field} {value[:40]!r} is not a benchmark Tally knows (si2k, hepspec, hepscore23)")
+        raise FieldProblem(
+            field, f"{field} {value[:40]!r} is not a benchmark Tally knows (si2k, hepspec, hepscore23)"
+        )
     return name
 
 
