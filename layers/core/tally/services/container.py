@@ -31,6 +31,7 @@ from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
+    from tally.interop.apel.service import ApelService
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
 
@@ -69,6 +70,16 @@ class Services:
         from tally.registry.store import RegistryStore
 
         return RegistryStore(self.warehouse, leases=self.control, sites=self.control)
+
+    @cached_property
+    def apel(self) -> ApelService:
+        """APEL messages in (through the ingest service) and out (into an SSM queue)."""
+        from tally.interop.apel.publish import ApelPublisher
+        from tally.interop.apel.service import ApelService
+        from tally.query.config import open_engine
+
+        publisher = ApelPublisher(lambda: open_engine(self.settings), self.settings.apel)
+        return ApelService(self.ingest, self.warehouse, self.settings.apel, publisher)
 
     # -- sites and keys -----------------------------------------------------------------------
 
