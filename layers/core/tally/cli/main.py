@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from tally.cli import keys, serve, sites
+from tally.cli.apel import app as apel_app
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
 from tally.cli.query import query as query_command
@@ -34,6 +35,7 @@ app.command("query")(query_command)
 app.command("report")(report_command)
 app.command("reconcile")(reconcile_command)
 app.add_typer(registry_app, name="registry")
+app.add_typer(apel_app, name="apel")
 
 
 def main() -> None:
