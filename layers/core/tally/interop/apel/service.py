@@ -225,8 +225,9 @@ class ApelService:
         ctx = ParseContext(site=who.site, resource=who.resources[0] if who.resources else who.site)
         records = list(SOURCES[source].parse(text.splitlines(keepends=True), ctx))
         label = "StAR" if source == "star" else "APEL-accelerator-message"
-        if not records and not ctx.stats.problems:
-            raise unprocessable(f"the {label} document holds no records")
+        if not records:
+            first = ctx.stats.problems[0][2] if ctx.stats.problems else "nothing in it is one"
+            raise unprocessable(f"the body is no {label} document with records: {first[:200]}")
         result = ApelImport(label, kind, who.site, len(records) + ctx.stats.errors, 0)
         result.errors = [
             {"record": None, "field": None, "message": f"line {line}: {message}"}
