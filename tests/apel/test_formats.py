@@ -88,7 +88,7 @@ def test_job_v04_service_level_maps_prefer_hepscore23(svc: Services) -> None:
     assert (jobs["4003"]["benchmark_type"], jobs["4003"]["benchmark_per_core"]) == ("HS06", 9.0)
     assert jobs["4001"]["batch_system"] == "htcondor" and jobs["4003"]["batch_system"] == "other"
     assert jobs["4002"]["memory_max_bytes"] == 1_024_000
-    assert sum(int(j["wall_seconds"]) for j in jobs.values()) == 1000 + 2000 + 500
+    assert sum(int(str(j["wall_seconds"])) for j in jobs.values()) == 1000 + 2000 + 500
 
 
 def test_malformed_job_records_are_quarantined_with_field_and_reason(svc: Services) -> None:

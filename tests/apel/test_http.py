@@ -4,11 +4,16 @@ hostile input answered with a 4xx or a counted error, never a 500."""
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tally.api.app import create_app
+from tally.services.container import Services
 from tests.apel.helpers import SITE, fixture
-from tests.conftest import Deployment
+from tests.conftest import Deployment, local_settings
+from tests.support.servers import running_app
 from tests.support.warehouse import rows
 
 FILES = {
@@ -131,7 +136,18 @@ def test_truncated_and_duplicated_records_are_counted_errors(deployment: Deploym
     assert (duplicated["accepted"], duplicated["duplicates"], duplicated["rejected"]) == (1, 1, 0)
 
 
-def test_messages_over_the_sender_limits_are_taken_in_and_counted(deployment: Deployment) -> None:
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[Deployment]:
+    """Local mode only: 1,200 records a post are a load test for moto's DynamoDB, not for Tally."""
+    app = create_app(local_settings(tmp_path / "home"))
+    svc: Services = app.state.services
+    svc.add_site("SITE-A")
+    with running_app(app) as url:
+        yield Deployment(url, svc, "SITE-A", svc.create_key("SITE-A").plain)
+
+
+def test_messages_over_the_sender_limits_are_taken_in_and_counted(local: Deployment) -> None:
+    deployment = local
     records = "".join(JOB.format(n=n, pad="x" * 900) for n in range(1200))
     body = ("APEL-individual-job-message: v0.4\n" + records).encode()
     assert len(body) > 1_000_000
