@@ -270,3 +270,10 @@ def test_views_compare_published_summaries_and_syncs_with_the_jobs_held(svc: Ser
         "ce02.example.org/sge": (None, 1, "not stated"),
         "ce03.example.org/slurm": (None, 1, "not stated"),
     }
+
+
+def test_a_star_document_on_one_line_loses_no_record(svc: Services) -> None:
+    one_line = fixture("star.xml").replace(b"\n", b"")
+    result = svc.apel.import_message(one_line, who())
+    assert (result.accepted, result.rejected) == (2, 0)
+    assert sum(int(str(r["used_bytes"])) for r in rows(svc.warehouse, "storage")) == 8 * 10**12

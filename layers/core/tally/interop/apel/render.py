@@ -117,6 +117,7 @@ def _star(records: list[dict[str, object]]) -> str:
         ):
             if r.get(key) is not None:
                 ET.SubElement(element, q(name)).text = str(r[key])
+    ET.indent(root)  # one element a line, as APEL writes it (and as line-wise readers expect)
     return '<?xml version="1.0" ?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
