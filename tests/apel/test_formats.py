@@ -277,3 +277,12 @@ def test_a_star_document_on_one_line_loses_no_record(svc: Services) -> None:
     result = svc.apel.import_message(one_line, who())
     assert (result.accepted, result.rejected) == (2, 0)
     assert sum(int(str(r["used_bytes"])) for r in rows(svc.warehouse, "storage")) == 8 * 10**12
+
+
+def test_a_star_record_without_end_time_is_quarantined(svc: Services) -> None:
+    broken = fixture("star.xml").replace(b"<sr:EndTime>2026-03-31T23:00:00Z</sr:EndTime>", b"", 1)
+    result = svc.apel.import_message(broken, who())
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert "EndTime" in str(result.errors[0]["message"])
+    (kept,) = quarantined(svc.warehouse, "storage")
+    assert kept["format"] == "StAR" and "EndTime" in str(kept["errors"])

@@ -229,6 +229,25 @@ class ApelService:
             first = ctx.stats.problems[0][2] if ctx.stats.problems else "nothing in it is one"
             raise unprocessable(f"the body is no {label} document with records: {first[:200]}")
         result = ApelImport(label, kind, who.site, len(records) + ctx.stats.errors, 0)
+        if ctx.stats.problems:
+            digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+            entries = [
+                orjson.dumps(
+                    {
+                        "batch_id": digest,
+                        "site": who.site,
+                        "kind": kind,
+                        "index": None,
+                        "received_at": _z(now),
+                        "errors": [{"field": None, "message": f"line {line}: {message}"}],
+                        "format": label,
+                    }
+                )
+                for _, line, message in ctx.stats.problems
+            ]
+            key = partition_key(f"quarantine/{kind}", now.date(), f"apel-{digest}.ndjson")
+            self.warehouse.put_bytes(key, b"\n".join(entries) + b"\n")
+            result.keys.append(key)
         result.errors = [
             {"record": None, "field": None, "message": f"line {line}: {message}"}
             for _, line, message in ctx.stats.problems
