@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=200, ge=1)
 
     # APEL interop (signers, outgoing queue): `TALLY_APEL` as a JSON object.
-    apel: ApelSettings = Field(default_factory=ApelSettings)
+    apel: ApelSettings = ApelSettings()
 
     @cached_property
     def resolved_home(self) -> Path:
