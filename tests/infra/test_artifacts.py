@@ -95,6 +95,7 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     assert tags and all(t.startswith("cpython-312-aarch64") for t in tags), tags
     assert (python / "tally" / "api" / "app.py").is_file()
     assert (python / "athena_queries" / "views").is_dir()
+    assert (python / "tally_agent" / "sources" / "storage.py").is_file()
     assert not (python / "duckdb").exists() and not (python / "pandas").exists()
     assert not (python / "numpy").exists() and (arm_numeric_layer / "python" / "numpy").is_dir()
     assert not list((arm_numeric_layer / "python").glob("tally*"))
