@@ -17,6 +17,7 @@ from datetime import datetime
 from tally.domain.records import RecordKind
 from tally.interop.apel.messages import Family, RawRecord
 from tally.interop.apel.values import (
+    INT64_MAX,
     FieldProblem,
     Fields,
     benchmark_name,
@@ -68,7 +69,27 @@ def map_record(family: Family, header: str, raw: RawRecord) -> Mapped:
     if raw.problems:
         name, reason = raw.problems[0]
         raise FieldProblem(name, reason)
-    return MAPPERS[family](raw.fields, header)
+    try:
+        mapped = MAPPERS[family](raw.fields, header)
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, FieldProblem):
+            raise
+        # Arithmetic past what a time can hold (a start plus a wall time beyond year 9999).
+        raise FieldProblem(None, f"values out of range: {exc}") from None
+    for name, value in mapped.record.items():
+        # A derived count (CpuCount rounded up to vCPUs, say) can pass what JSON and Parquet hold.
+        if isinstance(value, int) and not -INT64_MAX <= value <= INT64_MAX:
+            raise FieldProblem(name, f"{name} is out of range")
+    return mapped
+
+
+def _scaled(value: int | None, factor: int, name: str) -> int | None:
+    """kB or MB as bytes, refused when the bytes pass what a Parquet INT64 holds."""
+    if value is None:
+        return None
+    if value * factor > INT64_MAX:
+        raise FieldProblem(name, f"{name} is {value}: more bytes than Tally can hold")
+    return value * factor
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -134,7 +155,7 @@ def job(values: dict[str, str], header: str, v04: bool = False) -> Mapped:
         # APEL allows 0 or no Processors/NodeCount (unknown); Tally counts such a job as one.
         "cores": processors or 1,
         "nodes": nodes or 1,
-        "memory_max_bytes": memory * KIB if memory is not None else None,  # MemoryReal is kB
+        "memory_max_bytes": _scaled(memory, KIB, "MemoryReal"),  # MemoryReal is kB
         # APEL accounts completed jobs only (EGI grid-accounting page).
         "state": "completed",
         "benchmark_type": benchmark_type,
@@ -297,7 +318,7 @@ def cloud(values: dict[str, str], header: str) -> Mapped:
         "uptime_seconds": wall if wall is not None else max(0, epoch_seconds(end) - epoch_seconds(start)),
         "cpu_busy_seconds": float(f.integer("CpuDuration") or 0),
         "vcpus": max(1, math.ceil(cpu_count)) if cpu_count else 1,
-        "memory_bytes": memory * MIB if memory is not None else None,  # the cloud record's Memory is MB
+        "memory_bytes": _scaled(memory, MIB, "Memory"),  # the cloud record's Memory is MB
         "state": f.text("Status"),
         "benchmark_type": kind if kind and level else None,
         "benchmark_per_core": level if kind and level else None,

@@ -19,6 +19,7 @@ APEL_BENCHMARK: dict[str, str] = {"si2k": "si2k", "HS06": "HEPSPEC", "HEPscore23
 #: When a map names several benchmarks, APEL takes the first known of these (`_extract_benchmark_dict`).
 PRIORITY: tuple[str, ...] = ("hepscore23", "hepspec", "hs06", "si2k")
 MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last instant Tally's times can hold
+INT64_MAX = 2**63 - 1  # the largest count a Parquet INT64 column holds
 
 
 class FieldProblem(ValueError):  # noqa: N818 (a problem of one field, reported, not raised out)
@@ -55,6 +56,8 @@ class Fields:
             raise FieldProblem(name, f"{name} is not an integer: {value[:40]!r}") from None
         if minimum is not None and number < minimum:
             raise FieldProblem(name, f"{name} is {number}, less than {minimum}")
+        if number > INT64_MAX:
+            raise FieldProblem(name, f"{name} is larger than {INT64_MAX}")
         return number
 
     def number(self, name: str) -> float | None:
