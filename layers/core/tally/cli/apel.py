@@ -48,11 +48,11 @@ def publish(
     ] = None,
 ) -> None:
     """Write a site's normalised summaries, syncs, cloud summaries and StAR into an SSM queue."""
-    from tally.interop.apel.publish import months_to_publish
+    from tally.interop.apel.publish import ApelPublisher, months_to_publish
 
     svc = services()
     try:
         months = months_to_publish(month, datetime.now(UTC).date())
     except ValueError:
         fail(f"--month takes YYYY-MM, got {month!r}")
-    print_json(dataclasses.asdict(svc.apel.publisher.publish(site, months, out)))
+    print_json(dataclasses.asdict(ApelPublisher.of(svc.settings).publish(site, months, out)))

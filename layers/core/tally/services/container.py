@@ -73,13 +73,11 @@ class Services:
 
     @cached_property
     def apel(self) -> ApelService:
-        """APEL messages in (through the ingest service) and out (into an SSM queue)."""
-        from tally.interop.apel.publish import ApelPublisher
+        """APEL messages in, through the ingest service (publishing is `tally.interop.apel.publish`,
+        built where a query engine is at hand: the CLI)."""
         from tally.interop.apel.service import ApelService
-        from tally.query.config import open_engine
 
-        publisher = ApelPublisher(lambda: open_engine(self.settings), self.settings.apel)
-        return ApelService(self.ingest, self.warehouse, self.settings.apel, publisher)
+        return ApelService(self.ingest, self.warehouse, self.settings.apel)
 
     # -- sites and keys -----------------------------------------------------------------------
 

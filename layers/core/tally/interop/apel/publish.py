@@ -30,6 +30,7 @@ from tally.interop.apel.render import (
 from tally.interop.apel.settings import ApelSettings
 from tally.interop.apel.values import APEL_BENCHMARK
 from tally.query.engine import QueryEngine
+from tally.settings import Settings
 
 # The benchmark per core of the job's normalisation type (HEPscore23 preferred, as jobs_normalised).
 _PER_CORE = "CASE WHEN normalisation_type = 'HEPscore23' THEN hepscore23_per_core ELSE hs06_per_core END"
@@ -99,6 +100,13 @@ class ApelPublisher:
     def __init__(self, engine: Callable[[], QueryEngine], settings: ApelSettings) -> None:
         self._engine = engine
         self.settings = settings
+
+    @classmethod
+    def of(cls, settings: Settings) -> ApelPublisher:
+        """A publisher querying the configured engine (DuckDB locally, Athena on AWS)."""
+        from tally.query.config import open_engine
+
+        return cls(lambda: open_engine(settings), settings.apel)
 
     def publish(self, site: str, months: Sequence[str], queue_dir: Path | None = None) -> Published:
         target = queue_dir or self.settings.outgoing_dir

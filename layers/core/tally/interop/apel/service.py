@@ -8,7 +8,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import orjson
 
@@ -22,9 +21,6 @@ from tally.interop.apel.values import FieldProblem
 from tally.services.body import RecordLines
 from tally.services.ingest import IngestResult, IngestService, Principal
 from tally.services.problems import bad_request, forbidden, unprocessable
-
-if TYPE_CHECKING:
-    from tally.interop.apel.publish import ApelPublisher
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +53,10 @@ class ApelImport:
 
 
 class ApelService:
-    def __init__(
-        self,
-        ingest: IngestService,
-        warehouse: Warehouse,
-        settings: ApelSettings,
-        publisher: ApelPublisher | None = None,
-    ) -> None:
+    def __init__(self, ingest: IngestService, warehouse: Warehouse, settings: ApelSettings) -> None:
         self.ingest = ingest
         self.warehouse = warehouse
         self.settings = settings
-        self._publisher = publisher
-
-    @property
-    def publisher(self) -> ApelPublisher:
-        if self._publisher is None:
-            raise RuntimeError("this ApelService was built without a publisher")
-        return self._publisher
 
     def import_message(self, data: bytes, who: Principal, now: datetime | None = None) -> ApelImport:
         now = now or datetime.now(UTC)
@@ -220,10 +203,12 @@ class ApelService:
         self, text: str, source: str, kind: RecordKind, who: Principal, now: datetime
     ) -> ApelImport:
         from tally_agent.context import ParseContext
-        from tally_agent.registry import SOURCES
+        from tally_agent.sources.gpu import parse_apel_message
+        from tally_agent.sources.storage import parse_star
 
         ctx = ParseContext(site=who.site, resource=who.resources[0] if who.resources else who.site)
-        records = list(SOURCES[source].parse(text.splitlines(keepends=True), ctx))
+        parse = parse_star if source == "star" else parse_apel_message
+        records = list(parse(text.splitlines(keepends=True), ctx))
         label = "StAR" if source == "star" else "APEL-accelerator-message"
         if not records:
             first = ctx.stats.problems[0][2] if ctx.stats.problems else "nothing in it is one"
