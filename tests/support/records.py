@@ -101,11 +101,11 @@ def summary(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, objec
 
 
 def sync(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, object]:
-    """A sync record for month n of 2025 (n tells the records apart)."""
+    """A sync record for March of year 1990 + n (n tells the records apart)."""
     record: dict[str, object] = {
         "site": site,
         "resource": "ce1.example.org",
-        "month_start": f"2025-{(n - 1) % 12 + 1:02d}-01T00:00:00Z",
+        "month_start": f"{1990 + n}-03-01T00:00:00Z",
         "record_count": 100 + n,
     }
     record.update(over)
