@@ -299,7 +299,7 @@ def build_layer(
     name: str = "core",
 ) -> Path:
     """Install a layer's locked packages for the Lambda platform into out/python; the core layer
-    also carries the `tally` package and its SQL."""
+    also carries the `tally` and `tally_agent` packages and the SQL."""
     if name not in LAYERS:
         raise SystemExit(f"unknown layer {name!r}; known: {', '.join(LAYERS)}")
     requirements = LAYERS[name] / "requirements.txt"
@@ -332,6 +332,9 @@ def build_layer(
         _report_strip(name, strip_libraries(target))
         return target
     _copy_package(CORE / "tally", target / "tally")
+    # The site agent's parsers (stdlib only): the server reads StAR and the accelerator message
+    # with them (POST /v1/apel), as the agent does.
+    _copy_package(REPO / "agents" / "tally_agent", target / "tally_agent")
     # The Athena SQL (tables, views, reports) as the `athena_queries` package next to `tally`,
     # where tally.query.sql_files finds it through importlib.resources: the reports API and the
     # view deployer read it from the layer.

@@ -13,7 +13,7 @@ import pytest
 from tally_agent.context import ParseContext
 from tally_agent.sources import slurm
 from tally_agent.timeutil import site_zone
-from tests.agent.conftest import make_ctx
+from tests.agent.parsing import make_ctx
 
 SHARED_SLURM = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "batch" / "apel_slurm.log"
 APEL_FIELDS = (

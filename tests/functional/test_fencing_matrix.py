@@ -89,6 +89,14 @@ def _accounts(answer: httpx.Response) -> set[str]:
     return {p["billing_account_id"] for p in answer.json()}
 
 
+def _sync_message(site: str, n: int) -> str:
+    """An APEL sync message of one record for `site` (a new month each call, so nothing replays)."""
+    return (
+        f"APEL-sync-message: v0.1\nSite: {site}\nSubmitHost: ce{n}\nNumberOfJobs: {n}\n"
+        "Month: 3\nYear: 2026\n%%\n"
+    )
+
+
 def _csv(body: bytes, name: str) -> Call:
     def call(http: httpx.Client, _w: World) -> httpx.Response:
         return http.post(
@@ -123,6 +131,16 @@ ROUTES: dict[tuple[str, str], Case] = {
         200,
         403,
         own_rows=lambda r, _w: r.json()["accepted"] == 1 and r.json()["site"] == OWN,
+    ),
+    ("POST", "/v1/apel"): Case(
+        RECORDS,
+        lambda h, w: h.post("/v1/apel", content=_sync_message(OWN, next(w.counter))),
+        lambda h, w: h.post("/v1/apel", content=_sync_message(FOREIGN, next(w.counter))),
+        200,
+        403,
+        own_rows=lambda r, _w: (
+            r.json()["accepted"] == 1 and r.json()["site"] == OWN and r.json()["kind"] == "syncs"
+        ),
     ),
     ("GET", "/v1/sync-state"): Case(
         RECORDS,

@@ -17,18 +17,24 @@ EVENT_FIELD = {
     "vms": "interval_end",
     "storage": "end_time",
     "accelerators": "interval_end",
+    "summaries": "month_start",
+    "syncs": "month_start",
 }
 PARTITION_FIELD = {
     "jobs": "end_time",
     "vms": "interval_start",
     "storage": "end_time",
     "accelerators": "interval_start",
+    "summaries": "month_start",
+    "syncs": "month_start",
 }
 RESOURCE_FIELD = {
     "jobs": "resource",
     "vms": "resource",
     "storage": "storage_system",
     "accelerators": "resource",
+    "summaries": "resource",
+    "syncs": "resource",
 }
 
 

@@ -601,7 +601,8 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
 #: test in test_artifacts.py checks it stays unloaded.
-LOCAL_ONLY_PACKAGES = {"duckdb"}
+#: dirq writes the SSM outgoing queue of `tally apel publish`, a command no Lambda runs.
+LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
 
 
 def third_party_imports(reach: Reach) -> set[str]:
@@ -612,7 +613,9 @@ def third_party_imports(reach: Reach) -> set[str]:
             found |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module.split(".")[0])
-    return {n for n in found if n not in sys.stdlib_module_names and n not in ("tally", "__future__")}
+    # tally_agent ships in the core layer beside tally (infra/build.py): the server reads StAR with it.
+    shipped = ("tally", "tally_agent", "__future__")
+    return {n for n in found if n not in sys.stdlib_module_names and n not in shipped}
 
 
 def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(functions: Resources) -> None:

@@ -32,6 +32,8 @@ BY_FOLDER: dict[str, str] = {
     "unit": UNIT,
     "reports": SQL,
     "sql": SQL,
+    "apel": FUNCTIONAL,
+    "auth": FUNCTIONAL,
     "billing_store": FUNCTIONAL,
     "contract": FUNCTIONAL,
     "docs": FUNCTIONAL,

@@ -82,8 +82,45 @@ def accelerator(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, o
     return record
 
 
+def summary(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, object]:
+    """A normalised job summary of March 2026 for one VO (n tells the records apart)."""
+    record: dict[str, object] = {
+        "site": site,
+        "resource": "ce1.example.org",
+        "month_start": "2026-03-01T00:00:00Z",
+        "vo": f"vo{n}",
+        "wall_seconds": 3600 * n,
+        "cpu_seconds": 3000 * n,
+        "record_count": n,
+        "benchmark_type": "HEPscore23",
+        "normalised_wall_seconds": 3600.0 * n * 10,
+        "normalised_cpu_seconds": 3000.0 * n * 10,
+    }
+    record.update(over)
+    return record
+
+
+def sync(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, object]:
+    """A sync record for March of year 1990 + n (n tells the records apart)."""
+    record: dict[str, object] = {
+        "site": site,
+        "resource": "ce1.example.org",
+        "month_start": f"{1990 + n}-03-01T00:00:00Z",
+        "record_count": 100 + n,
+    }
+    record.update(over)
+    return record
+
+
 Factory = Callable[..., dict[str, object]]
-FACTORIES: dict[str, Factory] = {"jobs": job, "vms": vm, "storage": storage, "accelerators": accelerator}
+FACTORIES: dict[str, Factory] = {
+    "jobs": job,
+    "vms": vm,
+    "storage": storage,
+    "accelerators": accelerator,
+    "summaries": summary,
+    "syncs": sync,
+}
 
 
 def ndjson(records: Iterable[object]) -> bytes:

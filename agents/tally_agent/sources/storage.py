@@ -32,20 +32,23 @@ def _star_blocks(lines: Iterable[str], ctx: ParseContext) -> Iterator[tuple[int,
     prefix: Optional[str] = None
     for line_no, line in enumerate(lines, 1):
         ctx.stats.lines += 1
-        if not buffer:
-            found = _OPEN.search(line)
-            if not found:
-                continue
-            start, prefix = line_no, found.group(1)
-            line = line[found.start() :]
-        buffer.append(line)
-        closed = _CLOSE.search(line)
-        if closed:
-            text = "".join(buffer)
-            end = _CLOSE.search(text)
-            assert end is not None
-            yield start, text[: end.end()], prefix
+        rest = line
+        # A line may hold several records (a document written on one line): take each in turn.
+        while rest:
+            if not buffer:
+                found = _OPEN.search(rest)
+                if not found:
+                    break
+                start, prefix = line_no, found.group(1)
+                rest = rest[found.start() :]
+            closed = _CLOSE.search(rest)
+            if not closed:
+                buffer.append(rest)
+                break
+            buffer.append(rest[: closed.end()])
+            yield start, "".join(buffer), prefix
             buffer = []
+            rest = rest[closed.end() :]
 
 
 def parse_star(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:

@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tally.compaction.settings import CompactionSettings
+from tally.interop.apel.settings import ApelSettings
 from tally.query.settings import AthenaSettings, QuerySettings
 from tally.services.reconcile_settings import ReconcileSettings
 
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     athena: AthenaSettings = AthenaSettings()
     compaction: CompactionSettings = CompactionSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
+    # APEL interop (signers, outgoing queue): `TALLY_APEL` as a JSON object.
+    apel: ApelSettings = ApelSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

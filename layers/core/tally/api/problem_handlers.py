@@ -13,7 +13,16 @@ from starlette.routing import Match
 
 from tally.api.problems import Problem
 from tally.billing import BillingImportError
-from tally.domain.errors import ForeignSite, MalformedBody, NotAuthenticated, RequestRefused, TooLarge
+from tally.domain.errors import (
+    ForeignSite,
+    MalformedBody,
+    NotAllowed,
+    NotAuthenticated,
+    RequestRefused,
+    TooLarge,
+    Unsupported,
+    Unusable,
+)
 from tally.services.billing import BillingOwnershipError, BillingStoreError
 
 PROBLEM_JSON = "application/problem+json"
@@ -41,6 +50,9 @@ _REFUSALS: tuple[tuple[type[RequestRefused], int, str], ...] = (
     (NotAuthenticated, 401, "Unauthorized"),
     (ForeignSite, 403, "Forbidden"),
     (MalformedBody, 400, "Malformed request body"),
+    (NotAllowed, 403, "Forbidden"),
+    (Unusable, 422, "Unusable batch"),
+    (Unsupported, 415, "Unsupported media type"),
 )
 
 

@@ -9,6 +9,7 @@ import typer
 
 from tally.api.problems import Problem
 from tally.cli import keys, serve, sites
+from tally.cli.apel import app as apel_app
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
 from tally.cli.query import query as query_command
@@ -35,6 +36,7 @@ app.command("query")(query_command)
 app.command("report")(report_command)
 app.command("reconcile")(reconcile_command)
 app.add_typer(registry_app, name="registry")
+app.add_typer(apel_app, name="apel")
 
 
 def main() -> None:

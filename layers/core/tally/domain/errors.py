@@ -29,3 +29,15 @@ class ForeignSite(RequestRefused):
 
 class MalformedBody(RequestRefused):
     """A body that is not what its type says (no line of it parses as JSON)."""
+
+
+class NotAllowed(RequestRefused):
+    """A request this caller may not make (a signer off the site's list, a message left unsigned)."""
+
+
+class Unusable(RequestRefused):
+    """A well-formed body that holds nothing usable (a message without records)."""
+
+
+class Unsupported(RequestRefused):
+    """A body in a form this deployment cannot read (a signature with no verifier at hand)."""

@@ -24,8 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-RecordKind = Literal["jobs", "vms", "storage", "accelerators"]
-KINDS: tuple[RecordKind, ...] = ("jobs", "vms", "storage", "accelerators")
+RecordKind = Literal["jobs", "vms", "storage", "accelerators", "summaries", "syncs"]
+KINDS: tuple[RecordKind, ...] = ("jobs", "vms", "storage", "accelerators", "summaries", "syncs")
 
 # String length limits: generous for real data, small enough to refuse garbage.
 NAME = 256
@@ -291,9 +291,90 @@ class AcceleratorRecord(UsageRecord):
     benchmark_per_unit: Annotated[float | None, Field(default=None, gt=0, le=1e9)]
 
 
+class SummaryRecord(UsageRecord):
+    """One published monthly summary of jobs or VMs (APEL summary and cloud summary records), kept
+    as the publisher sent it so it can be compared with the individual records Tally holds.
+
+    Durations are seconds (as APEL's summarisers write them); the normalised durations are
+    seconds x the benchmark per core of `benchmark_type` (APEL: WallDuration x ServiceLevel).
+    """
+
+    kind = "summaries"
+    identity = (
+        "site",
+        "summary_of",
+        "resource",
+        "month_start",
+        "global_user",
+        "vo",
+        "vo_group",
+        "vo_role",
+        "infrastructure",
+        "node_count",
+        "processors",
+        "status",
+        "cloud_type",
+        "image_id",
+        "benchmark_type",
+    )
+    partition_time = "month_start"
+    event_time = "month_start"
+    time_order = (TimeOrder("earliest_time", "latest_time"),)
+
+    # "jobs" for job summaries, "vms" for cloud summaries.
+    summary_of: Literal["jobs", "vms"] = "jobs"
+    # APEL's SubmitHost (jobs) or CloudComputeService (VMs); empty when the summary names none.
+    resource: Annotated[str, Field(max_length=NAME)] = ""
+    # The first instant (UTC) of the summarised month.
+    month_start: UtcTime
+    global_user: OptLong
+    vo: OptName
+    vo_group: OptName
+    vo_role: OptName
+    infrastructure: OptName
+    infrastructure_description: OptName
+    node_count: OptCount
+    processors: OptCount
+    status: OptName
+    cloud_type: OptName
+    image_id: OptLong
+    cpu_count: Annotated[float | None, Field(default=None, ge=0, le=1e9)]
+    # End times of the first and last job (jobs) or start times of the first and last VM (VMs).
+    earliest_time: UtcTime | None = None
+    latest_time: UtcTime | None = None
+    wall_seconds: Annotated[int, Field(ge=0, le=INT64_MAX)]
+    cpu_seconds: Annotated[int, Field(ge=0, le=INT64_MAX)]
+    record_count: Annotated[int, Field(ge=0, le=INT64_MAX)]
+    benchmark_type: BenchmarkType | None = None
+    benchmark_per_core: Annotated[float | None, Field(default=None, gt=0, le=10_000)]
+    normalised_wall_seconds: Annotated[float | None, Field(default=None, ge=0, le=1e15)]
+    normalised_cpu_seconds: Annotated[float | None, Field(default=None, ge=0, le=1e15)]
+    # The message header the summary came in (e.g. `APEL-normalised-summary-message: v0.4`).
+    message_type: OptName
+    # Keys of the record this contract has no column for, as a JSON object (kept, not dropped).
+    extra: Annotated[str | None, Field(default=None, max_length=NODES)]
+
+
+class SyncRecord(UsageRecord):
+    """One sync record: how many jobs a site (and submit host) says it has for a month."""
+
+    kind = "syncs"
+    identity = ("site", "resource", "month_start")
+    partition_time = "month_start"
+    event_time = "month_start"
+
+    # APEL's SubmitHost; empty when the record names none.
+    resource: Annotated[str, Field(max_length=NAME)] = ""
+    month_start: UtcTime
+    record_count: Annotated[int, Field(ge=0, le=INT64_MAX)]
+    message_type: OptName
+
+
 MODELS: dict[RecordKind, type[UsageRecord]] = {
     "jobs": JobRecord,
     "vms": VmRecord,
     "storage": StorageRecord,
     "accelerators": AcceleratorRecord,
+    "summaries": SummaryRecord,
+    "syncs": SyncRecord,
 }

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
     from tally.compaction.compactor import Compactor
+    from tally.interop.apel.service import ApelService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
@@ -153,6 +154,14 @@ class Services:
         from tally.compaction.compactor import Compactor
 
         return Compactor(self.warehouse, self.settings.compaction.policy())
+
+    @cached_property
+    def apel(self) -> ApelService:
+        """APEL messages in, through the ingest service (publishing is `tally.interop.apel.publish`,
+        built where a query engine is at hand: the CLI)."""
+        from tally.interop.apel.service import ApelService
+
+        return ApelService(self.ingest, self.warehouse, self.settings.apel)
 
     # -- sites and keys -----------------------------------------------------------------------
 

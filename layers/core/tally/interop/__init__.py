@@ -1,0 +1,1 @@
+"""Interoperability with other accounting systems' formats and transports."""

@@ -1,0 +1,222 @@
+"""APEL out: a site's month as normalised summary v0.4, sync v0.1, cloud summary v0.4 and StAR
+messages, written into an SSM outgoing directory queue (`dirq.QueueSimple`, the queue SSM's
+sender reads), at most `records_per_message` records a message.
+
+Summaries follow APEL's repository rules (schemas/server.sql, the summaries it builds from job
+records): grouped by Site, Month, Year, GlobalUserName, VO, VOGroup, VORole, SubmitHost,
+Infrastructure, NodeCount and Processors; WallDuration and CpuDuration the sums of the jobs'
+seconds; NormalisedWallDuration = sum of WallDuration x the benchmark per core, rounded. One
+benchmark per record: HEPscore23 where a job's is known, else HEPSPEC (HS06).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from dirq.QueueSimple import QueueSimple
+
+from tally.interop.apel.render import (
+    CLOUD_SUMMARY_HEADER,
+    NORMALISED_SUMMARY_HEADER,
+    SYNC_HEADER,
+    Value,
+    messages,
+    star_messages,
+)
+from tally.interop.apel.settings import ApelSettings
+from tally.interop.apel.values import APEL_BENCHMARK
+from tally.query.engine import QueryEngine
+from tally.settings import Settings
+
+# The benchmark per core of the job's normalisation type (HEPscore23 preferred, as jobs_normalised).
+_PER_CORE = "CASE WHEN normalisation_type = 'HEPscore23' THEN hepscore23_per_core ELSE hs06_per_core END"
+JOB_SUMMARIES = f"""
+SELECT site, resource, global_user, vo, vo_group, vo_role, infrastructure, nodes, cores,
+  normalisation_type,
+  count(*) AS jobs,
+  sum(wall_seconds) AS wall_seconds,
+  sum(cpu_seconds) AS cpu_seconds,
+  sum(wall_seconds * {_PER_CORE}) AS normalised_wall,
+  sum(cpu_seconds * {_PER_CORE}) AS normalised_cpu,
+  min(end_time) AS earliest_end, max(end_time) AS latest_end
+FROM jobs_normalised
+WHERE site = ? AND substr(dt, 1, 7) = ?
+GROUP BY site, resource, global_user, vo, vo_group, vo_role, infrastructure, nodes, cores, normalisation_type
+ORDER BY resource, global_user, vo, vo_group, vo_role, infrastructure, nodes, cores, normalisation_type
+"""
+SYNCS = """
+SELECT resource, count(*) AS jobs FROM jobs_dedup
+WHERE site = ? AND substr(dt, 1, 7) = ?
+GROUP BY resource ORDER BY resource
+"""
+CLOUD_SUMMARIES = """
+SELECT site, resource, global_user, vo, state, provider, image_id, benchmark_type,
+  count(DISTINCT instance_id) AS vms,
+  sum(date_diff('second', interval_start, interval_end)) AS wall_seconds,
+  sum(cpu_busy_seconds) AS cpu_seconds,
+  max(benchmark_per_core) AS benchmark,
+  min(interval_start) AS earliest_start, max(interval_start) AS latest_start
+FROM vms_dedup
+WHERE site = ? AND substr(CAST(interval_start AS varchar), 1, 7) = ?
+GROUP BY site, resource, global_user, vo, state, provider, image_id, benchmark_type
+ORDER BY resource, global_user, vo, state, provider, image_id, benchmark_type
+"""
+STORAGE = """
+SELECT site, storage_system, storage_share, storage_media, storage_class, path, owner, "group", vo,
+  vo_group, vo_role, start_time, end_time, file_count, used_bytes, logical_used_bytes, allocated_bytes,
+  record_id
+FROM storage_dedup
+WHERE site = ? AND substr(dt, 1, 7) = ?
+ORDER BY storage_system, storage_share, path, owner, end_time
+"""
+
+
+@dataclass
+class Published:
+    site: str
+    months: list[str]
+    queue: str
+    messages: dict[str, int] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)
+    # Jobs left out of summaries because no benchmark is known for them (they still count in syncs).
+    jobs_without_benchmark: int = 0
+    names: list[str] = field(default_factory=list)
+
+
+def months_to_publish(month: str | None, today: date) -> list[str]:
+    """The month asked for, or (as APEL's client does) the current and the previous month."""
+    if month is not None:
+        parsed = datetime.strptime(month, "%Y-%m")
+        return [f"{parsed:%Y-%m}"]
+    previous = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+    return [f"{previous:%Y-%m}", f"{today:%Y-%m}"]
+
+
+class ApelPublisher:
+    def __init__(self, engine: Callable[[], QueryEngine], settings: ApelSettings) -> None:
+        self._engine = engine
+        self.settings = settings
+
+    @classmethod
+    def of(cls, settings: Settings) -> ApelPublisher:
+        """A publisher querying the configured engine (DuckDB locally, Athena on AWS)."""
+        from tally.query.open_engine import open_engine
+
+        return cls(lambda: open_engine(settings), settings.apel)
+
+    def publish(self, site: str, months: Sequence[str], queue_dir: Path | None = None) -> Published:
+        target = queue_dir or self.settings.outgoing_dir
+        if target is None:
+            raise ValueError("no outgoing queue: pass --out DIR or set apel.outgoing_dir")
+        queue = QueueSimple(str(target))
+        engine = self._engine()
+        done = Published(site, list(months), str(target))
+        per = self.settings.records_per_message
+
+        def emit(name: str, texts: Iterator[str], count: int) -> None:
+            n = 0
+            for text in texts:
+                done.names.append(queue.add(text))
+                n += 1
+            done.messages[name] = done.messages.get(name, 0) + n
+            done.records[name] = done.records.get(name, 0) + count
+
+        for month in months:
+            year, number = int(month[:4]), int(month[5:7])
+            rows = engine.query(JOB_SUMMARIES, (site, month)).table.to_pylist()
+            done.jobs_without_benchmark += sum(
+                int(r["jobs"]) for r in rows if r["normalisation_type"] is None
+            )
+            summaries = [_job_summary(r, year, number) for r in rows if r["normalisation_type"] is not None]
+            emit("summaries", messages(NORMALISED_SUMMARY_HEADER, summaries, per), len(summaries))
+            syncs = [
+                _sync(site, r, year, number) for r in engine.query(SYNCS, (site, month)).table.to_pylist()
+            ]
+            emit("syncs", messages(SYNC_HEADER, syncs, per), len(syncs))
+            clouds = [
+                _cloud_summary(r, year, number)
+                for r in engine.query(CLOUD_SUMMARIES, (site, month)).table.to_pylist()
+            ]
+            emit("cloud_summaries", messages(CLOUD_SUMMARY_HEADER, clouds, per), len(clouds))
+            storage = engine.query(STORAGE, (site, month)).table.to_pylist()
+            emit("storage", star_messages(storage, per), len(storage))
+        return done
+
+
+def _job_summary(r: dict[str, object], year: int, month: int) -> list[tuple[str, Value]]:
+    benchmark = APEL_BENCHMARK[str(r["normalisation_type"])]
+    return [
+        ("Site", str(r["site"])),
+        ("Month", month),
+        ("Year", year),
+        ("GlobalUserName", _opt(r["global_user"])),
+        ("VO", _opt(r["vo"])),
+        ("VOGroup", _opt(r["vo_group"])),
+        ("VORole", _opt(r["vo_role"])),
+        ("SubmitHost", str(r["resource"])),
+        ("Infrastructure", "grid" if r["infrastructure"] == "grid" else "local"),
+        ("NodeCount", _int(r["nodes"])),
+        ("Processors", _int(r["cores"])),
+        ("EarliestEndTime", _time(r["earliest_end"])),
+        ("LatestEndTime", _time(r["latest_end"])),
+        ("WallDuration", _int(r["wall_seconds"])),
+        ("CpuDuration", _int(r["cpu_seconds"])),
+        # APEL's repository rounds normalised sums to whole seconds (schemas/server.sql ROUND).
+        ("NormalisedWallDuration", {benchmark: float(round(_float(r["normalised_wall"])))}),
+        ("NormalisedCpuDuration", {benchmark: float(round(_float(r["normalised_cpu"])))}),
+        ("NumberOfJobs", _int(r["jobs"])),
+    ]
+
+
+def _sync(site: str, r: dict[str, object], year: int, month: int) -> list[tuple[str, Value]]:
+    return [
+        ("Site", site),
+        ("SubmitHost", str(r["resource"])),
+        ("NumberOfJobs", _int(r["jobs"])),
+        ("Month", month),
+        ("Year", year),
+    ]
+
+
+def _cloud_summary(r: dict[str, object], year: int, month: int) -> list[tuple[str, Value]]:
+    benchmark = r["benchmark_type"]
+    return [
+        ("SiteName", str(r["site"])),
+        ("CloudComputeService", str(r["resource"])),
+        ("Month", month),
+        ("Year", year),
+        ("GlobalUserName", _opt(r["global_user"])),
+        ("VO", _opt(r["vo"])),
+        ("Status", _opt(r["state"])),
+        ("CloudType", _opt(r["provider"])),
+        ("ImageId", _opt(r["image_id"])),
+        ("EarliestStartTime", _time(r["earliest_start"])),
+        ("LatestStartTime", _time(r["latest_start"])),
+        ("WallDuration", _int(r["wall_seconds"])),
+        ("CpuDuration", round(_float(r["cpu_seconds"]))),
+        ("BenchmarkType", APEL_BENCHMARK.get(str(benchmark)) if benchmark else None),
+        ("Benchmark", _float(r["benchmark"]) if benchmark and r["benchmark"] is not None else None),
+        ("NumberOfVMs", _int(r["vms"])),
+    ]
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float | Decimal) else 0
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, int | float | Decimal) else 0.0
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
