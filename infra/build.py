@@ -50,6 +50,7 @@ LAYER_ROOTS: tuple[str, ...] = (
     "aws-lambda-powertools",
     "aws-xray-sdk",
     "swagger-ui-bundle-v2",  # /v1/docs serves Swagger UI from it (no CDN)
+    "joserfc",  # single sign-on: the provider's JWTs are verified in the API function (tally.auth.oidc)
 )
 #: The numeric layer: the invoice verifier's interval arithmetic (tally.reconcile). pyarrow does not
 #: require numpy, so no other function carries it.
