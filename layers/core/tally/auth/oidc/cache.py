@@ -37,6 +37,7 @@ class TtlCache(Generic[T]):
         self._fetched_at: datetime | None = None
         self._failed_at: datetime | None = None
         self._failure: OidcError | None = None
+        self._forced_at: datetime | None = None
         #: How many fetches were attempted (for tests and metrics).
         self.fetches = 0
 
@@ -50,14 +51,16 @@ class TtlCache(Generic[T]):
             return self._refresh(now)
 
     def refresh(self, *, min_interval: timedelta) -> tuple[T, bool]:
-        """Fetch now unless the last fetch is younger than `min_interval`; (value, fetched)."""
+        """Fetch now, unless the last such forced fetch is younger than `min_interval` (then the
+        value held); (value, whether it was fetched). Fetches on expiry do not count: a provider
+        that rotated its keys just after Tally fetched them is followed at once."""
         with self._lock:
             now = self._clock()
-            last = max((t for t in (self._fetched_at, self._failed_at) if t is not None), default=None)
-            if last is not None and now - last < min_interval:
+            if self._forced_at is not None and now - self._forced_at < min_interval:
                 if self._value is not None:
                     return self._value, False
                 return self._stale_or_raise(now), False
+            self._forced_at = now
             return self._refresh(now), True
 
     def _refresh(self, now: datetime) -> T:

@@ -310,11 +310,12 @@ class OidcClient:
         return parsed
 
     def _verify(self, token: str, parsed: UnverifiedJwt) -> tuple[dict[str, Any], datetime]:
+        fetched = self._jwks.fetches
         keys = self._jwks.get()
         key = keys.find(parsed.kid, parsed.alg)
-        if key is None:
-            # Perhaps the provider rotated its keys since we fetched them: look once more, at most
-            # every jwks_refetch_interval_seconds.
+        if key is None and self._jwks.fetches == fetched:
+            # Perhaps the provider rotated its keys since we fetched them (not just now): look once
+            # more, at most every jwks_refetch_interval_seconds.
             keys, _ = self._jwks.refresh(
                 min_interval=timedelta(seconds=self.config.jwks_refetch_interval_seconds)
             )
