@@ -133,11 +133,11 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def access_claims(provider: OpenIdProvider, **overrides: Any) -> dict[str, Any]:
+def access_claims(issuer: str, **overrides: Any) -> dict[str, Any]:
     """Claims of an access token as the provider issues them for the portal (now, 5 minutes)."""
     now = int(datetime.now(UTC).timestamp())
     claims: dict[str, Any] = {
-        "iss": provider.issuer,
+        "iss": issuer,
         "sub": "alice",
         "aud": API,
         "iat": now,

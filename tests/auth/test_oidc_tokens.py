@@ -79,10 +79,10 @@ def test_key_rotation_is_followed_with_one_rate_limited_refetch(
     # A kid nobody publishes: refused, and within the rate limit it costs no fetch at all.
     stranger = new_signing_key("made-up")
     for _ in range(5):
-        assert reason(client, forge(stranger, access_claims(own_provider))) == "unknown_key"
+        assert reason(client, forge(stranger, access_claims(own_provider.issuer))) == "unknown_key"
     assert recorder.count("/jwks") == 2
     clock.advance(61)  # past the refetch interval: one more look, still unknown
-    assert reason(client, forge(stranger, access_claims(own_provider))) == "unknown_key"
+    assert reason(client, forge(stranger, access_claims(own_provider.issuer))) == "unknown_key"
     assert recorder.count("/jwks") == 3
 
     # The old key is withdrawn; once the cached JWKS expires, its tokens are refused.
@@ -122,10 +122,10 @@ def test_a_token_from_another_issuer_is_refused_without_fetching_anything(
     assert reason(client, foreign) == "wrong_issuer"
     assert recorder.urls == []  # neither discovery nor JWKS was fetched for it
     # Signed with our issuer's own key but naming another issuer: refused all the same.
-    own_key_foreign_iss = forge(provider.keys[0], access_claims(provider, iss=other_provider.issuer))
+    own_key_foreign_iss = forge(provider.keys[0], access_claims(provider.issuer, iss=other_provider.issuer))
     assert reason(client, own_key_foreign_iss) == "wrong_issuer"
     # And the other issuer's key with our issuer's name: the key is not among ours.
-    assert reason(client, forge(other_provider.keys[0], access_claims(provider))) == "unknown_key"
+    assert reason(client, forge(other_provider.keys[0], access_claims(provider.issuer))) == "unknown_key"
 
 
 def test_a_token_for_another_audience_is_refused(provider: OpenIdProvider, alice: Person) -> None:
@@ -177,7 +177,7 @@ def test_a_tampered_token_is_refused(provider: OpenIdProvider, alice: Person) ->
 
 def test_none_and_hmac_tokens_are_refused_whatever_they_claim(provider: OpenIdProvider) -> None:
     client = portal(provider)
-    claims = b64url(json.dumps(access_claims(provider)).encode())
+    claims = b64url(json.dumps(access_claims(provider.issuer)).encode())
     unsigned = b64url(json.dumps({"alg": "none", "typ": "at+jwt"}).encode())
     assert reason(client, f"{unsigned}.{claims}.") == "invalid_token"
     assert reason(client, f"{unsigned}.{claims}.e30") == "disallowed_algorithm"
@@ -196,7 +196,7 @@ def test_none_and_hmac_tokens_are_refused_whatever_they_claim(provider: OpenIdPr
     assert reason(client, f"{ec_header}.{claims}.{b64url(b'x' * 64)}") == "unknown_key"
     # Narrowing the allow-list refuses the provider's own RS256.
     narrow = OidcClient(config_for(provider, allowed_algorithms=("ES256",)))
-    assert reason(narrow, forge(provider.keys[0], access_claims(provider))) == "disallowed_algorithm"
+    assert reason(narrow, forge(provider.keys[0], access_claims(provider.issuer))) == "disallowed_algorithm"
 
 
 def test_claims_are_checked_on_tokens_signed_by_the_issuer(provider: OpenIdProvider, clock: Clock) -> None:
@@ -205,14 +205,18 @@ def test_claims_are_checked_on_tokens_signed_by_the_issuer(provider: OpenIdProvi
     now = int(datetime.now(UTC).timestamp())
 
     def refused(**changes: object) -> str:
-        return reason(client, forge(key, access_claims(provider, **changes)))
+        return reason(client, forge(key, access_claims(provider.issuer, **changes)))
 
-    assert client.verify_access_token(forge(key, access_claims(provider))).scopes == {"tally"}
+    assert client.verify_access_token(forge(key, access_claims(provider.issuer))).scopes == {"tally"}
     assert refused(exp=now - 61) == "expired"
-    assert client.verify_access_token(forge(key, access_claims(provider, exp=now - 30))).subject == "alice"
+
+    def accepted(**changes: object) -> str:
+        return client.verify_access_token(forge(key, access_claims(provider.issuer, **changes))).subject
+
+    assert accepted(exp=now - 30) == "alice"
     assert refused(nbf=now + 120) == "not_yet_valid"
     assert refused(iat=now + 120) == "not_yet_valid"
-    assert client.verify_access_token(forge(key, access_claims(provider, nbf=now + 30))).subject == "alice"
+    assert accepted(nbf=now + 30) == "alice"
     assert refused(exp=None) == "missing_claim"
     assert refused(sub=None) == "missing_claim"
     assert refused(exp="tomorrow") == "invalid_token"
@@ -222,31 +226,33 @@ def test_claims_are_checked_on_tokens_signed_by_the_issuer(provider: OpenIdProvi
     assert refused(aud=None) == "wrong_audience"  # client_id names the portal, not the API
     assert refused(nonce="abc") == "wrong_token_type"
     assert refused(token_use="id") == "wrong_token_type"
-    assert reason(client, forge(key, access_claims(provider), typ="JWT+id")) == "wrong_token_type"
-    assert (
-        reason(client, forge(key, access_claims(provider), jku="https://evil.test/jwks")) == "invalid_token"
-    )
+    assert reason(client, forge(key, access_claims(provider.issuer), typ="JWT+id")) == "wrong_token_type"
+    pointing = forge(key, access_claims(provider.issuer), jku="https://evil.test/jwks")
+    assert reason(client, pointing) == "invalid_token"
     crit = b64url(json.dumps({"alg": "RS256", "kid": key.kid, "crit": ["exp"], "exp": 1}).encode())
-    body = b64url(json.dumps(access_claims(provider)).encode())
+    body = b64url(json.dumps(access_claims(provider.issuer)).encode())
     assert reason(client, f"{crit}.{body}.{b64url(b'x' * 256)}") == "invalid_token"
     duplicate = b64url(b'{"sub": "alice", "sub": "bob"}')
-    header = forge(key, access_claims(provider)).split(".")[0]
+    header = forge(key, access_claims(provider.issuer)).split(".")[0]
     assert reason(client, f"{header}.{duplicate}.xx") == "invalid_token"
 
 
 def test_a_list_audience_and_a_cognito_style_client_id(provider: OpenIdProvider) -> None:
     key = provider.keys[0]
     client = portal(provider)
-    listed = forge(key, access_claims(provider, aud=["https://other.test/api", "https://tally.test/api"]))
+    listed = forge(
+        key, access_claims(provider.issuer, aud=["https://other.test/api", "https://tally.test/api"])
+    )
     assert client.verify_access_token(listed).audience == ("https://other.test/api", "https://tally.test/api")
     # Cognito's access tokens: no aud, the app client in client_id, scopes space-separated, no typ.
     cognito = OidcClient(config_for(provider, audience=None))
     assert cognito.config.expected_audience == "tally-portal"
-    token = forge(key, access_claims(provider, aud=None, scope="openid email", token_use="access"), typ=None)
+    claims = access_claims(provider.issuer, aud=None, scope="openid email", token_use="access")
+    token = forge(key, claims, typ=None)
     verified = cognito.verify_access_token(token)
     assert verified.audience == () and verified.scopes == {"openid", "email"}
-    stranger = forge(key, access_claims(provider, aud=None, client_id="someone-else"), typ=None)
+    stranger = forge(key, access_claims(provider.issuer, aud=None, client_id="someone-else"), typ=None)
     assert reason(cognito, stranger) == "wrong_audience"
     # scp as a list (some providers), and a kid-less token when one key fits.
-    scp = forge(key, access_claims(provider, scope=None, scp=["a", "b"]), kid=None)
+    scp = forge(key, access_claims(provider.issuer, scope=None, scp=["a", "b"]), kid=None)
     assert client.verify_access_token(scp).scopes == {"a", "b"}

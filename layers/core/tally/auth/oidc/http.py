@@ -65,53 +65,72 @@ def _wait(sock: socket.socket, events: int, deadline: float) -> None:
 class _DeadlineSocketIO(RawIOBase):
     """A non-blocking socket read as a file, every wait bounded by the request's deadline."""
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self._sock = sock
-        self._deadline = deadline
+    def __init__(self, owner: _DeadlineSocket) -> None:
+        self._owner = owner
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        sock, deadline = self._owner.sock, self._owner.deadline
         while True:
-            _remaining(self._deadline)
+            _remaining(deadline)
             try:
-                return self._sock.recv_into(buffer)
+                return sock.recv_into(buffer)
             except (ssl.SSLWantReadError, BlockingIOError):
-                _wait(self._sock, selectors.EVENT_READ, self._deadline)
+                _wait(sock, selectors.EVENT_READ, deadline)
             except ssl.SSLWantWriteError:
-                _wait(self._sock, selectors.EVENT_WRITE, self._deadline)
+                _wait(sock, selectors.EVENT_WRITE, deadline)
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self._owner.file_closed()
 
 
 class _DeadlineSocket:
-    """The parts of a socket that http.client uses, over a non-blocking socket with a deadline."""
+    """The parts of a socket that http.client uses, over a non-blocking socket with a deadline.
+
+    Like a real socket, it stays open while a file made from it is open: http.client closes the
+    connection of a `Connection: close` answer before the body is read from the response's file.
+    """
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         sock.setblocking(False)
-        self._sock = sock
-        self._deadline = deadline
+        self.sock = sock
+        self.deadline = deadline
+        self._files = 0
+        self._close_requested = False
 
     def makefile(self, mode: str, *args: object, **kwargs: object) -> BufferedReader:
         if "r" not in mode:
             raise ValueError("only reading through a file is supported")
-        return BufferedReader(_DeadlineSocketIO(self._sock, self._deadline))
+        self._files += 1
+        return BufferedReader(_DeadlineSocketIO(self))
 
     def sendall(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            _remaining(self._deadline)
+            _remaining(self.deadline)
             try:
-                sent = self._sock.send(view)
+                sent = self.sock.send(view)
             except (ssl.SSLWantWriteError, BlockingIOError):
-                _wait(self._sock, selectors.EVENT_WRITE, self._deadline)
+                _wait(self.sock, selectors.EVENT_WRITE, self.deadline)
                 continue
             except ssl.SSLWantReadError:
-                _wait(self._sock, selectors.EVENT_READ, self._deadline)
+                _wait(self.sock, selectors.EVENT_READ, self.deadline)
                 continue
             view = view[sent:]
 
+    def file_closed(self) -> None:
+        self._files -= 1
+        if self._close_requested and self._files == 0:
+            self.sock.close()
+
     def close(self) -> None:
-        self._sock.close()
+        self._close_requested = True
+        if self._files == 0:
+            self.sock.close()
 
 
 def _handshake(tls: ssl.SSLSocket, deadline: float) -> None:
@@ -170,6 +189,7 @@ class StdlibTransport:
             connection = _DeadlineConnection(
                 parts.hostname, parts.port, deadline, self._tls if parts.scheme == "https" else None
             )
+            response: http.client.HTTPResponse | None = None
             try:
                 connection.request(method, target, body=body, headers=dict(headers))
                 response = connection.getresponse()
@@ -181,6 +201,8 @@ class StdlibTransport:
                     raise HttpError(f"answer exceeds the {max_bytes}-byte bound")
                 return HttpResponse(response.status, data, {k.lower(): v for k, v in response.getheaders()})
             finally:
+                if response is not None:
+                    response.close()
                 connection.close()
         except HttpError:
             raise
