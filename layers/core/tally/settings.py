@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.auth.oidc.config import OidcConfig
+
 
 class Settings(BaseSettings):
     """Local mode keeps everything under `home`; AWS mode uses S3 and DynamoDB."""
@@ -41,6 +43,10 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=60.0, gt=0)
     keep_alive_timeout_seconds: int = Field(default=5, ge=1)
     max_connections: int = Field(default=200, ge=1)
+
+    # Single sign-on with an OpenID provider, as JSON: TALLY_OIDC='{"issuer": "https://...",
+    # "client_id": "...", "redirect_uri": "https://.../v1/auth/oidc/callback"}'. None: no provider.
+    oidc: OidcConfig | None = None
 
     @cached_property
     def resolved_home(self) -> Path:
