@@ -6,14 +6,42 @@ of the provider's JWT access tokens against its published keys (with key rotatio
     start = client.begin_login()            # send the browser to start.url; keep the rest
     tokens = client.finish_login(code=..., state=..., expected=start)
     who = client.verify_access_token(bearer)  # OidcError(reason) when refused
+
+The settings section (`OidcConfig`) imports nothing beyond pydantic: every function's settings
+carry it, while only the API function has joserfc and cryptography (the auth layer on Lambda).
+The client and the token types load on first use.
 """
 
-from tally.auth.oidc.client import LoginStart, OidcClient, OidcTokens, code_challenge
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tally.auth.oidc.config import SUPPORTED_ALGORITHMS, OidcConfig
-from tally.auth.oidc.discovery import ProviderMetadata
 from tally.auth.oidc.errors import OidcError, OidcReason
 from tally.auth.oidc.http import HttpError, HttpResponse, HttpTransport, StdlibTransport
-from tally.auth.oidc.tokens import VerifiedToken
+
+if TYPE_CHECKING:
+    from tally.auth.oidc.client import LoginStart, OidcClient, OidcTokens, code_challenge
+    from tally.auth.oidc.discovery import ProviderMetadata
+    from tally.auth.oidc.tokens import VerifiedToken
+
+_LAZY = {
+    "LoginStart": "client",
+    "OidcClient": "client",
+    "OidcTokens": "client",
+    "code_challenge": "client",
+    "ProviderMetadata": "discovery",
+    "VerifiedToken": "tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
