@@ -73,7 +73,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 2
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 3
 
 
 # -- identity and least privilege --------------------------------------------------------------
@@ -460,13 +460,15 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
 ) -> None:
     # The SAM transform names each layer version <LogicalId><content hash>.
     layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
-    assert sorted(layers) == ["TallyCoreLayer", "TallyNumericLayer"]
+    assert sorted(layers) == ["TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
+    extra = {"InvoiceVerifierFunction": ["TallyNumericLayer"], "IngestFunction": ["TallyAuthLayer"]}
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
-        # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB.
-        expected = ["TallyCoreLayer"] + (["TallyNumericLayer"] if name == "InvoiceVerifierFunction" else [])
+        # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB;
+        # JWT verification (the auth layer) the API's alone.
+        expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert 128 <= props["MemorySize"] <= 10240 and 1 <= props["Timeout"] <= 900, name
@@ -597,10 +599,26 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     build = load_infra("build")
     assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock("core")
     assert (REPO / "layers/numeric/requirements.txt").read_text() == build.render_lock("numeric")
+    assert (REPO / "layers/auth/requirements.txt").read_text() == build.render_lock("auth")
     locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
-    assert not locked & {"duckdb", "pandas", "boto3", "botocore", "uvicorn", "numpy"}
+    assert not locked & {
+        "duckdb",
+        "pandas",
+        "boto3",
+        "botocore",
+        "uvicorn",
+        "numpy",
+        "joserfc",
+        "cryptography",
+    }
     assert [line.split("==")[0] for line in build.lock("numeric")] == ["numpy"]
+    assert [line.split("==")[0] for line in build.lock("auth")] == [
+        "cffi",
+        "cryptography",
+        "joserfc",
+        "pycparser",
+    ]
 
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
@@ -626,16 +644,21 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     build = load_infra("build")
     core = {line.split("==")[0] for line in build.lock("core")} | set(build.RUNTIME_PROVIDED)
     numeric = {line.split("==")[0] for line in build.lock("numeric")}
+    auth = {line.split("==")[0] for line in build.lock("auth")}
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
         shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
+        shipped |= auth if name == "IngestFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES):
             dists = {build.canonical(d) for d in distributions.get(module, [module])}
             assert dists & shipped, f"{name} imports {module}, which neither the layer nor Lambda provides"
     verifier = third_party_imports(closure(REPO / "functions/invoice_verifier/app.py"))
     assert "numpy" in verifier  # what this check caught once
+    # Every function reads the settings, whose single sign-on section needs no JWT library.
+    for name in ("compaction", "billing_importer", "view_deployer"):
+        assert "joserfc" not in third_party_imports(closure(REPO / f"functions/{name}/app.py")), name
 
 
 # -- environment ----------------------------------------------------------------------------------
