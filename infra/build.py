@@ -4,14 +4,16 @@
 
     python infra/build.py layer OUT_DIR            # the core layer: OUT_DIR/python/...
     python infra/build.py layer OUT_DIR --name numeric   # numpy, for the invoice verifier only
+    python infra/build.py layer OUT_DIR --name auth      # JWT verification, for the API only
     python infra/build.py function NAME OUT_DIR    # one folder of functions/
     python infra/build.py lock                     # regenerate layers/*/requirements.txt
 
-Two layers: `core` (the tally package, its SQL and what every function imports) and `numeric`
+Three layers: `core` (the tally package, its SQL and what every function imports), `numeric`
 (numpy, which only the invoice verifier's interval arithmetic needs), so the API, compaction and
-the importers load without 47 MB of numpy. A layer's third-party packages are installed by pip for
-the Lambda platform (`--platform manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`),
-so any Python 3 with pip on any OS can build it. Every version is pinned in
+the importers load without 47 MB of numpy, and `auth` (joserfc and cryptography: the API verifies
+the identity provider's tokens; 18 MB no other function loads). A layer's third-party packages are
+installed by pip for the Lambda platform (`--platform manylinux..._aarch64 --python-version 3.12
+--only-binary=:all:`), so any Python 3 with pip on any OS can build it. Every version is pinned in
 `layers/<name>/requirements.txt`, generated from the project's `constraints.txt` (a test checks
 they agree) and installed with `--no-deps`, so each layer holds exactly its locked set.
 """
@@ -34,6 +36,7 @@ CORE = REPO / "layers" / "core"
 FUNCTIONS = REPO / "functions"
 SQL = REPO / "athena_queries"
 NUMERIC = REPO / "layers" / "numeric"
+AUTH = REPO / "layers" / "auth"
 REQUIREMENTS = CORE / "requirements.txt"
 CONSTRAINTS = REPO / "constraints.txt"
 
@@ -55,6 +58,8 @@ LAYER_ROOTS: tuple[str, ...] = (
 #: The numeric layer: the invoice verifier's interval arithmetic (tally.reconcile). pyarrow does not
 #: require numpy, so no other function carries it.
 NUMERIC_ROOTS: tuple[str, ...] = ("numpy",)
+#: The auth layer: the API function verifies the identity provider's JWTs (tally.auth.oidc).
+AUTH_ROOTS: tuple[str, ...] = ("joserfc",)
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
@@ -165,6 +170,8 @@ def lock(layer: str = "core", python_version: str = DEFAULT_PYTHON) -> list[str]
         seen = core
     elif layer == "numeric":
         seen = _closure(NUMERIC_ROOTS, python_version) - core
+    elif layer == "auth":
+        seen = _closure(AUTH_ROOTS, python_version) - core
     else:
         raise SystemExit(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     missing = sorted(n for n in seen if n not in pins)
@@ -183,7 +190,7 @@ def render_lock(layer: str = "core") -> str:
 
 
 #: Each layer's folder (its requirements.txt is the lock; the template's ContentUri points here).
-LAYERS: dict[str, Path] = {"core": CORE, "numeric": NUMERIC}
+LAYERS: dict[str, Path] = {"core": CORE, "numeric": NUMERIC, "auth": AUTH}
 
 
 def _prune(root: Path) -> None:

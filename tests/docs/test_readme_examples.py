@@ -71,6 +71,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "aws sns subscribe --topic-arn <FinanceTopicArn> --protocol email"
         " --notification-endpoint finance@example.org",
     ): (AWS_ONLY),
+    ("infra/DEPLOY.md", "aws cognito-idp admin-create-user --user-pool-id <PeopleUserPoolId> \\"): AWS_ONLY,
 }
 # (document, first line) -> text the block's output must contain.
 EXPECT: dict[tuple[str, str], tuple[str, ...]] = {

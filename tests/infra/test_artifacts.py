@@ -69,6 +69,13 @@ def arm_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 @pytest.fixture(scope="module")
+def arm_auth_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("auth-arm64")
+    build.build_layer(out, name="auth")
+    return out
+
+
+@pytest.fixture(scope="module")
 def arm_numeric_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("numeric-arm64")
     build.build_layer(out, name="numeric")
@@ -84,10 +91,11 @@ def elf_machine(path: Path) -> int | None:
 
 
 def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
-    build: ModuleType, arm_layer: Path, arm_numeric_layer: Path, tmp_path: Path
+    build: ModuleType, arm_layer: Path, arm_numeric_layer: Path, arm_auth_layer: Path, tmp_path: Path
 ) -> None:
     python = arm_layer / "python"
-    libraries = [p for p in (python, arm_numeric_layer / "python") for p in p.rglob("*.so*") if p.is_file()]
+    folders = (python, arm_numeric_layer / "python", arm_auth_layer / "python")
+    libraries = [p for p in folders for p in p.rglob("*.so*") if p.is_file()]
     assert len(libraries) > 20
     wrong = [p.name for p in libraries if elf_machine(p) not in (EM_AARCH64, None)]
     assert not wrong, f"not aarch64: {wrong[:5]}"
@@ -100,16 +108,22 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     assert not (python / "numpy").exists() and (arm_numeric_layer / "python" / "numpy").is_dir()
     assert not (python / "jinja2").exists() and not (python / "markupsafe").exists()  # NOT_SHIPPED
     assert not list((arm_numeric_layer / "python").glob("tally*"))
+    assert not (python / "cryptography").exists() and (arm_auth_layer / "python" / "cryptography").is_dir()
+    assert (arm_auth_layer / "python" / "joserfc").is_dir() and not (
+        arm_auth_layer / "python" / "tally"
+    ).exists()
     assert not list(python.rglob("__pycache__"))
 
     layer_size = build.tree_size(arm_layer)
     numeric_size = build.tree_size(arm_numeric_layer)
+    auth_size = build.tree_size(arm_auth_layer)
     assert layer_size < CORE_LAYER_BUDGET, layer_size
-    sizes = {"core layer": layer_size, "numeric layer": numeric_size}
+    sizes = {"core layer": layer_size, "numeric layer": numeric_size, "auth layer": auth_size}
     for name in FUNCTIONS:
         function = build.build_function(name, tmp_path / name)
         sizes[name] = build.tree_size(function)
         layers = layer_size + (numeric_size if name == "invoice_verifier" else 0)
+        layers += auth_size if name == "ingest_api" else 0
         assert layers + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
     print("unzipped bytes:", json.dumps(sizes))
 
@@ -132,6 +146,7 @@ def lambda_like(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> 
     root = tmp_path_factory.mktemp("lambda")
     build.build_layer(root / "opt", platforms, version)
     build.build_layer(root / "numeric", platforms, version, name="numeric")
+    build.build_layer(root / "auth", platforms, version, name="auth")
     pins = build.read_constraints()
     runtime = root / "runtime"
     requirements = root / "runtime.txt"
@@ -148,6 +163,7 @@ def lambda_like(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> 
         "python": venv / "bin" / "python",
         "layer": root / "opt" / "python",
         "numeric": root / "numeric" / "python",
+        "auth": root / "auth" / "python",
         "runtime": runtime,
         "root": root,
     }
@@ -155,10 +171,13 @@ def lambda_like(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def invoke(env_paths: dict[str, Path], function: str, script: str, env: dict[str, str]) -> dict[str, Any]:
     """Run `script` in the fresh venv with sys.path as Lambda sets it; it prints one JSON line."""
-    # Lambda puts each layer's python/ on sys.path; the numeric layer is the verifier's only.
+    # Lambda puts each layer's python/ on sys.path; the numeric layer is the verifier's only, the
+    # auth layer the API's.
     layers = [str(env_paths["layer"])]
     if function == "invoice_verifier":
         layers.append(str(env_paths["numeric"]))
+    if function == "ingest_api":
+        layers.append(str(env_paths["auth"]))
     prelude = (
         "import sys, json\n"
         f"sys.path[:0] = [{str(REPO / 'functions' / function)!r}, *{layers!r}, "
@@ -229,6 +248,27 @@ def test_api_handler_answers_in_a_fresh_environment(lambda_like: dict[str, Path]
     assert result["duckdb"] is False
     # Everything third-party came from the layer (nothing leaked in from this machine).
     assert result["files"] == [str(lambda_like["layer"].parent)]
+
+
+def test_api_layers_verify_an_identity_providers_token(lambda_like: dict[str, Path]) -> None:
+    from joserfc import jwk, jws
+
+    key = jwk.RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
+    token = jws.serialize_compact({"alg": "RS256", "kid": "k1"}, json.dumps({"sub": "alice"}).encode(), key)
+    jwks = {"keys": [key.as_dict(private=False)]}
+    script = (
+        "from tally.auth.oidc.keys import parse_jwks\n"
+        "from tally.auth.oidc.tokens import split, verify_signature\n"
+        f"keys = parse_jwks({jwks!r})\n"
+        f"parsed = split({token!r}, max_bytes=16384, allowed_algorithms=('RS256',))\n"
+        f"claims = verify_signature({token!r}, parsed, keys.find('k1', 'RS256'))\n"
+        "import cryptography, joserfc\n"
+        "files = [cryptography.__file__, joserfc.__file__]\n"
+        "print('RESULT ' + json.dumps({'sub': claims['sub'], 'files': files}))\n"
+    )
+    result = invoke(lambda_like, "ingest_api", script, {})
+    assert result["sub"] == "alice"
+    assert all(f.startswith(str(lambda_like["auth"])) for f in result["files"]), result["files"]
 
 
 def test_compaction_handler_runs_on_pyarrow_from_the_layer(

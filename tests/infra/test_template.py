@@ -74,7 +74,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 2
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 3
 
 
 # -- identity and least privilege --------------------------------------------------------------
@@ -464,13 +464,15 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
 ) -> None:
     # The SAM transform names each layer version <LogicalId><content hash>.
     layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
-    assert sorted(layers) == ["TallyCoreLayer", "TallyNumericLayer"]
+    assert sorted(layers) == ["TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
+    extra = {"InvoiceVerifierFunction": ["TallyNumericLayer"], "IngestFunction": ["TallyAuthLayer"]}
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
-        # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB.
-        expected = ["TallyCoreLayer"] + (["TallyNumericLayer"] if name == "InvoiceVerifierFunction" else [])
+        # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB;
+        # JWT verification (the auth layer) the API's alone.
+        expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert 128 <= props["MemorySize"] <= 10240 and 1 <= props["Timeout"] <= 900, name
@@ -593,10 +595,26 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     build = load_infra("build")
     assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock("core")
     assert (REPO / "layers/numeric/requirements.txt").read_text() == build.render_lock("numeric")
+    assert (REPO / "layers/auth/requirements.txt").read_text() == build.render_lock("auth")
     locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
-    assert not locked & {"duckdb", "pandas", "boto3", "botocore", "uvicorn", "numpy"}
+    assert not locked & {
+        "duckdb",
+        "pandas",
+        "boto3",
+        "botocore",
+        "uvicorn",
+        "numpy",
+        "joserfc",
+        "cryptography",
+    }
     assert [line.split("==")[0] for line in build.lock("numeric")] == ["numpy"]
+    assert [line.split("==")[0] for line in build.lock("auth")] == [
+        "cffi",
+        "cryptography",
+        "joserfc",
+        "pycparser",
+    ]
 
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
@@ -624,16 +642,21 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     build = load_infra("build")
     core = {line.split("==")[0] for line in build.lock("core")} | set(build.RUNTIME_PROVIDED)
     numeric = {line.split("==")[0] for line in build.lock("numeric")}
+    auth = {line.split("==")[0] for line in build.lock("auth")}
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
         shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
+        shipped |= auth if name == "IngestFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES):
             dists = {build.canonical(d) for d in distributions.get(module, [module])}
             assert dists & shipped, f"{name} imports {module}, which neither the layer nor Lambda provides"
     verifier = third_party_imports(closure(REPO / "functions/invoice_verifier/app.py"))
     assert "numpy" in verifier  # what this check caught once
+    # Every function reads the settings, whose single sign-on section needs no JWT library.
+    for name in ("compaction", "billing_importer", "view_deployer"):
+        assert "joserfc" not in third_party_imports(closure(REPO / f"functions/{name}/app.py")), name
 
 
 # -- environment ----------------------------------------------------------------------------------
@@ -1060,3 +1083,133 @@ def test_views_are_deployed_after_every_glue_table() -> None:
     resources = source()["Resources"]
     tables = {name for name, r in resources.items() if r["Type"] == "AWS::Glue::Table"}
     assert set(resources["AthenaViews"]["DependsOn"]) == tables
+
+
+# -- people: single sign-on -------------------------------------------------------------------------
+
+PEOPLE_ROUTES = ("/v1/people", "/v1/people/{proxy+}", "/v1/me")
+COGNITO_ISSUER = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${PeopleUserPool}"
+
+
+def test_people_routes_are_fronted_by_the_user_pools_jwt_authoriser(cfn: Resources) -> None:
+    body = cfn["HttpApi"]["Properties"]["Body"]
+    scheme = body["components"]["securitySchemes"]["PeopleAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert scheme["type"] == "jwt" and scheme["identitySource"] == "$request.header.Authorization"
+    assert sub_text(scheme["jwtConfiguration"]["issuer"]) == COGNITO_ISSUER
+    assert [ref_target(a) for a in scheme["jwtConfiguration"]["audience"]] == ["PortalClient"]
+    paths = body["paths"]
+    assert set(PEOPLE_ROUTES) | {"/v1/{proxy+}"} == set(paths)
+    for path, methods in paths.items():
+        [operation] = methods.values()
+        integration = sub_text(operation["x-amazon-apigateway-integration"]["uri"])
+        assert "${IngestFunction.Arn}" in integration
+        # Agents' routes stay open to the function (it checks their site keys); people's are not.
+        expected: list[dict[str, list[str]]] | None = (
+            [{"PeopleAuthorizer": []}] if path in PEOPLE_ROUTES else None
+        )
+        assert operation.get("security") == expected, path
+    permissions = of_type(cfn, "AWS::Lambda::Permission")
+    assert {
+        "IngestFunctionPeoplePermission",
+        "IngestFunctionPeopleItemsPermission",
+        "IngestFunctionMePermission",
+    } <= set(permissions)
+
+
+def test_the_portal_client_is_a_public_code_flow_client_of_a_closed_user_pool(cfn: Resources) -> None:
+    pool = cfn["PeopleUserPool"]
+    assert pool["DeletionPolicy"] == "Retain" and pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    client = cfn["PortalClient"]["Properties"]
+    assert ref_target(client["UserPoolId"]) == "PeopleUserPool"
+    assert client["GenerateSecret"] is False and client["AllowedOAuthFlows"] == ["code"]
+    assert client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert set(client["AllowedOAuthScopes"]) == {"openid", "email", "profile"}
+    assert client["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]  # hosted sign-in only
+    assert client["CallbackURLs"] == {"Ref": "SsoCallbackUrls"} and client["LogoutURLs"] == {
+        "Ref": "SsoLogoutUrls"
+    }
+    assert client["SupportedIdentityProviders"] == [
+        "COGNITO",
+        {"Fn::If": ["HasSamlProvider", {"Ref": "SamlIdentityProvider"}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::If": ["HasOidcProvider", {"Ref": "OidcIdentityProvider"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    domain = cfn["PeopleUserPoolDomain"]["Properties"]
+    assert ref_target(domain["UserPoolId"]) == "PeopleUserPool"
+    assert domain["Domain"]["Fn::If"][0] == "HasSsoDomainPrefix"
+    # The default prefix: "tally-" and the stack id's UUID (unique in the region, valid characters).
+    assert domain["Domain"]["Fn::If"][2] == {
+        "Fn::Join": ["-", ["tally", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]]
+    }
+    prefix = re.compile(source()["Parameters"]["SsoDomainPrefix"]["AllowedPattern"])
+    assert prefix.fullmatch("tally-" + "3f2504e0-4f89-11d3-9a0c-0305e82c3301") and prefix.fullmatch("")
+    assert not prefix.fullmatch("Tally_Prod") and not prefix.fullmatch("-tally")
+
+
+def test_identity_providers_are_created_only_when_given() -> None:
+    template = source()
+    conditions, parameters = template["Conditions"], template["Parameters"]
+    for resource, condition, parameter, kind in (
+        ("SamlIdentityProvider", "HasSamlProvider", "SamlMetadataUrl", "SAML"),
+        ("OidcIdentityProvider", "HasOidcProvider", "OidcProviderIssuer", "OIDC"),
+    ):
+        provider = template["Resources"][resource]
+        assert provider["Condition"] == condition and provider["Properties"]["ProviderType"] == kind
+        assert conditions[condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+        assert parameters[parameter]["Default"] == ""
+    saml = template["Resources"]["SamlIdentityProvider"]["Properties"]
+    assert saml["ProviderDetails"]["MetadataURL"] == {"Ref": "SamlMetadataUrl"}
+    assert saml["AttributeMapping"]["email"] == "urn:oid:0.9.2342.19200300.100.1.3"  # eduPerson mail
+    oidc = template["Resources"]["OidcIdentityProvider"]["Properties"]["ProviderDetails"]
+    assert (
+        oidc["oidc_issuer"] == {"Ref": "OidcProviderIssuer"} and "openid" in oidc["authorize_scopes"].split()
+    )
+    assert parameters["OidcProviderClientSecret"]["NoEcho"] is True
+    rule = template["Rules"]["OidcProviderNeedsClient"]
+    assert rule["RuleCondition"] == conditions["HasOidcProvider"]
+    # Given, both transform and lint; the names are within Cognito's 32 characters.
+    given = {
+        "SamlMetadataUrl": "https://idp.example.org/metadata.xml",
+        "OidcProviderIssuer": "https://aai.egi.eu/auth/realms/egi",
+        "OidcProviderClientId": "cognito",
+        "OidcProviderClientSecret": "secret",
+    }
+    resources = transformed(given)["Resources"]
+    assert {"SamlIdentityProvider", "OidcIdentityProvider"} <= set(resources)
+    name = re.compile(parameters["SamlProviderName"]["AllowedPattern"])
+    assert name.fullmatch("EGI-Check-in") and not name.fullmatch("x" * 33) and not name.fullmatch("a b")
+
+
+def test_the_api_function_gets_the_user_pool_as_its_single_sign_on_settings(functions: Resources) -> None:
+    from tally.auth.oidc import OidcConfig
+    from tally.settings import Settings
+
+    variable = functions["IngestFunction"]["Properties"]["Environment"]["Variables"]["TALLY_OIDC"]
+    text, values = variable["Fn::Sub"]
+    assert values == {"Callback": {"Fn::Select": [0, {"Ref": "SsoCallbackUrls"}]}}
+    filled = (
+        text.replace("${AWS::Region}", "eu-west-1")
+        .replace("${AWS::URLSuffix}", "amazonaws.com")
+        .replace("${PeopleUserPool}", "eu-west-1_AbCdEf123")
+        .replace("${PortalClient}", "1example23456789")
+        .replace("${Callback}", "https://tally.example.org/v1/auth/oidc/callback")
+    )
+    config = OidcConfig.model_validate(json.loads(filled))
+    assert config.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+    # Cognito's access tokens name the client in client_id: the default audience is that client.
+    assert config.client_id == config.expected_audience == "1example23456789"
+    assert Settings.model_fields["oidc"].annotation == OidcConfig | None
+    # The function, the authoriser and the output speak of one issuer.
+    assert text.startswith('{"issuer": "' + COGNITO_ISSUER + '"')
+    assert sub_text(source()["Outputs"]["SsoIssuer"]["Value"]) == COGNITO_ISSUER
+    callbacks = source()["Parameters"]["SsoCallbackUrls"]
+    assert callbacks["Type"] == "CommaDelimitedList" and callbacks["Default"].startswith("http://localhost")
+
+
+def test_single_sign_on_outputs_are_in_the_deploy_guide() -> None:
+    outputs = source()["Outputs"]
+    guide = (REPO / "infra/DEPLOY.md").read_text()
+    for name in ("PeopleUserPoolId", "SsoIssuer", "PortalClientId", "SsoSignInUrl"):
+        assert name in outputs and name in guide
+    for parameter in ("SsoCallbackUrls", "SamlMetadataUrl", "OidcProviderIssuer"):
+        assert parameter in guide

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.auth.oidc.config import OidcConfig
 from tally.compaction.settings import CompactionSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.query.settings import AthenaSettings, QuerySettings
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     reconcile: ReconcileSettings = ReconcileSettings()
     # APEL interop (signers, outgoing queue): `TALLY_APEL` as a JSON object.
     apel: ApelSettings = ApelSettings()
+    # Single sign-on with an OpenID provider, as JSON: TALLY_OIDC='{"issuer": "https://...",
+    # "client_id": "...", "redirect_uri": "https://.../v1/auth/oidc/callback"}'. None: no provider.
+    oidc: OidcConfig | None = None
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -1,0 +1,1 @@
+"""Who is asking: how people prove who they are (single sign-on, sessions, tokens)."""
