@@ -104,7 +104,7 @@ class ReconcileService:
         if chunk_samples <= 0 or batch_rows <= 0:
             raise ValueError("chunk_samples and batch_rows must be positive")
         self.warehouse = warehouse
-        self.billing = BillingTable(warehouse)
+        self.billing_table = BillingTable(warehouse)
         self.chunk_samples = chunk_samples
         self.batch_rows = batch_rows
         self.config = config or ReconcileConfig()
@@ -116,7 +116,7 @@ class ReconcileService:
     def billing_keys(self, period: str) -> list[str]:
         """Data files of the period and its neighbours that the billing table holds as current."""
         periods = {shift_period(period, -1), period, shift_period(period, 1)}
-        return self.billing.current_keys_of_periods(periods)
+        return self.billing_table.current_keys_of_periods(periods)
 
     def vms_keys(self, window: Window) -> list[str]:
         keys: list[str] = []
