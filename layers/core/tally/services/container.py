@@ -31,6 +31,7 @@ from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
+    from tally.logs.service import LogImportService
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
 
@@ -62,6 +63,13 @@ class Services:
         from tally.services.billing import BillingService  # the importers load only when used
 
         return BillingService(self.warehouse, self.control)
+
+    @cached_property
+    def logs(self) -> LogImportService:
+        """Raw accounting logs parsed with the agent's parsers, ingested as agents' batches."""
+        from tally.logs.service import LogImportService  # the agent's parsers load only when used
+
+        return LogImportService(self.ingest, self.warehouse, self.settings.max_records_per_batch)
 
     @cached_property
     def registry(self) -> RegistryStore:
