@@ -24,7 +24,7 @@ from tally.demo.bills import generate_bills
 from tally.domain.control import SCOPES
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
-from tests.conftest import local_settings
+from tests.conftest import FIXTURES, local_settings
 from tests.support.records import job
 from tests.support.servers import running_app
 from tests.support.warehouse import rows
@@ -98,6 +98,11 @@ def _csv(body: bytes, name: str) -> Call:
     return call
 
 
+def _log(http: httpx.Client, params: dict[str, str]) -> httpx.Response:
+    body = (FIXTURES / "batch" / "sacct_parsable2.txt").read_bytes()
+    return http.post("/v1/logs/slurm", content=body, params=params, headers={"Content-Type": "text/plain"})
+
+
 RECORDS = frozenset({"records:write"})
 REPORTS = frozenset({"reports:read"})
 REGISTRY_READ = frozenset({"registry:read", "registry:write"})
@@ -123,6 +128,15 @@ ROUTES: dict[tuple[str, str], Case] = {
         200,
         403,
         own_rows=lambda r, _w: r.json()["accepted"] == 1 and r.json()["site"] == OWN,
+    ),
+    ("POST", "/v1/logs/{source}"): Case(
+        RECORDS,
+        lambda h, _w: _log(h, {"resource": "cluster1"}),
+        lambda h, _w: _log(h, {"resource": "cluster1", "site": FOREIGN}),
+        200,
+        200,  # a raw log's records are always the key's site's: naming another changes nothing
+        own_rows=lambda r, _w: r.json()["site"] == OWN and r.json()["records"] == 3,
+        foreign_rows=lambda r, _w: r.json()["site"] == OWN,
     ),
     ("GET", "/v1/sync-state"): Case(
         RECORDS,
