@@ -31,6 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "layers" / "core"
 FUNCTIONS = REPO / "functions"
+AGENT = REPO / "agents" / "tally_agent"
 SQL = REPO / "athena_queries"
 NUMERIC = REPO / "layers" / "numeric"
 REQUIREMENTS = CORE / "requirements.txt"
@@ -215,7 +216,7 @@ def build_layer(
     name: str = "core",
 ) -> Path:
     """Install a layer's locked packages for the Lambda platform into out/python; the core layer
-    also carries the `tally` package and its SQL."""
+    also carries the `tally` package, the agent's parsers (`tally_agent`) and the SQL."""
     if name not in LAYERS:
         raise SystemExit(f"unknown layer {name!r}; known: {', '.join(LAYERS)}")
     requirements = LAYERS[name] / "requirements.txt"
@@ -247,6 +248,8 @@ def build_layer(
         _prune(target)
         return target
     _copy_package(CORE / "tally", target / "tally")
+    # The site agent's parsers (stdlib only): POST /v1/logs/{source} parses raw logs with them.
+    _copy_package(AGENT, target / "tally_agent")
     # The Athena SQL (tables, views, reports) as the `athena_queries` package next to `tally`,
     # where tally.query.sql_files finds it through importlib.resources: the reports API and the
     # view deployer read it from the layer.

@@ -94,6 +94,7 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     tags = {part for p in libraries for part in p.name.split(".") if part.startswith("cpython-")}
     assert tags and all(t.startswith("cpython-312-aarch64") for t in tags), tags
     assert (python / "tally" / "api" / "app.py").is_file()
+    assert (python / "tally_agent" / "registry.py").is_file()  # the raw-log parsers
     assert (python / "athena_queries" / "views").is_dir()
     assert not (python / "duckdb").exists() and not (python / "pandas").exists()
     assert not (python / "numpy").exists() and (arm_numeric_layer / "python" / "numpy").is_dir()
