@@ -31,6 +31,7 @@ from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
+    from tally.kinds.service import KindService
     from tally.logs.service import LogImportService
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
@@ -70,6 +71,13 @@ class Services:
         from tally.logs.service import LogImportService  # the agent's parsers load only when used
 
         return LogImportService(self.ingest, self.warehouse, self.settings.max_records_per_batch)
+
+    @cached_property
+    def kinds(self) -> KindService:
+        """Custom record kinds: their definitions and the ingest of their records."""
+        from tally.kinds.service import KindService
+
+        return KindService(self.warehouse, self.control, self.settings.max_records_per_batch)
 
     @cached_property
     def registry(self) -> RegistryStore:
