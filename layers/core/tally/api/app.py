@@ -8,6 +8,7 @@ from tally import __version__
 from tally.api import contract, docs, problem_handlers, records, sync_state
 from tally.api.billing import router as billing_router
 from tally.api.body_deadline import BodyDeadlineMiddleware
+from tally.api.kinds import router as kinds_router
 from tally.api.logs import router as logs_router
 from tally.api.models import Health
 from tally.api.registry import router as registry_router
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router, dependencies=keyed)
     app.include_router(registry_router, dependencies=keyed)
     app.include_router(logs_router, dependencies=keyed)
+    app.include_router(kinds_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 
