@@ -77,7 +77,18 @@ class Services:
         """Custom record kinds: their definitions and the ingest of their records."""
         from tally.kinds.service import KindService
 
-        return KindService(self.warehouse, self.control, self.settings.max_records_per_batch)
+        catalog = None
+        section = self.settings.kinds
+        if self.settings.mode == "aws" and section.glue_database:
+            import boto3
+
+            from tally.kinds.glue import GlueCatalog
+
+            client = boto3.client(
+                "glue", region_name=self.settings.aws_region, endpoint_url=section.glue_endpoint_url
+            )
+            catalog = GlueCatalog(client, section.glue_database, self.warehouse.uri)
+        return KindService(self.warehouse, self.control, self.settings.max_records_per_batch, catalog)
 
     @cached_property
     def registry(self) -> RegistryStore:
