@@ -5,15 +5,22 @@ files (tests.support.warehouse), values worked out from the posted records by ha
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pyarrow.parquet as pq
 import pytest
 
+from tally.api.app import create_app
+from tally.kinds.settings import KindsSettings
 from tally.services.container import Services
-from tests.conftest import Deployment
+from tests.conftest import Deployment, aws_settings, local_settings
+from tests.support.servers import running_app
 from tests.support.warehouse import quarantined
 
 ENERGY: dict[str, Any] = {
@@ -251,3 +258,131 @@ def test_records_need_the_scope_and_definitions_the_registry_scope(deployment: D
         assert http.post("/v1/records/custom/rack_energy", json=[reading("r1", 0, 1.0)]).status_code == 200
     with deployment.client(reports_only) as http:
         assert http.post("/v1/records/custom/rack_energy", json=[reading("r1", 0, 1.0)]).status_code == 403
+
+
+@pytest.fixture
+def local_deployment(tmp_path: Path) -> Iterator[Deployment]:
+    """Local mode only: reports run their SQL on DuckDB (moto's Athena runs none)."""
+    app = create_app(local_settings(tmp_path / "home"))
+    svc: Services = app.state.services
+    svc.add_site("SITE-A")
+    svc.add_site("SITE-B")
+    with running_app(app) as url:
+        yield Deployment(url, svc, "SITE-A", svc.create_key("SITE-A").plain)
+
+
+def test_reports_offer_string_fields_as_dimensions_and_numbers_as_sums(local_deployment: Deployment) -> None:
+    deployment = local_deployment
+    other = deployment.services.create_key("SITE-B").plain
+    with deployment.client() as http:
+        assert define(http).status_code == 201
+        first = [
+            reading("r1", 0, 1.5, peak_watts=1800),
+            reading("r1", 1, 2.0, peak_watts=2000),
+            reading("r2", 0, 4.0, peak_watts=900, on_battery=True),
+        ]
+        assert http.post("/v1/records/custom/rack_energy", json=first).json()["accepted"] == 3
+        grown = {**ENERGY, "fields": [*ENERGY["fields"], {"name": "inlet_celsius", "type": "number"}]}
+        assert define(http, spec=grown).status_code == 200
+        # r1 hour 1 sent again, corrected: the later record counts, once.
+        later = [reading("r1", 1, 2.5, peak_watts=2100, inlet_celsius=25.0), reading("r3", 30, 0.25)]
+        assert http.post("/v1/records/custom/rack_energy", json=later).json()["accepted"] == 2
+    with deployment.client(other) as http:
+        assert (
+            http.post(
+                "/v1/records/custom/rack_energy", json=[reading("r1", 2, 100.0, site="SITE-B")]
+            ).status_code
+            == 200
+        )
+    params = {
+        "from": "2026-03-01",
+        "to": "2026-04-01",
+        "group_by": "rack",
+        "metrics": "records,energy_kwh,peak_watts,inlet_celsius",
+    }
+    with deployment.client() as http:
+        answer = http.get("/v1/reports/custom_rack_energy", params=params)
+        assert answer.status_code == 200, answer.text
+        got = {r["rack"]: r for r in answer.json()["rows"]}
+        # r1: 1.5 + 2.5 kWh (the corrected hour), 1800 + 2100 W, 25.0 only from the new file.
+        assert {
+            k: (v["records"], v["energy_kwh"], v["peak_watts"], v["inlet_celsius"]) for k, v in got.items()
+        } == {
+            "r1": (2, 4.0, 3900, 25.0),
+            "r2": (1, 4.0, 900, None),
+            "r3": (1, 0.25, None, None),
+        }
+        battery = http.get(
+            "/v1/reports/custom_rack_energy",
+            params={"from": "2026-03-01", "to": "2026-04-01", "group_by": "on_battery", "on_battery": "true"},
+        )
+        assert battery.json()["rows"] == [{"on_battery": True, "records": 1}]
+        daily = http.get(
+            "/v1/reports/custom_rack_energy",
+            params={"from": "2026-03-02", "to": "2026-03-03", "group_by": "day", "metrics": "energy_kwh"},
+        )
+        assert daily.json()["rows"] == [{"day": "2026-03-02", "energy_kwh": 0.25}]
+        refused = http.get("/v1/reports/custom_rack_energy", params={**params, "group_by": "hour_start"})
+        assert refused.status_code == 422 and "cannot group by 'hour_start'" in refused.json()["detail"]
+        foreign = http.get("/v1/reports/custom_rack_energy", params={**params, "site": "SITE-B"})
+        assert foreign.status_code == 403
+        assert http.get("/v1/reports/custom_nothing", params=params).status_code == 404
+        assert http.get("/v1/reports/custom_Drop%20table", params=params).status_code == 404
+
+
+@pytest.mark.aws
+def test_on_aws_a_kind_is_a_glue_table_with_partition_projection(moto_endpoint: str) -> None:
+    glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name="eu-west-1")
+    database = f"tally_{uuid.uuid4().hex[:8]}"
+    glue.create_database(DatabaseInput={"Name": database})
+    settings = aws_settings(
+        moto_endpoint, kinds=KindsSettings(glue_database=database, glue_endpoint_url=moto_endpoint)
+    )
+    app = create_app(settings)
+    svc: Services = app.state.services
+    svc.add_site("SITE-A")
+    key = svc.create_key("SITE-A").plain
+    with (
+        running_app(app) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http,
+    ):
+        assert define(http).status_code == 201
+        table = glue.get_table(DatabaseName=database, Name="custom_rack_energy")["Table"]
+        columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+        assert columns == [
+            ("site", "string"),
+            ("resource", "string"),
+            ("rack", "string"),
+            ("hour_start", "timestamp"),
+            ("energy_kwh", "double"),
+            ("peak_watts", "bigint"),
+            ("on_battery", "boolean"),
+            ("ingested_at", "timestamp"),
+            ("batch_id", "string"),
+        ]
+        assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+        root = settings.warehouse_uri
+        assert table["StorageDescriptor"]["Location"] == f"{root}/custom_rack_energy/"
+        params = table["Parameters"]
+        assert (
+            params["projection.enabled"],
+            params["projection.dt.format"],
+            params["projection.dt.interval.unit"],
+        ) == (
+            "true",
+            "yyyy-MM",
+            "MONTHS",
+        )
+        assert params["storage.location.template"] == f"{root}/custom_rack_energy/dt=${{dt}}/"
+        # The records land where the projection looks.
+        answer = http.post("/v1/records/custom/rack_energy", json=[reading("r1", 0, 1.0)]).json()
+        assert svc.warehouse.exists(f"custom_rack_energy/dt=2026-03/{answer['batch_id']}.parquet")
+        grown = {
+            **ENERGY,
+            "fields": [*ENERGY["fields"], {"name": "inlet_celsius", "type": "number", "unit": "°C"}],
+        }
+        assert define(http, spec=grown).status_code == 200
+        table = glue.get_table(DatabaseName=database, Name="custom_rack_energy")["Table"]
+        added = table["StorageDescriptor"]["Columns"][7]
+        assert added == {"Name": "inlet_celsius", "Type": "double", "Comment": "unit: °C"}
+        assert define(http, spec={**grown, "identity": ["rack"]}).status_code == 409

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Protocol
 
 import orjson
 import pyarrow as pa
@@ -51,11 +52,25 @@ def _model(name: str, version: int, spec_json: str) -> type[BaseModel]:
     return record_model(name, KindSpec.model_validate_json(spec_json))
 
 
+class TableCatalog(Protocol):
+    """Where a kind's table is published for the query engine to find (Glue on AWS)."""
+
+    def publish(self, definition: KindDefinition) -> None: ...
+
+
 class KindService:
-    def __init__(self, warehouse: Warehouse, control: ControlStore, max_records: int) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        control: ControlStore,
+        max_records: int,
+        catalog: TableCatalog | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.control = control
         self.max_records = max_records
+        # None locally: DuckDB registers a kind's table from its definition at query time.
+        self.catalog = catalog
 
     # -- definitions ----------------------------------------------------------------------------
 
@@ -99,6 +114,10 @@ class KindService:
                 version=(old.version + 1) if old else 1,
                 updated_at=now or datetime.now(UTC),
             )
+            # Published first: a definition stored is always queryable (a failed write after a
+            # publish leaves Glue a version ahead, which the next definition publishes again).
+            if self.catalog is not None:
+                self.catalog.publish(definition)
             self.warehouse.put_bytes(definition_key(name), definition.model_dump_json(indent=2).encode())
             return definition, old is None
 

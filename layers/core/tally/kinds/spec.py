@@ -17,8 +17,9 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FieldType = Literal["string", "integer", "number", "boolean", "timestamp"]
 #: Fields every custom record has: the fence (site, resource) like the built-in kinds.
 IMPLICIT_FIELDS: dict[str, FieldType] = {"site": "string", "resource": "string"}
-#: Columns the server sets or the layout uses.
-SERVER_COLUMNS = frozenset({"ingested_at", "batch_id", "dt"})
+#: Columns the server sets, the layout uses, or a kind's report names (its event time, the
+#: record count metric, the rank that keeps the latest record of an identity).
+SERVER_COLUMNS = frozenset({"ingested_at", "batch_id", "dt", "event_time", "records", "tally_rank"})
 #: SQL keywords of Trino and DuckDB that cannot be bare identifiers (and a few easily confused).
 RESERVED = frozenset(
     [

@@ -9,6 +9,8 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from tally.query.ddl import TableDef
+
 Param = str | int | float | bool | date | datetime | None
 
 
@@ -39,4 +41,8 @@ class QueryEngine(Protocol):
 
     def query(self, sql: str, params: Sequence[Param] = ()) -> QueryResult:
         """Run one Athena (Trino) SELECT with `?` placeholders bound, in order, to `params`."""
+        ...
+
+    def register_table(self, table: TableDef) -> None:
+        """Make a table defined at run time (a custom kind's) queryable, or refresh its columns."""
         ...
