@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "layers" / "core"
 FUNCTIONS = REPO / "functions"
 AGENT = REPO / "agents" / "tally_agent"
+#: What tally_agent.registry and its parsers import (tests/infra/test_artifacts.py imports them).
+AGENT_PARSER_MODULES = ("__init__.py", "registry.py", "context.py", "inputs.py", "timeutil.py", "units.py")
 SQL = REPO / "athena_queries"
 NUMERIC = REPO / "layers" / "numeric"
 REQUIREMENTS = CORE / "requirements.txt"
@@ -248,8 +250,12 @@ def build_layer(
         _prune(target)
         return target
     _copy_package(CORE / "tally", target / "tally")
-    # The site agent's parsers (stdlib only): POST /v1/logs/{source} parses raw logs with them.
-    _copy_package(AGENT, target / "tally_agent")
+    # The site agent's parsers (stdlib only): /v1/logs and the logs importer parse raw logs with
+    # them. Only the parsers' closure: the agent's collectors, transport and CLI stay out.
+    (target / "tally_agent").mkdir(exist_ok=True)
+    for module in AGENT_PARSER_MODULES:
+        shutil.copy2(AGENT / module, target / "tally_agent" / module)
+    _copy_package(AGENT / "sources", target / "tally_agent" / "sources")
     # The Athena SQL (tables, views, reports) as the `athena_queries` package next to `tally`,
     # where tally.query.sql_files finds it through importlib.resources: the reports API and the
     # view deployer read it from the layer.
