@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -11,8 +11,8 @@ from tally.api.contract import problems
 from tally.api.deps import RecordsWriter, RegistryReader, RegistryWriter, ServicesDep
 from tally.api.models import IngestResponse
 from tally.api.records import read_capped
-from tally.kinds.spec import KindDefinition, KindSpec, check_kind_name
-from tally.services.body import check_utf8, decompress, media_type, split_lines
+from tally.kinds.spec import IDENTIFIER, KindDefinition, KindSpec, check_kind_name
+from tally.services.body import NDJSON_TYPES, check_utf8, decompress, media_type, split_lines
 from tally.services.problems import not_found, unprocessable
 
 router = APIRouter(prefix="/v1", tags=["kinds"])
@@ -20,10 +20,22 @@ router = APIRouter(prefix="/v1", tags=["kinds"])
 KindName = Annotated[
     str,
     Path(
-        description="The kind's name: a lower-case letter, then lower-case letters, digits or `_`.",
-        max_length=63,
+        description="The kind's name: a lower-case letter, then lower-case letters, digits or `_` "
+        "(not an SQL keyword nor a built-in table's name).",
+        pattern=IDENTIFIER.pattern,
     ),
 ]
+
+
+def _records_body() -> dict[str, Any]:
+    records = {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["site", "resource"]}}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "Records of the kind: `site`, `resource` and the fields of its definition.",
+            "content": {m: {"schema": records} for m in ("application/json", *sorted(NDJSON_TYPES))},
+        }
+    }
 
 
 def _name(name: str) -> str:
@@ -81,6 +93,7 @@ def get_kind(name: KindName, svc: ServicesDep, who: RegistryReader) -> KindDefin
     "/records/custom/{name}",
     response_model=IngestResponse,
     responses=problems(400, 401, 403, 404, 413, 415, 422),
+    openapi_extra=_records_body(),
     summary="Post a batch of records of a custom kind",
     description=(
         "As POST /v1/records/{kind}: a JSON array or NDJSON, optionally gzip; each record must "
