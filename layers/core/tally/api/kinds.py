@@ -48,7 +48,7 @@ def _name(name: str) -> str:
 @router.put(
     "/kinds/{name}",
     response_model=KindDefinition,
-    responses={**problems(401, 403, 409, 422), 201: {"description": "Defined (first version)."}},
+    responses={**problems(400, 401, 403, 409, 422), 201: {"description": "Defined (first version)."}},
     summary="Define a custom record kind, or evolve it",
     description=(
         "A kind's fields (type, unit, description, required), identity, event time and partition "
