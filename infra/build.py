@@ -34,6 +34,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "layers" / "core"
 FUNCTIONS = REPO / "functions"
+AGENT = REPO / "agents" / "tally_agent"
+#: What tally_agent.registry and its parsers import (tests/infra/test_artifacts.py imports them).
+AGENT_PARSER_MODULES = ("__init__.py", "registry.py", "context.py", "inputs.py", "timeutil.py", "units.py")
 SQL = REPO / "athena_queries"
 NUMERIC = REPO / "layers" / "numeric"
 AUTH = REPO / "layers" / "auth"
@@ -306,7 +309,7 @@ def build_layer(
     name: str = "core",
 ) -> Path:
     """Install a layer's locked packages for the Lambda platform into out/python; the core layer
-    also carries the `tally` and `tally_agent` packages and the SQL."""
+    also carries the `tally` package, the agent's parsers (`tally_agent`) and the SQL."""
     if name not in LAYERS:
         raise SystemExit(f"unknown layer {name!r}; known: {', '.join(LAYERS)}")
     requirements = LAYERS[name] / "requirements.txt"
@@ -339,9 +342,12 @@ def build_layer(
         _report_strip(name, strip_libraries(target))
         return target
     _copy_package(CORE / "tally", target / "tally")
-    # The site agent's parsers (stdlib only): the server reads StAR and the accelerator message
-    # with them (POST /v1/apel), as the agent does.
-    _copy_package(REPO / "agents" / "tally_agent", target / "tally_agent")
+    # The site agent's parsers (stdlib only): /v1/logs and the logs importer parse raw logs with
+    # them. Only the parsers' closure: the agent's collectors, transport and CLI stay out.
+    (target / "tally_agent").mkdir(exist_ok=True)
+    for module in AGENT_PARSER_MODULES:
+        shutil.copy2(AGENT / module, target / "tally_agent" / module)
+    _copy_package(AGENT / "sources", target / "tally_agent" / "sources")
     # The Athena SQL (tables, views, reports) as the `athena_queries` package next to `tally`,
     # where tally.query.sql_files finds it through importlib.resources: the reports API and the
     # view deployer read it from the layer.

@@ -25,6 +25,7 @@ from tally.domain.control import SCOPES
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
 from tests.support.deployments import local_settings
+from tests.support.paths import FIXTURES
 from tests.support.records import job
 from tests.support.servers import running_app
 from tests.support.warehouse import rows
@@ -106,6 +107,34 @@ def _csv(body: bytes, name: str) -> Call:
     return call
 
 
+def _log(http: httpx.Client, params: dict[str, str]) -> httpx.Response:
+    body = (FIXTURES / "batch" / "sacct_parsable2.txt").read_bytes()
+    return http.post("/v1/logs/slurm", content=body, params=params, headers={"Content-Type": "text/plain"})
+
+
+KIND = {
+    "fields": [
+        {"name": "meter", "type": "string", "required": True},
+        {"name": "at", "type": "timestamp", "required": True},
+    ],
+    "identity": ["meter", "at"],
+    "event_time": "at",
+}
+KIND_SPEC = {
+    **KIND,
+    "description": None,
+    "partition": "month",
+    "fields": [
+        {"name": "meter", "type": "string", "unit": None, "description": None, "required": True},
+        {"name": "at", "type": "timestamp", "unit": None, "description": None, "required": True},
+    ],
+}
+
+
+def _reading(site: str, n: int) -> dict[str, str]:
+    return {"site": site, "resource": "cluster1", "meter": f"m{n}", "at": "2026-03-01T00:00:00Z"}
+
+
 RECORDS = frozenset({"records:write"})
 REPORTS = frozenset({"reports:read"})
 REGISTRY_READ = frozenset({"registry:read", "registry:write"})
@@ -141,6 +170,49 @@ ROUTES: dict[tuple[str, str], Case] = {
         own_rows=lambda r, _w: (
             r.json()["accepted"] == 1 and r.json()["site"] == OWN and r.json()["kind"] == "syncs"
         ),
+    ),
+    ("POST", "/v1/logs/{source}"): Case(
+        RECORDS,
+        lambda h, _w: _log(h, {"resource": "cluster1"}),
+        lambda h, _w: _log(h, {"resource": "cluster1", "site": FOREIGN}),
+        200,
+        200,  # a raw log's records are always the key's site's: naming another changes nothing
+        own_rows=lambda r, _w: r.json()["site"] == OWN and r.json()["records"] == 3,
+        foreign_rows=lambda r, _w: r.json()["site"] == OWN,
+    ),
+    ("PUT", "/v1/kinds/{name}"): Case(
+        REGISTRY_WRITE,
+        lambda h, w: h.put(f"/v1/kinds/k{next(w.counter)}", json=KIND),
+        lambda h, _w: h.put("/v1/kinds/theirs", json={**KIND, "description": "taken over"}),
+        201,
+        403,  # only the defining site may change a kind
+        own_rows=lambda r, _w: r.json()["owner_site"] == OWN,
+    ),
+    ("GET", "/v1/kinds"): Case(
+        REGISTRY_READ,
+        lambda h, _w: h.get("/v1/kinds"),
+        lambda h, _w: h.get("/v1/kinds", params={"site": FOREIGN}),
+        200,
+        200,  # definitions are shared by every site (their records are fenced)
+        own_rows=lambda r, _w: {"ours", "theirs"} <= {k["name"] for k in r.json()},
+        foreign_rows=lambda r, _w: {"ours", "theirs"} <= {k["name"] for k in r.json()},
+    ),
+    ("GET", "/v1/kinds/{name}"): Case(
+        REGISTRY_READ,
+        lambda h, _w: h.get("/v1/kinds/ours"),
+        lambda h, _w: h.get("/v1/kinds/theirs"),
+        200,
+        200,
+        own_rows=lambda r, _w: r.json()["owner_site"] == OWN,
+        foreign_rows=lambda r, _w: r.json()["owner_site"] == FOREIGN and r.json()["spec"] == KIND_SPEC,
+    ),
+    ("POST", "/v1/records/custom/{name}"): Case(
+        RECORDS,
+        lambda h, w: h.post("/v1/records/custom/theirs", json=[_reading(OWN, next(w.counter))]),
+        lambda h, w: h.post("/v1/records/custom/theirs", json=[_reading(FOREIGN, next(w.counter))]),
+        200,
+        403,
+        own_rows=lambda r, _w: r.json()["accepted"] == 1 and r.json()["site"] == OWN,
     ),
     ("GET", "/v1/sync-state"): Case(
         RECORDS,
@@ -253,9 +325,11 @@ def world(tmp_path: Path) -> Iterator[World]:
             world.entry[FOREIGN] = other.post("/v1/registry/vo_mapping", json=world.vo(FOREIGN)).json()[
                 "entry_id"
             ]
+            assert other.put("/v1/kinds/theirs", json=KIND).status_code == 201
         with world.client("default") as own:
             assert own.post("/v1/records/jobs", json=[job(1), job(2)]).json()["accepted"] == 2
             world.entry[OWN] = own.post("/v1/registry/vo_mapping", json=world.vo(OWN)).json()["entry_id"]
+            assert own.put("/v1/kinds/ours", json=KIND).status_code == 201
         with world.client("billing:write") as own:
             assert _csv(AWS_BILL.content, AWS_BILL.filename)(own, world).status_code == 200
         yield world
@@ -307,6 +381,9 @@ def test_fencing_matrix(world: World) -> None:
         "jobs"
     ]
     assert world.services.registry.list_entries("vo_mapping", FOREIGN) == foreign_before["registry"]
+    theirs = world.services.kinds.get("theirs")
+    assert theirs is not None and (theirs.owner_site, theirs.version) == (FOREIGN, 1)
+    assert {r["site"] for r in rows(world.services.warehouse, "custom_theirs")} == {OWN}
     assert world.services.billing.manifests_of({("azure", FOREIGN_ACCOUNT)}) == foreign_before["billing"]
     own_account = world.services.control.get_billing_account("aws", OWN_ACCOUNT)
     assert own_account is not None and own_account.owner == OWN

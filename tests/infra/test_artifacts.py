@@ -36,7 +36,14 @@ pytestmark = pytest.mark.slow
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes: function code and all its layers, unzipped
 CORE_LAYER_BUDGET = 121_000_000  # bytes unzipped: what every function loads from (tally_agent included)
 EM_AARCH64 = 183
-FUNCTIONS = ("ingest_api", "compaction", "view_deployer", "billing_importer", "invoice_verifier")
+FUNCTIONS = (
+    "ingest_api",
+    "compaction",
+    "view_deployer",
+    "billing_importer",
+    "invoice_verifier",
+    "logs_importer",
+)
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 
 
@@ -102,6 +109,7 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     tags = {part for p in libraries for part in p.name.split(".") if part.startswith("cpython-")}
     assert tags and all(t.startswith("cpython-312-aarch64") for t in tags), tags
     assert (python / "tally" / "api" / "app.py").is_file()
+    assert (python / "tally_agent" / "registry.py").is_file()  # the raw-log parsers
     assert (python / "athena_queries" / "views").is_dir()
     assert (python / "tally_agent" / "sources" / "storage.py").is_file()
     assert not (python / "duckdb").exists() and not (python / "pandas").exists()

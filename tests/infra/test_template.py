@@ -55,6 +55,7 @@ def functions(cfn: Resources) -> Resources:
         "ViewDeployerFunction",
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
+        "LogsImporterFunction",
     }
     return found
 
@@ -432,6 +433,7 @@ def test_async_functions_have_a_dead_letter_queue_they_may_write_and_an_alarm(
         "ViewDeployerFunction",
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
+        "LogsImporterFunction",
     }
     for name in asynchronous:
         queue = ref_target(functions[name]["Properties"]["DeadLetterConfig"]["TargetArn"])
@@ -507,7 +509,18 @@ def test_billing_importer_takes_landed_objects_one_at_a_time(cfn: Resources, fun
     # bench/billing.py: a million-row CUR peaks at about 2 GB RSS; the file is first saved to /tmp.
     assert props["MemorySize"] >= 2 * 2048
     assert props["EphemeralStorage"]["Size"] >= 2048
-    [(name, rule)] = of_type(cfn, "AWS::Events::Rule").items()
+    rules = {
+        ref_target(r["Properties"]["Targets"][0]["Arn"]): (n, r)
+        for n, r in of_type(cfn, "AWS::Events::Rule").items()
+    }
+    assert set(rules) == {"BillingImporterFunction", "LogsImporterFunction"}
+    name, rule = rules["BillingImporterFunction"]
+    # Landed raw logs (logs/) are the logs importer's, everything else the billing importer's.
+    keys = rule["Properties"]["EventPattern"]["detail"]["object"]["key"]
+    assert keys == [{"anything-but": {"prefix": "logs/"}}]
+    logs_pattern = rules["LogsImporterFunction"][1]["Properties"]["EventPattern"]["detail"]
+    assert logs_pattern["object"]["key"] == [{"prefix": "logs/"}]
+    assert [ref_target(b) for b in logs_pattern["bucket"]["name"]] == ["BillingLandingBucket"]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert [ref_target(b) for b in pattern["detail"]["bucket"]["name"]] == ["BillingLandingBucket"]
@@ -964,6 +977,7 @@ def test_one_warehouse_root_for_functions_glue_and_lifecycle(functions: Resource
         "CompactionFunction",
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
+        "LogsImporterFunction",
     ):
         assert (
             sub_text(functions[name]["Properties"]["Environment"]["Variables"]["TALLY_WAREHOUSE_URI"]) == root

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tally.auth.oidc.config import OidcConfig
 from tally.compaction.settings import CompactionSettings
 from tally.interop.apel.settings import ApelSettings
+from tally.kinds.settings import KindsSettings
 from tally.query.settings import AthenaSettings, QuerySettings
 from tally.services.reconcile_settings import ReconcileSettings
 
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
     # Single sign-on with an OpenID provider, as JSON: TALLY_OIDC='{"issuer": "https://...",
     # "client_id": "...", "redirect_uri": "https://.../v1/auth/oidc/callback"}'. None: no provider.
     oidc: OidcConfig | None = None
+    # Custom record kinds (tally.kinds): the Glue database their tables are published to on AWS.
+    kinds: KindsSettings = KindsSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

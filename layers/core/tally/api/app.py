@@ -9,6 +9,8 @@ from tally.api import contract, docs, problem_handlers, records, sync_state
 from tally.api.apel import router as apel_router
 from tally.api.billing import router as billing_router
 from tally.api.body_deadline import BodyDeadlineMiddleware
+from tally.api.kinds import router as kinds_router
+from tally.api.logs import router as logs_router
 from tally.api.models import Health
 from tally.api.registry import router as registry_router
 from tally.api.reports import router as reports_router
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(reports_router, dependencies=keyed)
     app.include_router(registry_router, dependencies=keyed)
     app.include_router(apel_router, dependencies=keyed)
+    app.include_router(logs_router, dependencies=keyed)
+    app.include_router(kinds_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 

@@ -14,10 +14,12 @@ from starlette.routing import Match
 from tally.api.problems import Problem
 from tally.billing import BillingImportError
 from tally.domain.errors import (
+    Conflict,
     ForeignSite,
     MalformedBody,
     NotAllowed,
     NotAuthenticated,
+    NotFound,
     RequestRefused,
     TooLarge,
     Unsupported,
@@ -53,6 +55,8 @@ _REFUSALS: tuple[tuple[type[RequestRefused], int, str], ...] = (
     (NotAllowed, 403, "Forbidden"),
     (Unusable, 422, "Unusable batch"),
     (Unsupported, 415, "Unsupported media type"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Conflict"),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -9,14 +10,36 @@ from fastapi import APIRouter, Query, Request, Response
 from tally.api.contract import problems
 from tally.api.deps import ReportsReader, ServicesDep
 from tally.api.problems import Problem, forbidden
+from tally.kinds.spec import IDENTIFIER
+from tally.kinds.tables import report_kind, table_def
+from tally.query.ddl import TableDef
 from tally.query.engine import QueryError
-from tally.reports.catalog import KINDS
+from tally.reports.catalog import KINDS, Kind
 from tally.reports.output import MEDIA_TYPES, Format, render
 from tally.reports.run import run_report
 from tally.reports.spec import MAX_LIMIT, OTHER, ReportError, make_spec
+from tally.services.container import Services
 
 router = APIRouter(tags=["reports"])
+CUSTOM_PREFIX = "custom_"
+
+
+@dataclass(frozen=True)
+class CustomReport:
+    catalog: Kind
+    table: TableDef
+
+
 RESERVED = {"group_by", "metrics", "from", "to", "format", "order_by", "limit"}
+
+
+def _custom_kind(kind: str, svc: Services) -> CustomReport | None:
+    """A custom kind's report (`custom_<name>`), when one of that name is defined."""
+    name = kind.removeprefix(CUSTOM_PREFIX)
+    if not kind.startswith(CUSTOM_PREFIX) or not IDENTIFIER.match(name):
+        return None
+    definition = svc.kinds.get(name)
+    return CustomReport(report_kind(definition), table_def(definition)) if definition else None
 
 
 def invalid(detail: str) -> Problem:
@@ -52,7 +75,8 @@ def get_report(
         ),
     ] = None,
 ) -> Response:
-    if kind not in KINDS:
+    custom = _custom_kind(kind, svc)
+    if kind not in KINDS and custom is None:
         raise Problem(404, "Not found", f"no report kind {kind!r}; choose one of {', '.join(KINDS)}")
     filters: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
@@ -64,12 +88,23 @@ def get_report(
     filters["site"] = [who.site]
     try:
         spec = make_spec(
-            kind, group_by or [], metrics or [], date_from, date_to, filters, order_by=order_by, limit=limit
+            kind,
+            group_by or [],
+            metrics or [],
+            date_from,
+            date_to,
+            filters,
+            order_by=order_by,
+            limit=limit,
+            custom=custom.catalog if custom else None,
         )
     except ReportError as error:
         raise invalid(str(error)) from error
     try:
-        result = run_report(svc.engine, spec)
+        engine = svc.engine
+        if custom is not None:
+            engine.register_table(custom.table)
+        result = run_report(engine, spec)
     except QueryError as error:
         raise Problem(502, "Query failed", str(error)) from error
     headers = {}

@@ -12,6 +12,8 @@ from tally.cli import keys, serve, sites
 from tally.cli.apel import app as apel_app
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
+from tally.cli.kinds import app as kinds_app
+from tally.cli.logs import app as logs_app
 from tally.cli.query import query as query_command
 from tally.cli.reconcile import reconcile as reconcile_command
 from tally.cli.registry import app as registry_app
@@ -37,6 +39,8 @@ app.command("report")(report_command)
 app.command("reconcile")(reconcile_command)
 app.add_typer(registry_app, name="registry")
 app.add_typer(apel_app, name="apel")
+app.add_typer(logs_app, name="logs")
+app.add_typer(kinds_app, name="kinds")
 
 
 def main() -> None:

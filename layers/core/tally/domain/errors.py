@@ -41,3 +41,11 @@ class Unusable(RequestRefused):
 
 class Unsupported(RequestRefused):
     """A body in a form this deployment cannot read (a signature with no verifier at hand)."""
+
+
+class NotFound(RequestRefused):
+    """A named thing (a custom kind) that does not exist."""
+
+
+class Conflict(RequestRefused):
+    """A change that contradicts what is stored (a kind's type or identity), or races another."""

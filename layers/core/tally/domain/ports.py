@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from tally.domain.control import ApiKey, BatchOutcome, BillingAccount, IngestCount, Site, SyncState
 from tally.domain.records import PartitionSpan
+
+if TYPE_CHECKING:  # a run-time table definition (a custom kind) is the query layer's DDL model
+    from tally.query.ddl import TableDef
 
 Param = str | int | float | bool | date | datetime | None
 
@@ -144,4 +147,8 @@ class QueryEngine(Protocol):
 
     def query(self, sql: str, params: Sequence[Param] = ()) -> QueryResult:
         """Run one Athena (Trino) SELECT with `?` placeholders bound, in order, to `params`."""
+        ...
+
+    def register_table(self, table: TableDef) -> None:
+        """Make a table defined at run time (a custom kind's) queryable, or refresh its columns."""
         ...

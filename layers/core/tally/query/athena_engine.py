@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tally.query.ddl import TableDef
 from tally.query.engine import Param, QueryError, QueryResult, QueryTimeoutError
 
 _RUNNING = {"QUEUED", "RUNNING"}
@@ -198,6 +199,10 @@ class AthenaEngine:
         query_id = self.start(sql)
         self.wait(query_id)
         return query_id
+
+    def register_table(self, table: TableDef) -> None:
+        """Nothing to do: Athena reads the Glue catalog, where a custom kind's table is created
+        when it is defined (tally.kinds.glue)."""
 
     def query(self, sql: str, params: Sequence[Param] = ()) -> QueryResult:
         started = time.perf_counter()

@@ -84,6 +84,15 @@ class DuckDbEngine:
         self._created: set[str] = set()  # views of athena_queries/views created so far
         self._closure: dict[str, frozenset[str]] = {}
 
+    def register_table(self, table: TableDef) -> None:
+        """Add a table defined at run time (a custom kind's), or take its new columns."""
+        with self._lock:
+            if self._tables.get(table.name) == table:
+                return
+            self._tables = {**self._tables, table.name: table}
+            self._filled.pop(table.name, None)  # registered afresh on its next use
+            self._by_name.discard(table.name)
+
     # -- what a query reads ---------------------------------------------------------------------
 
     def _tables_under(self, name: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:

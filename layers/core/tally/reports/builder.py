@@ -22,7 +22,7 @@ def build_query(spec: ReportSpec) -> BuiltQuery:
     kind = spec.catalog
     used = set(spec.group_by) | set(spec.filters)
     base_name = kind.enriched_base if kind.enriched_base and used & kind.enriched else kind.base
-    base = get_file("reports", base_name).text.strip().rstrip(";")
+    base = (kind.base_sql or get_file("reports", base_name).text).strip().rstrip(";")
     expressions = {
         name: TIME_DIMENSIONS[name] if name in TIME_DIMENSIONS else kind.dimensions[name]
         for name in spec.group_by

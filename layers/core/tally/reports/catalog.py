@@ -54,6 +54,8 @@ class Kind:
     # a report always shows the other, so a missing benchmark never just reports less.
     normalised: frozenset[str] = field(default_factory=frozenset)
     unnormalised: str | None = None
+    # The base query's text, for kinds defined at run time (custom kinds); else `base` names a file.
+    base_sql: str | None = None
 
 
 def _hours(column: str, description: str) -> Metric:

@@ -80,7 +80,7 @@ def to_xlsx(result: ReportResult) -> bytes:
     book = xlsxwriter.Workbook(
         buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False}
     )
-    sheet = book.add_worksheet(result.spec.kind)
+    sheet = book.add_worksheet(result.spec.kind[:31])  # Excel's limit on a sheet name
     header = book.add_format({"bold": True, "bottom": 1})
     formats = {
         "date": book.add_format({"num_format": "yyyy-mm-dd"}),

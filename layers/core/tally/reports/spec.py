@@ -20,7 +20,7 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class ReportSpec:
-    kind: ReportKind
+    kind: ReportKind | str  # a built-in kind, or a custom kind's table (its catalog in `custom`)
     group_by: tuple[str, ...]
     metrics: tuple[str, ...]
     start: datetime  # inclusive, UTC
@@ -30,10 +30,13 @@ class ReportSpec:
     descending: bool = True
     # Top-N: the first `limit` rows by order_by (time dimensions aside), the rest summed as OTHER.
     limit: int | None = None
+    custom: Kind | None = None
 
     @property
     def catalog(self) -> Kind:
-        return KINDS[self.kind]
+        if self.custom is not None:
+            return self.custom
+        return KINDS[self.kind]  # type: ignore[index]  # not custom: a built-in kind
 
 
 def parse_time(text: str, name: str) -> datetime:
@@ -61,10 +64,12 @@ def make_spec(
     filters: dict[str, list[str]] | None = None,
     order_by: str | None = None,
     limit: int | None = None,
+    custom: Kind | None = None,
 ) -> ReportSpec:
-    if kind not in KINDS:
+    """`custom`: the catalog entry of a custom kind (`kind` is then its table's name)."""
+    if custom is None and kind not in KINDS:
         raise ReportError(f"unknown report kind {kind!r}; choose one of {', '.join(KINDS)}")
-    catalog = KINDS[kind]
+    catalog = custom or KINDS[kind]  # type: ignore[index]
     allowed = [*catalog.dimensions, *catalog.time_dimensions]
     names = [n.strip() for item in group_by for n in item.split(",") if n.strip()]
     for name in names:
@@ -102,7 +107,9 @@ def make_spec(
         raise ReportError("`to` must be after `from`")
     chosen = list(dict.fromkeys(chosen))
     order, descending = _order(kind, order_by, names, chosen, limit)
-    return ReportSpec(kind, tuple(names), tuple(chosen), start_at, end_at, checked, order, descending, limit)
+    return ReportSpec(
+        kind, tuple(names), tuple(chosen), start_at, end_at, checked, order, descending, limit, custom
+    )
 
 
 def _order(

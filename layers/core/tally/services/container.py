@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from tally.adapters.warehouse import FsWarehouse
     from tally.compaction.compactor import Compactor
     from tally.interop.apel.service import ApelService
+    from tally.kinds.service import KindService
+    from tally.logs.service import LogImportService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
@@ -106,6 +108,31 @@ class Services:
         from tally.services.billing_landing import LandedBills
 
         return LandedBills(self.billing, self.landing)
+
+    @cached_property
+    def logs(self) -> LogImportService:
+        """Raw accounting logs parsed with the agent's parsers, ingested as agents' batches."""
+        from tally.logs.service import LogImportService  # the agent's parsers load only when used
+
+        return LogImportService(self.ingest, self.warehouse, self.settings.max_records_per_batch)
+
+    @cached_property
+    def kinds(self) -> KindService:
+        """Custom record kinds: their definitions and the ingest of their records."""
+        from tally.kinds.service import KindService
+
+        catalog = None
+        section = self.settings.kinds
+        if self.settings.mode == "aws" and section.glue_database:
+            import boto3
+
+            from tally.kinds.glue import GlueCatalog
+
+            client = boto3.client(
+                "glue", region_name=self.settings.aws_region, endpoint_url=section.glue_endpoint_url
+            )
+            catalog = GlueCatalog(client, section.glue_database, self.warehouse.uri)
+        return KindService(self.warehouse, self.control, self.settings.max_records_per_batch, catalog)
 
     @cached_property
     def registry(self) -> RegistryStore:

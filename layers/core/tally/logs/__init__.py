@@ -1,0 +1,1 @@
+"""Raw accounting logs parsed by the server with the site agent's own parsers (`tally_agent`)."""
