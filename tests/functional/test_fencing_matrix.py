@@ -103,7 +103,7 @@ REPORTS = frozenset({"reports:read"})
 REGISTRY_READ = frozenset({"registry:read", "registry:write"})
 REGISTRY_WRITE = frozenset({"registry:write"})
 BILLING_WRITE = frozenset({"billing:write"})
-BILLING_READ = frozenset({"billing:read", "billing:write"})
+BILLING_READ = frozenset({"billing:read"})  # a billing:write key posts bills and reads nothing
 PUBLIC: frozenset[str] | None = None
 
 ROUTES: dict[tuple[str, str], Case] = {

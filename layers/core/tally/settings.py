@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.people.settings import PeopleSettings
+
 
 class Settings(BaseSettings):
     """Local mode keeps everything under `home`; AWS mode uses S3 and DynamoDB."""
@@ -41,6 +43,9 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=60.0, gt=0)
     keep_alive_timeout_seconds: int = Field(default=5, ge=1)
     max_connections: int = Field(default=200, ge=1)
+
+    # People: sessions, sign-in throttling, personal access tokens (TALLY_PEOPLE, JSON).
+    people: PeopleSettings = PeopleSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -54,6 +54,11 @@ class Kind:
     # a report always shows the other, so a missing benchmark never just reports less.
     normalised: frozenset[str] = field(default_factory=frozenset)
     unnormalised: str | None = None
+    # The columns the authorisation fence (tally.people.authz) filters on, by fence dimension: a
+    # grant on a dimension a kind lacks (a person's own records in VM usage) reaches none of its rows.
+    fence_columns: dict[str, str] = field(
+        default_factory=lambda: {"site": "site", "project": "project", "vo": "vo"}
+    )
 
 
 def _hours(column: str, description: str) -> Metric:
@@ -128,6 +133,7 @@ JOBS = Kind(
         {"normalised_core_hours", "normalised_core_hours_hepscore23", "normalised_core_hours_hs06"}
     ),
     unnormalised="unnormalised_core_hours",
+    fence_columns={"site": "site", "project": "project", "vo": "vo", "user": "person_id"},
 )
 
 VMS = Kind(

@@ -30,6 +30,9 @@ class ReportSpec:
     descending: bool = True
     # Top-N: the first `limit` rows by order_by (time dimensions aside), the rest summed as OTHER.
     limit: int | None = None
+    # The caller's row filter (tally.people.authz): rows must match one (column, values) clause.
+    # None: no fence (the CLI, run by the operator). An empty tuple matches no row.
+    fence: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     @property
     def catalog(self) -> Kind:

@@ -31,6 +31,7 @@ from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
+    from tally.people.service import PeopleService
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
 
@@ -69,6 +70,14 @@ class Services:
         from tally.registry.store import RegistryStore
 
         return RegistryStore(self.warehouse, leases=self.control, sites=self.control)
+
+    @cached_property
+    def people(self) -> PeopleService:
+        """People, identities, grants, sessions and tokens, kept in the control store."""
+        from tally.people.service import PeopleService
+        from tally.people.store import PeopleStore
+
+        return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
 
     # -- sites and keys -----------------------------------------------------------------------
 
