@@ -116,7 +116,6 @@ class PeopleService:
         if hashed is not None:
             self.store.set_password(person.person_id, hashed)
         self.audit(actor, "person.add", person.person_id, name=person.name, email=person.email)
-        self._grant(person.person_id, "user", None, actor)
         return person
 
     def set_password(self, person_id: str, password: str, actor: str) -> None:
