@@ -39,7 +39,9 @@ def invalid(detail: str) -> Problem:
     return Problem(422, "Invalid report request", detail)
 
 
-def report_fence(fence: Fence, kind: ReportKind, by_person: bool) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+def report_fence(
+    fence: Fence, kind: ReportKind, by_person: bool
+) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
     """The fence as (column, values) clauses of this report kind's base query (None: every row)."""
     if fence.aggregated and by_person:
         raise forbidden("finance reads usage in aggregate: a report by user needs another grant")

@@ -1,0 +1,118 @@
+"""Attribution of usage to people through identity links with validity intervals: a login reused by
+someone else later, the same login name at two sites, a DN used at several sites. Over real HTTP,
+reports run on DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tally.api.app import create_app
+from tally.people.model import PeopleConflictError
+from tally.services.container import Services
+from tests.conftest import local_settings
+from tests.support.records import job
+from tests.support.servers import running_app
+
+A, B = "SITE-A", "SITE-B"
+HANDOVER = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)  # job n ends at 2026-03-01 00:00 + n minutes
+REPORT = {"from": "2026-03-01", "to": "2026-04-01", "group_by": "user", "metrics": "jobs"}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Services, dict[str, str]]]:
+    app = create_app(local_settings(tmp_path / "home"))
+    svc: Services = app.state.services
+    keys = {}
+    for site in (A, B):
+        svc.add_site(site)
+        keys[site] = svc.create_key(site).plain
+    with running_app(app) as url:
+        for site, records in {
+            # "jdoe" at A: 30 jobs before the handover (n = 1..30), 20 after (n = 61..80).
+            A: [job(n, site=A, local_user="jdoe") for n in [*range(1, 31), *range(61, 81)]],
+            # "jdoe" at B is someone else again; "sam" runs with a DN at both sites.
+            B: [job(n, site=B, local_user="jdoe") for n in range(1, 6)]
+            + [job(100 + n, site=B, local_user="s1", global_user="/CN=Sam") for n in range(3)],
+        }.items():
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[site]}"}) as http:
+                assert http.post("/v1/records/jobs", json=records).json()["accepted"] == len(records)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[A]}"}) as http:
+            sam_at_a = [job(200 + n, site=A, local_user="sam", global_user="/CN=Sam") for n in range(2)]
+            assert http.post("/v1/records/jobs", json=sam_at_a).json()["accepted"] == 2
+        yield url, svc, keys
+
+
+def _admin_token(svc: Services) -> str:
+    admin = svc.people.add_person("Root", "root@example.org", "test")
+    svc.people.add_grant(admin.person_id, "admin", None, "test")
+    return svc.people.create_token(svc.people.principal_of(admin), "t", 1)[1]
+
+
+def test_a_reused_login_is_two_people_and_a_login_name_at_two_sites_is_not_merged(
+    served: tuple[str, Services, dict[str, str]],
+) -> None:
+    url, svc, _keys = served
+    first = svc.people.add_person("First Jdoe", "first@example.org", "test")
+    second = svc.people.add_person("Second Jdoe", "second@example.org", "test")
+    sam = svc.people.add_person("Sam", "sam@example.org", "test")
+    link = svc.people.link_identity(first.person_id, "local", A, "jdoe", "test")
+    svc.people.end_identity(link.identity_id, HANDOVER, "test")
+    svc.people.link_identity(second.person_id, "local", A, "jdoe", "test", valid_from=HANDOVER)
+    svc.people.link_identity(sam.person_id, "x509", "", "/CN=Sam", "test")
+    token = _admin_token(svc)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
+        answer = http.get("/v1/reports/jobs", params=REPORT)
+        by_site = http.get("/v1/reports/jobs", params={**REPORT, "group_by": "site,user"})
+    assert answer.status_code == 200, answer.text
+    assert {r["user"]: r["jobs"] for r in answer.json()["rows"]} == {
+        first.person_id: 30,
+        second.person_id: 20,
+        "jdoe@SITE-B": 5,  # B's jdoe is linked to nobody: not either of A's
+        sam.person_id: 5,  # the DN is one person at both sites
+    }
+    assert {(r["site"], r["user"]): r["jobs"] for r in by_site.json()["rows"]} == {
+        (A, first.person_id): 30,
+        (A, second.person_id): 20,
+        (A, sam.person_id): 2,
+        (B, "jdoe@SITE-B"): 5,
+        (B, sam.person_id): 3,
+    }
+
+
+def test_links_of_one_name_may_not_overlap(served: tuple[str, Services, dict[str, str]]) -> None:
+    _url, svc, _keys = served
+    one = svc.people.add_person("One", "one@example.org", "test")
+    two = svc.people.add_person("Two", "two@example.org", "test")
+    svc.people.link_identity(one.person_id, "local", A, "jdoe", "test", valid_to=HANDOVER)
+    with pytest.raises(PeopleConflictError):
+        svc.people.link_identity(two.person_id, "local", A, "jdoe", "test")  # from 1970: overlaps
+    # The same login at another site, and the same login at A after the first link ended, are free.
+    svc.people.link_identity(two.person_id, "local", B, "jdoe", "test")
+    svc.people.link_identity(two.person_id, "local", A, "jdoe", "test", valid_from=HANDOVER)
+    # A DN is one name wherever it is used (x509 and oidc subjects alike match global_user).
+    svc.people.link_identity(one.person_id, "x509", "", "/CN=One", "test")
+    with pytest.raises(PeopleConflictError):
+        svc.people.link_identity(two.person_id, "oidc", "https://issuer.example", "/CN=One", "test")
+    actions = [e.action for e in svc.people.store.list_audit()]
+    assert actions.count("identity.link") == 4 and "identity.end" not in actions
+
+
+def test_a_user_sees_exactly_their_own_jobs_across_a_handover(
+    served: tuple[str, Services, dict[str, str]],
+) -> None:
+    url, svc, _keys = served
+    first = svc.people.add_person("First Jdoe", "first@example.org", "test")
+    link = svc.people.link_identity(first.person_id, "local", A, "jdoe", "test")
+    svc.people.end_identity(link.identity_id, HANDOVER, "test")
+    svc.people.add_grant(first.person_id, "user", None, "test")
+    token = svc.people.create_token(svc.people.principal_of(first), "mine", 1)[1]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
+        answer = http.get("/v1/reports/jobs", params={**REPORT, "group_by": "site"})
+        vms = http.get("/v1/reports/vms", params={"from": "2026-03-01", "to": "2026-04-01"})
+    assert answer.json()["rows"] == [{"site": A, "jobs": 30}]
+    assert vms.status_code == 403  # VM usage has no person: a user grant reaches none of it
