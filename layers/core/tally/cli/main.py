@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from tally.cli import keys, serve, sites
+from tally.cli import keys, people, serve, sites
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
 from tally.cli.query import query as query_command
@@ -34,6 +34,7 @@ app.command("query")(query_command)
 app.command("report")(report_command)
 app.command("reconcile")(reconcile_command)
 app.add_typer(registry_app, name="registry")
+app.add_typer(people.app, name="people")
 
 
 def main() -> None:
