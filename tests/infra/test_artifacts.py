@@ -34,7 +34,7 @@ from tests.infra.sam import REPO, load_infra
 pytestmark = pytest.mark.slow
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes: function code and all its layers, unzipped
-CORE_LAYER_BUDGET = 120_000_000  # bytes unzipped: what every function loads from
+CORE_LAYER_BUDGET = 122_000_000  # bytes unzipped: what every function loads from (argon2 + cffi: ~1.2 MB)
 EM_AARCH64 = 183
 FUNCTIONS = ("ingest_api", "compaction", "view_deployer", "billing_importer", "invoice_verifier")
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
