@@ -116,3 +116,14 @@ def test_a_user_sees_exactly_their_own_jobs_across_a_handover(
         vms = http.get("/v1/reports/vms", params={"from": "2026-03-01", "to": "2026-04-01"})
     assert answer.json()["rows"] == [{"site": A, "jobs": 30}]
     assert vms.status_code == 403  # VM usage has no person: a user grant reaches none of it
+
+
+def test_a_federated_subject_finds_its_person_only_inside_the_link(tmp_path: Path) -> None:
+    svc = Services(local_settings(tmp_path / "home"))
+    one = svc.people.add_person("One", "one@example.org", "test")
+    issuer = "https://checkin.example.org/oidc"
+    svc.people.link_identity(one.person_id, "oidc", issuer, "sub-1", "test", valid_to=HANDOVER)
+    before, after = datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    assert svc.people.person_of_identity("oidc", issuer, "sub-1", before) == one
+    assert svc.people.person_of_identity("oidc", issuer, "sub-1", after) is None
+    assert svc.people.person_of_identity("oidc", "https://other.example", "sub-1", before) is None
