@@ -27,7 +27,7 @@ router = APIRouter()
 @router.post(
     "/auth/login",
     response_model=LoginOut,
-    responses=problems(401, 422, 429),
+    responses=problems(401, 403, 422, 429),
     tags=["auth"],
     summary="Sign in with a local account's email and password: sets the session cookie",
 )
@@ -46,7 +46,11 @@ async def login(body: Annotated[LoginIn, Body()], svc: ServicesDep, response: Re
 
 
 @router.post(
-    "/auth/logout", status_code=204, responses=problems(401, 403), tags=["auth"], summary="End the session"
+    "/auth/logout",
+    status_code=204,
+    responses=problems(401, 403, 422),
+    tags=["auth"],
+    summary="End the session",
 )
 async def logout(who: PersonDep, svc: ServicesDep) -> Response:
     if who.session is None:
@@ -57,7 +61,9 @@ async def logout(who: PersonDep, svc: ServicesDep) -> Response:
     return response
 
 
-@router.get("/me", response_model=Me, responses=problems(401, 403), tags=["auth"], summary="Who is calling")
+@router.get(
+    "/me", response_model=Me, responses=problems(401, 403, 422), tags=["auth"], summary="Who is calling"
+)
 async def me(who: PersonDep) -> Me:
     return Me(
         person=PersonOut.of(who.person),
@@ -68,7 +74,11 @@ async def me(who: PersonDep) -> Me:
 
 
 @router.get(
-    "/tokens", response_model=list[TokenOut], responses=problems(401, 403), tags=["auth"], summary="My tokens"
+    "/tokens",
+    response_model=list[TokenOut],
+    responses=problems(401, 403, 422),
+    tags=["auth"],
+    summary="My tokens",
 )
 async def list_tokens(who: PersonDep, svc: ServicesDep) -> list[TokenOut]:
     return [TokenOut.of(t) for t in svc.people.store.list_tokens(who.person.person_id)]
@@ -93,7 +103,7 @@ async def create_token(body: Annotated[TokenIn, Body()], who: PersonDep, svc: Se
 @router.delete(
     "/tokens/{token_id}",
     status_code=204,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
     tags=["auth"],
     summary="Revoke a token",
 )

@@ -90,7 +90,7 @@ def _detail(people: PeopleService, person: Person) -> PersonDetail:
 @router.get(
     "/people",
     response_model=list[PersonOut],
-    responses=problems(401, 403),
+    responses=problems(401, 403, 422),
     summary="People the caller manages",
 )
 async def list_people(svc: ServicesDep, access: PeopleAccess) -> list[PersonOut]:
@@ -121,7 +121,7 @@ async def add_person(
 @router.get(
     "/people/{person_id}",
     response_model=PersonDetail,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
     summary="One person",
 )
 async def get_person(person_id: str, svc: ServicesDep, access: PeopleAccess) -> PersonDetail:
@@ -216,7 +216,7 @@ async def add_grant(
 @router.delete(
     "/people/{person_id}/grants/{grant_id}",
     status_code=204,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
     summary="Take a grant away",
 )
 async def remove_grant(person_id: str, grant_id: str, svc: ServicesDep, access: PeopleAccess) -> Response:
