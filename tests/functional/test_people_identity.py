@@ -127,3 +127,35 @@ def test_a_federated_subject_finds_its_person_only_inside_the_link(tmp_path: Pat
     assert svc.people.person_of_identity("oidc", issuer, "sub-1", before) == one
     assert svc.people.person_of_identity("oidc", issuer, "sub-1", after) is None
     assert svc.people.person_of_identity("oidc", "https://other.example", "sub-1", before) is None
+
+
+def test_link_times_out_of_range_or_without_an_offset_are_answered(tmp_path: Path) -> None:
+    app = create_app(local_settings(tmp_path / "home"))
+    svc: Services = app.state.services
+    token = _admin_token(svc)
+    one = svc.people.add_person("One", "one@example.org", "test")
+    with (
+        running_app(app) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http,
+    ):
+        path = f"/v1/people/{one.person_id}/identities"
+        late = http.post(
+            path, json={"kind": "x509", "value": "/CN=One", "valid_from": "9999-12-31T23:59:59-01:00"}
+        )
+        naive = http.post(
+            path, json={"kind": "local", "namespace": A, "value": "one", "valid_from": "2026-03-01T00:00:00"}
+        )
+        backwards = http.post(
+            path,
+            json={
+                "kind": "local",
+                "namespace": B,
+                "value": "one",
+                "valid_from": "2026-03-02",
+                "valid_to": "2026-03-01",
+            },
+        )
+    assert late.status_code == 422 and "9999" in late.json()["detail"]
+    assert naive.status_code == 201 and naive.json()["valid_from"].startswith("2026-03-01T00:00:00")
+    assert naive.json()["valid_from"].endswith("Z") or naive.json()["valid_from"].endswith("+00:00")
+    assert backwards.status_code == 422

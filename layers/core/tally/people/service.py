@@ -74,6 +74,16 @@ class LoginThrottledError(PeopleError):
         self.retry_after = retry_after
 
 
+def as_utc(value: datetime, name: str) -> datetime:
+    """An instant in UTC (a time without an offset is taken as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:  # e.g. 9999-12-31T23:59:59-01:00
+        raise PeopleError(f"{name} lies outside the years 1 to 9999 in UTC") from error
+
+
 def secret_ok(item_id: str, secret: str, stored: str) -> bool:
     """Constant-time check of a secret against its salted HMAC (`s1$salt$digest`)."""
     _, _, rest = stored.partition("$")
@@ -160,8 +170,8 @@ class PeopleService:
         elif not namespace.strip():
             what = "the issuer" if known == "oidc" else "the site"
             raise PeopleError(f"a {known} identity needs {what}")
-        start = (valid_from or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
-        end = valid_to.astimezone(UTC) if valid_to else None
+        start = as_utc(valid_from, "valid_from") if valid_from else datetime(1970, 1, 1, tzinfo=UTC)
+        end = as_utc(valid_to, "valid_to") if valid_to else None
         if end is not None and end <= start:
             raise PeopleError("valid_to must be after valid_from")
         ns = check_text(namespace, "namespace") if namespace else ""
@@ -199,7 +209,7 @@ class PeopleService:
         """Close a link at `at` (a login handed to someone else from then on)."""
         with self._linking():
             item = self.identity(identity_id)
-            at = at.astimezone(UTC)
+            at = as_utc(at, "the end")
             if at <= item.valid_from or (item.valid_to is not None and at >= item.valid_to):
                 raise PeopleError("the end must lie inside the link's validity")
             ended = replace(item, valid_to=at)
