@@ -159,3 +159,14 @@ def test_link_times_out_of_range_or_without_an_offset_are_answered(tmp_path: Pat
     assert naive.status_code == 201 and naive.json()["valid_from"].startswith("2026-03-01T00:00:00")
     assert naive.json()["valid_from"].endswith("Z") or naive.json()["valid_from"].endswith("+00:00")
     assert backwards.status_code == 422
+
+
+def test_ingest_status_takes_a_day_only(served: tuple[str, Services, dict[str, str]]) -> None:
+    url, _svc, keys = served
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[A]}"}) as http:
+        answers = {
+            q: http.get("/v1/ingest/status", params={"since": q}) for q in ("0", "2026-02-30", "2026-03-01")
+        }
+    assert answers["0"].status_code == 422 and answers["2026-02-30"].status_code == 422
+    [jobs] = answers["2026-03-01"].json()
+    assert (jobs["site"], jobs["kind"], jobs["accepted"]) == (A, "jobs", 52)  # 50 of jdoe, 2 of sam

@@ -27,7 +27,7 @@ router = APIRouter()
 @router.post(
     "/auth/login",
     response_model=LoginOut,
-    responses=problems(401, 403, 422, 429),
+    responses=problems(400, 401, 403, 422, 429),
     tags=["auth"],
     summary="Sign in with a local account's email and password: sets the session cookie",
 )
@@ -88,7 +88,7 @@ async def list_tokens(who: PersonDep, svc: ServicesDep) -> list[TokenOut]:
     "/tokens",
     status_code=201,
     response_model=NewToken,
-    responses=problems(401, 403, 422),
+    responses=problems(400, 401, 403, 422),
     tags=["auth"],
     summary="Create a personal access token with an expiry and a subset of my grants",
 )

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from tally.api.contract import problems
 from tally.api.deps import IngestReadAccess, ServicesDep
 from tally.api.people_models import IngestCountOut
+from tally.services.problems import Problem
 
 router = APIRouter()
 
@@ -27,10 +28,17 @@ async def ingest_status(
     svc: ServicesDep,
     access: IngestReadAccess,
     site: Annotated[list[str] | None, Query(max_length=100)] = None,
-    since: Annotated[date | None, Query(description="first day (UTC), inclusive")] = None,
+    since: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="first day (UTC), inclusive: YYYY-MM-DD"),
+    ] = None,
 ) -> list[IngestCountOut]:
     fence = access.fence
     fence.check_requested("site", site or [])
+    try:
+        first = date.fromisoformat(since) if since else None
+    except ValueError as error:
+        raise Problem(422, "Invalid request", f"since: {since!r} is not a day (YYYY-MM-DD)") from error
 
     def work() -> list[IngestCountOut]:
         known = [s.name for s in svc.control.list_sites()]
@@ -45,7 +53,7 @@ async def ingest_status(
                 rejected=c.rejected,
             )
             for name in wanted
-            for c in svc.control.get_counts(name, since)
+            for c in svc.control.get_counts(name, first)
         ]
 
     return await run_in_threadpool(work)

@@ -106,7 +106,7 @@ async def list_people(svc: ServicesDep, access: PeopleAccess) -> list[PersonOut]
     "/people",
     status_code=201,
     response_model=PersonDetail,
-    responses=problems(401, 403, 409, 422),
+    responses=problems(400, 401, 403, 409, 422),
     summary="Add a person (with a password: a local account)",
 )
 async def add_person(
@@ -133,7 +133,7 @@ async def get_person(person_id: str, svc: ServicesDep, access: PeopleAccess) -> 
     "/people/{person_id}/identities",
     status_code=201,
     response_model=IdentityOut,
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problems(400, 401, 403, 404, 409, 422),
     summary="Link an identity (OIDC subject, X.509 DN, or a login at a site) for an interval",
 )
 async def link_identity(
@@ -158,7 +158,7 @@ async def link_identity(
 @people_routes.post(
     "/people/{person_id}/identities/{identity_id}/end",
     response_model=IdentityOut,
-    responses=problems(401, 403, 404, 422),
+    responses=problems(400, 401, 403, 404, 422),
     summary="End an identity link at an instant (the login passes to someone else after it)",
 )
 async def end_identity(
@@ -196,7 +196,7 @@ def _may_grant(access: Access, role: str, scope: str | None) -> bool:
     "/people/{person_id}/grants",
     status_code=201,
     response_model=GrantOut,
-    responses=problems(401, 403, 404, 422),
+    responses=problems(400, 401, 403, 404, 422),
     summary="Grant a role in a scope",
 )
 async def add_grant(
