@@ -30,7 +30,11 @@ async def ingest_status(
     site: Annotated[list[str] | None, Query(max_length=100)] = None,
     since: Annotated[
         str | None,
-        Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="first day (UTC), inclusive: YYYY-MM-DD"),
+        Query(
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            description="first day (UTC), inclusive: YYYY-MM-DD",
+            json_schema_extra={"format": "date"},
+        ),
     ] = None,
 ) -> list[IngestCountOut]:
     fence = access.fence
