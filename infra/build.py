@@ -57,6 +57,7 @@ LAYER_ROOTS: tuple[str, ...] = (
     "aws-lambda-powertools",
     "aws-xray-sdk",
     "swagger-ui-bundle-v2",  # /v1/docs serves Swagger UI from it (no CDN)
+    "argon2-cffi",  # local accounts' password hashes (tally.people.passwords)
 )
 #: The numeric layer: the invoice verifier's interval arithmetic (tally.reconcile). pyarrow does not
 #: require numpy, so no other function carries it.

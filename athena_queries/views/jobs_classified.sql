@@ -1,4 +1,4 @@
--- jobs_classified: jobs_normalised with the application and whether it is commercial software.
+-- jobs_classified: jobs_normalised (with its person, person_usage) with the application and whether it is commercial software.
 --
 -- A job's own application wins. Otherwise the registry's application rules decide: a rule matches
 -- when each criterion it sets matches (queue, project, job name LIKE its pattern); the lowest
@@ -45,8 +45,8 @@ named AS (
     n.exit_code, n.benchmark_type, n.benchmark_per_core, n.ingested_at, n.batch_id, n.dt,
     n.user_name, n.core_seconds, n.gpu_seconds, n.wait_seconds, n.hepscore23_per_core,
     n.hs06_per_core, n.normalisation_type, n.normalised_hepscore23_seconds,
-    n.normalised_hs06_seconds, n.normalised_core_seconds, n.normalised_cpu_seconds
-  FROM jobs_normalised AS n
+    n.normalised_hs06_seconds, n.normalised_core_seconds, n.normalised_cpu_seconds, n.person_id
+  FROM person_usage AS n
   LEFT JOIN matched AS m
     ON n.application IS NULL
     AND m.site = n.site

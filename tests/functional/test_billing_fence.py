@@ -113,7 +113,8 @@ def test_a_site_lists_only_its_own_accounts(deployment: Deployment) -> None:
     assert foreign.status_code == 403 and foreign.headers["content-type"] == PROBLEM
     assert unknown.status_code == 404
     assert refused_post.status_code == 403  # billing:read does not post
-    with deployment.client(key_b) as http:
+    reader_b = deployment.services.create_key("SITE-B", scopes=("billing:read",)).plain
+    with deployment.client(reader_b) as http:
         assert [p["provider"] for p in http.get("/v1/billing").json()] == ["azure"]
 
 

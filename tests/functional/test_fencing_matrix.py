@@ -140,8 +140,22 @@ REPORTS = frozenset({"reports:read"})
 REGISTRY_READ = frozenset({"registry:read", "registry:write"})
 REGISTRY_WRITE = frozenset({"registry:write"})
 BILLING_WRITE = frozenset({"billing:write"})
-BILLING_READ = frozenset({"billing:read", "billing:write"})
+BILLING_READ = frozenset({"billing:read"})  # a billing:write key posts bills and reads nothing
+INGEST = frozenset({"records:write", "reports:read"})
+#: Routes for people (tally.api.people): no key scope reaches them (tests/functional/test_people_matrix.py
+#: holds their roles x scopes matrix).
+PEOPLE_ONLY: frozenset[str] = frozenset()
 PUBLIC: frozenset[str] | None = None
+PASSWORD = "a long enough password"
+NOBODY = "p-000000000000"
+
+
+def _people_only(method: str, path: str, body: dict[str, object] | None = None) -> Case:
+    def call(h: httpx.Client, _w: World) -> httpx.Response:
+        return h.request(method, path, json=body)
+
+    return Case(PEOPLE_ONLY, call, call, 403, 403)
+
 
 ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/health"): Case(
@@ -286,6 +300,44 @@ ROUTES: dict[tuple[str, str], Case] = {
         204,
         404,
     ),
+    ("GET", "/v1/ingest/status"): Case(
+        INGEST,
+        lambda h, _w: h.get("/v1/ingest/status"),
+        lambda h, _w: h.get("/v1/ingest/status", params={"site": FOREIGN}),
+        200,
+        403,
+        own_rows=lambda r, _w: {c["site"] for c in r.json()} == {OWN},
+    ),
+    ("POST", "/v1/auth/login"): Case(
+        PUBLIC,
+        lambda h, _w: h.post("/v1/auth/login", json={"email": "ada@example.org", "password": PASSWORD}),
+        lambda h, w: h.post(
+            "/v1/auth/login", json={"email": f"x{next(w.counter)}@example.org", "password": "x"}
+        ),
+        200,
+        401,
+    ),
+    ("GET", "/v1/people"): _people_only("GET", "/v1/people"),
+    ("POST", "/v1/people"): _people_only("POST", "/v1/people", {"name": "N", "email": "n@example.org"}),
+    ("GET", "/v1/people/{person_id}"): _people_only("GET", f"/v1/people/{NOBODY}"),
+    ("POST", "/v1/people/{person_id}/identities"): _people_only(
+        "POST", f"/v1/people/{NOBODY}/identities", {"kind": "local", "namespace": OWN, "value": "u"}
+    ),
+    ("POST", "/v1/people/{person_id}/identities/{identity_id}/end"): _people_only(
+        "POST", f"/v1/people/{NOBODY}/identities/i-0/end", {"at": "2026-01-01T00:00:00Z"}
+    ),
+    ("POST", "/v1/people/{person_id}/grants"): _people_only(
+        "POST", f"/v1/people/{NOBODY}/grants", {"role": "site_manager", "scope": OWN}
+    ),
+    ("DELETE", "/v1/people/{person_id}/grants/{grant_id}"): _people_only(
+        "DELETE", f"/v1/people/{NOBODY}/grants/g-0"
+    ),
+    ("GET", "/v1/audit"): _people_only("GET", "/v1/audit"),
+    ("POST", "/v1/auth/logout"): _people_only("POST", "/v1/auth/logout"),
+    ("GET", "/v1/me"): _people_only("GET", "/v1/me"),
+    ("GET", "/v1/tokens"): _people_only("GET", "/v1/tokens"),
+    ("POST", "/v1/tokens"): _people_only("POST", "/v1/tokens", {"name": "t", "days": 1}),
+    ("DELETE", "/v1/tokens/{token_id}"): _people_only("DELETE", "/v1/tokens/0123456789abcdef"),
 }
 
 
@@ -316,6 +368,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     keys: dict[str, str | None] = {scope: svc.create_key(OWN, scopes=(scope,)).plain for scope in SCOPES}
     keys["default"] = svc.create_key(OWN).plain
     keys["anonymous"] = None
+    svc.people.add_person("Ada", "ada@example.org", "test", password=PASSWORD)
     foreign_key = svc.create_key(FOREIGN, scopes=("records:write", "registry:write", "billing:write")).plain
     with running_app(app) as url:
         world = World(url, svc, keys, {})

@@ -35,12 +35,13 @@ def test_a_billing_key_posts_bills_and_nothing_else(deployment: Deployment) -> N
         registry_list = http.get("/v1/registry/vo_mapping")
         sync = http.get("/v1/sync-state", params={"resource": "billing"})
         bills = http.get("/v1/billing")
-    for answer in (record, report, registry_add, registry_list, sync):
+    for answer in (record, report, registry_add, registry_list, sync, bills):
         assert answer.status_code == 403, answer.text
         assert answer.headers["content-type"] == PROBLEM
         assert "billing:write" in answer.json()["detail"]
     assert "records:write" in record.json()["detail"] and "reports:read" in report.json()["detail"]
-    assert bills.status_code == 200 and bills.json() == []
+    # Reads nothing, not even the bills it posts (issue 13): listing needs billing:read.
+    assert "billing:read" in bills.json()["detail"]
     assert rows(deployment.services.warehouse, "jobs") == []
     assert deployment.services.registry.list_entries("vo_mapping") == []
 
@@ -95,7 +96,7 @@ def test_keys_stored_before_scopes_read_with_the_defaults_or_as_billing_keys(dep
     with deployment.client(billing) as http:
         assert http.post("/v1/records/jobs", json=[job(2, resource="billing")]).status_code == 403
         assert http.get("/v1/registry/vo_mapping").status_code == 403
-        assert http.get("/v1/billing").status_code == 200
+        assert http.get("/v1/billing").status_code == 403  # a bills-only key reads nothing
     assert len(rows(deployment.services.warehouse, "jobs")) == 1
 
 

@@ -17,6 +17,7 @@ from tally.auth.oidc.config import OidcConfig
 from tally.compaction.settings import CompactionSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.kinds.settings import KindsSettings
+from tally.people.settings import PeopleSettings
 from tally.query.settings import AthenaSettings, QuerySettings
 from tally.services.reconcile_settings import ReconcileSettings
 
@@ -70,6 +71,8 @@ class Settings(BaseSettings):
     oidc: OidcConfig | None = None
     # Custom record kinds (tally.kinds): the Glue database their tables are published to on AWS.
     kinds: KindsSettings = KindsSettings()
+    # People: sessions, sign-in throttling, personal access tokens (TALLY_PEOPLE, JSON).
+    people: PeopleSettings = PeopleSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

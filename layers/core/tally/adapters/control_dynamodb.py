@@ -9,6 +9,7 @@ Items:
     pk=BATCH#<id>     sk=BATCH                   outcome (JSON), expires_at (TTL)
     pk=BILLACCT       sk=<provider>#<account>    provider, billing_account_id, owner, claimed_at
     pk=LOCK#<name>    sk=LOCK                    holder, lease_until (epoch seconds)
+    pk=PEOPLE#<collection>  sk=<id>              doc (JSON; tally.people.store); removed: no doc
 
 Keys stored before scopes existed have no `scopes` attribute and read as unscoped (see ApiKey).
 """
@@ -386,6 +387,56 @@ class DynamoControlStore:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
+
+    # -- people documents (tally.people.store) ------------------------------------------------------
+    # Deleting is an update that removes the document (the API's role may not delete items); the
+    # audit collection is written create-only and never updated or emptied.
+
+    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
+        item = {"pk": {"S": f"PEOPLE#{collection}"}, "sk": {"S": doc_id}, "doc": {"S": json.dumps(doc)}}
+        if collection == "audit" and not create_only:
+            raise ControlError("the audit log is append-only")
+        try:
+            if create_only:
+                self._db.put_item(
+                    TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(doc)"
+                )
+            else:
+                self._db.put_item(TableName=self._table, Item=item)
+        except ClientError as exc:
+            if create_only and _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PEOPLE#{collection}", doc_id)
+        if item is None or "doc" not in item:
+            return None
+        return {**json.loads(item["doc"]["S"]), "_id": doc_id}
+
+    def list_docs(self, collection: str) -> list[dict[str, Any]]:
+        return [
+            {**json.loads(i["doc"]["S"]), "_id": i["sk"]["S"]}
+            for i in self._query(f"PEOPLE#{collection}")
+            if "doc" in i
+        ]
+
+    def delete_doc(self, collection: str, doc_id: str) -> bool:
+        if collection == "audit":
+            raise ControlError("the audit log is append-only")
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"PEOPLE#{collection}"}, "sk": {"S": doc_id}},
+                UpdateExpression="REMOVE doc",
+                ConditionExpression="attribute_exists(doc)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
 
 def create_table(table: str, region: str, endpoint_url: str | None = None) -> None:

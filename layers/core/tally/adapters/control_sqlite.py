@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from tally.domain.control import (
     ApiKey,
@@ -41,6 +42,12 @@ CREATE TABLE IF NOT EXISTS billing_accounts (
     provider TEXT NOT NULL, billing_account_id TEXT NOT NULL, owner TEXT NOT NULL,
     claimed_at TEXT NOT NULL, PRIMARY KEY (provider, billing_account_id));
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS people_docs (
+    collection TEXT NOT NULL, doc_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, doc_id));
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON people_docs WHEN OLD.collection = 'audit'
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON people_docs WHEN OLD.collection = 'audit'
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 # Columns added after the first release: added in place to an older file (old rows read NULL).
 ADDED_COLUMNS = {"api_keys": {"scopes": "TEXT"}}
@@ -293,3 +300,40 @@ class SqliteControlStore:
     def release_lock(self, name: str, holder: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (name, holder))
+
+    # -- people documents (tally.people.store): JSON per (collection, id); audit rows are immutable
+
+    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
+        if collection == "audit" and not create_only:
+            raise ControlError("the audit log is append-only")
+        verb = "INSERT OR IGNORE" if create_only else "INSERT OR REPLACE"
+        with self._tx() as db:
+            cursor = db.execute(
+                f"{verb} INTO people_docs VALUES (?, ?, ?)", (collection, doc_id, json.dumps(doc))
+            )
+        return cursor.rowcount == 1
+
+    def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        row = (
+            self._conn()
+            .execute("SELECT doc FROM people_docs WHERE collection = ? AND doc_id = ?", (collection, doc_id))
+            .fetchone()
+        )
+        return None if row is None else {**json.loads(row["doc"]), "_id": doc_id}
+
+    def list_docs(self, collection: str) -> list[dict[str, Any]]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT doc_id, doc FROM people_docs WHERE collection = ? ORDER BY doc_id", (collection,)
+            )
+            .fetchall()
+        )
+        return [{**json.loads(r["doc"]), "_id": r["doc_id"]} for r in rows]
+
+    def delete_doc(self, collection: str, doc_id: str) -> bool:
+        with self._tx() as db:
+            cursor = db.execute(
+                "DELETE FROM people_docs WHERE collection = ? AND doc_id = ?", (collection, doc_id)
+            )
+        return cursor.rowcount == 1

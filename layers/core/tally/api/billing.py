@@ -2,8 +2,9 @@
 GET /v1/billing: the billing partitions the caller's site owns.
 
 Who may post: a key with the scope `billing:write` (`tally keys create --site <finance-site>
---scope billing:write`, or the legacy `--resource billing`); such a key can post bills and nothing
-else. Reading needs `billing:read` or `billing:write`. Other keys get 403.
+--scope billing:write`, or the legacy `--resource billing`), and people with the finance or admin
+role (their bills are the operator's). A billing key posts bills and reads nothing: listing needs a
+key with `billing:read`, or finance or admin. Others get 403 (tally.people.authz decides).
 
 The billing fence: a billing account (provider, billing account id) belongs to the site that first
 stored it (recorded in the control store). A delivery holding an account another site (or the
@@ -25,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from tally.adapters.billing_table import Manifest
 from tally.api.body import decompress, read_capped
 from tally.api.contract import billing_body, problems
-from tally.api.deps import BillingReader, BillingWriter, ServicesDep
+from tally.api.deps import BillingReadAccess, BillingWriteAccess, ServicesDep
 from tally.api.problems import Problem, bad_request, forbidden, not_found, unsupported
 from tally.services.billing import BillingStoreResult, PartitionOutcome
 
@@ -170,7 +171,7 @@ def file_name(query: str | None, disposition: str | None, media: str) -> str:
 async def post_billing(
     request: Request,
     svc: ServicesDep,
-    who: BillingWriter,
+    access: BillingWriteAccess,
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
     content_disposition: Annotated[str | None, Header()] = None,
     filename: Annotated[
@@ -208,11 +209,14 @@ async def post_billing(
         if v
     }
 
+    # A key's bills are its site's; finance's and admins' the operator's (tally.services.billing).
+    owner = None if access.fence.everything else next(iter(sorted(access.fence.sites())))
+
     def work() -> BillingResponse:
         if raw[:2] == b"\x1f\x8b":
             _check_inflated_size(raw, settings.max_decompressed_bytes)
         # A foreign account (403) or an unusable file (422) is answered by tally.api.problem_handlers.
-        result = svc.billing.import_files([(raw, name)], defaults=defaults, origin="api", site=who.site)
+        result = svc.billing.import_files([(raw, name)], defaults=defaults, origin="api", site=owner)
         return billing_response(result)
 
     return await run_in_threadpool(work)
@@ -222,17 +226,18 @@ async def post_billing(
     "/billing",
     response_model=list[StoredPartition],
     responses=problems(401, 403, 404, 422),
-    summary="The billing partitions the caller's site owns",
+    summary="The billing partitions the caller may read",
     description=(
         "One entry per (provider, billing account, billing period) stored for an account the key's "
-        "site owns. Filtering by `billing_account_id` (and `provider`) of an account another site "
-        "owns is refused with 403; of an account nobody stored, 404. Requires `billing:read` or "
-        "`billing:write`."
+        "site owns (finance and admins: every account). Filtering by `billing_account_id` (and "
+        "`provider`) of an account another site owns is refused with 403; of an account nobody "
+        "stored, 404. Requires a key with `billing:read` (a `billing:write` key posts bills and "
+        "reads nothing), or the finance or admin role."
     ),
 )
 def list_billing(
     svc: ServicesDep,
-    who: BillingReader,
+    access: BillingReadAccess,
     provider: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     billing_account_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     billing_period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
@@ -243,13 +248,17 @@ def list_billing(
         if (provider is None or a.provider == provider)
         and (billing_account_id is None or a.billing_account_id == billing_account_id)
     ]
-    own = {(a.provider, a.billing_account_id) for a in accounts if a.owner == who.site}
+    fence = access.fence
+    own = {
+        (a.provider, a.billing_account_id) for a in accounts if fence.everything or a.owner in fence.sites()
+    }
     if billing_account_id is not None:
         if not accounts:
             raise not_found(f"no billing account {billing_account_id!r} is stored")
         if not own:
             raise forbidden(
-                f"billing account {billing_account_id!r} belongs to another owner than site {who.site!r}"
+                f"billing account {billing_account_id!r} belongs to another owner than "
+                f"{', '.join(sorted(fence.sites()))}"
             )
     out = [
         _stored(m)

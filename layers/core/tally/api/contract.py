@@ -46,6 +46,7 @@ _WHY: dict[int, str] = {
     413: "Body (or what it decompresses to, or its record count) is over the limit.",
     415: "Content-Type or Content-Encoding not accepted.",
     422: "Well-formed but unusable: failed validation, empty batch, bad parameters.",
+    429: "Too many failed sign-ins for this account: wait for Retry-After seconds.",
     502: "The query engine failed.",
 }
 

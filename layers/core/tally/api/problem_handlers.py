@@ -38,6 +38,8 @@ def problem_response(
     headers = dict(headers or {})
     if problem.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="tally"'
+    if problem.status == 429 and "retry_after" in problem.extra:
+        headers["Retry-After"] = str(problem.extra["retry_after"])
     return JSONResponse(
         problem.as_dict(instance=request.url.path),
         status_code=problem.status,

@@ -1,4 +1,5 @@
-"""Registry CRUD under /v1/registry/{kind}: a site's key reads and edits only its site's entries."""
+"""Registry CRUD under /v1/registry/{kind}: a site's key reads and edits only its site's entries, a
+site manager those of their sites, an admin all (tally.people.authz decides)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,34 @@ from fastapi import APIRouter, Body, Response
 from pydantic import ValidationError
 
 from tally.api.contract import problems, registry_body
-from tally.api.deps import RegistryReader, RegistryWriter, ServicesDep
+from tally.api.deps import Access, RegistryReadAccess, RegistryWriteAccess, ServicesDep
 from tally.api.problems import Problem, forbidden, not_found
 from tally.registry.entries import ENTRY_TYPES, Entry, RegistryError, RegistryKind
-from tally.registry.store import RegistryBusyError, RegistryNotFoundError, RegistryUnknownSiteError
+from tally.registry.store import (
+    RegistryBusyError,
+    RegistryNotFoundError,
+    RegistryStore,
+    RegistryUnknownSiteError,
+)
 from tally.services.ingest import Principal
 
 router = APIRouter(tags=["registry"])
 
 
-def _entry(kind: RegistryKind, body: dict[str, Any], who: Principal) -> Entry:
-    site = body.get("site", who.site)
-    if site != who.site:
-        raise forbidden(f"this key belongs to site {who.site!r} and cannot edit entries of {site!r}")
+def _entry(kind: RegistryKind, body: dict[str, Any], access: Access) -> Entry:
+    sites = access.fence.sites()
+    default = next(iter(sites)) if len(sites) == 1 and not access.fence.everything else None
+    site = body.get("site", default)
+    if not isinstance(site, str) or not access.fence.allows_site(site):
+        if isinstance(access.who, Principal):
+            raise forbidden(
+                f"this key belongs to site {access.who.site!r} and cannot edit entries of {site!r}"
+            )
+        if site is None:
+            raise Problem(422, "Invalid registry entry", "name the entry's site")
+        raise forbidden(f"no grant of this caller reaches the registry of site {site!r}")
     data = {k: v for k, v in body.items() if k not in ("entry_id", "updated_at")}
-    data["site"] = who.site
+    data["site"] = site
     try:
         return ENTRY_TYPES[kind].model_validate(data)
     except ValidationError as error:
@@ -36,6 +50,14 @@ def _entry(kind: RegistryKind, body: dict[str, Any], who: Principal) -> Entry:
 
 def _dump(entry: Entry) -> dict[str, Any]:
     return entry.model_dump(mode="json")
+
+
+def _reachable(registry: RegistryStore, kind: RegistryKind, entry_id: str, access: Access) -> Entry:
+    """The entry, if the caller's fence reaches its site; else 404 (another site's ids are not told)."""
+    entry = registry.get(kind, entry_id)
+    if not access.fence.allows_site(entry.site):
+        raise RegistryNotFoundError(f"no {kind} entry {entry_id!r}")
+    return entry
 
 
 def _guard(error: RegistryError) -> Problem:
@@ -53,8 +75,8 @@ def _guard(error: RegistryError) -> Problem:
     responses=problems(401, 403, 422),
     summary="List the caller's site's registry entries",
 )
-def list_entries(kind: RegistryKind, svc: ServicesDep, who: RegistryReader) -> list[dict[str, Any]]:
-    return [_dump(e) for e in svc.registry.list_entries(kind, who.site)]
+def list_entries(kind: RegistryKind, svc: ServicesDep, access: RegistryReadAccess) -> list[dict[str, Any]]:
+    return [_dump(e) for e in svc.registry.list_entries(kind) if access.fence.allows_site(e.site)]
 
 
 @router.post(
@@ -65,9 +87,9 @@ def list_entries(kind: RegistryKind, svc: ServicesDep, who: RegistryReader) -> l
     summary="Add a registry entry for the caller's site",
 )
 def add_entry(
-    kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, who: RegistryWriter
+    kind: RegistryKind, body: Annotated[dict[str, Any], Body()], svc: ServicesDep, access: RegistryWriteAccess
 ) -> dict[str, Any]:
-    entry = _entry(kind, body, who)
+    entry = _entry(kind, body, access)
     try:
         return _dump(svc.registry.add(kind, entry))
     except RegistryError as error:
@@ -77,9 +99,11 @@ def add_entry(
 @router.get(
     "/v1/registry/{kind}/{entry_id}", responses=problems(401, 403, 404, 422), summary="One registry entry"
 )
-def get_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: RegistryReader) -> dict[str, Any]:
+def get_entry(
+    kind: RegistryKind, entry_id: str, svc: ServicesDep, access: RegistryReadAccess
+) -> dict[str, Any]:
     try:
-        return _dump(svc.registry.get(kind, entry_id, who.site))
+        return _dump(_reachable(svc.registry, kind, entry_id, access))
     except RegistryError as error:
         raise _guard(error) from error
 
@@ -95,11 +119,12 @@ def replace_entry(
     entry_id: str,
     body: Annotated[dict[str, Any], Body()],
     svc: ServicesDep,
-    who: RegistryWriter,
+    access: RegistryWriteAccess,
 ) -> dict[str, Any]:
-    entry = _entry(kind, body, who)
     try:
-        return _dump(svc.registry.replace(kind, entry_id, entry, who.site))
+        stored = _reachable(svc.registry, kind, entry_id, access)
+        entry = _entry(kind, {"site": stored.site, **body}, access)
+        return _dump(svc.registry.replace(kind, entry_id, entry, stored.site))
     except RegistryError as error:
         raise _guard(error) from error
 
@@ -110,9 +135,12 @@ def replace_entry(
     responses=problems(401, 403, 404, 422),
     summary="Delete a registry entry",
 )
-def delete_entry(kind: RegistryKind, entry_id: str, svc: ServicesDep, who: RegistryWriter) -> Response:
+def delete_entry(
+    kind: RegistryKind, entry_id: str, svc: ServicesDep, access: RegistryWriteAccess
+) -> Response:
     try:
-        svc.registry.delete(kind, entry_id, who.site)
+        stored = _reachable(svc.registry, kind, entry_id, access)
+        svc.registry.delete(kind, entry_id, stored.site)
     except RegistryError as error:
         raise _guard(error) from error
     return Response(status_code=204)

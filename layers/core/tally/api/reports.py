@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from tally.api.contract import problems
-from tally.api.deps import ReportsReader, ServicesDep
+from tally.api.deps import ServicesDep, UsageAccess
 from tally.api.problems import Problem, forbidden
 from tally.kinds.spec import IDENTIFIER
 from tally.kinds.tables import report_kind, table_def
+from tally.people.authz import Fence
 from tally.query.ddl import TableDef
 from tally.query.engine import QueryError
 from tally.reports.catalog import KINDS, Kind
@@ -46,6 +47,22 @@ def invalid(detail: str) -> Problem:
     return Problem(422, "Invalid report request", detail)
 
 
+def report_fence(
+    fence: Fence, kind: str, catalog: Kind, by_person: bool
+) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """The fence as (column, values) clauses of this report kind's base query (None: every row)."""
+    if fence.aggregated and by_person:
+        raise forbidden("finance reads usage in aggregate: a report by user needs another grant")
+    if fence.everything:
+        return None
+    columns = catalog.fence_columns
+    clauses = tuple((columns[d], values) for d, values in fence.clauses if d in columns)
+    if not clauses:
+        reach = ", ".join(d for d, _ in fence.clauses)
+        raise forbidden(f"no grant of this caller reaches {kind} usage (its grants reach rows by {reach})")
+    return clauses
+
+
 @router.get(
     "/v1/reports/{kind}",
     summary="Aggregate usage by any allow-listed dimensions; filter by dimension=value query parameters",
@@ -55,7 +72,7 @@ def get_report(
     kind: str,
     request: Request,
     svc: ServicesDep,
-    who: ReportsReader,
+    access: UsageAccess,
     date_from: Annotated[str, Query(alias="from", description="inclusive: YYYY-MM-DD or date-time, UTC")],
     date_to: Annotated[str, Query(alias="to", description="exclusive: YYYY-MM-DD or date-time, UTC")],
     group_by: Annotated[list[str] | None, Query(description="dimensions, comma-separated")] = None,
@@ -82,10 +99,8 @@ def get_report(
     for name, value in request.query_params.multi_items():
         if name not in RESERVED:
             filters.setdefault(name, []).append(value)
-    foreign = [s for s in filters.get("site", []) if s != who.site]
-    if foreign:
-        raise forbidden(f"this key belongs to site {who.site!r} and cannot read site {foreign[0]!r}")
-    filters["site"] = [who.site]
+    for dimension in ("site", "project", "vo", "user"):
+        access.fence.check_requested(dimension, filters.get(dimension, []))
     try:
         spec = make_spec(
             kind,
@@ -100,6 +115,10 @@ def get_report(
         )
     except ReportError as error:
         raise invalid(str(error)) from error
+    spec = replace(
+        spec,
+        fence=report_fence(access.fence, spec.kind, spec.catalog, "user" in [*spec.group_by, *spec.filters]),
+    )
     try:
         engine = svc.engine
         if custom is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from tally.api.problems import Problem
-from tally.cli import keys, serve, sites
+from tally.cli import keys, people, serve, sites
 from tally.cli.apel import app as apel_app
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
@@ -41,6 +41,7 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(apel_app, name="apel")
 app.add_typer(logs_app, name="logs")
 app.add_typer(kinds_app, name="kinds")
+app.add_typer(people.app, name="people")
 
 
 def main() -> None:

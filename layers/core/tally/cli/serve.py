@@ -41,6 +41,9 @@ def _load_with_progress(svc: Services, jobs: int, months: int) -> None:
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     err.print(f"demo keys (one per site) are in {demo_keys_path(svc)}")
+    err.print(
+        f"demo people (one per role, with passwords) are in {svc.settings.resolved_home / 'demo-people.json'}"
+    )
 
 
 def _url_host(host: str) -> str:

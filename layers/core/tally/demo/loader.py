@@ -21,6 +21,7 @@ from tally.demo.generator import (
     generate_vms,
     vm_month,
 )
+from tally.demo.people import create_demo_people
 from tally.demo.registry import seed_demo_registry
 from tally.domain.record_lines import RecordLines
 from tally.domain.records import MODELS, RecordKind
@@ -67,8 +68,9 @@ def load_demo(
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, str]:
-    """Create the demo sites with one key each, post the demo records, import the bills and
-    judge them, then compact the partitions; return site -> key.
+    """Create the demo sites with one key each and one person per role (tally.demo.people), post
+    the demo records, import the bills and judge them, then compact the partitions; return
+    site -> key.
 
     `progress(done, total)` is called after every batch and every compacted partition (the
     total grows by the partitions to compact once the records are in).
@@ -83,6 +85,8 @@ def load_demo(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(keys, indent=2) + "\n")
     path.chmod(0o600)
+
+    create_demo_people(svc)
 
     start, end = demo_window(now, months)
     seed_demo_registry(svc.registry, start, end)

@@ -110,6 +110,16 @@ class ControlStore(Protocol):
     def release_lock(self, name: str, holder: str) -> None:
         """Give the lease back (only if `holder` still has it)."""
 
+    # People documents (tally.people.store.Documents); the `audit` collection is append-only.
+    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
+        """Store the document; with `create_only`, only if there is none under that id (True if stored)."""
+
+    def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
+    def list_docs(self, collection: str) -> list[dict[str, Any]]:
+        """All documents of a collection, in id order, each with its id as `_id`."""
+
+    def delete_doc(self, collection: str, doc_id: str) -> bool: ...
+
 
 class BillingOwners(Protocol):
     """Where billing account owners are kept (the control store)."""

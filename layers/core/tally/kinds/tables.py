@@ -120,4 +120,6 @@ def report_kind(definition: KindDefinition) -> Kind:
         metrics=metrics,
         default_metrics=(RECORDS_METRIC,),
         boolean_dimensions=frozenset(n for n, t in kinds.items() if t == "boolean"),
+        # A custom kind's records carry their site only: project, VO and person grants reach none.
+        fence_columns={"site": "site"},
     )

@@ -47,6 +47,10 @@ def build_query(spec: ReportSpec) -> BuiltQuery:
             params += [v == "true" for v in values]
         else:
             params += list(values)
+    if spec.fence is not None:
+        alternatives = [f"{column} IN ({', '.join('?' for _ in values)})" for column, values in spec.fence]
+        where.append("(" + " OR ".join(alternatives) + ")" if alternatives else "1 = 0")
+        params += [v for _, values in spec.fence for v in values]
     rows = f"SELECT *\nFROM (\n{base}\n) AS report_base\nWHERE " + " AND ".join(where)
     if spec.limit is not None:
         sql = _top(spec, rows, expressions, metrics)

@@ -56,6 +56,11 @@ class Kind:
     unnormalised: str | None = None
     # The base query's text, for kinds defined at run time (custom kinds); else `base` names a file.
     base_sql: str | None = None
+    # The columns the authorisation fence (tally.people.authz) filters on, by fence dimension: a
+    # grant on a dimension a kind lacks (a person's own records in VM usage) reaches none of its rows.
+    fence_columns: dict[str, str] = field(
+        default_factory=lambda: {"site": "site", "project": "project", "vo": "vo"}
+    )
 
 
 def _hours(column: str, description: str) -> Metric:
@@ -130,6 +135,7 @@ JOBS = Kind(
         {"normalised_core_hours", "normalised_core_hours_hepscore23", "normalised_core_hours_hs06"}
     ),
     unnormalised="unnormalised_core_hours",
+    fence_columns={"site": "site", "project": "project", "vo": "vo", "user": "person_id"},
 )
 
 VMS = Kind(

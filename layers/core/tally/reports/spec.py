@@ -31,6 +31,9 @@ class ReportSpec:
     # Top-N: the first `limit` rows by order_by (time dimensions aside), the rest summed as OTHER.
     limit: int | None = None
     custom: Kind | None = None
+    # The caller's row filter (tally.people.authz): rows must match one (column, values) clause.
+    # None: no fence (the CLI, run by the operator). An empty tuple matches no row.
+    fence: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     @property
     def catalog(self) -> Kind:

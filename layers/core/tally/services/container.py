@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
     from tally.logs.service import LogImportService
+    from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
@@ -189,6 +190,14 @@ class Services:
         from tally.interop.apel.service import ApelService
 
         return ApelService(self.ingest, self.warehouse, self.settings.apel)
+
+    @cached_property
+    def people(self) -> PeopleService:
+        """People, identities, grants, sessions and tokens, kept in the control store."""
+        from tally.people.service import PeopleService
+        from tally.people.store import PeopleStore
+
+        return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
 
     # -- sites and keys -----------------------------------------------------------------------
 
