@@ -1,26 +1,25 @@
-"""Raw-log importer: a log landing under `logs/<site>/<source>/<resource>/` is parsed and ingested
-(tally.logs.landing). Needs TALLY_MODE=aws, TALLY_WAREHOUSE_URI, TALLY_CONTROL_TABLE."""
+"""Lambda entry point of the raw-log importer: a log landing under `logs/<site>/<source>/<resource>/`
+is parsed with the agent's parsers and ingested as the site's batches (tally.logs.landing).
+Configuration: TALLY_MODE=aws, TALLY_WAREHOUSE_URI, TALLY_CONTROL_TABLE and, only for tests,
+TALLY_S3_ENDPOINT_URL and TALLY_DYNAMODB_ENDPOINT_URL.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import boto3
-
 from tally.logs.landing import LogLandingError, import_landed, landed_logs
 from tally.observability import lambda_entry
 from tally.services.container import Services
-from tally.settings import Settings
+
+services = Services.from_env()  # once per sandbox: warm invocations reuse its clients
 
 
 def import_logs(event: Any, context: Any) -> dict[str, Any]:
-    settings = Settings()
-    svc = Services(settings)
-    s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
     results, failures = [], []
     for log in landed_logs(event):
         try:
-            results.append(import_landed(log, svc, s3))
+            results.append(import_landed(log, services, services.landing.client))
         except LogLandingError as exc:
             failures.append(str(exc))
     if failures:

@@ -17,7 +17,7 @@ import pytest
 
 from tally.auth.oidc import OidcClient, OidcConfig, OidcError, StdlibTransport
 from tally.auth.oidc.http import HttpError
-from tests.auth.conftest import Clock, Recorder, access_claims, config_for, forge
+from tests.auth.helpers import Clock, Recorder, access_claims, config_for, forge
 from tests.support.openid_provider import REDIRECT_URI, OpenIdProvider, new_signing_key
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from tally.auth.oidc import HttpResponse, OidcClient, OidcError, StdlibTransport
 from tally.serving.certificates import ensure_self_signed
-from tests.auth.conftest import (
+from tests.auth.helpers import (
     SCOPES,
     Clock,
     Recorder,

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tally.auth.oidc import OidcClient, OidcError
-from tests.auth.conftest import (
+from tests.auth.helpers import (
     Clock,
     Recorder,
     access_claims,

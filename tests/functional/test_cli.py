@@ -6,22 +6,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.cli import TALLY, tally
 from tests.support.records import job
 from tests.support.servers import free_port
-
-TALLY = str(Path(sys.executable).parent / "tally")
-
-
-def tally(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TALLY_HOME": str(home)}
-    return subprocess.run([TALLY, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_sites_and_keys_lifecycle(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from tally.services.container import Services
-from tests.functional.test_cli import tally
-from tests.functional.test_custom_kinds import ENERGY
+from tests.functional.kind_specs import ENERGY
+from tests.support.cli import tally
 from tests.support.deployments import local_settings
 from tests.support.paths import FIXTURES
 from tests.support.warehouse import rows

@@ -19,23 +19,10 @@ import pytest
 from tally.api.app import create_app
 from tally.kinds.settings import KindsSettings
 from tally.services.container import Services
+from tests.functional.kind_specs import ENERGY
 from tests.support.deployments import Deployment, aws_settings, local_settings
 from tests.support.servers import running_app
 from tests.support.warehouse import quarantined
-
-ENERGY: dict[str, Any] = {
-    "description": "Energy drawn by one rack over one hour",
-    "fields": [
-        {"name": "rack", "type": "string", "description": "Rack label", "required": True},
-        {"name": "hour_start", "type": "timestamp", "required": True},
-        {"name": "energy_kwh", "type": "number", "unit": "kWh"},
-        {"name": "peak_watts", "type": "integer", "unit": "W"},
-        {"name": "on_battery", "type": "boolean"},
-    ],
-    "identity": ["rack", "hour_start"],
-    "event_time": "hour_start",
-    "partition": "month",
-}
 
 
 def reading(rack: str, hour: int, kwh: float, site: str = "SITE-A", **extra: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import routing
 
 from tally.api.app import create_app
 from tally.demo.bills import generate_bills
@@ -27,6 +26,7 @@ from tally.services.container import Services
 from tests.support.deployments import local_settings
 from tests.support.paths import FIXTURES
 from tests.support.records import job
+from tests.support.routes import app_routes
 from tests.support.servers import running_app
 from tests.support.warehouse import rows
 
@@ -339,18 +339,6 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/tokens"): _people_only("POST", "/v1/tokens", {"name": "t", "days": 1}),
     ("DELETE", "/v1/tokens/{token_id}"): _people_only("DELETE", "/v1/tokens/0123456789abcdef"),
 }
-
-
-def app_routes() -> set[tuple[str, str]]:
-    app = create_app(local_settings(Path("/nonexistent-tally-home")))
-    out: set[tuple[str, str]] = set()
-    # Included routers are nested in app.routes; FastAPI's own iterator flattens them.
-    for route in routing.iter_route_contexts(app.routes):
-        assert route.path is not None, route
-        for method in route.methods or ():
-            if method not in ("HEAD", "OPTIONS"):
-                out.add((method, route.path))
-    return out
 
 
 def test_every_route_has_an_entry_in_the_matrix() -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import copy
 import gzip
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,25 +19,14 @@ import pytest
 from tally.logs.landing import FAILED_PREFIX, LogLandingError
 from tally.services.container import Services
 from tests.support.deployments import aws_settings
+from tests.support.lambdas import LambdaContext, load_function
 from tests.support.paths import FIXTURES, REPO
 from tests.support.warehouse import rows
 
-HANDLER = REPO / "functions" / "logs_importer" / "app.py"
 EVENT = REPO / "tests" / "events" / "eventbridge_s3_object_created_billing.json"
 SACCT = (FIXTURES / "batch" / "sacct_parsable2.txt").read_bytes()
 
 pytestmark = pytest.mark.aws
-
-
-class _Context:
-    function_name = "tally-logs-importer"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:tally-logs-importer"
-    aws_request_id = "6c1f4d2b-3a5e-4f7c-9b0d-1e2f3a4b5c6d"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 900_000
 
 
 @dataclass
@@ -59,7 +46,7 @@ class Env:
         return event
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.module.handler(event, _Context())
+        result: dict[str, Any] = self.module.handler(event, LambdaContext("tally-logs-importer"))
         return result
 
 
@@ -78,11 +65,7 @@ def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     landing = f"{settings.control_table}-landing"
     s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
-    spec = importlib.util.spec_from_file_location("logs_importer_app", HANDLER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = load_function("logs_importer")
     services = Services(settings)
     services.add_site("NORTH-HPC")
     yield Env(module, services, s3, landing)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tally.api.app import create_app
-from tests.functional.test_cli import TALLY
+from tests.support.cli import TALLY
 from tests.support.deployments import local_settings
 from tests.support.servers import running_app
 

@@ -24,9 +24,9 @@ from tally.demo.bills import generate_bills
 from tally.people.model import Person, PersonPrincipal
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
-from tests.functional.test_fencing_matrix import app_routes
 from tests.support.deployments import local_settings
 from tests.support.records import job
+from tests.support.routes import app_routes
 from tests.support.servers import running_app
 
 A, B = "SITE-A", "SITE-B"
@@ -48,6 +48,17 @@ JOBS = [
     (B, "dave", None, "cms", "p3"),
     (B, "carol", DN, "cms", "p3"),  # Carol's DN at B too: the same person
 ]
+
+#: A one-record APEL sync message of a site, and a custom kind's definition.
+APEL_SYNC = (
+    "APEL-sync-message: v0.1\nSite: {site}\nSubmitHost: ce.example.org\n"
+    "NumberOfJobs: 1\nMonth: 3\nYear: 2026\n%%\n"
+)
+KIND = {
+    "fields": [{"name": "rack", "type": "string", "required": True}, {"name": "at", "type": "timestamp"}],
+    "identity": ["rack", "at"],
+    "event_time": "at",
+}
 
 
 @dataclass
@@ -233,6 +244,37 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/records/{kind}"): Case(
         lambda h, w, _r: h.post("/v1/records/jobs", json=[job(500 + w.n(), site=A)]),
         lambda h, w, _r: h.post("/v1/records/jobs", json=[job(500 + w.n(), site=B)]),
+        every(403, 403),
+    ),
+    ("POST", "/v1/apel"): Case(
+        lambda h, _w, _r: h.post("/v1/apel", content=APEL_SYNC.format(site=A)),
+        lambda h, _w, _r: h.post("/v1/apel", content=APEL_SYNC.format(site=B)),
+        every(403, 403),
+    ),
+    ("POST", "/v1/logs/{source}"): Case(
+        lambda h, _w, _r: h.post("/v1/logs/slurm", params={"resource": "cluster1"}, content=b"1|x\n"),
+        lambda h, _w, _r: h.post(
+            "/v1/logs/slurm", params={"resource": "cluster1", "site": B}, content=b"1|x\n"
+        ),
+        every(403, 403),
+    ),
+    # Custom kinds: defined and posted to by site keys (people's grants do not reach them yet).
+    ("PUT", "/v1/kinds/{name}"): Case(
+        lambda h, w, _r: h.put(f"/v1/kinds/k{w.n()}", json=KIND),
+        lambda h, w, _r: h.put(f"/v1/kinds/k{w.n()}", json={**KIND, "description": "another"}),
+        every(403, 403),
+    ),
+    ("GET", "/v1/kinds"): Case(
+        lambda h, _w, _r: h.get("/v1/kinds"), lambda h, _w, _r: h.get("/v1/kinds"), every(403, 403)
+    ),
+    ("GET", "/v1/kinds/{name}"): Case(
+        lambda h, _w, _r: h.get("/v1/kinds/readings"),
+        lambda h, _w, _r: h.get("/v1/kinds/other"),
+        every(403, 403),
+    ),
+    ("POST", "/v1/records/custom/{name}"): Case(
+        lambda h, _w, _r: h.post("/v1/records/custom/readings", json=[{"site": A}]),
+        lambda h, _w, _r: h.post("/v1/records/custom/readings", json=[{"site": B}]),
         every(403, 403),
     ),
     ("GET", "/v1/sync-state"): Case(

@@ -1,5 +1,5 @@
-"""The custom kinds' settings section (`Settings.kinds`; from the environment as JSON in
-`TALLY_KINDS`, e.g. `{"glue_database": "tally"}`)."""
+"""The custom kinds' settings section (`Settings.kinds`; from the environment as
+`TALLY_KINDS_GLUE_DATABASE=tally`, or as JSON in `TALLY_KINDS`)."""
 
 from __future__ import annotations
 
