@@ -66,6 +66,10 @@ UNFIT_CHECKS: dict[str, tuple[str, str]] = {
         "positive_data_acceptance",
         "the body is a binary export file: random bytes are not a bill, answered 422",
     ),
+    "POST /v1/apel": (
+        "positive_data_acceptance",
+        "the body is an APEL message: random or empty text is not one (no header, no records), answered 422",
+    ),
     "POST /v1/logs/{source}": (
         "positive_data_acceptance",
         "the body is a raw batch log: random text is not one (422, nothing recognised), and a key "

@@ -175,4 +175,6 @@ def test_body_deadline_counts_only_waiting_for_the_client(tmp_path: Path) -> Non
         request = f"POST /slow-reader HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         with open_stalled(port, request + body) as slow:
             answer, _ = read_until_closed(slow, 5)
+        # The answer is whole; whether keep-alive has closed the connection by then is beside the point.
+        answer = answer.removesuffix(b"<still open>")
         assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"bytes":1000}')

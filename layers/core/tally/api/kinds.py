@@ -27,7 +27,10 @@ KindName = Annotated[
 
 
 def _records_body() -> dict[str, Any]:
-    records = {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["site", "resource"]}}
+    # A custom kind's record is flat: each field a string, number, boolean or null (a time is a string).
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    record = {"type": "object", "required": ["site", "resource"], "additionalProperties": scalar}
+    records = {"type": "array", "minItems": 1, "items": record}
     return {
         "requestBody": {
             "required": True,
