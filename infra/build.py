@@ -10,10 +10,11 @@
 
 Three layers: `core` (the tally package, its SQL and what every function imports), `numeric`
 (numpy, which only the invoice verifier's interval arithmetic needs), so the API, compaction and
-the importers load without 47 MB of numpy, and `auth` (joserfc and cryptography: the API verifies
-the identity provider's tokens; 18 MB no other function loads). A layer's third-party packages are
-installed by pip for the Lambda platform (`--platform manylinux..._aarch64 --python-version 3.12
---only-binary=:all:`), so any Python 3 with pip on any OS can build it. Every version is pinned in
+the importers load without 47 MB of numpy, and `auth` (joserfc, cryptography and argon2: the API
+verifies the identity provider's tokens and local passwords; 18 MB no other function loads). A
+layer's third-party packages are installed by pip for the Lambda platform (`--platform
+manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`), so any Python 3 with pip on any
+OS can build it. Every version is pinned in
 `layers/<name>/requirements.txt`, generated from the project's `constraints.txt` (a test checks
 they agree) and installed with `--no-deps`, so each layer holds exactly its locked set.
 """
@@ -57,13 +58,13 @@ LAYER_ROOTS: tuple[str, ...] = (
     "aws-lambda-powertools",
     "aws-xray-sdk",
     "swagger-ui-bundle-v2",  # /v1/docs serves Swagger UI from it (no CDN)
-    "argon2-cffi",  # local accounts' password hashes (tally.people.passwords)
 )
 #: The numeric layer: the invoice verifier's interval arithmetic (tally.reconcile). pyarrow does not
 #: require numpy, so no other function carries it.
 NUMERIC_ROOTS: tuple[str, ...] = ("numpy",)
-#: The auth layer: the API function verifies the identity provider's JWTs (tally.auth.oidc).
-AUTH_ROOTS: tuple[str, ...] = ("joserfc",)
+#: The auth layer, the API function's alone: it verifies the identity provider's JWTs
+#: (tally.auth.oidc) and local accounts' argon2 password hashes (tally.people.passwords).
+AUTH_ROOTS: tuple[str, ...] = ("joserfc", "argon2-cffi")
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}

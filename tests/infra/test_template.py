@@ -622,8 +622,14 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
         "cryptography",
     }
     assert [line.split("==")[0] for line in build.lock("numeric")] == ["numpy"]
-    # cffi (and pycparser) are the core layer's since argon2's bindings need them there.
-    assert [line.split("==")[0] for line in build.lock("auth")] == ["cryptography", "joserfc"]
+    assert [line.split("==")[0] for line in build.lock("auth")] == [
+        "argon2-cffi",
+        "argon2-cffi-bindings",
+        "cffi",
+        "cryptography",
+        "joserfc",
+        "pycparser",
+    ]
 
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
