@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import schemathesis
+from hypothesis.internal import lambda_sources
 from schemathesis import Case as AnyCase
 from schemathesis import HookContext, Response
 from schemathesis.core.failures import Failure
@@ -30,6 +31,21 @@ from schemathesis.transport import SerializationContext
 from tally.api.body import NDJSON_TYPES
 
 Case = AnyCase[Any]
+
+# hypothesis describes lambdas by parsing their source with ast.parse, which CPython 3.11.7 can fail
+# deep in a recursive draw ("SystemError: AST constructor recursion depth mismatch"): the description
+# only labels a strategy, so the run goes on with a plain label instead of ending in that error.
+_describe: Callable[[Any], str] = lambda_sources.lambda_description
+
+
+def _lambda_description(f: Any) -> str:
+    try:
+        return _describe(f)
+    except SystemError:
+        return "lambda"
+
+
+lambda_sources.lambda_description = _lambda_description
 
 
 @schemathesis.serializer(*NDJSON_TYPES)

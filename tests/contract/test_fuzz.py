@@ -50,9 +50,10 @@ UNFIT_CHECKS: dict[str, tuple[str, str]] = {
         "are quarantined), by design; only a body unusable as a whole is refused",
     ),
     "GET /v1/reports/{kind}": (
-        "positive_data_acceptance",
+        "positive_data_acceptance,negative_data_rejection",
         "group_by and metrics names depend on {kind}, and from must precede to: rules between "
-        "parameters that the schema cannot state, answered 422",
+        "parameters that the schema cannot state, answered 422; an empty group_by or metrics value "
+        "(an empty form field) is read as none given, and a time in to as its day",
     ),
     "POST /v1/registry/{kind}": (
         "positive_data_acceptance",
