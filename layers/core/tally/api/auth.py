@@ -18,10 +18,22 @@ from tally.api.contract import problems
 from tally.api.deps import SESSION_COOKIE, PersonDep, ServicesDep
 from tally.api.people_models import GrantOut, LoginIn, LoginOut, Me, NewToken, PersonOut, TokenIn, TokenOut
 from tally.api.problems import Problem, forbidden, unauthorized
-from tally.people.model import PeopleError
+from tally.people.model import PeopleError, Session
 from tally.people.service import LoginThrottledError
 
 router = APIRouter()
+
+
+def set_session_cookie(response: Response, session: Session, cookie: str) -> None:
+    """The session cookie, however the person signed in (password or provider)."""
+    max_age = int((session.expires_at - datetime.now(UTC)).total_seconds())
+    response.set_cookie(
+        SESSION_COOKIE, cookie, max_age=max_age, path="/v1", secure=True, httponly=True, samesite="strict"
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/v1", secure=True, httponly=True, samesite="strict")
 
 
 @router.post(
@@ -38,10 +50,7 @@ async def login(body: Annotated[LoginIn, Body()], svc: ServicesDep, response: Re
         raise Problem(429, "Too many requests", str(error), retry_after=error.retry_after) from error
     except PeopleError as error:
         raise unauthorized(str(error)) from error
-    max_age = int((session.expires_at - datetime.now(UTC)).total_seconds())
-    response.set_cookie(
-        SESSION_COOKIE, cookie, max_age=max_age, path="/v1", secure=True, httponly=True, samesite="strict"
-    )
+    set_session_cookie(response, session, cookie)
     return LoginOut(person_id=session.person_id, csrf_token=session.csrf_token, expires_at=session.expires_at)
 
 
@@ -57,7 +66,7 @@ async def logout(who: PersonDep, svc: ServicesDep) -> Response:
         raise forbidden("signing out ends a browser session: revoke a token with DELETE /v1/tokens/{id}")
     svc.people.logout(who.session)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/v1", secure=True, httponly=True, samesite="strict")
+    clear_session_cookie(response)
     return response
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pyarrow as pa
 
@@ -281,6 +282,12 @@ class PeopleService:
             self.store.set_login_failures(name, [*recent, now.timestamp()])
             raise PeopleError("the email or the password is not right")
         self.store.set_login_failures(name, [])
+        return self.open_session(person_id, "password", now)
+
+    def open_session(self, person_id: str, method: str, now: datetime | None = None) -> tuple[Session, str]:
+        """A new browser session for a person who proved who they are by `method` (a password,
+        or a provider's sign-in), and its cookie value."""
+        now = now or datetime.now(UTC)
         session_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
         session = Session(
             session_id,
@@ -291,7 +298,7 @@ class PeopleService:
             now + timedelta(hours=self.settings.session_hours),
         )
         self.store.put_session(session)
-        self.audit(f"person:{person_id}", "session.start", person_id, session_id=session_id)
+        self.audit(f"person:{person_id}", "session.start", person_id, session_id=session_id, method=method)
         return session, f"{session_id}.{secret}"
 
     def session_principal(self, cookie: str, now: datetime | None = None) -> PersonPrincipal | None:
@@ -319,8 +326,11 @@ class PeopleService:
             f"person:{session.person_id}", "session.end", session.person_id, session_id=session.session_id
         )
 
-    def principal_of(self, person: Person, via: str = "oidc") -> PersonPrincipal:
-        return PersonPrincipal(person, tuple(self.store.list_grants(person.person_id)), "oidc")
+    def principal_of(
+        self, person: Person, via: Literal["session", "token", "oidc"] = "oidc"
+    ) -> PersonPrincipal:
+        """A person with all their grants (a provider's access token carries no subset)."""
+        return PersonPrincipal(person, tuple(self.store.list_grants(person.person_id)), via)
 
     # -- personal access tokens ---------------------------------------------------------------------
     def create_token(
