@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tally.auth.oidc.config import OidcConfig
+from tally.auth.sso_settings import SsoSettings
 from tally.compaction.settings import CompactionSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.kinds.settings import KindsSettings
@@ -69,6 +70,8 @@ class Settings(BaseSettings):
     # Single sign-on with an OpenID provider, as JSON: TALLY_OIDC='{"issuer": "https://...",
     # "client_id": "...", "redirect_uri": "https://.../v1/auth/oidc/callback"}'. None: no provider.
     oidc: OidcConfig | None = None
+    # What happens around that sign-in (unlinked subjects, logout): TALLY_SSO, JSON.
+    sso: SsoSettings = SsoSettings()
     # Custom record kinds (tally.kinds): the Glue database their tables are published to on AWS.
     kinds: KindsSettings = KindsSettings()
     # People: sessions, sign-in throttling, personal access tokens (TALLY_PEOPLE, JSON).
