@@ -38,6 +38,7 @@ from tally.settings import Settings
 if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
+    from tally.auth.sso import SsoService
     from tally.compaction.compactor import Compactor
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
@@ -198,6 +199,15 @@ class Services:
         from tally.people.store import PeopleStore
 
         return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
+
+    @cached_property
+    def sso(self) -> SsoService | None:
+        """Single sign-on with the configured OpenID provider, or None when there is none."""
+        if self.settings.oidc is None:
+            return None
+        from tally.auth.sso import SsoService
+
+        return SsoService(self.settings.oidc, self.settings.sso, self.people, self.control)
 
     # -- sites and keys -----------------------------------------------------------------------
 
