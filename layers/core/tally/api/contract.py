@@ -47,7 +47,7 @@ _WHY: dict[int, str] = {
     415: "Content-Type or Content-Encoding not accepted.",
     422: "Well-formed but unusable: failed validation, empty batch, bad parameters.",
     429: "Too many failed sign-ins for this account: wait for Retry-After seconds.",
-    502: "The query engine failed.",
+    502: "The query engine or the OpenID provider failed.",
 }
 
 

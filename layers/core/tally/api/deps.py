@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Cookie, Depends, Header, Request
 
 from tally.api.problems import forbidden, unauthorized
+from tally.auth.sso import SsoError, looks_like_jwt
 from tally.domain.control import (
     BILLING_READ,
     BILLING_WRITE,
@@ -43,7 +44,8 @@ def caller(
     session: Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)] = None,
     csrf: Annotated[str | None, Header(alias=CSRF_HEADER, include_in_schema=False)] = None,
 ) -> Caller:
-    """Who is calling: a bearer credential (site key, personal access token) or a session cookie.
+    """Who is calling: a bearer credential (site key, personal access token, the OpenID
+    provider's access token) or a session cookie.
     A cookie is sent by the browser on its own, so a request that changes anything must also carry
     the session's CSRF token in X-CSRF-Token (a cross-site page cannot read it)."""
     if authorization is not None or session is None:
@@ -54,6 +56,8 @@ def caller(
             if person is None:
                 raise unauthorized("the personal access token is not valid, has expired or was revoked")
             return person
+        if scheme.lower() == "bearer" and looks_like_jwt(token):
+            return _provider_principal(svc, token)
         return svc.authenticate(authorization)
     person = svc.people.session_principal(session)
     if person is None or person.session is None:
@@ -63,6 +67,19 @@ def caller(
     ):
         raise forbidden(f"a signed-in browser's {request.method} needs the session's {CSRF_HEADER} header")
     return person
+
+
+def _provider_principal(svc: Services, token: str) -> PersonPrincipal:
+    """A provider's access token: its linked person (401 refused token, 403 unlinked identity)."""
+    sso = svc.sso
+    if sso is None:
+        raise unauthorized("this Tally has no single sign-on provider: send a site key or a personal token")
+    try:
+        return sso.bearer_principal(token)
+    except SsoError as error:
+        if error.status == 403:
+            raise forbidden(str(error)) from None
+        raise unauthorized(str(error)) from None
 
 
 def principal(who: Annotated[Caller, Depends(caller)]) -> Principal:
