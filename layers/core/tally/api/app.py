@@ -15,6 +15,7 @@ from tally.api.models import Health
 from tally.api.people import router as people_router
 from tally.api.registry import router as registry_router
 from tally.api.reports import router as reports_router
+from tally.api.sso import router as sso_router
 from tally.observability import install as install_observability
 from tally.services.container import Services
 from tally.settings import Settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(logs_router, dependencies=keyed)
     app.include_router(kinds_router, dependencies=keyed)
     app.include_router(people_router, dependencies=keyed)
+    app.include_router(sso_router)  # public: the sign-in itself (logout checks the session)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 
