@@ -338,6 +338,30 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/tokens"): _people_only("GET", "/v1/tokens"),
     ("POST", "/v1/tokens"): _people_only("POST", "/v1/tokens", {"name": "t", "days": 1}),
     ("DELETE", "/v1/tokens/{token_id}"): _people_only("DELETE", "/v1/tokens/0123456789abcdef"),
+    # Single sign-on: public; this world has no provider (tests/auth/test_sso_api.py has one).
+    ("GET", "/v1/auth/config"): Case(
+        PUBLIC,
+        lambda h, _w: h.get("/v1/auth/config"),
+        lambda h, _w: h.get("/v1/auth/config"),
+        200,
+        200,
+        own_rows=lambda r, _w: r.json()["methods"] == ["password"] and r.json()["oidc"] is None,
+    ),
+    ("GET", "/v1/auth/oidc/login"): Case(
+        PUBLIC,
+        lambda h, _w: h.get("/v1/auth/oidc/login"),
+        lambda h, _w: h.get("/v1/auth/oidc/login", params={"return_to": "/portal"}),
+        404,
+        404,
+    ),
+    ("GET", "/v1/auth/oidc/callback"): Case(
+        PUBLIC,
+        lambda h, _w: h.get("/v1/auth/oidc/callback", params={"code": "c", "state": "s"}),
+        lambda h, _w: h.get("/v1/auth/oidc/callback", params={"error": "access_denied"}),
+        404,
+        404,
+    ),
+    ("POST", "/v1/auth/oidc/logout"): _people_only("POST", "/v1/auth/oidc/logout"),
 }
 
 

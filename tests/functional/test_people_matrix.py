@@ -450,6 +450,31 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda h, w, role: h.delete(f"/v1/tokens/{token_of_other(w, role)}"),
         every(204, 404),
     ),
+    # Single sign-on: public sign-in steps, the same for everyone; this world has no provider
+    # (tests/auth/test_sso_api.py signs in through one). Ending the session needs a session.
+    ("GET", "/v1/auth/config"): Case(
+        lambda h, _w, _r: h.get("/v1/auth/config"),
+        lambda h, _w, _r: h.get("/v1/auth/config"),
+        every(200, 200),
+        own_rows=lambda r, _w, _role: (
+            r.json() == {"methods": ["password"], "oidc": None, "session_hours": 8.0}
+        ),
+    ),
+    ("GET", "/v1/auth/oidc/login"): Case(
+        lambda h, _w, _r: h.get("/v1/auth/oidc/login"),
+        lambda h, _w, _r: h.get("/v1/auth/oidc/login", params={"return_to": "https://elsewhere.example/"}),
+        every(404, 404),
+    ),
+    ("GET", "/v1/auth/oidc/callback"): Case(
+        lambda h, _w, _r: h.get("/v1/auth/oidc/callback", params={"code": "c", "state": "s"}),
+        lambda h, _w, _r: h.get("/v1/auth/oidc/callback", params={"state": "s", "error": "access_denied"}),
+        every(404, 404),
+    ),
+    ("POST", "/v1/auth/oidc/logout"): Case(
+        lambda h, _w, _r: h.post("/v1/auth/oidc/logout"),
+        lambda h, _w, _r: h.post("/v1/auth/oidc/logout"),
+        every(403, 403),  # a token is not a session, as for /v1/auth/logout
+    ),
 }
 PASSWORD = "a long enough password"
 
