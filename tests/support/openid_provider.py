@@ -65,11 +65,11 @@ class TestClient:
     access_token_ttl: int
     secret: str | None = None
 
-    def registration(self) -> dict[str, Any]:
+    def registration(self, redirects: tuple[str, ...] = (), logouts: tuple[str, ...] = ()) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "client_id": self.client_id,
-            "redirect_uris": [REDIRECT_URI],
-            "post_logout_redirect_uris": [POST_LOGOUT_URI],
+            "redirect_uris": [REDIRECT_URI, *redirects],
+            "post_logout_redirect_uris": [POST_LOGOUT_URI, *logouts],
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
         }
@@ -172,6 +172,9 @@ class OpenIdProvider:
     tls: tuple[Path, Path] | None = None
     process: subprocess.Popen[str] | None = None
     starts: int = 0
+    #: More redirect and post-logout URIs the clients may use (a Tally server's own callback).
+    redirects: tuple[str, ...] = ()
+    logouts: tuple[str, ...] = ()
 
     @property
     def issuer(self) -> str:
@@ -182,7 +185,7 @@ class OpenIdProvider:
             "issuer": self.issuer,
             "port": self.port,
             "jwks": {"keys": [key.as_dict(private=True) for key in self.keys]},
-            "clients": [client.registration() for client in CLIENTS],
+            "clients": [client.registration(self.redirects, self.logouts) for client in CLIENTS],
             "resources": {
                 c.client_id: {
                     "resource": c.resource,
@@ -244,13 +247,20 @@ class OpenIdProvider:
 
 @contextmanager
 def running_provider(
-    work: Path, node: Path | None = None, *, tls: tuple[Path, Path] | None = None
+    work: Path,
+    node: Path | None = None,
+    *,
+    tls: tuple[Path, Path] | None = None,
+    redirects: tuple[str, ...] = (),
+    logouts: tuple[str, ...] = (),
 ) -> Iterator[OpenIdProvider]:
     node = node or find_node()
     if node is None:
         raise RuntimeError("node not found")
     work.mkdir(parents=True, exist_ok=True)
-    provider = OpenIdProvider(node, installed_provider(node), work, tls=tls)
+    provider = OpenIdProvider(
+        node, installed_provider(node), work, tls=tls, redirects=redirects, logouts=logouts
+    )
     provider.start()
     try:
         yield provider

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,10 +21,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(app: FastAPI) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yield its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+def running_app(
+    app: FastAPI, *, port: int | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[str]:
+    """Serve `app` with uvicorn on a loopback port (free, unless given); yield its base URL.
+    With `tls` (certificate, key) it serves https, so a client's jar sends Secure cookies."""
+    port = port or free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -33,7 +45,7 @@ def running_app(app: FastAPI) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
