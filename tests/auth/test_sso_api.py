@@ -379,13 +379,18 @@ def test_config_says_which_sign_in_methods_exist(tally: Tally, op: OpenIdProvide
 
 
 def test_an_unreachable_provider_is_a_502_not_a_crash(serve: Serve) -> None:
-    gone = free_port()
-    with (
-        serve(oidc={"issuer": f"http://127.0.0.1:{gone}", "http_timeout_seconds": 2}) as tally,
-        tally.api() as h,
-    ):
-        answer = h.get("/v1/auth/oidc/login")
-    assert answer.status_code == 502 and answer.headers["content-type"] == "application/problem+json"
+    gone = f"http://127.0.0.1:{free_port()}"
+    token = forge(new_signing_key(), access_claims(gone))
+    with serve(oidc={"issuer": gone, "http_timeout_seconds": 2}) as tally:
+        with tally.api() as browser:
+            login = browser.get("/v1/auth/oidc/login")
+        with tally.api(token) as script:
+            bearer = script.get("/v1/me")
+    for answer in (login, bearer):
+        assert answer.status_code == 502 and answer.headers["content-type"] == "application/problem+json"
+        assert (
+            "OpenID provider" in answer.json()["detail"] and "Connection refused" in answer.json()["detail"]
+        )
 
 
 # -- access tokens ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Cookie, Depends, Header, Request
 
-from tally.api.problems import forbidden, unauthorized
+from tally.api.problems import Problem, forbidden, unauthorized
 from tally.auth.sso import SsoError, looks_like_jwt
 from tally.domain.control import (
     BILLING_READ,
@@ -79,6 +79,8 @@ def _provider_principal(svc: Services, token: str) -> PersonPrincipal:
     except SsoError as error:
         if error.status == 403:
             raise forbidden(str(error)) from None
+        if error.status == 502:
+            raise Problem(502, "Provider unavailable", str(error)) from None
         raise unauthorized(str(error)) from None
 
 

@@ -66,6 +66,8 @@ def _problem(error: SsoError) -> Problem:
         return Problem(400, "Sign-in refused", str(error))
     if error.status == 403:
         return forbidden(str(error))
+    if error.status == 502:
+        return Problem(502, "Provider unavailable", str(error))
     return unauthorized(str(error))
 
 
@@ -88,7 +90,7 @@ async def auth_config(svc: ServicesDep) -> AuthConfig:
     "/oidc/login",
     status_code=302,
     response_class=RedirectResponse,
-    responses={302: {"description": "To the provider's sign-in page."}, **problems(400, 404, 502)},
+    responses={302: {"description": "To the provider's sign-in page."}, **problems(400, 404, 422, 502)},
     summary="Sign in at the OpenID provider; back at `return_to` (a path of this site) afterwards",
 )
 async def oidc_login(
@@ -122,7 +124,7 @@ async def oidc_login(
     "/oidc/callback",
     status_code=303,
     response_class=RedirectResponse,
-    responses={303: {"description": "Signed in: to return_to."}, **problems(400, 401, 403, 404)},
+    responses={303: {"description": "Signed in: to return_to."}, **problems(400, 401, 403, 404, 502)},
     summary="Where the provider sends the browser back: sets the session cookie",
 )
 async def oidc_callback(request: Request, svc: ServicesDep) -> Response:

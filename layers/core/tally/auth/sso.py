@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 #: Control-store collections: the cookie-sealing key, and the states of finished sign-ins.
 KEYS, USED_STATES = "sso_keys", "sso_used_states"
 _ERROR_LABEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-Status = Literal[400, 401, 403]
+Status = Literal[400, 401, 403, 502]
+#: Refusals that are the provider's outage, not the token's fault.
+PROVIDER_DOWN = frozenset({"discovery_failed", "insecure_endpoint"})
 
 
 class SsoError(Exception):
     """A refused sign-in or token: `status` (400 a broken or replayed sign-in, 401 the provider's
-    answer or token failed its checks, 403 a valid identity Tally does not let in) and a message
-    that holds no secret."""
+    answer or token failed its checks, 403 a valid identity Tally does not let in, 502 the
+    provider cannot be reached) and a message that holds no secret."""
 
     def __init__(self, status: Status, message: str) -> None:
         super().__init__(message)
@@ -115,7 +117,8 @@ class SsoService:
                 code=params.get("code") or "", state=state, expected=expected, iss=params.get("iss")
             )
         except OidcError as exc:
-            raise SsoError(401, f"the sign-in failed: {exc.reason} ({exc.detail})") from None
+            status: Status = 502 if exc.reason in PROVIDER_DOWN else 401
+            raise SsoError(status, f"the sign-in failed: {exc.reason} ({exc.detail})") from None
         person = self.person_of(tokens.claims)
         session, value = self.people.open_session(person.person_id, f"oidc:{self.config.issuer}", now)
         return session, value, pending.return_to
@@ -148,6 +151,8 @@ class SsoService:
         try:
             claims = self.client.verify_access_token(token)
         except OidcError as exc:
+            if exc.reason in PROVIDER_DOWN:  # not the token's fault: say so, not "sign in again"
+                raise SsoError(502, f"the OpenID provider's keys cannot be fetched: {exc.detail}") from None
             raise SsoError(401, f"the access token is refused: {exc.reason} ({exc.detail})") from None
         return self.people.principal_of(self.person_of(claims), via="oidc")
 
