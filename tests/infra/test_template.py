@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pytest
@@ -1130,6 +1131,41 @@ def test_people_routes_are_fronted_by_the_user_pools_jwt_authoriser(cfn: Resourc
         "IngestFunctionPeopleItemsPermission",
         "IngestFunctionMePermission",
     } <= set(permissions)
+
+
+#: The sign-in routes a browser reaches before it holds any token (the callback above all), and
+#: the sign-out (a session cookie, no bearer): none may sit behind the JWT authoriser.
+SIGN_IN_PATHS = ("/v1/auth/config", "/v1/auth/oidc/login", "/v1/auth/oidc/callback", "/v1/auth/oidc/logout")
+
+
+def api_gateway_route(paths: list[str], path: str) -> str:
+    """The route an HTTP API picks for a request path: the exact one, else the greedy route with
+    the longest matching prefix (API Gateway's route selection, for the paths this API uses)."""
+    if path in paths:
+        return path
+    greedy = [p for p in paths if p.endswith("/{proxy+}") and path.startswith(p[: -len("{proxy+}")])]
+    assert greedy, f"no route of the API matches {path}"
+    return max(greedy, key=len)
+
+
+def test_the_sign_in_routes_reach_the_function_without_the_authoriser(cfn: Resources) -> None:
+    from tests.support.routes import app_routes
+
+    paths = cfn["HttpApi"]["Properties"]["Body"]["paths"]
+    served = {path for _method, path in app_routes()}
+    assert set(SIGN_IN_PATHS) <= served  # the app serves them ...
+    for path in SIGN_IN_PATHS:
+        route = api_gateway_route(list(paths), path)
+        [operation] = paths[route].values()
+        # ... and API Gateway hands them to the API function with no authoriser in front.
+        assert route == "/v1/{proxy+}" and operation.get("security") is None, (path, route)
+        assert "${IngestFunction.Arn}" in sub_text(operation["x-amazon-apigateway-integration"]["uri"])
+    # The people's routes keep theirs (a sign-in path is no people route).
+    assert api_gateway_route(list(paths), "/v1/people/p-1/grants") == "/v1/people/{proxy+}"
+    assert api_gateway_route(list(paths), "/v1/me") == "/v1/me"
+    # The callback registered at the user pool is the app's callback route.
+    callback = source()["Parameters"]["SsoCallbackUrls"]["Default"].split(",")[0]
+    assert urlsplit(callback).path == "/v1/auth/oidc/callback"
 
 
 def test_the_portal_client_is_a_public_code_flow_client_of_a_closed_user_pool(cfn: Resources) -> None:
