@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -34,6 +34,7 @@ from tally.services.container import Services
 from tally.serving.certificates import ensure_self_signed
 from tests.auth.helpers import SCOPES, access_claims, b64url, forge, payload_of, portal, signed_in
 from tests.support.deployments import local_settings
+from tests.support.lambdas import LambdaContext
 from tests.support.openid_provider import (
     ACCOUNTS,
     API,
@@ -524,3 +525,62 @@ def test_an_expired_real_token_is_refused(serve: Serve, op: OpenIdProvider) -> N
         with tally.api(tokens.access_token) as script:
             answer = script.get("/v1/me")
         assert answer.status_code == 401 and "expired" in answer.json()["detail"]
+
+
+# -- on AWS: the same sign-in through API Gateway's HTTP API events and Mangum ---------------------
+
+
+def http_api_event(path: str, query: dict[str, str], cookies: list[str]) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) request as API Gateway hands it to the function: cookies apart."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": urlencode(query),
+        "queryStringParameters": query or None,
+        "cookies": cookies,
+        "headers": {"host": f"127.0.0.1:{PORT}", "x-forwarded-proto": "https"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "domainName": f"127.0.0.1:{PORT}",
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10"},
+            "requestId": "sso-test",
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+
+
+def test_the_sign_in_works_through_api_gateway_events(tmp_path: Path, op: OpenIdProvider) -> None:
+    from mangum import Mangum
+
+    settings = local_settings(tmp_path / "home", oidc=oidc_config(op), sso=SsoSettings())
+    app = create_app(settings)
+    svc: Services = app.state.services
+    person = svc.people.add_person("Alice", "alice.tally@example.org", "test")
+    svc.people.link_identity(person.person_id, "oidc", op.issuer, ALICE.login, "test")
+    handler = Mangum(app, lifespan="off")
+    context = LambdaContext("tally-api")
+
+    start = handler(http_api_event("/v1/auth/oidc/login", {"return_to": "/portal"}, []), context)
+    assert start["statusCode"] == 302
+    [login_cookie] = start["cookies"]  # HTTP API's payload 2.0: Set-Cookie values in `cookies`
+    assert login_cookie.startswith(f"{LOGIN_COOKIE}=") and "Secure" in login_cookie
+    browser = Person(ALICE)
+    try:
+        visit = browser.walk(start["headers"]["location"], stop_at=CALLBACK)
+    finally:
+        browser.close()
+    assert visit.callback is not None, visit.steps
+    cookie = login_cookie.split(";")[0]
+    done = handler(http_api_event("/v1/auth/oidc/callback", visit.callback, [cookie]), context)
+    assert done["statusCode"] == 303 and done["headers"]["location"] == "/portal"
+    session = next(c for c in done["cookies"] if c.startswith("tally_session="))
+    assert "HttpOnly" in session and "Secure" in session and "SameSite=strict" in session
+    assert any(c.startswith(f'{LOGIN_COOKIE}=""') for c in done["cookies"])  # the login cookie cleared
+    value = session.split(";")[0].split("=", 1)[1]
+    principal = svc.people.session_principal(value)
+    assert principal is not None and principal.person.person_id == person.person_id
