@@ -562,7 +562,8 @@ def test_the_sign_in_works_through_api_gateway_events(tmp_path: Path, op: OpenId
     svc: Services = app.state.services
     person = svc.people.add_person("Alice", "alice.tally@example.org", "test")
     svc.people.link_identity(person.person_id, "oidc", op.issuer, ALICE.login, "test")
-    handler = Mangum(app, lifespan="off")
+    # As functions/ingest_api builds it (that module reads its settings from the environment).
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = Mangum(app, lifespan="off")
     context = LambdaContext("tally-api")
 
     start = handler(http_api_event("/v1/auth/oidc/login", {"return_to": "/portal"}, []), context)
