@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,29 +111,19 @@ def forge(key: jwk.RSAKey, claims: dict[str, Any], **header: Any) -> str:
     return jws.serialize_compact(protected, json.dumps(claims).encode(), key, algorithms=[protected["alg"]])
 
 
-class Recorder:
-    """The real transport, with every URL asked for written down (and, optionally, the answers
-    rewritten: a provider that behaves in some other standard way)."""
+class Recorder(StdlibTransport):
+    """The real transport (its bounded read and deadline, not a copy of them), with every URL asked
+    for written down and, optionally, the answers rewritten: a provider that behaves in some other
+    standard way."""
 
     def __init__(self, rewrite: Callable[[str, HttpResponse], HttpResponse] | None = None) -> None:
-        self.inner = StdlibTransport()
+        super().__init__()
         self.rewrite = rewrite
         self.urls: list[str] = []
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: float,
-        max_bytes: int,
-    ) -> HttpResponse:
+    def request(self, method: str, url: str, **options: Any) -> HttpResponse:
         self.urls.append(url)
-        response = self.inner.request(
-            method, url, headers=headers, body=body, timeout=timeout, max_bytes=max_bytes
-        )
+        response = super().request(method, url, **options)
         return self.rewrite(url, response) if self.rewrite else response
 
     def count(self, suffix: str) -> int:
