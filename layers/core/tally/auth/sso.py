@@ -70,6 +70,7 @@ class SsoService:
             client = OidcClient(config)
         self.client = client
         self._key: bytes | None = None
+        self._swept_at: datetime | None = None
 
     # -- the sealing key: one per deployment, kept in the control store -------------------------
     def _sealing_key(self) -> bytes:
@@ -124,10 +125,15 @@ class SsoService:
         return session, value, pending.return_to
 
     def _mark_used(self, state: str, expires_at: datetime, now: datetime) -> None:
-        """Each state completes once; markers outlive their sign-in's cookie, then are swept."""
-        for doc in self.docs.list_docs(USED_STATES):
-            if float(doc.get("expires_at", 0)) <= now.timestamp():
-                self.docs.delete_doc(USED_STATES, str(doc["_id"]))
+        """Each state completes once. A marker is needed only while its cookie could still be
+        presented; expired ones are swept, at most once per sign-in lifetime per process (a sweep
+        reads the whole collection)."""
+        interval = timedelta(seconds=self.settings.login_ttl_seconds)
+        if self._swept_at is None or now - self._swept_at >= interval:
+            self._swept_at = now
+            for doc in self.docs.list_docs(USED_STATES):
+                if float(doc.get("expires_at", 0)) <= now.timestamp():
+                    self.docs.delete_doc(USED_STATES, str(doc["_id"]))
         digest = hashlib.sha256(state.encode()).hexdigest()
         if not self.docs.put_doc(
             USED_STATES, digest, {"expires_at": expires_at.timestamp()}, create_only=True
