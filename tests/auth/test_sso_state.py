@@ -77,3 +77,15 @@ def test_a_state_completes_once_and_old_markers_are_swept(tmp_path: Path) -> Non
     later = NOW + ttl + timedelta(seconds=1)
     sso._mark_used("second", later + ttl, later)
     assert [d["_id"] for d in svc.control.list_docs(USED_STATES)] == [hashlib.sha256(b"second").hexdigest()]
+
+
+def test_the_section_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tally.settings import Settings
+
+    assert Settings().sso.auto_provision is False  # the default: unlinked subjects are refused
+    monkeypatch.setenv("TALLY_SSO", '{"auto_provision": true, "login_ttl_seconds": 120}')
+    read = Settings().sso
+    assert (read.auto_provision, read.login_ttl_seconds) == (True, 120)
+    monkeypatch.setenv("TALLY_SSO", '{"post_logout_redirect_uri": "http://tally.example/"}')
+    with pytest.raises(ValueError, match="https"):
+        Settings()
