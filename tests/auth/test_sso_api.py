@@ -414,7 +414,11 @@ def test_a_providers_access_token_is_its_linked_persons_principal(
         # Their grants apply: a user manages no one.
         assert script.get("/v1/people").status_code == 403
         # A bearer is no cookie: changes need no CSRF token.
-        assert script.post("/v1/tokens", json={"name": "nb", "days": 1}).status_code == 201
+        made = script.post("/v1/tokens", json={"name": "nb", "days": 1})
+        assert made.status_code == 201
+    # ... and the personal token made with it keeps working beside provider tokens.
+    with tally.api(made.json()["token"]) as notebook:
+        assert notebook.get("/v1/me").json()["via"] == "token"
     # Refreshed tokens work the same.
     refreshed = portal(op).refresh(tokens.refresh_token or "", subject="alice")
     assert refreshed.access_token != tokens.access_token
