@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
     from tally.compaction.compactor import Compactor
+    from tally.foresight.service import ForesightService
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
     from tally.logs.service import LogImportService
@@ -198,6 +199,16 @@ class Services:
         from tally.people.store import PeopleStore
 
         return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
+
+    @cached_property
+    def foresight(self) -> ForesightService:
+        """Allocations (in the control store), their status and forecasts, and fair share."""
+        from tally.foresight.service import ForesightService
+        from tally.foresight.store import AllocationStore
+
+        return ForesightService(
+            lambda: self.engine, AllocationStore(self.control), self.settings.foresight, self.people.audit
+        )
 
     # -- sites and keys -----------------------------------------------------------------------
 
