@@ -31,7 +31,8 @@ def draw(rng: np.random.Generator, days: int, rho: float) -> np.ndarray[tuple[in
     shocks = rng.normal(0, 5, days)
     for i in range(days):
         noise[i] = (rho * noise[i - 1] if i else 0.0) + shocks[i]
-    return 100 + 0.5 * t + SEASON[t % 7] + noise
+    series: np.ndarray[tuple[int], np.dtype[np.float64]] = 100 + 0.5 * t + SEASON[t % 7] + noise
+    return series
 
 
 def backtest(rho: float) -> tuple[float, float, float]:
