@@ -4,6 +4,7 @@ SQLite control store, DuckDB over a folder warehouse), with figures computed her
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -194,7 +195,9 @@ def test_one_resource_all_resources_hs06_and_gpu_hours(world: World) -> None:
     assert status(world, gpus["allocation_id"])["used"] == pytest.approx(2 * 2)  # job 2: 2 h x 2 GPUs
 
 
-def test_forecast_of_a_current_period_from_recent_history(world: World) -> None:
+def test_forecast_of_a_current_period_from_recent_history(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     # Sixty days of one 10 core-hour job a day (HEPscore23 10 a core: 100 a day), at SITE-B.
     recent = [
@@ -231,6 +234,28 @@ def test_forecast_of_a_current_period_from_recent_history(world: World) -> None:
     days_in_month = ((month + timedelta(days=32)).replace(day=1) - month).days
     assert rows[(B, "cluster1")]["month"] == str(month)
     assert rows[(B, "cluster1")]["expected"] == pytest.approx(100 * days_in_month)
+    with world.client(A) as http:  # a key sees its own site's resources only: A has no recent use
+        assert http.get("/v1/forecasts/usage").json() == []
+    # Where statsmodels is missing, a fitted forecast is refused as such (a flat one needs no fit).
+    bumpy = ran(
+        1100,
+        B,
+        today - timedelta(days=3) + timedelta(hours=13),
+        3600,
+        3,
+        project="p9",
+        benchmark_type="HEPscore23",
+        benchmark_per_core=10.0,
+    )
+    with world.client(B) as http:
+        assert http.post("/v1/records/jobs", json=[bumpy]).json()["accepted"] == 1
+    monkeypatch.setitem(sys.modules, "statsmodels.api", None)
+    with world.client("admin") as http:
+        missing = http.get("/v1/forecasts/usage", params={"unit": "gpu_hours"})
+    assert missing.status_code == 200 and missing.json() == []  # no GPU use at all: nothing to fit
+    with world.client("admin") as http:
+        missing = http.get("/v1/forecasts/usage", params={"unit": "hepscore23_core_hours"})
+    assert missing.status_code == 503 and "statsmodels" in missing.json()["detail"]
 
 
 def slurm_decayed(usage_hours: float, end: datetime, wall: int, at: datetime, half_life: float) -> float:

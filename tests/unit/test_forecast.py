@@ -11,12 +11,18 @@ three standard errors, 3 * sqrt(p (1 - p) / N), of p (a correct method fails thi
 from __future__ import annotations
 
 import math
+import sys
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
-from tally.foresight.forecast import MIN_DAYS, ForecastUnavailableError, forecast_total
+from tally.foresight.forecast import (
+    MIN_DAYS,
+    ForecastLibraryMissingError,
+    ForecastUnavailableError,
+    forecast_total,
+)
 
 #: Monday to Sunday: busier weekdays, a quiet weekend.
 SEASON = np.array([10.0, 12.0, 11.0, 9.0, 8.0, -20.0, -20.0])
@@ -118,3 +124,11 @@ def test_probability_of_exceeding_matches_the_interval() -> None:
     assert forecast.probability_above(forecast.upper_80) == pytest.approx(0.10, abs=1e-6)
     assert forecast.probability_above(forecast.lower_95) == pytest.approx(0.975, abs=1e-6)
     assert forecast.probability_above(forecast.expected) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_a_deployment_without_statsmodels_is_told_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "statsmodels.api", None)  # import statsmodels.api now fails
+    with pytest.raises(ForecastLibraryMissingError, match="statsmodels"):
+        forecast_total([1.0, 2.0, 3.0, 5.0, 4.0, 6.0, 7.0, 8.0], MONDAY, 5)
+    # A flat history needs no fit, so it is forecast even there.
+    assert forecast_total([2.0] * 10, MONDAY, 5).expected == 10.0

@@ -26,6 +26,7 @@ from tally.api.foresight_models import (
 from tally.api.problems import Problem, forbidden, not_found
 from tally.api.reports import report_fence
 from tally.foresight.fairshare import DIMENSIONS, UNIT_COLUMNS, FairshareSpec
+from tally.foresight.forecast import ForecastLibraryMissingError
 from tally.foresight.model import (
     ALLOCATION_ID,
     AllocationError,
@@ -55,6 +56,8 @@ async def guarded(work: Callable[[], T]) -> T:
     def run() -> T:
         try:
             return work()
+        except ForecastLibraryMissingError as error:
+            raise Problem(503, "Forecasts unavailable", str(error)) from error
         except AllocationNotFoundError as error:
             raise not_found(str(error)) from error
         except AllocationForbiddenError as error:
@@ -175,7 +178,7 @@ def _month(text: str | None) -> date:
 @router.get(
     "/v1/forecasts/usage",
     response_model=list[UsageForecastOut],
-    responses=problems(401, 403, 422, 502),
+    responses=problems(401, 403, 422, 502, 503),
     summary="Capacity planning: each site and resource's forecast use in a coming month",
 )
 async def usage_forecast(

@@ -65,6 +65,10 @@ class ForecastUnavailableError(ValueError):
     """Too little history to forecast from (the status says so instead of guessing)."""
 
 
+class ForecastLibraryMissingError(ForecastUnavailableError):
+    """statsmodels is not installed where this runs (a Lambda without it: see the README)."""
+
+
 def _design(first_day: date, days: int, offset: int, seasonal: bool) -> Matrix:
     """Intercept, trend (day number), and one column per weekday but Monday (Monday is the base)."""
     index = np.arange(offset, offset + days, dtype=np.float64)
@@ -102,8 +106,13 @@ def forecast_total(
         return TotalForecast(
             "constant", n, horizon, total, total, total, total, total, (level,) * horizon, 0, 0
         )
-    import statsmodels.api as sm
-    from scipy.stats import t
+    try:
+        import statsmodels.api as sm
+        from scipy.stats import t
+    except ImportError as error:
+        raise ForecastLibraryMissingError(
+            "forecasts need statsmodels, which this deployment does not have"
+        ) from error
 
     seasonal = n >= SEASONAL_DAYS
     fit = sm.OLS(y, _design(first_day, n, 0, seasonal)).fit()

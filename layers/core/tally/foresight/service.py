@@ -19,7 +19,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from tally.foresight.fairshare import FairshareRow, FairshareSpec, run_fairshare
-from tally.foresight.forecast import ForecastUnavailableError, TotalForecast, forecast_total
+from tally.foresight.forecast import (
+    ForecastLibraryMissingError,
+    ForecastUnavailableError,
+    TotalForecast,
+    forecast_total,
+)
 from tally.foresight.model import (
     Allocation,
     AllocationError,
@@ -232,8 +237,12 @@ class ForesightService:
         out = []
         for (site, resource), by_day in sorted(series.items(), key=lambda item: tuple(map(str, item[0]))):
             history = [float(by_day.get(history_start + timedelta(days=i), 0)) for i in range(days)]
+            if not any(v > 0 for v in history):
+                continue  # e.g. GPU-hours of a CPU cluster: nothing to plan for
             try:
                 total = forecast_total(history, history_start, (month_end - today).days, (month - today).days)
+            except ForecastLibraryMissingError:
+                raise
             except ForecastUnavailableError:
                 continue
             out.append(ResourceForecast(site, resource, month, total, sum(history) / days))
