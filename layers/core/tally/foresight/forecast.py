@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy too loads on the first forecast: the API's Lambda has no numeric layer
+    import numpy as np
 
 WEEK = 7
 #: Below MIN_DAYS there is too little to fit a trend; below SEASONAL_DAYS, no day-of-week effects.
@@ -31,7 +33,8 @@ MIN_DAYS = 7
 SEASONAL_DAYS = 3 * WEEK
 MAX_RHO = 0.95
 
-Matrix = np.ndarray[tuple[int, int], np.dtype[np.float64]]
+if TYPE_CHECKING:
+    Matrix = np.ndarray[tuple[int, int], np.dtype[np.float64]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class ForecastLibraryMissingError(ForecastUnavailableError):
 
 def _design(first_day: date, days: int, offset: int, seasonal: bool) -> Matrix:
     """Intercept, trend (day number), and one column per weekday but Monday (Monday is the base)."""
+    import numpy as np
+
     index = np.arange(offset, offset + days, dtype=np.float64)
     columns = [np.ones(days), index]
     if seasonal:
@@ -81,6 +86,8 @@ def _design(first_day: date, days: int, offset: int, seasonal: bool) -> Matrix:
 
 def _error_sum_weight(rho: float, days: int) -> float:
     """sum over i, j < days of rho^|i-j|: the variance of a sum of AR(1) errors, in sigma^2."""
+    import numpy as np
+
     k = np.arange(1, days, dtype=np.float64)
     return float(days + 2 * np.sum((days - k) * rho**k))
 
@@ -92,6 +99,12 @@ def forecast_total(
     and the sum of those from `first_counted` on (earlier ones lie outside the forecast period)."""
     if horizon < 1 or not 0 <= first_counted < horizon:
         raise ValueError("forecast at least one day, counting from a day inside the horizon")
+    try:
+        import numpy as np
+    except ImportError as error:
+        raise ForecastLibraryMissingError(
+            "forecasts need numpy, which this deployment does not have"
+        ) from error
     y = np.asarray(history, dtype=np.float64)
     n = len(y)
     if n < MIN_DAYS:
