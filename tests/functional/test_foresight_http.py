@@ -361,6 +361,7 @@ HOSTILE_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"amount": "Infinity"}, "amount"),
     ({"amount": -5}, "amount"),
     ({"amount": 0}, "amount"),
+    ({"amount": "1e-999999999"}, "amount"),
     ({"amount": "1e40"}, "amount"),
     ({"amount": True}, "amount"),
     ({"unit": "money"}, "unit"),

@@ -106,7 +106,7 @@ def test_a_period_not_begun_forecasts_its_own_days_only() -> None:
     assert status.forecast.expected_total == pytest.approx(30 * 20.0)  # April's 30 days, not March's
 
 
-@pytest.mark.parametrize("amount", ["0", "-1", "NaN", "Infinity", "1e16", "abc"])
+@pytest.mark.parametrize("amount", ["0", "-1", "1e-999999999", "0.0000009", "NaN", "Infinity", "1e16", "abc"])
 def test_amounts_out_of_range_are_refused(amount: str) -> None:
     with pytest.raises(AllocationError):
         check_amount(amount)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.contract import problems
@@ -41,6 +42,11 @@ from tally.reports.spec import MAX_FILTER_VALUES, MAX_VALUE_LENGTH, ReportError,
 
 router = APIRouter(tags=["foresight"])
 MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE_LENGTH)]
+Filter = Annotated[
+    list[FilterValue] | None,
+    Query(max_length=MAX_FILTER_VALUES, description="keep rows with one of these values (repeatable)"),
+]
 ReadAccess = Annotated[Access, Depends(authorised(Action.ALLOCATIONS_READ))]
 ManageAccess = Annotated[Access, Depends(authorised(Action.ALLOCATIONS_MANAGE))]
 T = TypeVar("T")
@@ -216,11 +222,11 @@ async def fairshare(
         str | None,
         Query(description="oldest job end counted; default `at` less ten half-lives", max_length=40),
     ] = None,
-    site: Annotated[list[str] | None, Query()] = None,
-    resource: Annotated[list[str] | None, Query()] = None,
-    project: Annotated[list[str] | None, Query()] = None,
-    vo: Annotated[list[str] | None, Query()] = None,
-    user: Annotated[list[str] | None, Query()] = None,
+    site: Filter = None,
+    resource: Filter = None,
+    project: Filter = None,
+    vo: Filter = None,
+    user: Filter = None,
 ) -> FairshareOut:
     settings = svc.settings.foresight
     names = [n.strip() for item in group_by or ["project,user"] for n in item.split(",") if n.strip()]
@@ -249,11 +255,6 @@ async def fairshare(
         ("user", user),
     ):
         if values:
-            if len(values) > MAX_FILTER_VALUES or any(len(v) > MAX_VALUE_LENGTH for v in values):
-                raise invalid(
-                    f"filter {name!r} takes 1 to {MAX_FILTER_VALUES} values "
-                    f"of at most {MAX_VALUE_LENGTH} characters"
-                )
             filters[name] = tuple(values)
     for dimension in ("site", "project", "vo", "user"):
         access.fence.check_requested(dimension, list(filters.get(dimension, ())))

@@ -8,7 +8,15 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from tally.foresight.fairshare import FairshareRow
-from tally.foresight.model import MAX_AMOUNT, MAX_RESOURCES, MAX_TEXT, Allocation, AllocationUnit, ResourceRef
+from tally.foresight.model import (
+    MAX_AMOUNT,
+    MAX_RESOURCES,
+    MAX_TEXT,
+    MIN_AMOUNT,
+    Allocation,
+    AllocationUnit,
+    ResourceRef,
+)
 from tally.foresight.service import AllocationIn, ResourceForecast
 from tally.foresight.status import AllocationForecast, AllocationStatus
 
@@ -26,7 +34,7 @@ class AllocationBody(BaseModel):
         default_factory=list, max_length=MAX_RESOURCES, description="empty: every resource of every site"
     )
     unit: AllocationUnit
-    amount: Decimal = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, max_digits=34)
+    amount: Decimal = Field(ge=MIN_AMOUNT, le=MAX_AMOUNT, allow_inf_nan=False)
     start: date = Field(description="the period's first day (UTC)")
     end: date = Field(description="the day after the period's last (exclusive)")
     note: str = Field(default="", max_length=MAX_TEXT)

@@ -34,6 +34,8 @@ MAX_RESOURCES = 100
 MAX_TEXT = 256
 MAX_PERIOD_DAYS = 3660  # ten years: a period longer than that is a typing error
 MAX_AMOUNT = Decimal("1e15")
+#: Amounts are kept to a millionth of the unit, as report figures are (EXACT_PLACES).
+MIN_AMOUNT = Decimal("0.000001")
 ALLOCATION_ID = re.compile(r"^al-[0-9a-f]{12}$")
 
 
@@ -101,8 +103,8 @@ def check_amount(value: Decimal | str | int | float) -> Decimal:
         amount = Decimal(str(value))
     except InvalidOperation as error:
         raise AllocationError(f"amount {value!r} is not a number") from error
-    if not amount.is_finite() or amount <= 0 or amount > MAX_AMOUNT:
-        raise AllocationError(f"amount must be a finite number above 0 and at most {MAX_AMOUNT:,.0f}")
+    if not amount.is_finite() or amount < MIN_AMOUNT or amount > MAX_AMOUNT:
+        raise AllocationError(f"amount must be a finite number from {MIN_AMOUNT} to {MAX_AMOUNT:,.0f}")
     return amount
 
 
