@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -127,3 +128,13 @@ def test_periods_and_resources_are_checked() -> None:
         ResourceRef("A", "r"),
         ResourceRef("B"),
     )
+
+
+def test_without_statsmodels_the_status_says_why_there_is_no_forecast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "statsmodels.api", None)
+    daily = {**FLAT, date(2026, 3, 9): Decimal("25")}  # not flat: a fit is needed
+    status = build_status(allocation("1000"), daily, AT, history_days=56, burn_window_days=7)
+    assert status.used == Decimal("212") and status.forecast is None
+    assert status.forecast_note is not None and "statsmodels" in status.forecast_note
