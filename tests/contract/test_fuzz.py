@@ -85,6 +85,15 @@ UNFIT_CHECKS: dict[str, tuple[str, str]] = {
         "positive_data_acceptance",
         "a name matching the identifier pattern may still be an SQL keyword or a built-in table, 422",
     ),
+    "GET /v1/fairshare": (
+        "positive_data_acceptance",
+        "group_by and unit take names from fixed lists, at and since are instants and since must "
+        "precede at: rules the schema states in prose only, answered 422",
+    ),
+    "GET /v1/forecasts/usage": (
+        "positive_data_acceptance",
+        "month must be YYYY-MM from next month to a year after it, relative to today: answered 422",
+    ),
     "POST /v1/records/custom/{name}": (
         "negative_data_rejection,positive_data_acceptance",
         "a custom kind's records are checked against its definition, which the schema cannot know: "

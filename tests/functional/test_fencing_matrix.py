@@ -148,6 +148,9 @@ PEOPLE_ONLY: frozenset[str] = frozenset()
 PUBLIC: frozenset[str] | None = None
 PASSWORD = "a long enough password"
 NOBODY = "p-000000000000"
+NO_ALLOCATION = "al-000000000000"
+ALLOCATION = {"project": "p", "unit": "gpu_hours", "amount": 1, "start": "2026-03-01", "end": "2026-04-01"}
+FAIRSHARE = {"at": "2026-04-01T00:00:00Z", "since": "2026-02-01", "group_by": "site", "unit": "core_hours"}
 
 
 def _people_only(method: str, path: str, body: dict[str, object] | None = None) -> Case:
@@ -362,6 +365,35 @@ ROUTES: dict[tuple[str, str], Case] = {
         404,
     ),
     ("POST", "/v1/auth/oidc/logout"): _people_only("POST", "/v1/auth/oidc/logout"),
+    # Allocations are for people (test_people_matrix.py); fair share and forecasts read usage.
+    ("GET", "/v1/allocations"): _people_only("GET", "/v1/allocations"),
+    ("POST", "/v1/allocations"): _people_only("POST", "/v1/allocations", ALLOCATION),
+    ("GET", "/v1/allocations/{allocation_id}"): _people_only("GET", f"/v1/allocations/{NO_ALLOCATION}"),
+    ("PUT", "/v1/allocations/{allocation_id}"): _people_only(
+        "PUT", f"/v1/allocations/{NO_ALLOCATION}", ALLOCATION
+    ),
+    ("DELETE", "/v1/allocations/{allocation_id}"): _people_only("DELETE", f"/v1/allocations/{NO_ALLOCATION}"),
+    ("GET", "/v1/allocations/{allocation_id}/status"): _people_only(
+        "GET", f"/v1/allocations/{NO_ALLOCATION}/status"
+    ),
+    ("GET", "/v1/fairshare"): Case(
+        REPORTS,
+        lambda h, _w: h.get("/v1/fairshare", params={**FAIRSHARE, "site": OWN}),
+        lambda h, _w: h.get("/v1/fairshare", params={**FAIRSHARE, "site": FOREIGN}),
+        200,
+        403,
+        # The two jobs of site A: 2 h x 4 cores each.
+        own_rows=lambda r, _w: [(x["site"], x["usage_hours"]) for x in r.json()["rows"]] == [(OWN, 16.0)],
+    ),
+    ("GET", "/v1/forecasts/usage"): Case(
+        REPORTS,
+        lambda h, _w: h.get("/v1/forecasts/usage"),
+        lambda h, _w: h.get("/v1/forecasts/usage", params={"site": FOREIGN}),
+        200,
+        200,  # no way to name another site: the caller's resources only
+        own_rows=lambda r, _w: all(x["site"] == OWN for x in r.json()),
+        foreign_rows=lambda r, _w: all(x["site"] == OWN for x in r.json()),
+    ),
 }
 
 

@@ -20,7 +20,10 @@ import httpx
 import pytest
 
 from tally.api.app import create_app
+from tally.api.foresight_models import AllocationBody
 from tally.demo.bills import generate_bills
+from tally.foresight.settings import ForesightSettings
+from tally.people.authz import Fence
 from tally.people.model import Person, PersonPrincipal
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
@@ -227,6 +230,86 @@ def csv_bill(body: bytes, name: str) -> Call:
 
 
 MANAGERS = {"admin": (200, 200), "site_manager": (200, 200)}
+
+# -- allocations: who sees and manages which, from the allocations stored and JOBS ---------------
+FAIRSHARE = {"at": "2026-04-01T00:00:00Z", "since": "2026-02-01", "unit": "core_hours"}
+READERS = ("user", "project_manager", "site_manager", "finance", "admin")  # not vo_manager
+SEE = {r: (200, 200) if r in ("finance", "admin") else (200, 404) for r in READERS}
+MANAGE = {"finance": (0, 0), "admin": (0, 0), "site_manager": (0, -1)}
+
+
+def manage_status(ok: int, refused_other: int) -> dict[str, tuple[int, int]]:
+    return only({r: (ok, ok if o == 0 else refused_other) for r, (_, o) in MANAGE.items()})
+
+
+def allocation_body(site: str, project: str = "p1") -> dict[str, object]:
+    return {
+        "project": project,
+        "resources": [{"site": site}],
+        "unit": "hepscore23_core_hours",
+        "amount": 10,
+        "start": "2026-03-01",
+        "end": "2026-04-01",
+    }
+
+
+def fresh_allocation(w: World, site: str) -> str:
+    body = AllocationBody.model_validate(allocation_body(site)).model()
+    return w.svc.foresight.create(body, Fence(everything=True), "test").allocation_id
+
+
+def sees(w: World, role: str, project: str, sites: set[str]) -> bool:
+    """Whether a role's grant shows an allocation: the rules of tally.foresight.service, with the
+    user's projects taken from JOBS (the projects of the jobs linked to them)."""
+    members = {
+        p for site, local, dn, _vo, p in JOBS if user_label(w, site, local, dn) == w.people["user"].person_id
+    }
+    return {
+        "user": project in members,
+        "project_manager": project == "p1",
+        "site_manager": bool(sites) and sites <= {A},
+        "finance": True,
+        "admin": True,
+    }[role]
+
+
+def visible_allocations(w: World, role: str) -> set[str]:
+    return {
+        a.allocation_id
+        for a in w.svc.foresight.store.list()
+        if sees(w, role, a.project, {r.site for r in a.resources})
+    }
+
+
+def fairshare_rows(w: World, role: str, site: str | None = None) -> list[tuple[object, ...]]:
+    """(project[, user], usage hours): each job of JOBS is 2 h x 4 cores."""
+    counted = Counter(
+        (p,) if role == "finance" else (p, u) for s, _vo, p, u in allowed_jobs(w, role) if site in (None, s)
+    )
+    return sorted((*k, 8.0 * n) for k, n in counted.items())
+
+
+def fairshare_call(other: bool) -> Call:
+    def call(h: httpx.Client, w: World, role: str) -> httpx.Response:
+        params: dict[str, str] = {**FAIRSHARE, "group_by": "project" if role == "finance" else "project,user"}
+        if other:
+            if role == "user":
+                params["user"] = w.people["admin"].person_id
+            elif role == "finance":
+                params["group_by"] = "user"
+            elif role == "admin":
+                params["site"] = B
+            else:
+                params[DIMENSION[role]] = OTHER_SCOPE[role]
+        return h.get("/v1/fairshare", params=params)
+
+    return call
+
+
+def fairshare_got(r: httpx.Response, role: str) -> list[tuple[object, ...]]:
+    names = ("project",) if role == "finance" else ("project", "user")
+    return sorted((*(x[n] for n in names), x["usage_hours"]) for x in r.json()["rows"])
+
 
 ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/health"): Case(
@@ -475,6 +558,63 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda h, _w, _r: h.post("/v1/auth/oidc/logout"),
         every(403, 403),  # a token is not a session, as for /v1/auth/logout
     ),
+    # Allocations: read through allocations:read, managed by admins, finance and site managers.
+    ("GET", "/v1/allocations"): Case(
+        lambda h, _w, _r: h.get("/v1/allocations"),
+        lambda h, _w, _r: h.get("/v1/allocations", params={"project": "p2"}),  # no such filter: the same
+        only({r: (200, 200) for r in READERS}),
+        own_rows=lambda r, w, role: {a["allocation_id"] for a in r.json()} == visible_allocations(w, role),
+        other_rows=lambda r, w, role: {a["allocation_id"] for a in r.json()} == visible_allocations(w, role),
+    ),
+    ("GET", "/v1/allocations/{allocation_id}"): Case(
+        lambda h, w, _r: h.get(f"/v1/allocations/{w.extra['alloc']['p1_A']}"),
+        lambda h, w, _r: h.get(f"/v1/allocations/{w.extra['alloc']['p2_B']}"),
+        only(SEE),
+        own_rows=lambda r, w, _role: r.json()["allocation_id"] == w.extra["alloc"]["p1_A"],
+        other_rows=lambda r, w, _role: r.json()["project"] == "p2",
+    ),
+    ("GET", "/v1/allocations/{allocation_id}/status"): Case(
+        lambda h, w, _r: h.get(f"/v1/allocations/{w.extra['alloc']['p1_A']}/status"),
+        lambda h, w, _r: h.get(f"/v1/allocations/{w.extra['alloc']['p2_B']}/status"),
+        only(SEE),
+        # p1's job at A: 2 h x 4 cores, no benchmark: no HEPscore23 core-hours.
+        own_rows=lambda r, _w, _role: r.json()["used"] == 0 and r.json()["allocation"]["project"] == "p1",
+    ),
+    ("POST", "/v1/allocations"): Case(
+        lambda h, _w, _r: h.post("/v1/allocations", json=allocation_body(A)),
+        lambda h, _w, _r: h.post("/v1/allocations", json=allocation_body(B)),
+        manage_status(201, 403),
+        own_rows=lambda r, _w, _role: r.json()["resources"] == [{"site": A, "resource": None}],
+    ),
+    ("PUT", "/v1/allocations/{allocation_id}"): Case(
+        lambda h, w, _r: h.put(f"/v1/allocations/{fresh_allocation(w, A)}", json=allocation_body(A, "p7")),
+        lambda h, w, _r: h.put(f"/v1/allocations/{fresh_allocation(w, B)}", json=allocation_body(B, "p7")),
+        manage_status(200, 404),
+        own_rows=lambda r, _w, _role: r.json()["project"] == "p7",
+    ),
+    ("DELETE", "/v1/allocations/{allocation_id}"): Case(
+        lambda h, w, _r: h.delete(f"/v1/allocations/{fresh_allocation(w, A)}"),
+        lambda h, w, _r: h.delete(f"/v1/allocations/{fresh_allocation(w, B)}"),
+        manage_status(204, 404),
+    ),
+    # Fair share and usage forecasts: usage, fenced as the reports are.
+    ("GET", "/v1/fairshare"): Case(
+        fairshare_call(False),
+        fairshare_call(True),
+        only({r: (200, 403) for r in ROLES} | {"admin": (200, 200)}),
+        own_rows=lambda r, w, role: fairshare_got(r, role) == fairshare_rows(w, role),
+        other_rows=lambda r, w, role: (
+            role == "admin" and fairshare_got(r, role) == fairshare_rows(w, role, B)
+        ),
+    ),
+    ("GET", "/v1/forecasts/usage"): Case(
+        lambda h, _w, _r: h.get("/v1/forecasts/usage"),
+        lambda h, _w, _r: h.get("/v1/forecasts/usage", params={"unit": "gpu_hours"}),
+        every(200, 200),
+        # The jobs are months old: no resource has use in the history window.
+        own_rows=lambda r, _w, _role: r.json() == [],
+        other_rows=lambda r, _w, _role: r.json() == [],
+    ),
 }
 PASSWORD = "a long enough password"
 
@@ -501,7 +641,8 @@ def test_every_route_has_an_entry_in_the_people_matrix() -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    app = create_app(local_settings(tmp_path / "home"))
+    # Users belong to the projects of their jobs of the last ten years (the jobs are of March 2026).
+    app = create_app(local_settings(tmp_path / "home", foresight=ForesightSettings(membership_days=3660)))
     svc: Services = app.state.services
     for site in (A, B):
         svc.add_site(site)
@@ -523,7 +664,14 @@ def world(tmp_path: Path) -> Iterator[World]:
     for role in ROLES:
         tokens[role] = svc.people.create_token(_principal(svc, people[role]), "matrix", 1)[1]
     with running_app(app) as url:
-        w = World(url, svc, people, tokens, {"at_b": at_b, "grants": grants, "entry": {}})
+        w = World(url, svc, people, tokens, {"at_b": at_b, "grants": grants, "entry": {}, "alloc": {}})
+        for name, project, sites in (("p1_A", "p1", [A]), ("p2_B", "p2", [B]), ("p3_all", "p3", [])):
+            body = AllocationBody.model_validate(
+                {**allocation_body(A, project), "resources": [{"site": x} for x in sites]}
+            )
+            w.extra["alloc"][name] = svc.foresight.create(
+                body.model(), Fence(everything=True), "test"
+            ).allocation_id
         for n, (site, local, dn, vo, project) in enumerate(JOBS, start=1):
             record = job(n, site=site, local_user=local, vo=vo, project=project)
             if dn:

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tally.auth.oidc.config import OidcConfig
 from tally.auth.sso_settings import SsoSettings
 from tally.compaction.settings import CompactionSettings
+from tally.foresight.settings import ForesightSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.kinds.settings import KindsSettings
 from tally.people.settings import PeopleSettings
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
     kinds: KindsSettings = KindsSettings()
     # People: sessions, sign-in throttling, personal access tokens (TALLY_PEOPLE, JSON).
     people: PeopleSettings = PeopleSettings()
+    # Allocations, forecasts and fair share: history window, half-life (TALLY_FORESIGHT, JSON).
+    foresight: ForesightSettings = ForesightSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

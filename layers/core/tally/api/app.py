@@ -9,6 +9,7 @@ from tally.api import contract, docs, problem_handlers, records, sync_state
 from tally.api.apel import router as apel_router
 from tally.api.billing import router as billing_router
 from tally.api.body_deadline import BodyDeadlineMiddleware
+from tally.api.foresight import router as foresight_router
 from tally.api.kinds import router as kinds_router
 from tally.api.logs import router as logs_router
 from tally.api.models import Health
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(kinds_router, dependencies=keyed)
     app.include_router(people_router, dependencies=keyed)
     app.include_router(sso_router)  # public: the sign-in itself (logout checks the session)
+    app.include_router(foresight_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 

@@ -48,6 +48,7 @@ _WHY: dict[int, str] = {
     422: "Well-formed but unusable: failed validation, empty batch, bad parameters.",
     429: "Too many failed sign-ins for this account: wait for Retry-After seconds.",
     502: "The query engine or the OpenID provider failed.",
+    503: "A part this request needs is not installed in this deployment (forecasts: statsmodels).",
 }
 
 

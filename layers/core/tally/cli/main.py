@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from tally.api.problems import Problem
-from tally.cli import keys, people, serve, sites
+from tally.cli import allocations, keys, people, serve, sites
 from tally.cli.apel import app as apel_app
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
@@ -42,6 +42,9 @@ app.add_typer(apel_app, name="apel")
 app.add_typer(logs_app, name="logs")
 app.add_typer(kinds_app, name="kinds")
 app.add_typer(people.app, name="people")
+app.add_typer(allocations.app, name="allocations")
+app.command("fairshare")(allocations.fairshare)
+app.command("forecast")(allocations.forecast)
 
 
 def main() -> None:

@@ -42,6 +42,8 @@ class Action(StrEnum):
     INGEST_READ = "ingest:read"  # ingest health: per-site counters
     PEOPLE_MANAGE = "people:manage"  # people, identities and grants (admins; site managers at their site)
     AUDIT_READ = "audit:read"
+    ALLOCATIONS_READ = "allocations:read"  # allocations and their status (tally.foresight)
+    ALLOCATIONS_MANAGE = "allocations:manage"
 
 
 #: The key scopes that allow an action (for the key's own site).
@@ -63,6 +65,8 @@ EVERYTHING: dict[Action, frozenset[str]] = {
     Action.INGEST_READ: frozenset({"admin"}),
     Action.PEOPLE_MANAGE: frozenset({"admin"}),
     Action.AUDIT_READ: frozenset({"admin"}),
+    Action.ALLOCATIONS_READ: frozenset({"admin", "finance"}),
+    Action.ALLOCATIONS_MANAGE: frozenset({"admin", "finance"}),
 }
 SCOPED: dict[Action, frozenset[str]] = {
     Action.USAGE_READ: frozenset({"site_manager", "vo_manager", "project_manager", "user"}),
@@ -70,6 +74,9 @@ SCOPED: dict[Action, frozenset[str]] = {
     Action.REGISTRY_WRITE: frozenset({"site_manager"}),
     Action.INGEST_READ: frozenset({"site_manager"}),
     Action.PEOPLE_MANAGE: frozenset({"site_manager"}),
+    # A user reads the allocations of projects they belong to (tally.foresight.service says how).
+    Action.ALLOCATIONS_READ: frozenset({"site_manager", "project_manager", "user"}),
+    Action.ALLOCATIONS_MANAGE: frozenset({"site_manager"}),
 }
 
 

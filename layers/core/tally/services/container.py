@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tally.adapters.warehouse import FsWarehouse
     from tally.auth.sso import SsoService
     from tally.compaction.compactor import Compactor
+    from tally.foresight.service import ForesightService
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
     from tally.logs.service import LogImportService
@@ -208,6 +209,16 @@ class Services:
         from tally.auth.sso import SsoService
 
         return SsoService(self.settings.oidc, self.settings.sso, self.people, self.control)
+
+    @cached_property
+    def foresight(self) -> ForesightService:
+        """Allocations (in the control store), their status and forecasts, and fair share."""
+        from tally.foresight.service import ForesightService
+        from tally.foresight.store import AllocationStore
+
+        return ForesightService(
+            lambda: self.engine, AllocationStore(self.control), self.settings.foresight, self.people.audit
+        )
 
     # -- sites and keys -----------------------------------------------------------------------
 
