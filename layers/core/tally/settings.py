@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.alerts.settings import AlertsSettings
 from tally.auth.oidc.config import OidcConfig
 from tally.compaction.settings import CompactionSettings
 from tally.interop.apel.settings import ApelSettings
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     kinds: KindsSettings = KindsSettings()
     # People: sessions, sign-in throttling, personal access tokens (TALLY_PEOPLE, JSON).
     people: PeopleSettings = PeopleSettings()
+    # Alerts: the serve scheduler's interval and the delivery channels (TALLY_ALERTS, JSON).
+    alerts: AlertsSettings = AlertsSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -42,6 +42,8 @@ class Action(StrEnum):
     INGEST_READ = "ingest:read"  # ingest health: per-site counters
     PEOPLE_MANAGE = "people:manage"  # people, identities and grants (admins; site managers at their site)
     AUDIT_READ = "audit:read"
+    ALERTS_READ = "alerts:read"  # alerts of a site or project
+    ALERTS_MANAGE = "alerts:manage"  # alert rules (admins; site managers at their site)
 
 
 #: The key scopes that allow an action (for the key's own site).
@@ -63,6 +65,8 @@ EVERYTHING: dict[Action, frozenset[str]] = {
     Action.INGEST_READ: frozenset({"admin"}),
     Action.PEOPLE_MANAGE: frozenset({"admin"}),
     Action.AUDIT_READ: frozenset({"admin"}),
+    Action.ALERTS_READ: frozenset({"admin", "finance"}),
+    Action.ALERTS_MANAGE: frozenset({"admin"}),
 }
 SCOPED: dict[Action, frozenset[str]] = {
     Action.USAGE_READ: frozenset({"site_manager", "vo_manager", "project_manager", "user"}),
@@ -70,6 +74,8 @@ SCOPED: dict[Action, frozenset[str]] = {
     Action.REGISTRY_WRITE: frozenset({"site_manager"}),
     Action.INGEST_READ: frozenset({"site_manager"}),
     Action.PEOPLE_MANAGE: frozenset({"site_manager"}),
+    Action.ALERTS_READ: frozenset({"site_manager", "project_manager"}),
+    Action.ALERTS_MANAGE: frozenset({"site_manager"}),
 }
 
 
