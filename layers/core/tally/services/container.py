@@ -38,6 +38,7 @@ from tally.settings import Settings
 if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
+    from tally.alerts.service import AlertsService
     from tally.compaction.compactor import Compactor
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
@@ -198,6 +199,36 @@ class Services:
         from tally.people.store import PeopleStore
 
         return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
+
+    @cached_property
+    def alerts(self) -> AlertsService:
+        """Alert rules and alerts in the control store, evaluated over the query engine, priced at
+        the billed rate, delivered through the configured channels."""
+        from tally.alerts.delivery import Deliverer, channels_of
+        from tally.alerts.pricing import BilledRates
+        from tally.alerts.recipients import Recipients
+        from tally.alerts.service import AlertsService
+        from tally.alerts.store import AlertStore
+        from tally.people.store import PeopleStore
+
+        settings = self.settings
+
+        def sns() -> Any:
+            import boto3
+
+            return boto3.client(
+                "sns", region_name=settings.aws_region, endpoint_url=settings.sns_endpoint_url
+            )
+
+        return AlertsService(
+            AlertStore(self.control),
+            lambda: self.engine,
+            BilledRates,
+            Deliverer(channels_of(settings.alerts, sns)),
+            Recipients(PeopleStore(self.control)),
+            leases=self.control,
+            sites=self.control,
+        )
 
     # -- sites and keys -----------------------------------------------------------------------
 
