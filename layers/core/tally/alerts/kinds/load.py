@@ -46,7 +46,7 @@ WITH usage AS (
     coalesce(person_id, global_user, local_user || '@' || site, 'unknown') AS who,
     CAST(sum(wall_seconds * cores) AS DOUBLE) / 3600 AS core_hours
   FROM person_usage
-  WHERE dt >= ? AND dt <= ? AND end_time >= ? AND end_time < ?{scope}
+  WHERE dt >= ? AND dt <= ? AND end_time > ? AND end_time <= ?{scope}
   GROUP BY site, coalesce(person_id, global_user, local_user || '@' || site, 'unknown')
 ),
 totals AS (
@@ -120,15 +120,20 @@ WITH capacity AS (
   WHERE cores IS NOT NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?){scope}
   GROUP BY site, resource
 ),
+bounds AS (
+  SELECT CAST(? AS timestamp) AS lo, CAST(? AS timestamp) AS hi
+),
 used AS (
-  SELECT site, resource,
+  SELECT j.site, j.resource,
     sum(
-      CAST(greatest(0, date_diff('second', greatest(start_time, ?), least(end_time, ?))) AS DOUBLE)
-      * cores
+      CAST(greatest(0, date_diff('second', greatest(j.start_time, b.lo), least(j.end_time, b.hi))) AS DOUBLE)
+      * j.cores
     ) AS core_seconds
-  FROM jobs_dedup
-  WHERE dt >= ? AND dt <= ? AND end_time > ? AND start_time < ? AND start_time IS NOT NULL{scope}
-  GROUP BY site, resource
+  FROM jobs_dedup AS j
+  CROSS JOIN bounds AS b
+  WHERE j.dt >= ? AND j.dt <= ? AND j.end_time > b.lo AND j.start_time < b.hi
+    AND j.start_time IS NOT NULL{job_scope}
+  GROUP BY j.site, j.resource
 )
 SELECT c.site, c.resource, c.cores, coalesce(u.core_seconds, 0e0) AS core_seconds
 FROM capacity AS c
@@ -149,10 +154,11 @@ class HeavyLoad(RuleKind):
         p: HeavyLoadParams = self.params(rule)
         start = hours_before(ctx.now, p.window_hours)
         scope_sql, scope_params = scope_filter(rule.scope, {"site": "site", "resource": "resource"})
+        job_scope, _ = scope_filter(rule.scope, {"site": "j.site", "resource": "j.resource"})
         seconds = p.window_hours * 3600
         lo, hi = naive(start), naive(ctx.now)
         rows = ctx.query(
-            HEAVY_LOAD.format(scope=scope_sql),
+            HEAVY_LOAD.format(scope=scope_sql, job_scope=job_scope),
             [
                 hi,
                 hi,
@@ -160,8 +166,6 @@ class HeavyLoad(RuleKind):
                 lo,
                 hi,
                 *partitions(start, ctx.now),
-                lo,
-                hi,
                 *scope_params,
                 p.load_percent,
                 seconds,

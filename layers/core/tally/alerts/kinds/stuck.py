@@ -50,11 +50,11 @@ WITH samples AS (
 SELECT provider, account, instance_id,
   max(site) AS site, max(resource) AS resource, max(project) AS project, max(vm_name) AS vm_name,
   sum(seconds) AS seconds, min(busy) AS low, max(busy) AS high,
-  sum(busy * seconds) / sum(seconds) AS mean, sum(net) AS net, max(interval_end) AS last_seen
+  CAST(sum(busy * seconds) AS DOUBLE) / sum(seconds) AS mean, sum(net) AS net, max(interval_end) AS last_seen
 FROM samples
 GROUP BY provider, account, instance_id
-HAVING sum(seconds) >= ? AND max(busy) - min(busy) <= ? AND sum(busy * seconds) / sum(seconds) >= ?
-  AND sum(net) <= ? AND max(interval_end) >= ?
+HAVING sum(seconds) >= ? AND max(busy) - min(busy) <= ?
+  AND CAST(sum(busy * seconds) AS DOUBLE) / sum(seconds) >= ? AND sum(net) <= ? AND max(interval_end) >= ?
 ORDER BY provider, account, instance_id
 """
 
