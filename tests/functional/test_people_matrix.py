@@ -245,12 +245,13 @@ ALERT_READERS = {
 
 
 def alerts_seen(role: str, site: str | None = None) -> set[str]:
-    reach = {
-        "admin": lambda s, p: True,
-        "finance": lambda s, p: True,
-        "site_manager": lambda s, p: s == A,
-        "project_manager": lambda s, p: p == "p1",
-    }[role]
+    def reach(s: str, p: str) -> bool:
+        return (
+            role in ("admin", "finance")
+            or (role == "site_manager" and s == A)
+            or (role == "project_manager" and p == "p1")
+        )
+
     return {i for i, (s, p) in ALERTS.items() if reach(s, p) and (site is None or s == site)}
 
 
