@@ -8,11 +8,11 @@ from tally.people.store import PeopleStore
 
 class Recipients:
     def __init__(self, people: PeopleStore) -> None:
-        self.people = people
+        self.directory = people
 
     def emails(self, site: str | None, project: str | None) -> tuple[str, ...]:
         covering: set[str] = set()
-        for grant in self.people.list_grants():
+        for grant in self.directory.list_grants():
             if (
                 grant.role == "admin"
                 or (grant.role == "site_manager" and site is not None and grant.scope == site)
@@ -21,7 +21,7 @@ class Recipients:
                 covering.add(grant.person_id)
         emails = set()
         for person_id in covering:
-            person = self.people.get_person(person_id)
+            person = self.directory.get_person(person_id)
             if person is not None:
                 emails.add(person.email)
         return tuple(sorted(emails))
