@@ -9,6 +9,7 @@ import typer
 
 from tally.api.problems import Problem
 from tally.cli import keys, people, serve, sites
+from tally.cli.alerts import app as alerts_app
 from tally.cli.apel import app as apel_app
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
@@ -42,6 +43,7 @@ app.add_typer(apel_app, name="apel")
 app.add_typer(logs_app, name="logs")
 app.add_typer(kinds_app, name="kinds")
 app.add_typer(people.app, name="people")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:
