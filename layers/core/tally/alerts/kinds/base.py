@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from tally.alerts.model import AlertError, AlertRule, Condition, RuleScope
 from tally.alerts.pricing import Pricer
@@ -25,6 +25,14 @@ MAX_HOURS = 24 * 40
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: object) -> object:
+        # JSON `true` is no number (pydantic's lax mode would read it as 1).
+        if isinstance(value, bool):
+            raise ValueError("a boolean is not a number")
+        return value
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class RuleKind(ABC):
             return self.params_model.model_validate(params).model_dump(mode="json")
         except ValidationError as error:
             problems: list[dict[str, object]] = [
-                {"field": "params." + ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                {"field": ".".join(["params", *(str(p) for p in e["loc"])]), "message": e["msg"]}
                 for e in error.errors(include_url=False)
             ]
             raise InvalidParamsError(f"the {self.name} rule's params are not valid", problems) from error
