@@ -7,12 +7,18 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
-from tally.alerts.model import Alert, AlertRule, Money, RuleScope, key_digest
+from tally.alerts.kinds import EvaluationContext, kind_of
+from tally.alerts.model import Alert, AlertRule, Condition, Money, RuleInput, RuleScope, key_digest
+from tally.alerts.pricing import BilledRates
 from tally.alerts.service import RUN_LEASE
 from tally.alerts.store import AlertStore
+from tally.people.authz import Fence
 from tally.services.container import Services
 from tally.settings import Settings
+from tests.alerts import world
+from tests.support.deployments import local_settings
 
 AT = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
 
@@ -63,3 +69,23 @@ def test_a_second_run_while_one_holds_the_lease_is_skipped(settings: Settings) -
     assert outcome.skipped == "another evaluation is running" and outcome.fired == []
     svc.control.release_lock(RUN_LEASE, "another")
     assert svc.alerts.run(AT).skipped is None
+
+
+def test_a_claim_left_by_a_crashed_run_is_taken_over(tmp_path: Path) -> None:
+    """A claim whose alert was never written (a crash between the two) does not block the
+    condition for ever: the next run fires it."""
+    svc = Services(local_settings(tmp_path))
+    world.plant(svc)
+    svc.alerts.add_rule(
+        RuleInput.model_validate(world.RULES[3]), Fence(everything=True), "test"
+    )  # silent_agent
+    [condition] = [c for c in _conditions(svc) if c.kind == "silent_agent"]
+    svc.alerts.store.claim_open(condition.key_digest, "a-0000000dead0")
+    outcome = svc.alerts.run(world.NOW)
+    assert len(outcome.fired) == 1
+    assert svc.alerts.store.open_holder(condition.key_digest) == outcome.fired[0]
+
+
+def _conditions(svc: Services) -> list[Condition]:
+    ctx = EvaluationContext(svc.engine, world.NOW, BilledRates(svc.engine))
+    return [c for r in svc.alerts.store.list_rules() for c in kind_of(r.kind).evaluate(r, ctx)]

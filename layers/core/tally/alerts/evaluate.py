@@ -20,7 +20,7 @@ from tally.alerts.kinds import EvaluationContext, kind_of
 from tally.alerts.model import Alert, Condition, key_digest
 from tally.alerts.pricing import Pricer
 from tally.alerts.recipients import Recipients
-from tally.alerts.store import OPEN, AlertStore
+from tally.alerts.store import AlertStore
 from tally.domain.ports import QueryEngine
 
 log = logging.getLogger("tally.alerts")
@@ -128,11 +128,11 @@ class AlertEvaluator:
         if not self.store.claim_open(condition.key_digest, alert.alert_id):
             # Held by another run's alert, unless that alert was never written (a crash between
             # the claim and the write) or is resolved already: then this run takes the claim over.
-            claim = self.store.docs.get_doc(OPEN, condition.key_digest)
-            holder = self.store.get_alert(str(claim["alert_id"])) if claim else None
+            holder_id = self.store.open_holder(condition.key_digest)
+            holder = self.store.get_alert(holder_id) if holder_id else None
             if holder is not None and holder.state == "open":
                 return None
-            self.store.docs.put_doc(OPEN, condition.key_digest, {"alert_id": alert.alert_id})
+            self.store.take_open(condition.key_digest, alert.alert_id)
         alert = self._deliver("fired", alert, outcome)
         self.store.put_alert(alert)
         return alert

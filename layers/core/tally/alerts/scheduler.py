@@ -11,6 +11,11 @@ from collections.abc import Callable
 log = logging.getLogger("tally.alerts")
 
 
+def _described(outcome: object) -> object:
+    as_dict = getattr(outcome, "as_dict", None)
+    return as_dict() if callable(as_dict) else outcome
+
+
 class AlertScheduler:
     def __init__(self, run: Callable[[], object], interval: float) -> None:
         if interval <= 0:
@@ -31,8 +36,7 @@ class AlertScheduler:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                outcome = self.run()
-                log.info("alerts evaluated: %s", getattr(outcome, "as_dict", lambda: outcome)())
+                log.info("alerts evaluated: %s", _described(self.run()))
             except Exception:  # the scheduler outlives any one run's failure
                 log.exception("an alerts evaluation failed")
             self.runs += 1

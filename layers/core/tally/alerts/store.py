@@ -78,6 +78,15 @@ class AlertStore:
         """Mark the condition open under `alert_id`; False if an alert holds it already."""
         return self.docs.put_doc(OPEN, key_digest, {"alert_id": alert_id}, create_only=True)
 
+    def open_holder(self, key_digest: str) -> str | None:
+        """The alert id holding the condition, if any."""
+        doc = self.docs.get_doc(OPEN, key_digest)
+        return None if doc is None else str(doc["alert_id"])
+
+    def take_open(self, key_digest: str, alert_id: str) -> None:
+        """Hand the condition to `alert_id` whoever holds it (a holder found dead)."""
+        self.docs.put_doc(OPEN, key_digest, {"alert_id": alert_id})
+
     def release_open(self, key_digest: str) -> None:
         self.docs.delete_doc(OPEN, key_digest)
 
