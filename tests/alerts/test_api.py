@@ -16,7 +16,6 @@ from tally.people.authz import Fence
 from tally.people.model import Person
 from tally.services.container import Services
 from tests.alerts import world
-from tests.alerts.test_scenarios import add_rules
 from tests.support.cli import tally
 from tests.support.deployments import local_settings
 from tests.support.servers import running_app
@@ -145,7 +144,7 @@ def test_malformed_bodies_ids_and_filters_are_refused_cleanly(bare: Api) -> None
 
 
 def test_listing_filters_and_acknowledging_over_http(api: Api) -> None:
-    add_rules(api.svc)
+    world.add_rules(api.svc)
     api.svc.alerts.run(world.NOW)
     with api.client() as http:
         every = http.get("/v1/alerts").json()

@@ -19,7 +19,6 @@ from tally.alerts.settings import AlertsSettings
 from tally.services.container import Services
 from tests.alerts import world
 from tests.alerts.receivers import smtp_server, webhook
-from tests.alerts.test_scenarios import EVERYTHING, add_rules
 from tests.support.deployments import local_settings
 from tests.support.servers import free_port
 
@@ -36,12 +35,12 @@ def test_a_failing_webhook_is_tried_a_bounded_number_of_times_and_counted(tmp_pa
         section = AlertsSettings(webhook_url=hook.url, webhook_attempts=3, webhook_backoff_seconds=0.01)
         svc = Services(local_settings(tmp_path, alerts=section))
         world.plant(svc)
-        add_rules(svc)
+        world.add_rules(svc)
         outcome = svc.alerts.run(world.NOW)
     # Six alerts fired and were stored; each message was tried three times, none delivered.
     assert len(outcome.fired) == 6 and outcome.rule_errors == {}
     assert (hook.attempts, outcome.deliveries, outcome.delivery_failures) == (18, 0, 6)
-    stored = svc.alerts.list_alerts(EVERYTHING)
+    stored = svc.alerts.list_alerts(world.EVERYTHING)
     assert {a.deliveries["fired:webhook"] for a in stored} == {"failed: webhook HTTP 500 after 3 tries"}
 
 

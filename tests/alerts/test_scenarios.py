@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tally.alerts.model import Alert, RuleInput
+from tally.alerts.model import Alert
 from tally.alerts.settings import AlertsSettings
-from tally.people.authz import Fence
 from tally.services.container import Services
 from tests.alerts import world
 from tests.alerts.receivers import Mailbox, Webhook, smtp_server, webhook
 from tests.support.deployments import local_settings
 
-EVERYTHING = Fence(everything=True)
+EVERYTHING = world.EVERYTHING
+add_rules = world.add_rules
 
 
 @pytest.fixture
@@ -50,11 +50,6 @@ def people(svc: Services) -> dict[str, str]:
         svc.people.add_grant(person.person_id, role, scope, "test")
         emails[label] = person.email
     return emails
-
-
-def add_rules(svc: Services) -> None:
-    for rule in world.RULES:
-        svc.alerts.add_rule(RuleInput.model_validate(rule), EVERYTHING, "test")
 
 
 def by_kind(alerts: list[Alert]) -> dict[str, Alert]:

@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 
+from tally.alerts.model import RuleInput
 from tally.domain.record_lines import RecordLines
+from tally.people.authz import Fence
 from tally.registry.entries import ResourceBenchmark
 from tally.services.container import Services
 from tally.services.ingest import Principal
@@ -40,6 +42,14 @@ RULES: list[dict[str, Any]] = [
     {"kind": "heavy_user", "name": "heavy users", "params": {"window_hours": 168, "share_percent": 50}},
     {"kind": "heavy_load", "name": "HPC load", "scope": {"site": HPC}, "params": {"window_hours": 24}},
 ]
+
+
+EVERYTHING = Fence(everything=True)
+
+
+def add_rules(svc: Services) -> None:
+    for rule in RULES:
+        svc.alerts.add_rule(RuleInput.model_validate(rule), EVERYTHING, "test")
 
 
 def z(at: datetime) -> str:

@@ -50,7 +50,12 @@ class TallyServe:
     def __init__(self, home: Path, port: int, *args: str, env: dict[str, str] | None = None) -> None:
         self.home, self.port, self.args = home, port, args
         # The alerts scheduler is off unless a test asks for it.
-        self.env = {**os.environ, "TALLY_HOME": str(home), "TALLY_ALERTS_SCHEDULE_SECONDS": "0", **(env or {})}
+        self.env = {
+            **os.environ,
+            "TALLY_HOME": str(home),
+            "TALLY_ALERTS_SCHEDULE_SECONDS": "0",
+            **(env or {}),
+        }
         self.log = home.parent / f"serve-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
