@@ -394,6 +394,19 @@ ROUTES: dict[tuple[str, str], Case] = {
         own_rows=lambda r, _w: all(x["site"] == OWN for x in r.json()),
         foreign_rows=lambda r, _w: all(x["site"] == OWN for x in r.json()),
     ),
+    ("GET", "/v1/alerts"): _people_only("GET", "/v1/alerts"),
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): _people_only(
+        "POST", "/v1/alerts/a-000000000000/acknowledge"
+    ),
+    ("GET", "/v1/alerts/rules"): _people_only("GET", "/v1/alerts/rules"),
+    ("POST", "/v1/alerts/rules"): _people_only(
+        "POST", "/v1/alerts/rules", {"kind": "silent_agent", "scope": {"site": OWN}}
+    ),
+    ("GET", "/v1/alerts/rules/{rule_id}"): _people_only("GET", "/v1/alerts/rules/r-000000000000"),
+    ("PUT", "/v1/alerts/rules/{rule_id}"): _people_only(
+        "PUT", "/v1/alerts/rules/r-000000000000", {"kind": "silent_agent", "scope": {"site": OWN}}
+    ),
+    ("DELETE", "/v1/alerts/rules/{rule_id}"): _people_only("DELETE", "/v1/alerts/rules/r-000000000000"),
 }
 
 

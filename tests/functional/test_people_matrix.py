@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tally.alerts.model import Alert, RuleInput
 from tally.api.app import create_app
 from tally.api.foresight_models import AllocationBody
 from tally.demo.bills import generate_bills
@@ -230,6 +231,65 @@ def csv_bill(body: bytes, name: str) -> Call:
 
 
 MANAGERS = {"admin": (200, 200), "site_manager": (200, 200)}
+#: Alerts planted in `world`: (site, project) each; who sees one is computed from these alone.
+ALERTS = {
+    "a-00000000000a": (A, "p1"),
+    "a-00000000000b": (A, "p2"),
+    "a-00000000000c": (B, "p1"),
+    "a-00000000000d": (B, "p3"),
+}
+ALERT_READERS = {
+    "admin": (200, 200),
+    "finance": (200, 200),
+    "site_manager": (200, 200),
+    "project_manager": (200, 200),
+}
+
+
+def alerts_seen(role: str, site: str | None = None) -> set[str]:
+    def reach(s: str, p: str) -> bool:
+        return (
+            role in ("admin", "finance")
+            or (role == "site_manager" and s == A)
+            or (role == "project_manager" and p == "p1")
+        )
+
+    return {i for i, (s, p) in ALERTS.items() if reach(s, p) and (site is None or s == site)}
+
+
+def alert_rule(site: str) -> dict[str, Any]:
+    return {"kind": "silent_agent", "name": "quiet", "scope": {"site": site}, "params": {"hours": 6}}
+
+
+def fresh_rule(w: World, site: str) -> str:
+    return w.svc.alerts.add_rule(
+        RuleInput.model_validate(alert_rule(site)), Fence(everything=True), "t"
+    ).rule_id
+
+
+def plant_alerts(w: World) -> None:
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    for alert_id, (site, project) in ALERTS.items():
+        w.svc.alerts.store.put_alert(
+            Alert(
+                alert_id,
+                "r-000000000000",
+                "idle_vm",
+                f"k{alert_id}",
+                "i-1",
+                "idle",
+                site,
+                "cloud1",
+                project,
+                {},
+                None,
+                "open",
+                at,
+                at,
+            )
+        )
+    w.extra["rule"] = {site: fresh_rule(w, site) for site in (A, B)}
+
 
 # -- allocations: who sees and manages which, from the allocations stored and JOBS ---------------
 FAIRSHARE = {"at": "2026-04-01T00:00:00Z", "since": "2026-02-01", "unit": "core_hours"}
@@ -615,6 +675,55 @@ ROUTES: dict[tuple[str, str], Case] = {
         own_rows=lambda r, _w, _role: r.json() == [],
         other_rows=lambda r, _w, _role: r.json() == [],
     ),
+    # Alerts: read by the grants covering their site or project; rules managed by admins and site managers.
+    ("GET", "/v1/alerts"): Case(
+        lambda h, _w, _r: h.get("/v1/alerts"),
+        lambda h, _w, _r: h.get("/v1/alerts", params={"site": B}),
+        only(ALERT_READERS),
+        own_rows=lambda r, _w, role: {a["alert_id"] for a in r.json()} == alerts_seen(role),
+        other_rows=lambda r, _w, role: {a["alert_id"] for a in r.json()} == alerts_seen(role, B),
+    ),
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): Case(
+        lambda h, _w, _r: h.post("/v1/alerts/a-00000000000a/acknowledge"),
+        lambda h, _w, _r: h.post("/v1/alerts/a-00000000000d/acknowledge"),
+        only(
+            {
+                "admin": (200, 200),
+                "finance": (200, 200),
+                "site_manager": (200, 404),
+                "project_manager": (200, 404),
+            }
+        ),
+        own_rows=lambda r, _w, _role: r.json()["acknowledged_at"] is not None,
+    ),
+    ("GET", "/v1/alerts/rules"): Case(
+        lambda h, _w, _r: h.get("/v1/alerts/rules"),
+        lambda h, _w, _r: h.get("/v1/alerts/rules"),
+        only(MANAGERS),
+        own_rows=lambda r, w, role: {x["scope"]["site"] for x in r.json()} == registry_sites(w, role),
+        other_rows=lambda r, w, role: {x["scope"]["site"] for x in r.json()} == registry_sites(w, role),
+    ),
+    ("POST", "/v1/alerts/rules"): Case(
+        lambda h, _w, _r: h.post("/v1/alerts/rules", json=alert_rule(A)),
+        lambda h, _w, _r: h.post("/v1/alerts/rules", json=alert_rule(B)),
+        only({"admin": (201, 201), "site_manager": (201, 403)}),
+        own_rows=lambda r, _w, _role: r.json()["params"] == {"hours": 6.0, "lookback_hours": 720.0},
+    ),
+    ("GET", "/v1/alerts/rules/{rule_id}"): Case(
+        lambda h, w, _r: h.get(f"/v1/alerts/rules/{w.extra['rule'][A]}"),
+        lambda h, w, _r: h.get(f"/v1/alerts/rules/{w.extra['rule'][B]}"),
+        only({"admin": (200, 200), "site_manager": (200, 404)}),
+    ),
+    ("PUT", "/v1/alerts/rules/{rule_id}"): Case(
+        lambda h, w, _r: h.put(f"/v1/alerts/rules/{fresh_rule(w, A)}", json=alert_rule(A)),
+        lambda h, w, _r: h.put(f"/v1/alerts/rules/{fresh_rule(w, B)}", json=alert_rule(B)),
+        only({"admin": (200, 200), "site_manager": (200, 404)}),
+    ),
+    ("DELETE", "/v1/alerts/rules/{rule_id}"): Case(
+        lambda h, w, _r: h.delete(f"/v1/alerts/rules/{fresh_rule(w, A)}"),
+        lambda h, w, _r: h.delete(f"/v1/alerts/rules/{fresh_rule(w, B)}"),
+        only({"admin": (204, 204), "site_manager": (204, 404)}),
+    ),
 }
 PASSWORD = "a long enough password"
 
@@ -685,6 +794,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 ]
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {billing_b}"}) as http:
             assert csv_bill(AZURE_BILL.content, AZURE_BILL.filename)(http, w, "").status_code == 200
+        plant_alerts(w)
         yield w
 
 

@@ -43,6 +43,7 @@ FUNCTIONS = (
     "billing_importer",
     "invoice_verifier",
     "logs_importer",
+    "alerts_evaluator",
 )
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 

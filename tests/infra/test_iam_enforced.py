@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -25,6 +26,9 @@ import pytest
 from moto.core.authorization import enable_iam_authentication
 
 from tally.adapters.warehouse import partition_key
+from tally.alerts.delivery import Message, SnsChannel
+from tally.alerts.model import Alert, AlertRule, Money, RuleScope
+from tally.alerts.service import RUN_LEASE
 from tally.api.body import split_lines
 from tally.compaction import Compactor
 from tally.services.container import Services
@@ -317,3 +321,47 @@ def test_invoice_verifier_role_judges_reports_and_notifies_finance_only(
         "Messages", []
     )
     assert len(messages) == 1 and "2026-03" in json.loads(messages[0]["Body"])["Subject"]
+
+
+def test_alerts_evaluator_role_keeps_alerts_in_the_control_table_and_publishes_to_its_topic(
+    deployment: Deployment, as_role: Any
+) -> None:
+    sns = boto3.client("sns", endpoint_url=deployment.endpoint, region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=deployment.endpoint, region_name=REGION)
+    topic = sns.create_topic(Name=f"alerts-{deployment.bucket}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"alerts-{deployment.bucket}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    deployment.names["AlertsTopic"] = topic
+    at = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    rule = AlertRule(
+        "r-00000000beef", "idle_vm", "idle", RuleScope(site="SITE-A"), {"hours": 24.0}, True, at, "t"
+    )
+    Services(deployment.settings).alerts.store.put_rule(rule, create=True)
+    as_role(deployment.keys_for("AlertsEvaluatorRole"))
+
+    with enable_iam_authentication():
+        svc = Services(Settings(**deployment.settings.model_dump()))
+        store = svc.alerts.store
+        assert store.list_rules() == [rule]
+        alert = Alert(
+            "a-00000000beef", rule.rule_id, "idle_vm", "k", "aws/1/i-1", "idle", "SITE-A", "os1", None,
+            {}, Money(Decimal("1.00"), "USD"), "open", at, at,
+        )  # fmt: skip
+        assert store.claim_open("digest", alert.alert_id) and not store.claim_open("digest", "a-000000000000")
+        store.put_alert(alert)
+        store.release_open("digest")
+        assert svc.control.acquire_lock(RUN_LEASE, "me", datetime.now(UTC), 60)
+        svc.control.release_lock(RUN_LEASE, "me")
+        client = boto3.client("sns", endpoint_url=deployment.endpoint, region_name=REGION)
+        assert SnsChannel(topic, client).send(Message("fired", alert)) == "sent"
+        with pytest.raises(Exception, match="AccessDenied"):  # publish, and nothing else
+            client.subscribe(TopicArn=topic, Protocol="email", Endpoint="someone@example.org")
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            svc.warehouse.put_bytes("vms/dt=2026-03-01/forged.parquet", b"forged")
+
+    assert Services(deployment.settings).alerts.store.get_alert(alert.alert_id) == alert
+    [message] = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(json.loads(message["Body"])["Message"])["alert"]["alert_id"] == alert.alert_id

@@ -57,6 +57,7 @@ def functions(cfn: Resources) -> Resources:
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
         "LogsImporterFunction",
+        "AlertsEvaluatorFunction",
     }
     return found
 
@@ -339,10 +340,21 @@ def test_invoice_verifier_role_reads_inputs_writes_results_and_publishes_to_fina
     assert [ref_target(s["Resource"]) for s in publish] == ["FinanceTopic"]
     for service in ("dynamodb", "athena", "glue"):
         assert not granted(cfn, "InvoiceVerifierRole", service), service
-    # No other role may publish to the finance topic.
+    # No other role may publish to the finance topic; the alerts evaluator publishes to its own only.
     for name in of_type(cfn, "AWS::IAM::Role"):
-        if name != "InvoiceVerifierRole" and "Policies" in cfn[name]["Properties"]:
-            assert not granted(cfn, name, "sns"), name
+        if (
+            name in ("InvoiceVerifierRole", "AlertsEvaluatorRole")
+            or "Policies" not in cfn[name]["Properties"]
+        ):
+            continue
+        assert not granted(cfn, name, "sns"), name
+    alerts_publish = [
+        s
+        for p in cfn["AlertsEvaluatorRole"]["Properties"]["Policies"]
+        for s in as_list(p["PolicyDocument"]["Statement"])
+        if "sns:Publish" in as_list(s["Action"])
+    ]
+    assert [ref_target(s["Resource"]) for s in alerts_publish] == ["AlertsTopic"]
 
 
 # -- triggers, dead letters, alarms -----------------------------------------------------------------
@@ -435,6 +447,7 @@ def test_async_functions_have_a_dead_letter_queue_they_may_write_and_an_alarm(
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
         "LogsImporterFunction",
+        "AlertsEvaluatorFunction",
     }
     for name in asynchronous:
         queue = ref_target(functions[name]["Properties"]["DeadLetterConfig"]["TargetArn"])

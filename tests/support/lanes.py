@@ -32,6 +32,7 @@ BY_FOLDER: dict[str, str] = {
     "unit": UNIT,
     "reports": SQL,
     "sql": SQL,
+    "alerts": FUNCTIONAL,
     "apel": FUNCTIONAL,
     "auth": FUNCTIONAL,
     "billing_store": FUNCTIONAL,

@@ -49,7 +49,13 @@ def site_with_key(home: Path, site: str, resource: str) -> str:
 class TallyServe:
     def __init__(self, home: Path, port: int, *args: str, env: dict[str, str] | None = None) -> None:
         self.home, self.port, self.args = home, port, args
-        self.env = {**os.environ, "TALLY_HOME": str(home), **(env or {})}
+        # The alerts scheduler is off unless a test asks for it.
+        self.env = {
+            **os.environ,
+            "TALLY_HOME": str(home),
+            "TALLY_ALERTS_SCHEDULE_SECONDS": "0",
+            **(env or {}),
+        }
         self.log = home.parent / f"serve-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0

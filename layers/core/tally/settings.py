@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.alerts.settings import AlertsSettings
 from tally.auth.oidc.config import OidcConfig
 from tally.auth.sso_settings import SsoSettings
 from tally.compaction.settings import CompactionSettings
@@ -79,6 +80,8 @@ class Settings(BaseSettings):
     people: PeopleSettings = PeopleSettings()
     # Allocations, forecasts and fair share: history window, half-life (TALLY_FORESIGHT, JSON).
     foresight: ForesightSettings = ForesightSettings()
+    # Alerts: the serve scheduler's interval and the delivery channels (TALLY_ALERTS, JSON).
+    alerts: AlertsSettings = AlertsSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

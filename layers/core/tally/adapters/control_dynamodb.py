@@ -9,7 +9,8 @@ Items:
     pk=BATCH#<id>     sk=BATCH                   outcome (JSON), expires_at (TTL)
     pk=BILLACCT       sk=<provider>#<account>    provider, billing_account_id, owner, claimed_at
     pk=LOCK#<name>    sk=LOCK                    holder, lease_until (epoch seconds)
-    pk=PEOPLE#<collection>  sk=<id>              doc (JSON; tally.people.store); removed: no doc
+    pk=PEOPLE#<collection>  sk=<id>              doc (JSON; tally.people.store, tally.alerts.store
+                                                 collections alert_rules, alerts, alert_open); removed: no doc
 
 Keys stored before scopes existed have no `scopes` attribute and read as unscoped (see ApiKey).
 """

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Security
 
 from tally import __version__
 from tally.api import contract, docs, problem_handlers, records, sync_state
+from tally.api.alerts import router as alerts_router
 from tally.api.apel import router as apel_router
 from tally.api.billing import router as billing_router
 from tally.api.body_deadline import BodyDeadlineMiddleware
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(people_router, dependencies=keyed)
     app.include_router(sso_router)  # public: the sign-in itself (logout checks the session)
     app.include_router(foresight_router, dependencies=keyed)
+    app.include_router(alerts_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 

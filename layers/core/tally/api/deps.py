@@ -154,3 +154,5 @@ BillingWriteAccess = Annotated[Access, Depends(authorised(Action.BILLING_WRITE))
 IngestReadAccess = Annotated[Access, Depends(authorised(Action.INGEST_READ))]
 PeopleAccess = Annotated[Access, Depends(authorised(Action.PEOPLE_MANAGE))]
 AuditAccess = Annotated[Access, Depends(authorised(Action.AUDIT_READ))]
+AlertsReadAccess = Annotated[Access, Depends(authorised(Action.ALERTS_READ))]
+AlertsManageAccess = Annotated[Access, Depends(authorised(Action.ALERTS_MANAGE))]

@@ -9,6 +9,7 @@ import typer
 
 from tally.api.problems import Problem
 from tally.cli import allocations, keys, people, serve, sites
+from tally.cli.alerts import app as alerts_app
 from tally.cli.apel import app as apel_app
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
@@ -45,6 +46,7 @@ app.add_typer(people.app, name="people")
 app.add_typer(allocations.app, name="allocations")
 app.command("fairshare")(allocations.fairshare)
 app.command("forecast")(allocations.forecast)
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

@@ -131,7 +131,18 @@ def serve(
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
         limit_concurrency=settings.max_connections,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    scheduler = None
+    if settings.alerts.schedule_seconds > 0:
+        from tally.alerts.scheduler import AlertScheduler
+
+        scheduler = AlertScheduler(svc.alerts.run, settings.alerts.schedule_seconds)
+        scheduler.start()
+        err.print(f"alerts: evaluated every {settings.alerts.schedule_seconds:g} s", highlight=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
 
 
 def demo(

@@ -110,7 +110,7 @@ class ControlStore(Protocol):
     def release_lock(self, name: str, holder: str) -> None:
         """Give the lease back (only if `holder` still has it)."""
 
-    # People documents (tally.people.store.Documents); the `audit` collection is append-only.
+    # Documents of people (tally.people.store) and alerts (tally.alerts.store); `audit` is append-only.
     def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
         """Store the document; with `create_only`, only if there is none under that id (True if stored)."""
 

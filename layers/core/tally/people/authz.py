@@ -44,6 +44,8 @@ class Action(StrEnum):
     AUDIT_READ = "audit:read"
     ALLOCATIONS_READ = "allocations:read"  # allocations and their status (tally.foresight)
     ALLOCATIONS_MANAGE = "allocations:manage"
+    ALERTS_READ = "alerts:read"  # alerts of a site or project
+    ALERTS_MANAGE = "alerts:manage"  # alert rules (admins; site managers at their site)
 
 
 #: The key scopes that allow an action (for the key's own site).
@@ -67,6 +69,8 @@ EVERYTHING: dict[Action, frozenset[str]] = {
     Action.AUDIT_READ: frozenset({"admin"}),
     Action.ALLOCATIONS_READ: frozenset({"admin", "finance"}),
     Action.ALLOCATIONS_MANAGE: frozenset({"admin", "finance"}),
+    Action.ALERTS_READ: frozenset({"admin", "finance"}),
+    Action.ALERTS_MANAGE: frozenset({"admin"}),
 }
 SCOPED: dict[Action, frozenset[str]] = {
     Action.USAGE_READ: frozenset({"site_manager", "vo_manager", "project_manager", "user"}),
@@ -77,6 +81,8 @@ SCOPED: dict[Action, frozenset[str]] = {
     # A user reads the allocations of projects they belong to (tally.foresight.service says how).
     Action.ALLOCATIONS_READ: frozenset({"site_manager", "project_manager", "user"}),
     Action.ALLOCATIONS_MANAGE: frozenset({"site_manager"}),
+    Action.ALERTS_READ: frozenset({"site_manager", "project_manager"}),
+    Action.ALERTS_MANAGE: frozenset({"site_manager"}),
 }
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
     from tally.auth.sso import SsoService
+    from tally.alerts.service import AlertsService
     from tally.compaction.compactor import Compactor
     from tally.foresight.service import ForesightService
     from tally.interop.apel.service import ApelService
@@ -218,6 +219,36 @@ class Services:
 
         return ForesightService(
             lambda: self.engine, AllocationStore(self.control), self.settings.foresight, self.people.audit
+        )
+
+    @cached_property
+    def alerts(self) -> AlertsService:
+        """Alert rules and alerts in the control store, evaluated over the query engine, priced at
+        the billed rate, delivered through the configured channels."""
+        from tally.alerts.delivery import Deliverer, channels_of
+        from tally.alerts.pricing import BilledRates
+        from tally.alerts.recipients import Recipients
+        from tally.alerts.service import AlertsService
+        from tally.alerts.store import AlertStore
+        from tally.people.store import PeopleStore
+
+        settings = self.settings
+
+        def sns() -> Any:
+            import boto3
+
+            return boto3.client(
+                "sns", region_name=settings.aws_region, endpoint_url=settings.sns_endpoint_url
+            )
+
+        return AlertsService(
+            AlertStore(self.control),
+            lambda: self.engine,
+            BilledRates,
+            Deliverer(channels_of(settings.alerts, sns)),
+            Recipients(PeopleStore(self.control)),
+            leases=self.control,
+            sites=self.control,
         )
 
     # -- sites and keys -----------------------------------------------------------------------
