@@ -566,7 +566,7 @@ def test_invoice_verifier_runs_daily_as_of_the_scheduled_time(cfn: Resources, fu
     # A retried run must judge as of the scheduled time (same run id, no second run).
     rendered = target["Input"].replace("<aws.scheduler.scheduled-time>", "2026-03-07T06:00:00Z")
     load_function("invoice_verifier")
-    from tally.services.reconcile_schedule import event_time
+    from tally.domain.schedule_event import event_time
 
     assert event_time(json.loads(rendered)) == datetime(2026, 3, 7, 6, tzinfo=UTC)
     env = functions["InvoiceVerifierFunction"]["Properties"]["Environment"]["Variables"]
