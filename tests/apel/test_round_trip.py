@@ -14,7 +14,7 @@ from dirq.QueueSimple import QueueSimple
 
 from tally.demo.loader import demo_records
 from tally.domain.record_lines import RecordLines
-from tally.interop.apel.publish import ApelPublisher, Published, months_to_publish
+from tally.interop.apel.publish import Published, months_to_publish
 from tally.query.open_engine import open_engine
 from tally.services.container import Services
 from tests.apel.helpers import fresh, who
@@ -43,7 +43,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Services:
 @pytest.fixture(scope="module")
 def queue(source: Services, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Published]]:
     folder = tmp_path_factory.mktemp("outgoing")
-    done = {site: ApelPublisher.of(source.settings).publish(site, [MONTH], folder) for site in (GRID, CLOUD)}
+    done = {site: source.apel_publisher.publish(site, [MONTH], folder) for site in (GRID, CLOUD)}
     return folder, done
 
 
