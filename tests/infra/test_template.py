@@ -56,6 +56,7 @@ def functions(cfn: Resources) -> Resources:
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
         "LogsImporterFunction",
+        "ApelPublisherFunction",
     }
     return found
 
@@ -75,7 +76,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 3
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 4
 
 
 # -- identity and least privilege --------------------------------------------------------------
@@ -434,6 +435,7 @@ def test_async_functions_have_a_dead_letter_queue_they_may_write_and_an_alarm(
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
         "LogsImporterFunction",
+        "ApelPublisherFunction",
     }
     for name in asynchronous:
         queue = ref_target(functions[name]["Properties"]["DeadLetterConfig"]["TargetArn"])
@@ -466,8 +468,12 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
 ) -> None:
     # The SAM transform names each layer version <LogicalId><content hash>.
     layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
-    assert sorted(layers) == ["TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
-    extra = {"InvoiceVerifierFunction": ["TallyNumericLayer"], "IngestFunction": ["TallyAuthLayer"]}
+    assert sorted(layers) == ["TallyApelLayer", "TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
+    extra = {
+        "InvoiceVerifierFunction": ["TallyNumericLayer"],
+        "IngestFunction": ["TallyAuthLayer"],
+        "ApelPublisherFunction": ["TallyApelLayer"],
+    }
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
@@ -609,6 +615,7 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock("core")
     assert (REPO / "layers/numeric/requirements.txt").read_text() == build.render_lock("numeric")
     assert (REPO / "layers/auth/requirements.txt").read_text() == build.render_lock("auth")
+    assert (REPO / "layers/apel/requirements.txt").read_text() == build.render_lock("apel")
     locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
     assert not locked & {
@@ -630,11 +637,19 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
         "joserfc",
         "pycparser",
     ]
+    # The AMS client and requests only; idna comes with the core layer, urllib3 with the runtime.
+    assert [line.split("==")[0] for line in build.lock("apel")] == [
+        "argo-ams-library",
+        "certifi",
+        "charset-normalizer",
+        "requests",
+    ]
 
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
 #: test in test_artifacts.py checks it stays unloaded.
-#: dirq writes the SSM outgoing queue of `tally apel publish`, a command no Lambda runs.
+#: dirq writes the SSM outgoing queue on the host (`tally apel publish`); on Lambda the publisher
+#: writes that layout to S3 itself or publishes to AMS.
 LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
 
 
@@ -658,11 +673,13 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     core = {line.split("==")[0] for line in build.lock("core")} | set(build.RUNTIME_PROVIDED)
     numeric = {line.split("==")[0] for line in build.lock("numeric")}
     auth = {line.split("==")[0] for line in build.lock("auth")}
+    apel = {line.split("==")[0] for line in build.lock("apel")}
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
         shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
         shipped |= auth if name == "IngestFunction" else set()
+        shipped |= apel if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES):
             dists = {build.canonical(d) for d in distributions.get(module, [module])}
