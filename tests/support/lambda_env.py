@@ -11,7 +11,6 @@ import pytest
 
 from tally.settings import Settings
 from tests.support.deployments import aws_settings
-from tests.support.lambdas import REGION
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,8 @@ def aws_lambda_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsLa
         "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(name, str(value))
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION)
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1")
     landing = f"{settings.control_table}-landing"
-    s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
     return AwsLambdaEnv(settings, s3, landing)
