@@ -128,6 +128,7 @@ def test_ams_refusals_are_publish_errors(home: Path, ams: tuple[AmsStandIn, Path
     assert stand_in.received.texts == []
 
 
+@pytest.mark.aws
 def test_the_ams_token_is_read_from_ssm_or_secrets_manager(moto_endpoint: str) -> None:
     ssm = boto3.client("ssm", endpoint_url=moto_endpoint, region_name=REGION)
     ssm.put_parameter(Name="/tally/test/ams-token", Value="from-ssm\n", Type="SecureString", Overwrite=True)
@@ -167,6 +168,7 @@ def _move_down(s3: object, bucket: str, prefix: str, folder: Path) -> list[str]:
     return keys
 
 
+@pytest.mark.aws
 def test_the_scheduled_run_writes_each_site_s_queue_files_to_s3(
     home: Path, expected: dict[str, list[str]], moto_endpoint: str, tmp_path: Path
 ) -> None:
@@ -190,6 +192,7 @@ def test_the_scheduled_run_writes_each_site_s_queue_files_to_s3(
     assert _queue_texts(tmp_path / "outgoing") == expected[GRID]
 
 
+@pytest.mark.aws
 def test_the_lambda_publishes_every_site_for_its_scheduled_day(
     home: Path,
     expected: dict[str, list[str]],
