@@ -12,18 +12,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import boto3
-import orjson
 import pytest
-from dirq.QueueSimple import QueueSimple
 
-from tally.demo.loader import demo_records
-from tally.domain.record_lines import RecordLines
 from tally.interop.apel.ams import ams_token
 from tally.interop.apel.outbox import PublishError
 from tally.interop.apel.settings import AmsSettings
 from tally.services.container import Services
 from tests.agent.certs import make_certificates
-from tests.apel.helpers import fresh, who
+from tests.apel.helpers import fresh, ingest_demo, queue_texts
 from tests.support.ams_server import AmsStandIn, running_ams
 from tests.support.cli import tally
 from tests.support.deployments import local_settings
@@ -40,30 +36,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Tally holding two months of demo jobs, VMs and storage for two sites."""
     folder = tmp_path_factory.mktemp("home")
     svc = fresh(folder, GRID, CLOUD, apel={"records_per_message": 50})
-    records = demo_records(NOW, jobs=800, months=2)
-    for kind in ("jobs", "storage", "vms"):
-        for site in (GRID, CLOUD):
-            batch = [r for r in records[kind] if r["site"] == site]
-            if batch:
-                lines = RecordLines(b"\n".join(orjson.dumps(r) for r in batch), len(batch))
-                assert svc.ingest.ingest(kind, lines, who(site)).rejected == 0
+    ingest_demo(svc, (GRID, CLOUD), NOW, jobs=800, months=2)
     return folder
 
 
 def _services(home: Path, **apel: object) -> Services:
     return Services(local_settings(home, apel={"records_per_message": 50, **apel}))
-
-
-def _queue_texts(folder: Path) -> list[str]:
-    """The queue's messages in ssmsend's order (dirq's name order), read with dirq."""
-    queue = QueueSimple(str(folder))
-    texts = []
-    for name in queue:
-        assert queue.lock(name)
-        data = queue.get(name)
-        texts.append(data.decode() if isinstance(data, bytes) else data)
-        queue.unlock(name)
-    return texts
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +51,7 @@ def expected(home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     for site in (GRID, CLOUD):
         folder = tmp_path_factory.mktemp(f"queue-{site}")
         _services(home).apel_publisher.publish(site, MONTHS, folder)
-        out[site] = _queue_texts(folder)
+        out[site] = queue_texts(folder)
     assert len(out[GRID]) > 4 and len(out[CLOUD]) >= 1
     return out
 
@@ -189,7 +167,7 @@ def test_the_scheduled_run_writes_each_site_s_queue_files_to_s3(
     ]
     keys = _move_down(s3, bucket, f"apel/outgoing/{GRID}/", tmp_path / "outgoing")
     assert len(keys) == len(expected[GRID]) and all(ELEMENT.match(k) for k in keys)
-    assert _queue_texts(tmp_path / "outgoing") == expected[GRID]
+    assert queue_texts(tmp_path / "outgoing") == expected[GRID]
 
 
 @pytest.mark.aws
@@ -214,7 +192,7 @@ def test_the_lambda_publishes_every_site_for_its_scheduled_day(
     assert [(p["site"], p["months"]) for p in result["published"]] == [(CLOUD, MONTHS), (GRID, MONTHS)]
     for site in (CLOUD, GRID):
         _move_down(s3, bucket, f"q/{site}/", tmp_path / site)
-        assert _queue_texts(tmp_path / site) == expected[site]
+        assert queue_texts(tmp_path / site) == expected[site]
 
 
 def test_cli_publishes_to_ams_when_asked(

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.support.json_answers import answer_json
+
 
 @dataclass
 class Published:
@@ -42,12 +44,7 @@ def _handler(stand_in: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
             return
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_json(self, status, body)
 
         def do_POST(self) -> None:
             received: Published = stand_in["received"]
