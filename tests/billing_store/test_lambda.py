@@ -26,7 +26,7 @@ from tests.billing_store.helpers import (
     billing_rows,
     not_final_of_final_account,
 )
-from tests.support.lambda_env import aws_lambda_env
+from tests.support.lambda_env import aws_lambda_env, object_created
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.paths import REPO
 
@@ -55,13 +55,7 @@ class Env:
         return event
 
     def eventbridge(self, key: str, version: str) -> dict[str, Any]:
-        event: dict[str, Any] = copy.deepcopy(
-            json.loads((EVENTS / "eventbridge_s3_object_created_billing.json").read_text())
-        )
-        event["resources"] = [f"arn:aws:s3:::{self.landing}"]
-        event["detail"]["bucket"]["name"] = self.landing
-        event["detail"]["object"].update({"key": key, "version-id": version})
-        return event
+        return object_created(self.landing, key, version)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.module.handler(event, LambdaContext("tally-billing-importer"))

@@ -4,9 +4,7 @@ gives for the same file, once; a key outside the layout or an unknown site goes 
 
 from __future__ import annotations
 
-import copy
 import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -17,12 +15,11 @@ import pytest
 
 from tally.logs.landing import FAILED_PREFIX, LogLandingError
 from tally.services.container import Services
-from tests.support.lambda_env import aws_lambda_env
+from tests.support.lambda_env import aws_lambda_env, object_created
 from tests.support.lambdas import LambdaContext, load_function
-from tests.support.paths import FIXTURES, REPO
+from tests.support.paths import FIXTURES
 from tests.support.warehouse import rows
 
-EVENT = REPO / "tests" / "events" / "eventbridge_s3_object_created_billing.json"
 SACCT = (FIXTURES / "batch" / "sacct_parsable2.txt").read_bytes()
 
 pytestmark = pytest.mark.aws
@@ -39,10 +36,7 @@ class Env:
         version = self.s3.put_object(Bucket=self.landing, Key=key, Body=body, Metadata=metadata or {})[
             "VersionId"
         ]
-        event: dict[str, Any] = copy.deepcopy(json.loads(EVENT.read_text()))
-        event["detail"]["bucket"]["name"] = self.landing
-        event["detail"]["object"].update({"key": key, "version-id": version})
-        return event
+        return object_created(self.landing, key, version)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.module.handler(event, LambdaContext("tally-logs-importer"))

@@ -3,6 +3,7 @@ the TALLY_* variables a handler reads at import, and a versioned landing bucket 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,9 @@ import pytest
 
 from tally.settings import Settings
 from tests.support.deployments import aws_settings
+from tests.support.paths import REPO
+
+EVENTBRIDGE_OBJECT_CREATED = REPO / "tests" / "events" / "eventbridge_s3_object_created_billing.json"
 
 
 @dataclass(frozen=True)
@@ -35,3 +39,12 @@ def aws_lambda_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsLa
     s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
     return AwsLambdaEnv(settings, s3, landing)
+
+
+def object_created(bucket: str, key: str, version: str) -> dict[str, Any]:
+    """The EventBridge "Object Created" event of `key` (that version) in `bucket`, as S3 sends it."""
+    event: dict[str, Any] = json.loads(EVENTBRIDGE_OBJECT_CREATED.read_text())
+    event["resources"] = [f"arn:aws:s3:::{bucket}"]
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"].update({"key": key, "version-id": version})
+    return event
