@@ -4,32 +4,21 @@
 -- Billed: Usage lines bought on demand, spot, dedicated, or covered by a reservation or savings
 -- plan, metered in hours; never fees, purchases, tax, credits, corrections or AWS savings-plan
 -- negation lines. A line counts in the day its charge period starts (provider lines are hourly or
--- daily). The instance is the bill's resource id reduced to the instance: an AWS ARN or id to
--- i-..., an Azure VM path to its name, a scale-set VM to <set>_<n>, a GCP path to its last part.
+-- daily). The instance is the bill's resource id reduced to the instance (instance_keys, side
+-- 'billed': an AWS ARN or id to i-..., an Azure VM path to its name, a scale-set VM to <set>_<n>,
+-- a GCP instance path to its id); a line whose resource is not an instance is left out.
 -- Money stays in its billing currency: an instance-day billed in two currencies has two rows.
 -- Measured: vms_instance_days (an interval counts in the day it starts), joined on the provider,
 -- the instance and the day. The agent's instance id is reduced the same way when it is itself an
 -- ARN or a resource path (an Azure agent reports the VM's full resource id), else lower-cased
--- (tally.reconcile.ids.measured_instance_key, which the verifier uses).
+-- (instance_keys, side 'measured'; tally.reconcile.ids.measured_instance_key in the verifier).
 CREATE OR REPLACE VIEW billed_vs_measured AS
 WITH lines AS (
   SELECT
-    lower(provider) AS provider,
-    coalesce(sub_account_id, billing_account_id) AS account,
-    resource_id,
-    CASE
-      WHEN lower(provider) = 'aws'
-        THEN lower(regexp_extract(resource_id, '(i-[0-9A-Za-z]+)$', 1))
-      WHEN lower(provider) = 'azure' AND regexp_like(lower(resource_id), '/virtualmachinescalesets/[^/]+/virtualmachines/[^/]+$')
-        THEN regexp_extract(lower(resource_id), '/virtualmachinescalesets/([^/]+)/', 1)
-          || '_' || lower(regexp_extract(resource_id, '([^/]+)$', 1))
-      WHEN lower(provider) = 'azure' AND regexp_like(lower(resource_id), '/virtualmachinescalesets/[^/]+$')
-        THEN lower(x_vm_name)
-      WHEN lower(provider) = 'azure' AND regexp_like(lower(resource_id), '/virtualmachines/[^/]+$')
-        THEN lower(regexp_extract(resource_id, '([^/]+)$', 1))
-      WHEN lower(provider) = 'azure' THEN NULL
-      ELSE lower(regexp_extract(resource_id, '([^/]+)$', 1))
-    END AS instance_key,
+    lower(b.provider) AS provider,
+    coalesce(b.sub_account_id, b.billing_account_id) AS account,
+    b.resource_id,
+    k.instance_key,
     CAST(charge_period_start AS DATE) AS day,
     billing_currency AS currency,
     CASE
@@ -40,12 +29,15 @@ WITH lines AS (
     END AS hours,
     billed_cost,
     effective_cost
-  FROM billing
-  WHERE charge_category = 'Usage'
-    AND x_purchase_option IN ('on_demand', 'spot', 'dedicated', 'reserved', 'savings_plan')
-    AND coalesce(x_line_item_type, '') <> 'SavingsPlanNegation'
-    AND coalesce(charge_class, '') <> 'Correction'
-    AND resource_id IS NOT NULL
+  FROM billing AS b
+  LEFT JOIN instance_keys AS k
+    ON k.side = 'billed' AND k.provider = lower(b.provider) AND k.ref = b.resource_id
+    AND k.vm_name = coalesce(b.x_vm_name, '')
+  WHERE b.charge_category = 'Usage'
+    AND b.x_purchase_option IN ('on_demand', 'spot', 'dedicated', 'reserved', 'savings_plan')
+    AND coalesce(b.x_line_item_type, '') <> 'SavingsPlanNegation'
+    AND coalesce(b.charge_class, '') <> 'Correction'
+    AND b.resource_id IS NOT NULL
 ),
 billed AS (
   SELECT
@@ -62,18 +54,13 @@ billed AS (
 ),
 instance_days AS (
   SELECT
-    lower(provider) AS provider,
-    CASE
-      WHEN lower(provider) = 'aws' AND regexp_like(instance_id, '(^|[:/])i-[0-9A-Za-z]+$')
-        THEN lower(regexp_extract(instance_id, '(i-[0-9A-Za-z]+)$', 1))
-      WHEN lower(provider) = 'azure' AND regexp_like(lower(instance_id), '/virtualmachinescalesets/[^/]+/virtualmachines/[^/]+$')
-        THEN regexp_extract(lower(instance_id), '/virtualmachinescalesets/([^/]+)/', 1)
-          || '_' || lower(regexp_extract(instance_id, '([^/]+)$', 1))
-      ELSE lower(regexp_extract(instance_id, '([^/]+)$', 1))
-    END AS instance_key,
-    day, account, instance_id, samples, measured_hours, cpu_busy_hours, vcpu_hours,
-    normalised_hours_hepscore23, normalised_hours_hs06
-  FROM vms_instance_days
+    lower(d.provider) AS provider,
+    k.instance_key,
+    d.day, d.account, d.instance_id, d.samples, d.measured_hours, d.cpu_busy_hours, d.vcpu_hours,
+    d.normalised_hours_hepscore23, d.normalised_hours_hs06
+  FROM vms_instance_days AS d
+  LEFT JOIN instance_keys AS k
+    ON k.side = 'measured' AND k.provider = lower(d.provider) AND k.ref = d.instance_id AND k.vm_name = ''
 ),
 measured AS (
   SELECT

@@ -11,8 +11,8 @@
 -- with the row (tally.reconcile.ids.verdict_instance_key: resource_id reduced to the instance, an
 -- AWS ARN or id to i-..., an Azure scale-set VM path to <set>_<n>, any other path to its last
 -- part, lower-cased). Files written before the key was stored read it as NULL: for those rows
--- only, the same reduction is done here (the coalesce in `keyed`), so their runs still compare
--- with new ones. Then the rows left over on both sides by (provider, day, instance_id), where that id is on exactly one left-over row of each run. So an
+-- only, the key is instance_keys' (side 'measured', the same rule in SQL), so their runs still
+-- compare with new ones. Then the rows left over on both sides by (provider, day, instance_id), where that id is on exactly one left-over row of each run. So an
 -- instance-day judged measured_not_billed under the agent's id that a restated bill now bills under
 -- its ARN or resource path (even one the agent does not know, an Azure vmId against the VM name)
 -- is one changed row, not a removed and an added one.
@@ -61,20 +61,19 @@ both_runs AS (
 ),
 keyed AS (
   SELECT
-    side, kind, provider, account, resource_id, instance_id, day, billing_period, billed_hours,
-    cost, currency, verdict, detail,
-    coalesce(instance_key, CASE
-      WHEN kind = 'invoice' THEN resource_id
-      WHEN lower(provider) = 'aws' AND regexp_like(resource_id, '(^|[:/])i-[0-9A-Za-z]+$')
-        THEN lower(regexp_extract(resource_id, '(i-[0-9A-Za-z]+)$', 1))
-      WHEN lower(provider) = 'azure' AND regexp_like(lower(resource_id), '/virtualmachinescalesets/[^/]+/virtualmachines/[^/]+$')
-        THEN regexp_extract(lower(resource_id), '/virtualmachinescalesets/([^/]+)/', 1)
-          || '_' || lower(regexp_extract(resource_id, '([^/]+)$', 1))
-      ELSE lower(regexp_extract(resource_id, '([^/]+)$', 1))
-    END) AS instance_key,
-    CASE WHEN kind = 'invoice' THEN coalesce(account, '') ELSE '' END AS match_account,
-    CASE WHEN kind = 'invoice' THEN coalesce(currency, '') ELSE '' END AS match_currency
-  FROM both_runs
+    r.side, r.kind, r.provider, r.account, r.resource_id, r.instance_id, r.day, r.billing_period,
+    r.billed_hours, r.cost, r.currency, r.verdict, r.detail,
+    CASE
+      WHEN r.instance_key IS NOT NULL THEN r.instance_key
+      WHEN r.kind = 'invoice' THEN r.resource_id
+      ELSE k.instance_key
+    END AS instance_key,
+    CASE WHEN r.kind = 'invoice' THEN coalesce(r.account, '') ELSE '' END AS match_account,
+    CASE WHEN r.kind = 'invoice' THEN coalesce(r.currency, '') ELSE '' END AS match_currency
+  FROM both_runs AS r
+  LEFT JOIN instance_keys AS k
+    ON r.instance_key IS NULL AND r.kind = 'instance_day' AND k.side = 'measured'
+    AND k.provider = lower(r.provider) AND k.ref = r.resource_id AND k.vm_name = ''
 ),
 latest AS (SELECT * FROM keyed WHERE side = 'latest'),
 previous AS (SELECT * FROM keyed WHERE side = 'previous'),

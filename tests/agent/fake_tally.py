@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import gzip
 import http.server
-import json
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tally_agent.config import Config, load
+from tests.support.json_answers import answer_json
 
 
 @dataclass
@@ -33,13 +34,8 @@ def fake_tally(certs: dict[str, Path]) -> Iterator[Fake]:
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: dict[str, object]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            answer_json(self, status, body)
 
         def do_GET(self) -> None:
             with lock:

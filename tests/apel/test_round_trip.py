@@ -8,16 +8,12 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import orjson
 import pytest
-from dirq.QueueSimple import QueueSimple
 
-from tally.demo.loader import demo_records
-from tally.domain.record_lines import RecordLines
-from tally.interop.apel.publish import ApelPublisher, Published, months_to_publish
+from tally.interop.apel.publish import Published, months_to_publish
 from tally.query.open_engine import open_engine
 from tally.services.container import Services
-from tests.apel.helpers import fresh, who
+from tests.apel.helpers import fresh, ingest_demo, queue_texts, who
 from tests.support.warehouse import rows
 
 NOW = datetime(2026, 6, 15, tzinfo=UTC)
@@ -30,33 +26,15 @@ PER_MESSAGE = 100
 def source(tmp_path_factory: pytest.TempPathFactory) -> Services:
     home = tmp_path_factory.mktemp("source")
     svc = fresh(home, GRID, CLOUD, apel={"records_per_message": PER_MESSAGE})
-    records = demo_records(NOW, jobs=6000, months=2)
-    for kind in ("jobs", "storage", "vms"):
-        for site in (GRID, CLOUD):
-            batch = [r for r in records[kind] if r["site"] == site]
-            if batch:
-                lines = RecordLines(b"\n".join(orjson.dumps(r) for r in batch), len(batch))
-                assert svc.ingest.ingest(kind, lines, who(site)).rejected == 0
+    ingest_demo(svc, (GRID, CLOUD), NOW, jobs=6000, months=2)
     return svc
 
 
 @pytest.fixture(scope="module")
 def queue(source: Services, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Published]]:
     folder = tmp_path_factory.mktemp("outgoing")
-    done = {site: ApelPublisher.of(source.settings).publish(site, [MONTH], folder) for site in (GRID, CLOUD)}
+    done = {site: source.apel_publisher.publish(site, [MONTH], folder) for site in (GRID, CLOUD)}
     return folder, done
-
-
-def _read_back(folder: Path) -> list[str]:
-    """Every message in the queue, read with dirq as SSM's sender reads its outgoing queue."""
-    q = QueueSimple(str(folder))
-    out = []
-    for name in q:
-        assert q.lock(name)
-        data = q.get(name)
-        out.append(data.decode() if isinstance(data, bytes) else data)
-        q.unlock(name)
-    return out
 
 
 def _month_jobs(svc: Services, site: str) -> list[dict[str, object]]:
@@ -74,7 +52,7 @@ def _int(value: object) -> int:
 
 def test_the_queue_holds_apel_messages_of_at_most_the_limit(queue: tuple[Path, dict[str, Published]]) -> None:
     folder, done = queue
-    messages = _read_back(folder)
+    messages = queue_texts(folder)
     headers = Counter(m.splitlines()[0] for m in messages)
     assert set(headers) == {
         "APEL-normalised-summary-message: v0.4",
@@ -98,7 +76,7 @@ def test_a_second_tally_imports_identical_totals(
 ) -> None:
     folder, _ = queue
     target = fresh(tmp_path, GRID, CLOUD)
-    for message in _read_back(folder):
+    for message in queue_texts(folder):
         site = CLOUD if "SiteName: CLOUD-BURST" in message else GRID
         result = target.apel.import_message(message.encode(), who(site))
         assert result.rejected == 0, result.errors[:3]
@@ -141,7 +119,7 @@ def test_published_summaries_imported_back_are_in_sync(
     source: Services, queue: tuple[Path, dict[str, Published]]
 ) -> None:
     folder, _ = queue
-    for message in _read_back(folder):
+    for message in queue_texts(folder):
         if "Site: LAKESIDE-GRID" in message:
             assert source.apel.import_message(message.encode(), who(GRID)).rejected == 0
     engine = open_engine(source.settings)

@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote_plus
 
-import boto3
 import orjson
 import pytest
 
@@ -27,7 +26,7 @@ from tests.billing_store.helpers import (
     billing_rows,
     not_final_of_final_account,
 )
-from tests.support.deployments import aws_settings
+from tests.support.lambda_env import aws_lambda_env, object_created
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.paths import REPO
 
@@ -56,13 +55,7 @@ class Env:
         return event
 
     def eventbridge(self, key: str, version: str) -> dict[str, Any]:
-        event: dict[str, Any] = copy.deepcopy(
-            json.loads((EVENTS / "eventbridge_s3_object_created_billing.json").read_text())
-        )
-        event["resources"] = [f"arn:aws:s3:::{self.landing}"]
-        event["detail"]["bucket"]["name"] = self.landing
-        event["detail"]["object"].update({"key": key, "version-id": version})
-        return event
+        return object_created(self.landing, key, version)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.module.handler(event, LambdaContext("tally-billing-importer"))
@@ -71,19 +64,8 @@ class Env:
 
 @pytest.fixture
 def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    settings = aws_settings(moto_endpoint)
-    for name, value in {
-        "TALLY_MODE": "aws",
-        "TALLY_WAREHOUSE_URI": settings.warehouse_uri,
-        "TALLY_S3_ENDPOINT_URL": moto_endpoint,
-        "TALLY_CONTROL_TABLE": settings.control_table,
-        "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
-    }.items():
-        monkeypatch.setenv(name, str(value))
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1")
-    landing = f"{settings.control_table}-landing"
-    s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
+    aws = aws_lambda_env(moto_endpoint, monkeypatch)
+    settings, s3, landing = aws.settings, aws.s3, aws.landing
     yield Env(load_function("billing_importer"), Services(settings), s3, landing)
 
 

@@ -4,26 +4,22 @@ gives for the same file, once; a key outside the layout or an unknown site goes 
 
 from __future__ import annotations
 
-import copy
 import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-import boto3
 import orjson
 import pytest
 
 from tally.logs.landing import FAILED_PREFIX, LogLandingError
 from tally.services.container import Services
-from tests.support.deployments import aws_settings
+from tests.support.lambda_env import aws_lambda_env, object_created
 from tests.support.lambdas import LambdaContext, load_function
-from tests.support.paths import FIXTURES, REPO
+from tests.support.paths import FIXTURES
 from tests.support.warehouse import rows
 
-EVENT = REPO / "tests" / "events" / "eventbridge_s3_object_created_billing.json"
 SACCT = (FIXTURES / "batch" / "sacct_parsable2.txt").read_bytes()
 
 pytestmark = pytest.mark.aws
@@ -40,10 +36,7 @@ class Env:
         version = self.s3.put_object(Bucket=self.landing, Key=key, Body=body, Metadata=metadata or {})[
             "VersionId"
         ]
-        event: dict[str, Any] = copy.deepcopy(json.loads(EVENT.read_text()))
-        event["detail"]["bucket"]["name"] = self.landing
-        event["detail"]["object"].update({"key": key, "version-id": version})
-        return event
+        return object_created(self.landing, key, version)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.module.handler(event, LambdaContext("tally-logs-importer"))
@@ -52,19 +45,8 @@ class Env:
 
 @pytest.fixture
 def env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    settings = aws_settings(moto_endpoint)
-    for name, value in {
-        "TALLY_MODE": "aws",
-        "TALLY_WAREHOUSE_URI": settings.warehouse_uri,
-        "TALLY_S3_ENDPOINT_URL": moto_endpoint,
-        "TALLY_CONTROL_TABLE": settings.control_table,
-        "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
-    }.items():
-        monkeypatch.setenv(name, str(value))
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="eu-west-1")
-    landing = f"{settings.control_table}-landing"
-    s3.create_bucket(Bucket=landing, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_versioning(Bucket=landing, VersioningConfiguration={"Status": "Enabled"})
+    aws = aws_lambda_env(moto_endpoint, monkeypatch)
+    settings, s3, landing = aws.settings, aws.s3, aws.landing
     module = load_function("logs_importer")
     services = Services(settings)
     services.add_site("NORTH-HPC")

@@ -44,6 +44,7 @@ FUNCTIONS = (
     "invoice_verifier",
     "logs_importer",
     "alerts_evaluator",
+    "apel_publisher",
 )
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 
@@ -84,6 +85,13 @@ def arm_auth_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
+def arm_apel_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("apel-arm64")
+    build.build_layer(out, name="apel")
+    return out
+
+
+@pytest.fixture(scope="module")
 def arm_numeric_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("numeric-arm64")
     build.build_layer(out, name="numeric")
@@ -99,7 +107,12 @@ def elf_machine(path: Path) -> int | None:
 
 
 def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
-    build: ModuleType, arm_layer: Path, arm_numeric_layer: Path, arm_auth_layer: Path, tmp_path: Path
+    build: ModuleType,
+    arm_layer: Path,
+    arm_numeric_layer: Path,
+    arm_auth_layer: Path,
+    arm_apel_layer: Path,
+    tmp_path: Path,
 ) -> None:
     python = arm_layer / "python"
     folders = (python, arm_numeric_layer / "python", arm_auth_layer / "python")
@@ -121,18 +134,30 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     assert (arm_auth_layer / "python" / "joserfc").is_dir() and not (
         arm_auth_layer / "python" / "tally"
     ).exists()
+    assert (
+        not (python / "argo_ams_library").exists()
+        and (arm_apel_layer / "python" / "argo_ams_library").is_dir()
+    )
+    assert not (python / "dirq").exists() and not (arm_apel_layer / "python" / "dirq").exists()  # sdist only
     assert not list(python.rglob("__pycache__"))
 
     layer_size = build.tree_size(arm_layer)
     numeric_size = build.tree_size(arm_numeric_layer)
     auth_size = build.tree_size(arm_auth_layer)
+    apel_size = build.tree_size(arm_apel_layer)
     assert layer_size < CORE_LAYER_BUDGET, layer_size
-    sizes = {"core layer": layer_size, "numeric layer": numeric_size, "auth layer": auth_size}
+    sizes = {
+        "core layer": layer_size,
+        "numeric layer": numeric_size,
+        "auth layer": auth_size,
+        "apel layer": apel_size,
+    }
     for name in FUNCTIONS:
         function = build.build_function(name, tmp_path / name)
         sizes[name] = build.tree_size(function)
         layers = layer_size + (numeric_size if name == "invoice_verifier" else 0)
         layers += auth_size if name == "ingest_api" else 0
+        layers += apel_size if name == "apel_publisher" else 0
         assert layers + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
     print("unzipped bytes:", json.dumps(sizes))
 

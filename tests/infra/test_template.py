@@ -58,6 +58,7 @@ def functions(cfn: Resources) -> Resources:
         "InvoiceVerifierFunction",
         "LogsImporterFunction",
         "AlertsEvaluatorFunction",
+        "ApelPublisherFunction",
     }
     return found
 
@@ -77,7 +78,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 3
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 4
 
 
 # -- identity and least privilege --------------------------------------------------------------
@@ -448,6 +449,7 @@ def test_async_functions_have_a_dead_letter_queue_they_may_write_and_an_alarm(
         "InvoiceVerifierFunction",
         "LogsImporterFunction",
         "AlertsEvaluatorFunction",
+        "ApelPublisherFunction",
     }
     for name in asynchronous:
         queue = ref_target(functions[name]["Properties"]["DeadLetterConfig"]["TargetArn"])
@@ -480,8 +482,12 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
 ) -> None:
     # The SAM transform names each layer version <LogicalId><content hash>.
     layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
-    assert sorted(layers) == ["TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
-    extra = {"InvoiceVerifierFunction": ["TallyNumericLayer"], "IngestFunction": ["TallyAuthLayer"]}
+    assert sorted(layers) == ["TallyApelLayer", "TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
+    extra = {
+        "InvoiceVerifierFunction": ["TallyNumericLayer"],
+        "IngestFunction": ["TallyAuthLayer"],
+        "ApelPublisherFunction": ["TallyApelLayer"],
+    }
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
@@ -580,7 +586,7 @@ def test_invoice_verifier_runs_daily_as_of_the_scheduled_time(cfn: Resources, fu
     # A retried run must judge as of the scheduled time (same run id, no second run).
     rendered = target["Input"].replace("<aws.scheduler.scheduled-time>", "2026-03-07T06:00:00Z")
     load_function("invoice_verifier")
-    from tally.services.reconcile_schedule import event_time
+    from tally.domain.schedule_event import event_time
 
     assert event_time(json.loads(rendered)) == datetime(2026, 3, 7, 6, tzinfo=UTC)
     env = functions["InvoiceVerifierFunction"]["Properties"]["Environment"]["Variables"]
@@ -623,6 +629,7 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock("core")
     assert (REPO / "layers/numeric/requirements.txt").read_text() == build.render_lock("numeric")
     assert (REPO / "layers/auth/requirements.txt").read_text() == build.render_lock("auth")
+    assert (REPO / "layers/apel/requirements.txt").read_text() == build.render_lock("apel")
     locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
     assert not locked & {
@@ -644,11 +651,19 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
         "joserfc",
         "pycparser",
     ]
+    # The AMS client and requests only; idna comes with the core layer, urllib3 with the runtime.
+    assert [line.split("==")[0] for line in build.lock("apel")] == [
+        "argo-ams-library",
+        "certifi",
+        "charset-normalizer",
+        "requests",
+    ]
 
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
 #: test in test_artifacts.py checks it stays unloaded.
-#: dirq writes the SSM outgoing queue of `tally apel publish`, a command no Lambda runs.
+#: dirq writes the SSM outgoing queue on the host (`tally apel publish`); on Lambda the publisher
+#: writes that layout to S3 itself or publishes to AMS.
 LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
 #: Loaded by the API only on its first forecast (tally.foresight.forecast), which answers 503 (usage
 #: forecasts) or says so in an allocation's status where they are missing: statsmodels with scipy
@@ -677,11 +692,13 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     core = {line.split("==")[0] for line in build.lock("core")} | set(build.RUNTIME_PROVIDED)
     numeric = {line.split("==")[0] for line in build.lock("numeric")}
     auth = {line.split("==")[0] for line in build.lock("auth")}
+    apel = {line.split("==")[0] for line in build.lock("apel")}
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
         shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
         shipped |= auth if name == "IngestFunction" else set()
+        shipped |= apel if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         optional = FORECAST_PACKAGES if name == "IngestFunction" else set()
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES - optional):

@@ -11,6 +11,7 @@ from datetime import timedelta
 from json import dumps as json_dumps
 from json import encoder as json_encoder
 from operator import itemgetter
+from types import MethodType
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from tally_agent.context import ParseContext
@@ -107,13 +108,98 @@ _RECORD_FIELDS = (
 # emptied when it reaches this many entries, so memory stays bounded on any input.
 _CACHE_MAX = 16_384
 _MISSING: Any = object()
-# What `SlurmParser._values` makes of a job, in the order of its record's keys (see `_as_dict`).
+# What `SlurmParser._values` makes of a job, in the order of its record's keys (see `_RECORD`).
 _Job = Tuple[Any, ...]
 _Out = TypeVar("_Out")
 # json's own string encoder (C when available): the quoted text json.dumps gives a str with
 # ensure_ascii=False.
 _json_text: Callable[[str], str] = json_encoder.encode_basestring
 _SECOND = timedelta(seconds=1)
+
+
+# The record of a job, one row a key in key order (the order `output.ndjson_line` writes them):
+# (key, position in _Job, when the key is written, how its value is written as JSON). Both
+# renderings of a job, the record (`parse`) and its NDJSON line (`parse_ndjson`), are generated
+# from this one table, unrolled as hand-written code would be: the line is built with f-strings,
+# with no loop or lookup per field, which keeps the agent several times APEL's parsing speed.
+# `_HEAD` and `_TAIL` mark where the site's identity fields (batch_system, benchmark_*; resource,
+# site) go among the keys.
+_ALWAYS, _IF_SET, _IF_TRUE = "always", "if set", "if true"  # when: always / not None / truthy
+_NUMBER, _TEXT, _PLAIN = "number", "text", "plain"  # JSON: str(int), json's encoder, '"' + text + '"'
+_HEAD, _TAIL = "identity_head", "identity_tail"
+_RECORD: Tuple[Tuple[str, int, str, str], ...] = (
+    ("array_index", 0, _IF_SET, _NUMBER),
+    ("array_job_id", 1, _IF_TRUE, _TEXT),
+    (_HEAD, -1, _ALWAYS, _PLAIN),
+    ("cancelled_by", 2, _IF_TRUE, _TEXT),
+    ("cores", 3, _ALWAYS, _NUMBER),
+    ("cpu_seconds", 4, _ALWAYS, _NUMBER),
+    ("end_time", 5, _ALWAYS, _TEXT),
+    ("energy_joules", 6, _IF_SET, _NUMBER),
+    ("exit_code", 7, _IF_SET, _NUMBER),
+    ("gpu_model", 8, _IF_TRUE, _TEXT),
+    ("gpus", 9, _ALWAYS, _NUMBER),
+    ("job_name", 10, _IF_TRUE, _TEXT),
+    ("local_group", 11, _IF_TRUE, _TEXT),
+    ("local_job_id", 12, _IF_TRUE, _TEXT),
+    ("local_user", 13, _IF_TRUE, _TEXT),
+    ("memory_max_bytes", 14, _IF_SET, _NUMBER),
+    ("memory_requested_bytes", 15, _IF_SET, _NUMBER),
+    ("node_list", 16, _IF_TRUE, _TEXT),
+    ("nodes", 17, _ALWAYS, _NUMBER),
+    ("project", 18, _IF_TRUE, _TEXT),
+    ("qos", 19, _IF_TRUE, _TEXT),
+    ("queue", 20, _IF_TRUE, _TEXT),
+    (_TAIL, -1, _ALWAYS, _PLAIN),
+    ("start_time", 21, _ALWAYS, _TEXT),
+    ("state", 22, _ALWAYS, _PLAIN),  # one of ENDED: needs no escaping
+    ("submit_time", 23, _IF_SET, _TEXT),
+    ("wall_seconds", 24, _ALWAYS, _NUMBER),
+)
+
+
+def _renderers(record: Tuple[Tuple[str, int, str, str], ...]) -> Dict[str, Callable[..., Any]]:
+    """`as_dict(parser, job)` and `as_line(parser, job)` for the record layout above, as source
+    text compiled once: the record `ctx.stamp` would give (empty fields not set, keys inserted in
+    sorted order, which spares the NDJSON encoder most of its sorting) and the same record as the
+    text `output.ndjson_line` gives (json.dumps, sorted keys, no spaces, non-ASCII kept)."""
+    width = 1 + max(position for _, position, _, _ in record)
+    names = ", ".join(f"v{i}" for i in range(width))
+    as_dict = ["def as_dict(self, job):", f"    ({names},) = job", "    record = {}"]
+    as_line = ["def as_line(self, job):", f"    ({names},) = job", "    q = _json_text", '    out = "{"']
+    pending: List[str] = []  # unconditional JSON text not yet added to `out`
+
+    def flush() -> None:
+        if pending:
+            as_line.append(f"    out += f{''.join(pending)!r}")
+            pending.clear()
+
+    for key, position, when, how in record:
+        if key in (_HEAD, _TAIL):
+            as_dict.append(f"    record.update(self.{key})")
+            pending.append(f"{{self.{key}_json}}")
+            continue
+        value = f"v{position}"
+        text = {_NUMBER: f"{{{value}}}", _TEXT: f"{{q({value})}}", _PLAIN: f'"{{{value}}}"'}[how]
+        member = f'"{key}":{text},'
+        if when == _ALWAYS:
+            as_dict.append(f"    record[{key!r}] = {value}")
+            pending.append(member)
+            continue
+        test = f"{value} is not None" if when == _IF_SET else value
+        as_dict += [f"    if {test}:", f"        record[{key!r}] = {value}"]
+        flush()
+        as_line += [f"    if {test}:", f"        out += f{member!r}"]
+    flush()
+    as_dict.append("    return record")
+    as_line.append('    return out[:-1] + "}\\n"')
+    scope: Dict[str, Any] = {"_json_text": _json_text}
+    source = "\n".join([*as_dict, "", *as_line])
+    exec(compile(source, "<slurm record renderers>", "exec"), scope)  # noqa: S102 - generated from _RECORD
+    return {"as_dict": scope["as_dict"], "as_line": scope["as_line"]}
+
+
+_RENDER = _renderers(_RECORD)
 
 
 def parse_fields(spec: str) -> List[str]:
@@ -182,17 +268,19 @@ class SlurmParser:
 
     def parse(self, lines: Iterable[str]) -> Iterator[Dict[str, Any]]:
         """Records of ended jobs."""
-        return self._parse(lines, self._as_dict)
+        as_dict: Callable[[_Job], Dict[str, Any]] = MethodType(_RENDER["as_dict"], self)
+        return self._parse(lines, as_dict)
 
     def parse_ndjson(self, lines: Iterable[str]) -> Iterator[str]:
         """The same records as NDJSON lines (newline included), the text of `output.ndjson_line`."""
-        return self._parse(lines, self._as_line)
+        as_line: Callable[[_Job], str] = MethodType(_RENDER["as_line"], self)
+        return self._parse(lines, as_line)
 
     def _parse(self, lines: Iterable[str], render: Callable[[_Job], _Out]) -> Iterator[_Out]:
         stats = self.ctx.stats
         # Stamped on each record (as of the start), its empty fields left out as stamp does; in
-        # two parts that go where their keys sort among the record's (see _as_dict), and the
-        # same two as JSON text (see _as_line).
+        # two parts that go where their keys sort among the record's (see _RECORD), and the
+        # same two as JSON text.
         identity = self.ctx.identity(SOURCE).items()
         kept = {k: v for k, v in identity if v is not None and v != ""}
         self.identity_head = {k: v for k, v in kept.items() if k < "cancelled_by"}
@@ -483,160 +571,6 @@ class SlurmParser:
             submit,
             wall,
         )
-
-    def _as_dict(self, job: _Job) -> Dict[str, Any]:
-        """A job as the record `ctx.stamp` would give: fields left empty (None or "") are not set,
-        and the keys go in in sorted order, which spares the NDJSON encoder most of its sorting."""
-        (
-            array_index,
-            array_job,
-            cancelled_by,
-            cores,
-            cpu,
-            end,
-            energy_joules,
-            exit_code,
-            model,
-            gpus,
-            job_name,
-            unix_group,
-            alloc,
-            user,
-            max_rss,
-            memory,
-            node_list,
-            nodes,
-            account,
-            qos,
-            partition,
-            start,
-            state,
-            submit,
-            wall,
-        ) = job
-        record: Dict[str, Any] = {}
-        if array_index is not None:
-            record["array_index"] = array_index
-        if array_job:
-            record["array_job_id"] = array_job
-        record.update(self.identity_head)  # batch_system, benchmark_*
-        if cancelled_by:
-            record["cancelled_by"] = cancelled_by
-        record["cores"] = cores
-        record["cpu_seconds"] = cpu
-        record["end_time"] = end
-        if energy_joules is not None:
-            record["energy_joules"] = energy_joules
-        if exit_code is not None:
-            record["exit_code"] = exit_code
-        if model:
-            record["gpu_model"] = model
-        record["gpus"] = gpus
-        if job_name:
-            record["job_name"] = job_name
-        if unix_group:
-            record["local_group"] = unix_group
-        if alloc:
-            record["local_job_id"] = alloc
-        if user:
-            record["local_user"] = user
-        if max_rss is not None:
-            record["memory_max_bytes"] = max_rss
-        if memory is not None:
-            record["memory_requested_bytes"] = memory
-        if node_list:
-            record["node_list"] = node_list
-        record["nodes"] = nodes
-        if account:
-            record["project"] = account
-        if qos:
-            record["qos"] = qos
-        if partition:
-            record["queue"] = partition
-        record.update(self.identity_tail)  # resource, site
-        record["start_time"] = start
-        record["state"] = state
-        if submit is not None:
-            record["submit_time"] = submit
-        record["wall_seconds"] = wall
-        return record
-
-    def _as_line(self, job: _Job) -> str:
-        """The same job as its NDJSON line, written out directly: the text `_as_dict`'s record
-        gives through `output.ndjson_line` (json.dumps, sorted keys, no spaces, non-ASCII kept).
-
-        Numbers are ints (their JSON text is their `str`), `state` is one of `ENDED`; every other
-        text goes through json's own string encoder, which escapes quotes, backslashes and
-        control characters as json.dumps does."""
-        (
-            array_index,
-            array_job,
-            cancelled_by,
-            cores,
-            cpu,
-            end,
-            energy_joules,
-            exit_code,
-            model,
-            gpus,
-            job_name,
-            unix_group,
-            alloc,
-            user,
-            max_rss,
-            memory,
-            node_list,
-            nodes,
-            account,
-            qos,
-            partition,
-            start,
-            state,
-            submit,
-            wall,
-        ) = job
-        q = _json_text
-        out = "{"
-        if array_index is not None:
-            out += f'"array_index":{array_index},'
-        if array_job:
-            out += f'"array_job_id":{q(array_job)},'
-        out += self.identity_head_json  # batch_system, benchmark_*
-        if cancelled_by:
-            out += f'"cancelled_by":{q(cancelled_by)},'
-        out += f'"cores":{cores},"cpu_seconds":{cpu},"end_time":{q(end)},'
-        if energy_joules is not None:
-            out += f'"energy_joules":{energy_joules},'
-        if exit_code is not None:
-            out += f'"exit_code":{exit_code},'
-        if model:
-            out += f'"gpu_model":{q(model)},'
-        out += f'"gpus":{gpus},'
-        if job_name:
-            out += f'"job_name":{q(job_name)},'
-        if unix_group:
-            out += f'"local_group":{q(unix_group)},'
-        if alloc:
-            out += f'"local_job_id":{q(alloc)},'
-        if user:
-            out += f'"local_user":{q(user)},'
-        if max_rss is not None:
-            out += f'"memory_max_bytes":{max_rss},'
-        if memory is not None:
-            out += f'"memory_requested_bytes":{memory},'
-        if node_list:
-            out += f'"node_list":{q(node_list)},'
-        out += f'"nodes":{nodes},'
-        if account:
-            out += f'"project":{q(account)},'
-        if qos:
-            out += f'"qos":{q(qos)},'
-        if partition:
-            out += f'"queue":{q(partition)},'
-        out += f'{self.identity_tail_json}"start_time":{q(start)},"state":"{state}",'
-        if submit is not None:
-            out += f'"submit_time":{q(submit)},'
-        return f'{out}"wall_seconds":{wall}}}\n'
 
     def _wall(self, span: int, elapsed_text: str, suspended_text: str, alloc: str, line_no: int) -> int:
         """Wall seconds: Elapsed, checked against End - Start (Slurm's Elapsed leaves out the time

@@ -1,5 +1,6 @@
 """`tally apel`: take in APEL messages, and publish a site's month as APEL messages into an SSM
-outgoing queue (the same code as POST /v1/apel and the scheduled publisher)."""
+outgoing queue or straight to ARGO AMS (the same code as POST /v1/apel and the scheduled
+publisher)."""
 
 from __future__ import annotations
 
@@ -46,13 +47,24 @@ def publish(
     out: Annotated[
         Path | None, typer.Option(help="The SSM outgoing queue (default: apel.outgoing_dir).")
     ] = None,
+    ams: Annotated[
+        bool, typer.Option("--ams", help="Publish straight to ARGO AMS (apel.ams) instead of a queue.")
+    ] = False,
 ) -> None:
     """Write a site's normalised summaries, syncs, cloud summaries and StAR into an SSM queue."""
-    from tally.interop.apel.publish import ApelPublisher, months_to_publish
+    from tally.interop.apel.outbox import PublishError
+    from tally.interop.apel.publish import months_to_publish
 
     svc = services()
     try:
         months = months_to_publish(month, datetime.now(UTC).date())
     except ValueError:
         fail(f"--month takes YYYY-MM, got {month!r}")
-    print_json(dataclasses.asdict(ApelPublisher.of(svc.settings).publish(site, months, out)))
+    if ams and out is not None:
+        fail("--ams and --out name two destinations: give one")
+    publisher = svc.apel_publisher
+    try:
+        to = publisher.ams() if ams else publisher.local_queue(out)
+        print_json(dataclasses.asdict(publisher.publish(site, months, to)))
+    except PublishError as exc:
+        fail(str(exc))

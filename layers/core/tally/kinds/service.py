@@ -11,10 +11,7 @@ claimed in the control store so a replay writes nothing new.
 from __future__ import annotations
 
 import io
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Protocol
@@ -26,12 +23,21 @@ from pydantic import BaseModel, ValidationError
 from tally.adapters.warehouse import partition_key
 from tally.domain.control import BatchOutcome, IngestCount
 from tally.domain.errors import Conflict, MalformedBody, NotAllowed, NotFound, TooLarge
+from tally.domain.leases import leased
 from tally.domain.ports import ControlStore, Warehouse
 from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, check_lines
 from tally.domain.schema import TIMESTAMP
 from tally.kinds.model import arrow_schema, record_model
 from tally.kinds.spec import KindDefinition, KindSpec, check_kind_name, incompatible
-from tally.services.ingest import MAX_ERRORS_IN_RESPONSE, IngestResult, Principal, batch_id_for
+from tally.services.ingest import (
+    MAX_ERRORS_IN_RESPONSE,
+    IngestResult,
+    Principal,
+    batch_id_for,
+    claim,
+    replay_of,
+    result_of,
+)
 
 DEFINITIONS = "kinds"
 LEASE_SECONDS = 60.0
@@ -117,19 +123,14 @@ class KindService:
             self.warehouse.put_bytes(definition_key(name), definition.model_dump_json(indent=2).encode())
             return definition, old is None
 
-    @contextmanager
-    def _editing(self, name: str) -> Iterator[None]:
-        lease, holder = f"kinds/{name}", uuid.uuid4().hex
-        deadline, pause = time.monotonic() + WAIT_SECONDS, 0.01
-        while not self.control.acquire_lock(lease, holder, datetime.now(UTC), LEASE_SECONDS):
-            if time.monotonic() > deadline:
-                raise Conflict(f"another definition of kind {name!r} is under way: retry")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.2)
-        try:
-            yield
-        finally:
-            self.control.release_lock(lease, holder)
+    def _editing(self, name: str) -> AbstractContextManager[None]:
+        return leased(
+            self.control,
+            f"kinds/{name}",
+            LEASE_SECONDS,
+            WAIT_SECONDS,
+            busy=lambda: Conflict(f"another definition of kind {name!r} is under way: retry"),
+        )
 
     # -- records --------------------------------------------------------------------------------
 
@@ -156,9 +157,9 @@ class KindService:
         # The batch id covers the definition's version: a batch posted again after the kind gained
         # a field is validated again, not replayed from the old definition's outcome.
         batch_id = batch_id_for(f"{table}@{definition.version}", who.site, lines.ndjson)
-        previous = self.control.get_batch(batch_id)
-        if previous is not None:
-            return _result(previous, replayed=True)
+        replay = replay_of(self.control, batch_id)
+        if replay is not None:
+            return replay
         rows, duplicates = _deduplicate(valid, spec)
         keys: list[str] = []
         if rows:
@@ -182,12 +183,13 @@ class KindService:
             errors=errors[: MAX_ERRORS_IN_RESPONSE + 1],
             keys=keys,
         )
-        if not self.control.claim_batch(outcome):
-            return _result(self.control.get_batch(batch_id) or outcome, replayed=True)
+        lost = claim(self.control, outcome)
+        if lost is not None:
+            return lost
         self.control.add_counts(
             IngestCount(who.site, now.date(), table, outcome.accepted, outcome.duplicates, outcome.rejected)
         )
-        return _result(outcome, replayed=False)
+        return result_of(outcome, replayed=False)
 
     def _quarantine(
         self,
@@ -284,19 +286,3 @@ def _deduplicate(
         last.pop(key, None)
         last[key] = record
     return list(last.values()), len(valid) - len(last)
-
-
-def _result(outcome: BatchOutcome, replayed: bool) -> IngestResult:
-    errors = outcome.errors[:MAX_ERRORS_IN_RESPONSE]
-    return IngestResult(
-        batch_id=outcome.batch_id,
-        kind=outcome.kind,
-        site=outcome.site,
-        accepted=outcome.accepted,
-        duplicates=outcome.duplicates,
-        rejected=outcome.rejected,
-        errors=errors,
-        errors_truncated=len(errors) < len(outcome.errors),
-        replayed=replayed,
-        keys=outcome.keys,
-    )

@@ -5,6 +5,9 @@ instance `.../virtualMachineScaleSets/<set>/virtualMachines/<n>` or a set plus `
 GCP global name (`//compute.googleapis.com/projects/p/zones/z/instances/<id>`). The agent reports
 an instance id (and optionally a VM name). Both sides go through `instance_key`, so a bill line and
 a sample of the same VM get the same key whichever spelling each side used.
+
+The views take the key from athena_queries/views/instance_keys.sql, the same rules in SQL
+(tests/reconcile/test_instance_keys_view.py holds the two to one answer for every spelling).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ a site name would otherwise be a benchmark no job ever joins).
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tally.domain.leases import leased
 from tally.domain.ports import KnownSites, Leases, Warehouse
 from tally.registry.entries import (
     ENTRY_TYPES,
@@ -86,17 +86,14 @@ class RegistryStore:
             if self.leases is None:
                 yield
                 return
-            name, holder = f"registry/{kind}", uuid.uuid4().hex
-            deadline, pause = time.monotonic() + WAIT_SECONDS, 0.01
-            while not self.leases.acquire_lock(name, holder, datetime.now(UTC), LEASE_SECONDS):
-                if time.monotonic() > deadline:
-                    raise RegistryBusyError(f"another edit of the {kind} registry is under way: retry")
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
-            try:
+            with leased(
+                self.leases,
+                f"registry/{kind}",
+                LEASE_SECONDS,
+                WAIT_SECONDS,
+                busy=lambda: RegistryBusyError(f"another edit of the {kind} registry is under way: retry"),
+            ):
                 yield
-            finally:
-                self.leases.release_lock(name, holder)
 
     def list_entries(self, kind: RegistryKind, site: str | None = None) -> list[Entry]:
         key = registry_key(kind)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tally.alerts.service import AlertsService
     from tally.compaction.compactor import Compactor
     from tally.foresight.service import ForesightService
+    from tally.interop.apel.publish import ApelPublisher
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
     from tally.logs.service import LogImportService
@@ -188,11 +189,25 @@ class Services:
 
     @cached_property
     def apel(self) -> ApelService:
-        """APEL messages in, through the ingest service (publishing is `tally.interop.apel.publish`,
-        built where a query engine is at hand: the CLI)."""
+        """APEL messages in, through the ingest service (out: `apel_publisher`)."""
         from tally.interop.apel.service import ApelService
 
         return ApelService(self.ingest, self.warehouse, self.settings.apel)
+
+    @cached_property
+    def apel_publisher(self) -> ApelPublisher:
+        """APEL messages out: queries through the container's engine, into a local SSM queue, an S3
+        prefix in its layout (the scheduled run on AWS) or ARGO AMS."""
+        from tally.interop.apel.publish import ApelPublisher
+
+        settings = self.settings
+        return ApelPublisher(
+            lambda: self.engine,
+            settings.apel,
+            sites=lambda: [site.name for site in self.control.list_sites()],
+            s3_client=lambda: self.landing.client,
+            region=settings.aws_region,
+        )
 
     @cached_property
     def people(self) -> PeopleService:

@@ -112,9 +112,9 @@ class IngestService:
         judged = self._judge(kind, lines, who, now)
         lines = judged.lines
         batch_id = batch_id_for(kind, who.site, lines.ndjson)
-        previous = self.control.get_batch(batch_id)
-        if previous is not None:
-            return _result(previous, replayed=True)
+        replay = replay_of(self.control, batch_id)
+        if replay is not None:
+            return replay
 
         table, duplicates = _deduplicate(kind, judged.table)
         keys = self._write(kind, table, batch_id, now)
@@ -132,12 +132,11 @@ class IngestService:
             errors=[e.as_dict() for e in judged.errors[: MAX_ERRORS_IN_RESPONSE + 1]],
             keys=keys,
         )
-        if not self.control.claim_batch(outcome):
-            # The same batch was claimed by a concurrent post between our look-up and our claim:
-            # its outcome is the one that counts, and this post wrote nothing new.
-            return _result(self.control.get_batch(batch_id) or outcome, replayed=True)
+        lost = claim(self.control, outcome)
+        if lost is not None:
+            return lost
         self._account(kind, table, outcome, now)
-        return _result(outcome, replayed=False)
+        return result_of(outcome, replayed=False)
 
     # -- validation -------------------------------------------------------------------------
 
@@ -224,7 +223,23 @@ class IngestService:
         )
 
 
-def _result(outcome: BatchOutcome, replayed: bool) -> IngestResult:
+def replay_of(control: ControlStore, batch_id: str) -> IngestResult | None:
+    """The answer to a batch posted again: the outcome its first post claimed, or None if new."""
+    previous = control.get_batch(batch_id)
+    return None if previous is None else result_of(previous, replayed=True)
+
+
+def claim(control: ControlStore, outcome: BatchOutcome) -> IngestResult | None:
+    """Claim the batch for this post (None: claimed, count it). When a concurrent post claimed it
+    between our look-up and our claim, its outcome is the one that counts (answered as a replay)
+    and this post wrote nothing new: its keys are the same content-derived ones."""
+    if control.claim_batch(outcome):
+        return None
+    return result_of(control.get_batch(outcome.batch_id) or outcome, replayed=True)
+
+
+def result_of(outcome: BatchOutcome, replayed: bool) -> IngestResult:
+    """A claimed batch's outcome as the answer to a post (at most MAX_ERRORS_IN_RESPONSE errors)."""
     errors = outcome.errors[:MAX_ERRORS_IN_RESPONSE]
     return IngestResult(
         batch_id=outcome.batch_id,

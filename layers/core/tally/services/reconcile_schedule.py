@@ -9,23 +9,13 @@ name one `period` (YYYY-MM).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
+from tally.domain.schedule_event import event_time
 from tally.observability import logger
 from tally.services.reconcile import ReconcileService
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def event_time(event: Any) -> datetime:
-    if isinstance(event, dict):
-        for name in ("scheduled_time", "time"):
-            value = event.get(name)
-            if isinstance(value, str) and value:
-                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return datetime.now(UTC)
 
 
 def run_scheduled(service: ReconcileService, event: Any, restatement_days: int) -> dict[str, Any]:

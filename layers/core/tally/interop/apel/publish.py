@@ -1,6 +1,10 @@
 """APEL out: a site's month as normalised summary v0.4, sync v0.1, cloud summary v0.4 and StAR
-messages, written into an SSM outgoing directory queue (`dirq.QueueSimple`, the queue SSM's
-sender reads), at most `records_per_message` records a message.
+messages, at most `records_per_message` records a message, into an outbox (tally.interop.apel.outbox):
+an SSM outgoing directory queue (`dirq.QueueSimple`, the queue SSM's sender reads), an S3 prefix in
+that queue's layout, or ARGO AMS directly. `tally apel publish` writes a local queue (or, with
+`--ams`, AMS); the scheduled publisher on AWS (functions/apel_publisher) writes to AMS when
+`apel.ams` is configured, else to `apel.outgoing_uri`, for the current and the previous month of
+each site of `apel.publish_sites` (every site when empty).
 
 Summaries follow APEL's repository rules (schemas/server.sql, the summaries it builds from job
 records): grouped by Site, Month, Year, GlobalUserName, VO, VOGroup, VORole, SubmitHost,
@@ -16,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from dirq.QueueSimple import QueueSimple
-
+from tally.interop.apel.outbox import DirqOutbox, Outbox, PublishError, S3Outbox, split_s3_uri
 from tally.interop.apel.render import (
     CLOUD_SUMMARY_HEADER,
     NORMALISED_SUMMARY_HEADER,
@@ -30,7 +34,6 @@ from tally.interop.apel.render import (
 from tally.interop.apel.settings import ApelSettings
 from tally.interop.apel.values import APEL_BENCHMARK
 from tally.query.engine import QueryEngine
-from tally.settings import Settings
 
 # The benchmark per core of the job's normalisation type (HEPscore23 preferred, as jobs_normalised).
 _PER_CORE = "CASE WHEN normalisation_type = 'HEPscore23' THEN hepscore23_per_core ELSE hs06_per_core END"
@@ -97,24 +100,73 @@ def months_to_publish(month: str | None, today: date) -> list[str]:
 
 
 class ApelPublisher:
-    def __init__(self, engine: Callable[[], QueryEngine], settings: ApelSettings) -> None:
+    """A site's months as APEL messages, into the outbox asked for (or the configured one)."""
+
+    def __init__(
+        self,
+        engine: Callable[[], QueryEngine],
+        settings: ApelSettings,
+        sites: Callable[[], list[str]] = list,
+        s3_client: Callable[[], Any] | None = None,
+        region: str = "eu-west-1",
+    ) -> None:
         self._engine = engine
         self.settings = settings
+        self._sites = sites
+        self._s3_client = s3_client
+        self._region = region
 
-    @classmethod
-    def of(cls, settings: Settings) -> ApelPublisher:
-        """A publisher querying the configured engine (DuckDB locally, Athena on AWS)."""
-        from tally.query.open_engine import open_engine
-
-        return cls(lambda: open_engine(settings), settings.apel)
-
-    def publish(self, site: str, months: Sequence[str], queue_dir: Path | None = None) -> Published:
-        target = queue_dir or self.settings.outgoing_dir
+    def local_queue(self, folder: Path | None = None) -> Outbox:
+        """The SSM outgoing queue on this host: `folder`, else `apel.outgoing_dir`."""
+        target = folder or self.settings.outgoing_dir
         if target is None:
-            raise ValueError("no outgoing queue: pass --out DIR or set apel.outgoing_dir")
-        queue = QueueSimple(str(target))
+            raise PublishError("no outgoing queue: pass --out DIR or set apel.outgoing_dir")
+        return DirqOutbox(target)
+
+    def ams(self) -> Outbox:
+        """ARGO AMS, as `apel.ams` configures it (the token read once, here)."""
+        from tally.interop.apel.ams import AmsOutbox, ams_token
+
+        section = self.settings.ams
+        if section is None:
+            raise PublishError("no AMS configured: set apel.ams (host, project, topic, token)")
+        return AmsOutbox(section, ams_token(section, self._region))
+
+    def scheduled_outbox(self, site: str) -> Outbox:
+        """Where the scheduled run publishes: AMS when configured, else the site's S3 prefix of
+        `apel.outgoing_uri`, else the local queue."""
+        if self.settings.ams is not None:
+            return self.ams()
+        uri = self.settings.outgoing_uri
+        if uri is None:
+            return self.local_queue()
+        if self._s3_client is None:
+            raise PublishError("apel.outgoing_uri needs an S3 client")
+        bucket, prefix = split_s3_uri(uri)
+        return S3Outbox(self._s3_client(), bucket, f"{prefix}/{site}".lstrip("/"))
+
+    def publish_scheduled(self, today: date) -> list[Published]:
+        """The current and the previous month of every configured site (APEL's client's run)."""
+        sites = self.settings.publish_sites or sorted(self._sites())
+        months = months_to_publish(None, today)
+        ams = self.ams() if self.settings.ams is not None else None
+        return [self.publish(site, months, ams or self.scheduled_outbox(site)) for site in sites]
+
+    def run_scheduled(self, event: Any) -> dict[str, Any]:
+        """The scheduled run (functions/apel_publisher): the months of the event's scheduled day,
+        so a retried run publishes the same months."""
+        from dataclasses import asdict
+
+        from tally.domain.schedule_event import event_time
+
+        day = event_time(event).date()
+        return {"day": day.isoformat(), "published": [asdict(p) for p in self.publish_scheduled(day)]}
+
+    def publish(self, site: str, months: Sequence[str], to: Outbox | Path | None = None) -> Published:
+        """Publish into `to`: an outbox, a queue folder, or (None) the local queue configured."""
+        queue = to if to is not None and not isinstance(to, Path) else self.local_queue(to)
         engine = self._engine()
-        done = Published(site, list(months), str(target))
+        done = Published(site, list(months), queue.target)
         per = self.settings.records_per_message
 
         def emit(name: str, texts: Iterator[str], count: int) -> None:

@@ -4,7 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class AmsSettings(BaseModel):
+    """Direct publishing to ARGO AMS (`apel.ams`): where, and the token (given, or named on AWS)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = Field(min_length=1)  # e.g. msg.argo.grnet.gr (optionally host:port)
+    project: str = Field(min_length=1)  # e.g. EGI
+    topic: str = Field(min_length=1)  # the topic the repository reads
+    token: SecretStr | None = None
+    # On AWS: a Secrets Manager secret ARN, or an SSM parameter name (SecureString).
+    token_parameter: str | None = None
+    # A CA bundle for the AMS host's certificate (default: the system's / certifi's).
+    ca_bundle: Path | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    # Retries of a timed-out or load-balancer-refused publish, this many seconds apart.
+    retries: int = Field(default=3, ge=0, le=10)
+    retry_seconds: float = Field(default=10.0, ge=0)
+    # Only for tests: the Secrets Manager / SSM endpoint (moto's server).
+    aws_endpoint_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_token(self) -> AmsSettings:
+        if (self.token is None) == (self.token_parameter is None):
+            raise ValueError("apel.ams needs exactly one of token and token_parameter")
+        return self
 
 
 class ApelSettings(BaseModel):
@@ -16,6 +43,11 @@ class ApelSettings(BaseModel):
     ca_file: Path | None = None
     # The SSM outgoing directory queue publishing writes to (`tally apel publish --out` overrides).
     outgoing_dir: Path | None = None
+    # Where the scheduled publisher on AWS writes the queue's files: `s3://bucket/prefix`, one
+    # `<prefix>/<site>/` a site, for the site's ssmsend host to move into its outgoing queue.
+    outgoing_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+(/.*)?$")
+    # Publish straight to ARGO AMS (the scheduled publisher then writes no S3 queue files).
+    ams: AmsSettings | None = None
     # APEL's unloader writes at most 1,000 records a message (`apel/db/unloader.py`).
     records_per_message: int = Field(default=1000, ge=1, le=1000)
     # Sites the scheduled publisher covers; all sites when empty.
