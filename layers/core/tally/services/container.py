@@ -38,8 +38,8 @@ from tally.settings import Settings
 if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
-    from tally.auth.sso import SsoService
     from tally.alerts.service import AlertsService
+    from tally.auth.sso import SsoService
     from tally.compaction.compactor import Compactor
     from tally.foresight.service import ForesightService
     from tally.interop.apel.publish import ApelPublisher
