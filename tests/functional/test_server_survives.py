@@ -33,6 +33,10 @@ CRASHERS = [
     b'["x"]',
     b"[[]]",
     b"[true]",
+    # Past the one-object-per-line guard (each line starts with `{`), a null later in a line.
+    b"{}null",
+    b'{"site":"SITE-A"} null',
+    b"{}\n{} null\nnull",
 ]
 
 

@@ -56,7 +56,7 @@ def test_utf8_error_names_the_offset() -> None:
 
 def test_blank_lines_are_dropped_by_the_split() -> None:
     lines = split_lines("application/x-ndjson", b'\n{"a":1}\n\n  \r\n{"a":2}\r\n\n')
-    assert lines.count == 2 and lines.ndjson == b'{"a":1}\n{"a":2}' and lines.objects
+    assert lines.count == 2 and lines.ndjson == b'{"a":1}\n{"a":2}' and lines.arrow_safe
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_a_batch_over_the_record_limit_is_refused_while_counting(media: str, bod
 
 def test_blank_lines_do_not_count_against_the_limit() -> None:
     lines = split_lines("application/x-ndjson", b'{"a":1}\n' + b"\n \n" * 50 + b'{"a":2}', 2)
-    assert (lines.count, lines.ndjson, lines.objects) == (2, b'{"a":1}\n{"a":2}', True)
+    assert (lines.count, lines.ndjson, lines.arrow_safe) == (2, b'{"a":1}\n{"a":2}', True)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_array_elements_keep_their_order_and_non_objects_are_marked() -> None:
     body = b'[ {"a": [1, "],}"]},\n  {"b":\n 2}, null, {"c": NaN} ]'
     lines = split_lines("application/json", body, 10)
     assert lines.ndjson.split(b"\n") == [b'{"a":[1,"],}"]}', b'{"b":2}', b"null", b'{"c": NaN}']
-    assert (lines.count, lines.objects) == (4, False)
+    assert (lines.count, lines.arrow_safe) == (4, False)
 
 
 @pytest.mark.parametrize(

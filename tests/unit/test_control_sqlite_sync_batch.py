@@ -21,7 +21,7 @@ def test_one_batch_of_several_resources_commits_once_and_counts_distinct_records
     early, late = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC)
     store.advance_sync("S", "jobs", "cpu", late, [digest("cpu-1"), digest("cpu-2")])
     statements: list[str] = []
-    store._conn().set_trace_callback(statements.append)
+    store._sync_conn().set_trace_callback(statements.append)
     store.advance_sync_many(
         "S",
         "jobs",
@@ -32,7 +32,7 @@ def test_one_batch_of_several_resources_commits_once_and_counts_distinct_records
             ("bigmem", late, [digest("bigmem-1"), digest("bigmem-2"), digest("bigmem-3")]),
         ],
     )
-    store._conn().set_trace_callback(None)
+    store._sync_conn().set_trace_callback(None)
     assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == ["BEGIN IMMEDIATE", "COMMIT"]
     assert store.get_sync("S", "jobs", "cpu").record_count == 3
     assert store.get_sync("S", "jobs", "cpu").latest_event_time == late  # never moves back

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from tally.api.problems import bad_request, too_large, unprocessable, unsupported
-from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, all_objects, checked_lines
+from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, arrow_safe, checked_lines
 
 JSON_TYPES = {"application/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
@@ -147,7 +147,8 @@ def split_lines(media: str, body: bytes, max_records: int | None = None) -> Reco
                 raise _too_many(limit)
         # Mostly blank: split by matching the lines that hold something (never a list per newline).
         kept = [match.group() for match in _LINE.finditer(stripped)]
-        return RecordLines(b"\n".join(kept), len(kept), all_objects(kept), checked=True)
+        ndjson = b"\n".join(kept)
+        return RecordLines(ndjson, len(kept), arrow_safe(ndjson, kept), checked=True)
     return checked_lines(stripped)
 
 
