@@ -480,12 +480,17 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
     # The SAM transform names each layer version <LogicalId><content hash>.
     layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
     assert sorted(layers) == ["TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
-    extra = {"InvoiceVerifierFunction": ["TallyNumericLayer"], "IngestFunction": ["TallyAuthLayer"]}
+    extra = {
+        "InvoiceVerifierFunction": ["TallyNumericLayer"],
+        "AlertsEvaluatorFunction": ["TallyNumericLayer"],
+        "IngestFunction": ["TallyAuthLayer"],
+    }
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
-        # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB;
+        # numpy (the numeric layer) is the verifier's and the alerts evaluator's: the others load
+        # without its 47 MB;
         # JWT verification (the auth layer) the API's alone.
         expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
@@ -674,7 +679,9 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
-        shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
+        shipped = core | (
+            numeric if name in ("InvoiceVerifierFunction", "AlertsEvaluatorFunction") else set()
+        )
         shipped |= auth if name == "IngestFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES):

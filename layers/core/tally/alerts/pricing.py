@@ -18,7 +18,6 @@ from typing import Literal, Protocol
 
 from tally.alerts.model import Money
 from tally.domain.ports import QueryEngine
-from tally.reconcile.ids import billed_instance_key, measured_instance_key, provider_key
 
 CENT = Decimal("0.01")
 
@@ -90,6 +89,8 @@ class BilledRates:
         wanted = {item: self._key(item) for item in items}
         if not any(wanted.values()):
             return {}
+        from tally.reconcile.ids import billed_instance_key, provider_key  # see _key
+
         start, end = at - timedelta(days=self.days), at + timedelta(days=1)
         params = (f"{start:%Y-%m}", f"{end:%Y-%m}", start.replace(tzinfo=None), end.replace(tzinfo=None))
         totals: dict[tuple[str, str, str], tuple[float, Decimal]] = {}
@@ -116,6 +117,10 @@ class BilledRates:
 
     @staticmethod
     def _key(item: Priced) -> tuple[str, str] | None:
+        # Imported on use: the reconcile package loads its numpy engine, which the API's Lambda
+        # (where rules are checked, never priced) does not carry; the evaluator's has it.
+        from tally.reconcile.ids import measured_instance_key, provider_key
+
         if not item.provider or not item.instance_id:
             return None
         provider = provider_key(item.provider)
