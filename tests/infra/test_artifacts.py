@@ -155,7 +155,7 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     for name in FUNCTIONS:
         function = build.build_function(name, tmp_path / name)
         sizes[name] = build.tree_size(function)
-        layers = layer_size + (numeric_size if name == "invoice_verifier" else 0)
+        layers = layer_size + (numeric_size if name in ("invoice_verifier", "alerts_evaluator") else 0)
         layers += auth_size if name == "ingest_api" else 0
         layers += apel_size if name == "apel_publisher" else 0
         assert layers + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
@@ -208,7 +208,7 @@ def invoke(env_paths: dict[str, Path], function: str, script: str, env: dict[str
     # Lambda puts each layer's python/ on sys.path; the numeric layer is the verifier's only, the
     # auth layer the API's.
     layers = [str(env_paths["layer"])]
-    if function == "invoice_verifier":
+    if function in ("invoice_verifier", "alerts_evaluator"):
         layers.append(str(env_paths["numeric"]))
     if function == "ingest_api":
         layers.append(str(env_paths["auth"]))

@@ -487,12 +487,14 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         "InvoiceVerifierFunction": ["TallyNumericLayer"],
         "IngestFunction": ["TallyAuthLayer"],
         "ApelPublisherFunction": ["TallyApelLayer"],
+        "AlertsEvaluatorFunction": ["TallyNumericLayer"],
     }
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
-        # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB;
+        # numpy (the numeric layer) is the verifier's and the alerts evaluator's: the others load
+        # without its 47 MB;
         # JWT verification (the auth layer) the API's alone.
         expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
@@ -696,7 +698,9 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
-        shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
+        shipped = core | (
+            numeric if name in ("InvoiceVerifierFunction", "AlertsEvaluatorFunction") else set()
+        )
         shipped |= auth if name == "IngestFunction" else set()
         shipped |= apel if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"

@@ -47,7 +47,7 @@ def list_alerts(
 
 @router.post(
     "/v1/alerts/{alert_id}/acknowledge",
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
     summary="Acknowledge an alert (once; later calls keep the first acknowledgement)",
 )
 def acknowledge(alert_id: str, svc: ServicesDep, access: AlertsReadAccess) -> AlertOut:
@@ -59,7 +59,7 @@ def acknowledge(alert_id: str, svc: ServicesDep, access: AlertsReadAccess) -> Al
 
 
 @router.get(
-    "/v1/alerts/rules", responses=problems(401, 403), summary="List the alert rules the caller manages"
+    "/v1/alerts/rules", responses=problems(401, 403, 422), summary="List the alert rules the caller manages"
 )
 def list_rules(svc: ServicesDep, access: AlertsManageAccess) -> list[RuleOut]:
     return [RuleOut.of(r) for r in svc.alerts.list_rules(access.fence)]
@@ -78,7 +78,7 @@ def add_rule(body: Annotated[RuleInput, Body()], svc: ServicesDep, access: Alert
         raise _problem(error) from error
 
 
-@router.get("/v1/alerts/rules/{rule_id}", responses=problems(401, 403, 404), summary="One alert rule")
+@router.get("/v1/alerts/rules/{rule_id}", responses=problems(401, 403, 404, 422), summary="One alert rule")
 def get_rule(rule_id: str, svc: ServicesDep, access: AlertsManageAccess) -> RuleOut:
     try:
         return RuleOut.of(svc.alerts.get_rule(rule_id, access.fence))
@@ -101,7 +101,7 @@ def replace_rule(
 @router.delete(
     "/v1/alerts/rules/{rule_id}",
     status_code=204,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
     summary="Remove an alert rule (its open alerts resolve at the next evaluation)",
 )
 def delete_rule(rule_id: str, svc: ServicesDep, access: AlertsManageAccess) -> Response:
