@@ -1,0 +1,10 @@
+"""The portal's server side under /v1: record listings, saved views, and site management reads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tally.api.record_reads import router as record_reads_router
+
+router = APIRouter(prefix="/v1")
+router.include_router(record_reads_router)
