@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tally.compaction.compactor import Compactor
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
+    from tally.listing.service import RecordListingService
     from tally.logs.service import LogImportService
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
@@ -198,6 +199,13 @@ class Services:
         from tally.people.store import PeopleStore
 
         return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
+
+    @cached_property
+    def record_listing(self) -> RecordListingService:
+        """Record listings and a record's detail, over the one query engine."""
+        from tally.listing.service import RecordListingService
+
+        return RecordListingService(self.engine)
 
     # -- sites and keys -----------------------------------------------------------------------
 
