@@ -251,6 +251,12 @@ def token_of_other(w: World, role: str) -> str:
     return w.svc.people.create_token(principal, "other", 1)[0].token_id
 
 
+def own_view(w: World, role: str) -> str:
+    name = f"gone{w.n()}"
+    w.svc.saved_views.put(w.people[role].person_id, name, "To delete", {})
+    return name
+
+
 def own_token(w: World, role: str) -> str:
     principal = w.svc.people.token_principal(w.tokens[role])
     assert principal is not None
@@ -475,6 +481,25 @@ ROUTES: dict[tuple[str, str], Case] = {
         own_rows=lambda r, w, role: r.json()["person"]["person_id"] == w.people[role].person_id,
         other_rows=lambda r, w, role: role in {g["role"] for g in r.json()["grants"]},
     ),
+    # Saved views: every person their own; another's names are not theirs to reach (404).
+    ("GET", "/v1/me/views"): Case(
+        lambda h, _w, _r: h.get("/v1/me/views"),
+        lambda h, _w, _r: h.get("/v1/me/views"),
+        every(200, 200),
+        own_rows=lambda r, _w, role: [v["name"] for v in r.json()] == [f"{role}-view"],
+        other_rows=lambda r, _w, role: [v["name"] for v in r.json()] == [f"{role}-view"],
+    ),
+    ("PUT", "/v1/me/views/{name}"): Case(
+        lambda h, w, _r: h.put(f"/v1/me/views/new{w.n()}", json={"title": "New", "state": {"k": "jobs"}}),
+        lambda h, w, _r: h.put(f"/v1/me/views/new{w.n()}", json={"title": "New", "state": ["jobs"]}),
+        every(201, 422),
+        own_rows=lambda r, _w, _role: r.json()["state"] == {"k": "jobs"},
+    ),
+    ("DELETE", "/v1/me/views/{name}"): Case(
+        lambda h, w, role: h.delete(f"/v1/me/views/{own_view(w, role)}"),
+        lambda h, _w, role: h.delete(f"/v1/me/views/{'admin' if role != 'admin' else 'user'}-view"),
+        every(204, 404),
+    ),
     ("GET", "/v1/tokens"): Case(
         lambda h, _w, _r: h.get("/v1/tokens"),
         lambda h, _w, _r: h.get("/v1/tokens"),
@@ -553,6 +578,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     svc.people.link_identity(at_b.person_id, "local", B, "bea", "test")
     for role in ROLES:
         tokens[role] = svc.people.create_token(_principal(svc, people[role]), "matrix", 1)[1]
+        svc.saved_views.put(people[role].person_id, f"{role}-view", role, {"kind": "jobs"})
     with running_app(app) as url:
         w = World(url, svc, people, tokens, {"at_b": at_b, "grants": grants, "entry": {}})
         for n, (site, local, dn, vo, project) in enumerate(JOBS, start=1):
