@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
+    from tally.saved_views.service import SavedViewService
     from tally.services.billing import BillingService
     from tally.services.billing_landing import LandedBills
     from tally.services.reconcile import ReconcileService
@@ -206,6 +207,13 @@ class Services:
         from tally.listing.service import RecordListingService
 
         return RecordListingService(self.engine)
+
+    @cached_property
+    def saved_views(self) -> SavedViewService:
+        """People's saved portal views, kept in the control store."""
+        from tally.saved_views.service import SavedViewService
+
+        return SavedViewService(self.control)
 
     # -- sites and keys -----------------------------------------------------------------------
 
