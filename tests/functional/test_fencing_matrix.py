@@ -336,6 +336,14 @@ ROUTES: dict[tuple[str, str], Case] = {
         403,
         own_rows=lambda r, _w: {c["site"] for c in r.json()} == {OWN},
     ),
+    ("GET", "/v1/ingest/health"): Case(
+        INGEST,
+        lambda h, _w: h.get("/v1/ingest/health"),
+        lambda h, _w: h.get("/v1/ingest/health", params={"site": FOREIGN}),
+        200,
+        403,
+        own_rows=lambda r, _w: {x["site"] for x in r.json()["resources"]} == {OWN},
+    ),
     ("POST", "/v1/auth/login"): Case(
         PUBLIC,
         lambda h, _w: h.post("/v1/auth/login", json={"email": "ada@example.org", "password": PASSWORD}),

@@ -399,6 +399,15 @@ ROUTES: dict[tuple[str, str], Case] = {
         own_rows=lambda r, _w, role: {c["site"] for c in r.json()} == ({A, B} if role == "admin" else {A}),
         other_rows=lambda r, _w, _role: {c["site"] for c in r.json()} == {B},
     ),
+    ("GET", "/v1/ingest/health"): Case(
+        lambda h, _w, _r: h.get("/v1/ingest/health"),
+        lambda h, _w, _r: h.get("/v1/ingest/health", params={"site": B}),
+        only({"admin": (200, 200), "site_manager": (200, 403)}),
+        own_rows=lambda r, _w, role: (
+            {x["site"] for x in r.json()["resources"]} == ({A, B} if role == "admin" else {A})
+        ),
+        other_rows=lambda r, _w, _role: {x["site"] for x in r.json()["resources"]} == {B},
+    ),
     # People management: admins everyone, site managers at their site.
     ("GET", "/v1/people"): Case(
         lambda h, _w, _r: h.get("/v1/people"),
