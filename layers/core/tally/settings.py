@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tally.auth.oidc.config import OidcConfig
 from tally.compaction.settings import CompactionSettings
+from tally.ingest_health.settings import IngestHealthSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.kinds.settings import KindsSettings
 from tally.people.settings import PeopleSettings
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     kinds: KindsSettings = KindsSettings()
     # People: sessions, sign-in throttling, personal access tokens (TALLY_PEOPLE, JSON).
     people: PeopleSettings = PeopleSettings()
+    # Ingest health: when a resource counts as quiet, how far back resources are looked for.
+    health: IngestHealthSettings = IngestHealthSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

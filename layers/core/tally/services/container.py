@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
     from tally.compaction.compactor import Compactor
+    from tally.ingest_health.service import IngestHealthService
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
     from tally.listing.service import RecordListingService
@@ -214,6 +215,13 @@ class Services:
         from tally.saved_views.service import SavedViewService
 
         return SavedViewService(self.control)
+
+    @cached_property
+    def ingest_health(self) -> IngestHealthService:
+        """Ingest health per resource (last records, quiet agents, quarantine), over the query engine."""
+        from tally.ingest_health.service import IngestHealthService
+
+        return IngestHealthService(self.engine, self.settings.health)
 
     # -- sites and keys -----------------------------------------------------------------------
 
