@@ -135,3 +135,4 @@ BillingWriteAccess = Annotated[Access, Depends(authorised(Action.BILLING_WRITE))
 IngestReadAccess = Annotated[Access, Depends(authorised(Action.INGEST_READ))]
 PeopleAccess = Annotated[Access, Depends(authorised(Action.PEOPLE_MANAGE))]
 AuditAccess = Annotated[Access, Depends(authorised(Action.AUDIT_READ))]
+KeysAccess = Annotated[Access, Depends(authorised(Action.KEYS_MANAGE))]

@@ -42,6 +42,7 @@ class Action(StrEnum):
     INGEST_READ = "ingest:read"  # ingest health: per-site counters
     PEOPLE_MANAGE = "people:manage"  # people, identities and grants (admins; site managers at their site)
     AUDIT_READ = "audit:read"
+    KEYS_MANAGE = "keys:manage"  # a site's API keys (admins; site managers at their site)
 
 
 #: The key scopes that allow an action (for the key's own site).
@@ -63,6 +64,7 @@ EVERYTHING: dict[Action, frozenset[str]] = {
     Action.INGEST_READ: frozenset({"admin"}),
     Action.PEOPLE_MANAGE: frozenset({"admin"}),
     Action.AUDIT_READ: frozenset({"admin"}),
+    Action.KEYS_MANAGE: frozenset({"admin"}),
 }
 SCOPED: dict[Action, frozenset[str]] = {
     Action.USAGE_READ: frozenset({"site_manager", "vo_manager", "project_manager", "user"}),
@@ -70,6 +72,7 @@ SCOPED: dict[Action, frozenset[str]] = {
     Action.REGISTRY_WRITE: frozenset({"site_manager"}),
     Action.INGEST_READ: frozenset({"site_manager"}),
     Action.PEOPLE_MANAGE: frozenset({"site_manager"}),
+    Action.KEYS_MANAGE: frozenset({"site_manager"}),
 }
 
 
