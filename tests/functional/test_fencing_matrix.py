@@ -374,6 +374,11 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/me/views"): _people_only("GET", "/v1/me/views"),
     ("PUT", "/v1/me/views/{name}"): _people_only("PUT", "/v1/me/views/v", {"title": "t", "state": {}}),
     ("DELETE", "/v1/me/views/{name}"): _people_only("DELETE", "/v1/me/views/v"),
+    ("GET", "/v1/sites/{site}/keys"): _people_only("GET", f"/v1/sites/{OWN}/keys"),
+    ("POST", "/v1/sites/{site}/keys"): _people_only("POST", f"/v1/sites/{OWN}/keys", {}),
+    ("DELETE", "/v1/sites/{site}/keys/{key_id}"): _people_only(
+        "DELETE", f"/v1/sites/{OWN}/keys/0123456789abcdef"
+    ),
     ("GET", "/v1/tokens"): _people_only("GET", "/v1/tokens"),
     ("POST", "/v1/tokens"): _people_only("POST", "/v1/tokens", {"name": "t", "days": 1}),
     ("DELETE", "/v1/tokens/{token_id}"): _people_only("DELETE", "/v1/tokens/0123456789abcdef"),

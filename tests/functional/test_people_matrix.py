@@ -408,6 +408,29 @@ ROUTES: dict[tuple[str, str], Case] = {
         ),
         other_rows=lambda r, _w, _role: {x["site"] for x in r.json()["resources"]} == {B},
     ),
+    # A site's API keys: admins any site's, site managers their site's.
+    ("GET", "/v1/sites/{site}/keys"): Case(
+        lambda h, _w, _r: h.get(f"/v1/sites/{A}/keys"),
+        lambda h, _w, _r: h.get(f"/v1/sites/{B}/keys"),
+        only({"admin": (200, 200), "site_manager": (200, 403)}),
+        own_rows=lambda r, w, _role: (
+            {k["key_id"] for k in r.json()} == {k.key_id for k in w.svc.control.list_keys(A)}
+            and {k["site"] for k in r.json()} == {A}
+        ),
+        other_rows=lambda r, _w, _role: {k["site"] for k in r.json()} == {B},
+    ),
+    ("POST", "/v1/sites/{site}/keys"): Case(
+        lambda h, _w, _r: h.post(f"/v1/sites/{A}/keys", json={"scopes": ["reports:read"]}),
+        lambda h, _w, _r: h.post(f"/v1/sites/{B}/keys", json={"scopes": ["reports:read"]}),
+        only({"admin": (201, 201), "site_manager": (201, 403)}),
+        own_rows=lambda r, _w, _role: r.json()["site"] == A and r.json()["key"].startswith("tly_"),
+        other_rows=lambda r, _w, _role: r.json()["site"] == B,
+    ),
+    ("DELETE", "/v1/sites/{site}/keys/{key_id}"): Case(
+        lambda h, w, _r: h.delete(f"/v1/sites/{A}/keys/{w.svc.create_key(A).record.key_id}"),
+        lambda h, w, _r: h.delete(f"/v1/sites/{B}/keys/{w.svc.create_key(B).record.key_id}"),
+        only({"admin": (204, 204), "site_manager": (204, 403)}),
+    ),
     # People management: admins everyone, site managers at their site.
     ("GET", "/v1/people"): Case(
         lambda h, _w, _r: h.get("/v1/people"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,13 +9,14 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from tally.api.body import read_capped
 from tally.api.contract import problems
 from tally.api.deps import PersonDep, ServicesDep
-from tally.api.problems import Problem, bad_request, unsupported
+from tally.api.json_body import json_object
+from tally.api.problems import Problem
 from tally.saved_views.model import MAX_BODY_BYTES, MAX_STATE_BYTES, MAX_TITLE, NAME, InvalidView, SavedView
 
 router = APIRouter(tags=["people"])
+SHAPE = '{"title": string, "state": object}'
 ViewName = Annotated[str, Path(pattern=NAME.pattern, description="the view's name (letters, digits, . _ -)")]
 
 
@@ -41,22 +41,10 @@ class SavedViewOut(BaseModel):
         )
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 async def _body(request: Request) -> dict[str, Any]:
-    """The JSON object sent, read up to MAX_BODY_BYTES (413 beyond): NaN and Infinity are not JSON."""
-    media = (request.headers.get("content-type") or "").partition(";")[0].strip().lower()
-    if media != "application/json":
-        raise unsupported('send the view as application/json: {"title": ..., "state": {...}}')
-    raw = await read_capped(request, MAX_BODY_BYTES)
-    try:
-        body = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as error:
-        raise bad_request(f"the body is not JSON: {str(error)[:200]}") from error
-    if not isinstance(body, dict) or set(body) - {"title", "state"} or not {"title", "state"} <= set(body):
-        raise Problem(422, "Invalid view", 'the body is a JSON object {"title": string, "state": object}')
+    body = await json_object(request, MAX_BODY_BYTES, SHAPE)
+    if set(body) != {"title", "state"}:
+        raise Problem(422, "Invalid view", f"the body is {SHAPE}, nothing more or less")
     return body
 
 
