@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from tally.services.billing import BillingService
     from tally.services.billing_landing import LandedBills
     from tally.services.reconcile import ReconcileService
+    from tally.site_keys.service import SiteKeyService
 
 
 @dataclass
@@ -222,6 +223,13 @@ class Services:
         from tally.ingest_health.service import IngestHealthService
 
         return IngestHealthService(self.engine, self.settings.health)
+
+    @cached_property
+    def site_keys(self) -> SiteKeyService:
+        """A site's keys managed by people and the CLI alike, each change in the audit log."""
+        from tally.site_keys.service import SiteKeyService
+
+        return SiteKeyService(self.control, self.create_key, self.people.audit)
 
     # -- sites and keys -----------------------------------------------------------------------
 
