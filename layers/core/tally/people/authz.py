@@ -43,6 +43,7 @@ class Action(StrEnum):
     PEOPLE_MANAGE = "people:manage"  # people, identities and grants (admins; site managers at their site)
     AUDIT_READ = "audit:read"
     KEYS_MANAGE = "keys:manage"  # a site's API keys (admins; site managers at their site)
+    RECONCILIATION_READ = "reconciliation:read"  # the verifier's findings on a site's cloud accounts
 
 
 #: The key scopes that allow an action (for the key's own site).
@@ -53,6 +54,7 @@ KEY_SCOPES: dict[Action, frozenset[str]] = {
     Action.BILLING_READ: frozenset({BILLING_READ}),
     Action.BILLING_WRITE: frozenset({BILLING_WRITE}),
     Action.INGEST_READ: frozenset({RECORDS_WRITE, REPORTS_READ}),
+    Action.RECONCILIATION_READ: frozenset({BILLING_READ}),
 }
 #: Per action, the roles whose grant reaches everything, and the scoped roles that count.
 EVERYTHING: dict[Action, frozenset[str]] = {
@@ -65,6 +67,7 @@ EVERYTHING: dict[Action, frozenset[str]] = {
     Action.PEOPLE_MANAGE: frozenset({"admin"}),
     Action.AUDIT_READ: frozenset({"admin"}),
     Action.KEYS_MANAGE: frozenset({"admin"}),
+    Action.RECONCILIATION_READ: frozenset({"admin", "finance"}),
 }
 SCOPED: dict[Action, frozenset[str]] = {
     Action.USAGE_READ: frozenset({"site_manager", "vo_manager", "project_manager", "user"}),
@@ -73,6 +76,7 @@ SCOPED: dict[Action, frozenset[str]] = {
     Action.INGEST_READ: frozenset({"site_manager"}),
     Action.PEOPLE_MANAGE: frozenset({"site_manager"}),
     Action.KEYS_MANAGE: frozenset({"site_manager"}),
+    Action.RECONCILIATION_READ: frozenset({"site_manager"}),
 }
 
 
