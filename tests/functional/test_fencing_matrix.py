@@ -344,6 +344,14 @@ ROUTES: dict[tuple[str, str], Case] = {
         403,
         own_rows=lambda r, _w: {x["site"] for x in r.json()["resources"]} == {OWN},
     ),
+    ("GET", "/v1/reconciliation"): Case(
+        BILLING_READ,
+        lambda h, _w: h.get("/v1/reconciliation"),
+        lambda h, _w: h.get("/v1/reconciliation", params={"site": FOREIGN}),
+        200,
+        403,
+        own_rows=lambda r, _w: r.json() == {"rows": [], "truncated": False},
+    ),
     ("POST", "/v1/auth/login"): Case(
         PUBLIC,
         lambda h, _w: h.post("/v1/auth/login", json={"email": "ada@example.org", "password": PASSWORD}),

@@ -408,6 +408,14 @@ ROUTES: dict[tuple[str, str], Case] = {
         ),
         other_rows=lambda r, _w, _role: {x["site"] for x in r.json()["resources"]} == {B},
     ),
+    # The verifier's findings (none stored in this world: rows are asserted in test_findings.py).
+    ("GET", "/v1/reconciliation"): Case(
+        lambda h, _w, _r: h.get("/v1/reconciliation"),
+        lambda h, _w, _r: h.get("/v1/reconciliation", params={"site": B}),
+        only({"admin": (200, 200), "finance": (200, 200), "site_manager": (200, 403)}),
+        own_rows=lambda r, _w, _role: r.json() == {"rows": [], "truncated": False},
+        other_rows=lambda r, _w, _role: r.json() == {"rows": [], "truncated": False},
+    ),
     # A site's API keys: admins any site's, site managers their site's.
     ("GET", "/v1/sites/{site}/keys"): Case(
         lambda h, _w, _r: h.get(f"/v1/sites/{A}/keys"),

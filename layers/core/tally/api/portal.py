@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tally.api.findings import router as findings_router
 from tally.api.ingest_health import router as ingest_health_router
 from tally.api.record_reads import router as record_reads_router
 from tally.api.saved_views import router as saved_views_router
@@ -14,3 +15,4 @@ router.include_router(record_reads_router)
 router.include_router(saved_views_router)
 router.include_router(ingest_health_router)
 router.include_router(site_keys_router)
+router.include_router(findings_router)
