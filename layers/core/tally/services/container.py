@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tally.adapters.s3_landing import S3Landing
     from tally.adapters.warehouse import FsWarehouse
     from tally.compaction.compactor import Compactor
+    from tally.findings.service import FindingsService
     from tally.ingest_health.service import IngestHealthService
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
@@ -230,6 +231,13 @@ class Services:
         from tally.site_keys.service import SiteKeyService
 
         return SiteKeyService(self.control, self.create_key, self.people.audit)
+
+    @cached_property
+    def findings(self) -> FindingsService:
+        """The verifier's findings read by site (its VMs' and its billing accounts), over the engine."""
+        from tally.findings.service import FindingsService
+
+        return FindingsService(self.engine, self.control)
 
     # -- sites and keys -----------------------------------------------------------------------
 
