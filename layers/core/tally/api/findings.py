@@ -72,7 +72,7 @@ async def reconciliation(
         raise Problem(422, "Invalid request", "a verdict is at most 64 characters")
     query = FindingsQuery(period, kind, tuple(verdict or ()), include_ok, limit)
     try:
-        found = await run_in_threadpool(svc.findings.read, query, sites)
+        found = await run_in_threadpool(svc.reconciliation_findings.read, query, sites)
     except QueryError as error:
         raise Problem(502, "Query failed", str(error)) from error
     return FindingsOut(rows=[FindingOut.model_validate(r) for r in found.rows], truncated=found.truncated)

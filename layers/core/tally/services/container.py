@@ -233,7 +233,7 @@ class Services:
         return SiteKeyService(self.control, self.create_key, self.people.audit)
 
     @cached_property
-    def findings(self) -> FindingsService:
+    def reconciliation_findings(self) -> FindingsService:
         """The verifier's findings read by site (its VMs' and its billing accounts), over the engine."""
         from tally.findings.service import FindingsService
 
