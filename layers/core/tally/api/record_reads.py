@@ -74,7 +74,7 @@ async def list_records(
 
 @router.get(
     "/records/{kind}/{record_id}",
-    responses=problems(401, 403, 404, 502),
+    responses=problems(401, 403, 404, 422, 502),
     summary="One record in full (a job: times, cores, memory, state, exit code, nodes, normalisation)",
 )
 async def get_record(

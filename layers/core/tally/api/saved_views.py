@@ -49,7 +49,10 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 @router.get(
-    "/me/views", response_model=list[SavedViewOut], responses=problems(401, 403), summary="My saved views"
+    "/me/views",
+    response_model=list[SavedViewOut],
+    responses=problems(401, 403, 422),
+    summary="My saved views",
 )
 async def list_views(svc: ServicesDep, who: PersonDep) -> list[SavedViewOut]:
     views = await run_in_threadpool(svc.saved_views.list, who.person.person_id)

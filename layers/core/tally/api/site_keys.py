@@ -69,7 +69,7 @@ def _check_site(access: Access, site: str) -> None:
 @router.get(
     "/sites/{site}/keys",
     response_model=list[KeyOut],
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
     summary="A site's API keys (ids and metadata; keys themselves are never stored)",
 )
 async def list_keys(site: SiteName, svc: ServicesDep, access: KeysAccess) -> list[KeyOut]:
