@@ -265,7 +265,7 @@ ROUTES: dict[tuple[str, str], Case] = {
             {(i["site"], i["local_job_id"]) for i in r.json()["items"]} == {(OWN, "1001"), (OWN, "1002")}
         ),
     ),
-    ("GET", "/v1/records/{kind}/{record_id}"): Case(
+    ("GET", "/v1/records/{kind:listed_kind}/{record_id}"): Case(
         REPORTS,
         lambda h, w: h.get(f"/v1/records/jobs/{_record_id(w, OWN)}"),
         lambda h, w: h.get(f"/v1/records/jobs/{_record_id(w, FOREIGN)}"),

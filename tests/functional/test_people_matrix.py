@@ -344,7 +344,7 @@ ROUTES: dict[tuple[str, str], Case] = {
         other_rows=lambda r, w, role: role == "admin" and listed(r) == allowed_records(w, role, site=B),
     ),
     # Job 1 (A, alice, atlas, p1) is within every scoped grant; job 5 (B, dave, cms, p3) within none.
-    ("GET", "/v1/records/{kind}/{record_id}"): Case(
+    ("GET", "/v1/records/{kind:listed_kind}/{record_id}"): Case(
         lambda h, w, _r: h.get(f"/v1/records/jobs/{record_id(w, 1)}"),
         lambda h, w, _r: h.get(f"/v1/records/jobs/{record_id(w, 5)}"),
         only({r: (200, 404) for r in ROLES} | {"finance": (403, 403), "admin": (200, 200)}),

@@ -261,3 +261,12 @@ def test_other_kinds_list_their_records(world: World) -> None:
     assert detail["instance_id"] == "i-0abc" and detail["vcpus"] == 4
     with world.client("user") as http:  # a user's grant names a person; VM rows name none
         assert http.get("/v1/records/vms", params=RANGE).status_code == 403
+
+
+def test_the_detail_path_takes_only_listed_kinds(world: World) -> None:
+    """/v1/records/custom/{name} is another route's: a method check there names only its POST."""
+    with world.client("admin") as http:
+        answer = http.options("/v1/records/custom/readings")
+        listing = http.delete("/v1/records/jobs/anything")
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+    assert listing.status_code == 405 and listing.headers["allow"] == "GET"

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from tally.api.contract import problems
 from tally.api.deps import ServicesDep, UsageAccess
@@ -16,6 +17,21 @@ from tally.listing.catalog import DEFAULT_PAGE, LISTINGS, MAX_PAGE
 from tally.listing.service import InvalidListing, Page, parse_request
 from tally.query.engine import QueryError
 
+
+class _ListedKind(Convertor[str]):
+    """A listed kind only, so /v1/records/custom/{name} (another route's path) never matches the
+    record detail's path and a method check there names that route's methods only."""
+
+    regex = "|".join(LISTINGS)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("listed_kind", _ListedKind())
 router = APIRouter(tags=["records"])
 KIND = Path(description="The record kind", json_schema_extra={"enum": list(LISTINGS)})
 
@@ -73,7 +89,7 @@ async def list_records(
 
 
 @router.get(
-    "/records/{kind}/{record_id}",
+    "/records/{kind:listed_kind}/{record_id}",
     responses=problems(401, 403, 404, 422, 502),
     summary="One record in full (a job: times, cores, memory, state, exit code, nodes, normalisation)",
 )
