@@ -79,10 +79,10 @@ def test_record_body_schema_takes_real_records_and_refuses_broken_ones(kind: str
 
 def test_a_method_a_path_does_not_take_is_405_with_allow(deployment: Deployment) -> None:
     with deployment.client() as http:
-        answer = http.get("/v1/records/jobs")
+        answer = http.delete("/v1/records/jobs")
         registry = http.patch("/v1/registry/resources/some-id", json={})
     assert answer.status_code == 405
-    assert answer.headers["allow"] == "POST"  # nothing else is routed at /v1/records/jobs
+    assert answer.headers["allow"] == "GET, POST"  # a listing and a batch: nothing else is routed there
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["status"] == 405
     assert registry.status_code == 405

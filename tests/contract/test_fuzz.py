@@ -55,6 +55,11 @@ UNFIT_CHECKS: dict[str, tuple[str, str]] = {
         "parameters that the schema cannot state, answered 422; an empty group_by or metrics value "
         "(an empty form field) is read as none given, and a time in to as its day",
     ),
+    "GET /v1/records/{kind}": (
+        "positive_data_acceptance",
+        "from must precede to, sort and filter names depend on {kind}, and a cursor is one the "
+        "server made for the same query: rules the schema cannot state, answered 422",
+    ),
     "POST /v1/registry/{kind}": (
         "positive_data_acceptance",
         "the entry type depends on {kind}: the schema offers any entry type for every kind",

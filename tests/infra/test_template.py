@@ -37,7 +37,7 @@ from tests.infra.sam import (
 from tests.support.lambdas import load_function
 
 XRAY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-DATA_BUCKETS = ("WarehouseBucket", "BillingLandingBucket", "AthenaResultsBucket")
+DATA_BUCKETS = ("WarehouseBucket", "BillingLandingBucket", "AthenaResultsBucket", "PortalBucket")
 DAY = date(2026, 3, 7)
 
 
@@ -1305,3 +1305,72 @@ def test_single_sign_on_outputs_are_in_the_deploy_guide() -> None:
         assert name in outputs and name in guide
     for parameter in ("SsoCallbackUrls", "SamlMetadataUrl", "OidcProviderIssuer"):
         assert parameter in guide
+
+
+# -- the portal: CloudFront over a private bucket, the API on /v1/* of the same distribution -----
+
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def test_the_portal_bucket_is_read_only_by_its_distribution_through_origin_access_control(
+    cfn: Resources,
+) -> None:
+    [oac] = of_type(cfn, "AWS::CloudFront::OriginAccessControl").values()
+    config = oac["Properties"]["OriginAccessControlConfig"]
+    assert (
+        config["OriginAccessControlOriginType"],
+        config["SigningBehavior"],
+        config["SigningProtocol"],
+    ) == (
+        "s3",
+        "always",
+        "sigv4",
+    )
+    [(name, distribution)] = of_type(cfn, "AWS::CloudFront::Distribution").items()
+    origins = {o["Id"]: o for o in distribution["Properties"]["DistributionConfig"]["Origins"]}
+    assets = origins["portal-assets"]
+    assert ref_target(assets["DomainName"]) == "PortalBucket"
+    assert ref_target(assets["OriginAccessControlId"]) == "PortalOriginAccessControl"
+    assert assets["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy origin access identity
+    [policy] = [
+        p
+        for p in of_type(cfn, "AWS::S3::BucketPolicy").values()
+        if ref_target(p["Properties"]["Bucket"]) == "PortalBucket"
+    ]
+    allows = [
+        s for s in as_list(policy["Properties"]["PolicyDocument"]["Statement"]) if s["Effect"] == "Allow"
+    ]
+    assert len(allows) == 1
+    [allow] = allows
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert as_list(allow["Action"]) == ["s3:GetObject"]
+    assert sub_text(allow["Resource"]) == "${PortalBucket.Arn}/*"
+    source_arn = sub_text(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+    assert source_arn == f"arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:distribution/${{{name}}}"
+
+
+def test_the_api_is_the_same_distributions_v1_behaviour_and_never_cached(cfn: Resources) -> None:
+    [distribution] = of_type(cfn, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    default = config["DefaultCacheBehavior"]
+    assert (default["TargetOriginId"], default["CachePolicyId"]) == ("portal-assets", CACHING_OPTIMIZED)
+    assert default["ViewerProtocolPolicy"] == "redirect-to-https"
+    [api] = config["CacheBehaviors"]
+    assert (api["PathPattern"], api["TargetOriginId"]) == ("/v1/*", "tally-api")
+    assert api["CachePolicyId"] == CACHING_DISABLED
+    assert api["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+    assert api["ViewerProtocolPolicy"] == "https-only"
+    assert set(api["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    # No error page rewriting: it is distribution-wide, so it would turn the API's problem+json
+    # 403s and 404s into the portal's index page.
+    assert "CustomErrorResponses" not in config
+    origin = next(o for o in config["Origins"] if o["Id"] == "tally-api")
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    condition, with_domain, without = origin["DomainName"]["Fn::If"]
+    assert (condition, ref_target(with_domain)) == ("HasDomain", "DomainName")
+    assert sub_text(without) == "${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    outputs = source()["Outputs"]
+    assert sub_text(outputs["PortalUrl"]["Value"]) == "https://${PortalDistribution.DomainName}"
+    assert ref_target(outputs["PortalBucketName"]["Value"]) == "PortalBucket"

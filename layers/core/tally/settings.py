@@ -18,6 +18,7 @@ from tally.auth.oidc.config import OidcConfig
 from tally.auth.sso_settings import SsoSettings
 from tally.compaction.settings import CompactionSettings
 from tally.foresight.settings import ForesightSettings
+from tally.ingest_health.settings import IngestHealthSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.kinds.settings import KindsSettings
 from tally.people.settings import PeopleSettings
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     foresight: ForesightSettings = ForesightSettings()
     # Alerts: the serve scheduler's interval and the delivery channels (TALLY_ALERTS, JSON).
     alerts: AlertsSettings = AlertsSettings()
+    # Ingest health: when a resource counts as quiet, how far back resources are looked for.
+    health: IngestHealthSettings = IngestHealthSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -15,6 +15,7 @@ from tally.api.kinds import router as kinds_router
 from tally.api.logs import router as logs_router
 from tally.api.models import Health
 from tally.api.people import router as people_router
+from tally.api.portal import router as portal_router
 from tally.api.registry import router as registry_router
 from tally.api.reports import router as reports_router
 from tally.api.sso import router as sso_router
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(sso_router)  # public: the sign-in itself (logout checks the session)
     app.include_router(foresight_router, dependencies=keyed)
     app.include_router(alerts_router, dependencies=keyed)
+    app.include_router(portal_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 

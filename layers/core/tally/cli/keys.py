@@ -3,13 +3,13 @@ scopes that say what it may do (see tally.domain.control)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import getpass
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from tally.cli.common import fail, out, print_json, services
+from tally.cli.common import out, print_json, services
 from tally.domain.control import DEFAULT_SCOPES, SCOPES
 
 app = typer.Typer(help="Manage API keys (stored hashed; the key is shown once).", no_args_is_help=True)
@@ -34,7 +34,8 @@ def create(
     ] = False,
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
-    new = services().create_key(site, tuple(resource or ()), tuple(scope) if scope else None)
+    scopes = tuple(scope) if scope else None
+    new = services().site_keys.create(site, tuple(resource or ()), scopes, f"cli:{getpass.getuser()}")
     if as_json:
         print_json(
             {
@@ -52,8 +53,7 @@ def create(
 @app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id (see `tally keys list`).")]) -> None:
     """Revoke a key: it stops working at once."""
-    if not services().control.revoke_key(key_id, datetime.now(UTC)):
-        fail(f"no key with id {key_id!r}")
+    services().site_keys.revoke(None, key_id, f"cli:{getpass.getuser()}")
     out.print(f"key {key_id} revoked")
 
 

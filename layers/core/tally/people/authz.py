@@ -46,6 +46,8 @@ class Action(StrEnum):
     ALLOCATIONS_MANAGE = "allocations:manage"
     ALERTS_READ = "alerts:read"  # alerts of a site or project
     ALERTS_MANAGE = "alerts:manage"  # alert rules (admins; site managers at their site)
+    KEYS_MANAGE = "keys:manage"  # a site's API keys (admins; site managers at their site)
+    RECONCILIATION_READ = "reconciliation:read"  # the verifier's findings on a site's cloud accounts
 
 
 #: The key scopes that allow an action (for the key's own site).
@@ -56,6 +58,7 @@ KEY_SCOPES: dict[Action, frozenset[str]] = {
     Action.BILLING_READ: frozenset({BILLING_READ}),
     Action.BILLING_WRITE: frozenset({BILLING_WRITE}),
     Action.INGEST_READ: frozenset({RECORDS_WRITE, REPORTS_READ}),
+    Action.RECONCILIATION_READ: frozenset({BILLING_READ}),
 }
 #: Per action, the roles whose grant reaches everything, and the scoped roles that count.
 EVERYTHING: dict[Action, frozenset[str]] = {
@@ -71,6 +74,8 @@ EVERYTHING: dict[Action, frozenset[str]] = {
     Action.ALLOCATIONS_MANAGE: frozenset({"admin", "finance"}),
     Action.ALERTS_READ: frozenset({"admin", "finance"}),
     Action.ALERTS_MANAGE: frozenset({"admin"}),
+    Action.KEYS_MANAGE: frozenset({"admin"}),
+    Action.RECONCILIATION_READ: frozenset({"admin", "finance"}),
 }
 SCOPED: dict[Action, frozenset[str]] = {
     Action.USAGE_READ: frozenset({"site_manager", "vo_manager", "project_manager", "user"}),
@@ -83,6 +88,8 @@ SCOPED: dict[Action, frozenset[str]] = {
     Action.ALLOCATIONS_MANAGE: frozenset({"site_manager"}),
     Action.ALERTS_READ: frozenset({"site_manager", "project_manager"}),
     Action.ALERTS_MANAGE: frozenset({"site_manager"}),
+    Action.KEYS_MANAGE: frozenset({"site_manager"}),
+    Action.RECONCILIATION_READ: frozenset({"site_manager"}),
 }
 
 

@@ -29,6 +29,7 @@ def __getattr__(name: str) -> Any:
         return getattr(engine, name)
     raise AttributeError(name)
 
+
 __all__ = [
     "INVOICE_VERDICTS",
     "RECONCILIATION_SCHEMA",

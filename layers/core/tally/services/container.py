@@ -41,17 +41,22 @@ if TYPE_CHECKING:
     from tally.alerts.service import AlertsService
     from tally.auth.sso import SsoService
     from tally.compaction.compactor import Compactor
+    from tally.findings.service import FindingsService
     from tally.foresight.service import ForesightService
+    from tally.ingest_health.service import IngestHealthService
     from tally.interop.apel.publish import ApelPublisher
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
+    from tally.listing.service import RecordListingService
     from tally.logs.service import LogImportService
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
+    from tally.saved_views.service import SavedViewService
     from tally.services.billing import BillingService
     from tally.services.billing_landing import LandedBills
     from tally.services.reconcile import ReconcileService
+    from tally.site_keys.service import SiteKeyService
 
 
 @dataclass
@@ -265,6 +270,41 @@ class Services:
             leases=self.control,
             sites=self.control,
         )
+
+    @cached_property
+    def record_listing(self) -> RecordListingService:
+        """Record listings and a record's detail, over the one query engine."""
+        from tally.listing.service import RecordListingService
+
+        return RecordListingService(self.engine)
+
+    @cached_property
+    def saved_views(self) -> SavedViewService:
+        """People's saved portal views, kept in the control store."""
+        from tally.saved_views.service import SavedViewService
+
+        return SavedViewService(self.control)
+
+    @cached_property
+    def ingest_health(self) -> IngestHealthService:
+        """Ingest health per resource (last records, quiet agents, quarantine), over the query engine."""
+        from tally.ingest_health.service import IngestHealthService
+
+        return IngestHealthService(self.engine, self.settings.health)
+
+    @cached_property
+    def site_keys(self) -> SiteKeyService:
+        """A site's keys managed by people and the CLI alike, each change in the audit log."""
+        from tally.site_keys.service import SiteKeyService
+
+        return SiteKeyService(self.control, self.create_key, self.people.audit)
+
+    @cached_property
+    def reconciliation_findings(self) -> FindingsService:
+        """The verifier's findings read by site (its VMs' and its billing accounts), over the engine."""
+        from tally.findings.service import FindingsService
+
+        return FindingsService(self.engine, self.control)
 
     # -- sites and keys -----------------------------------------------------------------------
 
