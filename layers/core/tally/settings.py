@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.money.settings import MoneySettings
+
 
 class Settings(BaseSettings):
     """Local mode keeps everything under `home`; AWS mode uses S3 and DynamoDB."""
@@ -41,6 +43,9 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=60.0, gt=0)
     keep_alive_timeout_seconds: int = Field(default=5, ge=1)
     max_connections: int = Field(default=200, ge=1)
+
+    # Invoices: the issuer printed on them and its number prefix (TALLY_MONEY as JSON).
+    money: MoneySettings = Field(default_factory=MoneySettings)
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -31,6 +31,7 @@ from tally.services.problems import unauthorized
 from tally.settings import Settings
 
 if TYPE_CHECKING:
+    from tally.money.service import MoneyService
     from tally.registry.store import RegistryStore
     from tally.services.billing import BillingService
 
@@ -69,6 +70,13 @@ class Services:
         from tally.registry.store import RegistryStore
 
         return RegistryStore(self.warehouse, leases=self.control, sites=self.control)
+
+    @cached_property
+    def money(self) -> MoneyService:
+        """Tariffs and invoices, their edits and numbers serialised by control-store leases."""
+        from tally.money.service import MoneyService
+
+        return MoneyService(self.warehouse, self.control, self.control, self.settings.money)
 
     # -- sites and keys -----------------------------------------------------------------------
 
