@@ -9,6 +9,7 @@ from tally.api import contract, docs, problem_handlers, records, sync_state
 from tally.api.billing import router as billing_router
 from tally.api.body_deadline import BodyDeadlineMiddleware
 from tally.api.models import Health
+from tally.api.money import router as money_router
 from tally.api.registry import router as registry_router
 from tally.api.reports import router as reports_router
 from tally.observability import install as install_observability
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(billing_router, dependencies=keyed)
     app.include_router(reports_router, dependencies=keyed)
     app.include_router(registry_router, dependencies=keyed)
+    app.include_router(money_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 
