@@ -14,7 +14,7 @@ from tally.api.money_access import MoneyReader, MoneyWriter
 from tally.api.reports import engine_for
 from tally.money.invoices import Invoice, InvoiceError, InvoiceNotFoundError, NothingToInvoiceError
 from tally.money.leases import MoneyBusyError
-from tally.money.render import MEDIA_TYPES, Format, render
+from tally.money.render import MEDIA_TYPES, Format, PdfUnavailableError, render
 from tally.money.tariff_store import TariffNotFoundError, TariffUnknownSiteError
 from tally.money.tariffs import Tariff, TariffError, TariffId
 from tally.query.engine import QueryError
@@ -179,7 +179,11 @@ def download_invoice(
     except InvoiceError as error:
         raise _guard(error) from error
     headers = {"Content-Disposition": f'attachment; filename="{invoice.number}.{fmt}"'}
-    return Response(render(invoice, fmt), media_type=MEDIA_TYPES[fmt], headers=headers)
+    try:
+        content = render(invoice, fmt)
+    except PdfUnavailableError as error:
+        raise Problem(501, "Not available here", str(error)) from error
+    return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 @router.get("/v1/invoices/{number}", responses=problems(401, 403, 404), summary="One invoice, as JSON")

@@ -1,5 +1,9 @@
 """An invoice as a printable PDF (ReportLab), as CSV and as an Excel workbook (xlsxwriter).
 
+ReportLab is imported when a PDF is asked for: the Lambda core layer stays within its size budget
+without it, and a deployment that lacks it answers PDF downloads with PdfUnavailableError (CSV and
+Excel still work).
+
 Every format shows the same figures, as the stored document holds them: no figure is recomputed
 here, so a download of an old invoice prints what was issued.
 """
@@ -12,11 +16,6 @@ from decimal import Decimal
 from typing import Literal
 
 import xlsxwriter
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from tally.money.invoices import Invoice
 from tally.money.tariffs import UNIT_LABELS
@@ -128,7 +127,21 @@ def to_xlsx(invoice: Invoice) -> bytes:
     return buffer.getvalue()
 
 
+class PdfUnavailableError(RuntimeError):
+    """ReportLab is not installed where this runs."""
+
+
 def to_pdf(invoice: Invoice) -> bytes:
+    try:
+        from reportlab.lib import colors
+        from reportlab.lib.pagesizes import A4
+        from reportlab.lib.styles import getSampleStyleSheet
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    except ImportError as error:
+        raise PdfUnavailableError(
+            "PDF rendering needs ReportLab, which this deployment lacks: download .csv or .xlsx"
+        ) from error
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
