@@ -10,6 +10,7 @@ import typer
 from tally.cli import keys, serve, sites
 from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
+from tally.cli.money import invoices_app, tariffs_app
 from tally.cli.query import query as query_command
 from tally.cli.reconcile import reconcile as reconcile_command
 from tally.cli.registry import app as registry_app
@@ -34,6 +35,8 @@ app.command("query")(query_command)
 app.command("report")(report_command)
 app.command("reconcile")(reconcile_command)
 app.add_typer(registry_app, name="registry")
+app.add_typer(tariffs_app, name="tariffs")
+app.add_typer(invoices_app, name="invoices")
 
 
 def main() -> None:
