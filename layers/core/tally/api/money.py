@@ -51,7 +51,7 @@ def _tariff_body() -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-@router.get("/v1/tariffs", responses=problems(401, 403), summary="The price list (the caller's sites)")
+@router.get("/v1/tariffs", responses=problems(401, 403, 422), summary="The price list (the caller's sites)")
 def list_tariffs(svc: ServicesDep, access: MoneyReader) -> list[dict[str, Any]]:
     return [t.model_dump(mode="json") for t in svc.money.tariffs.list_tariffs(access.sites)]
 
@@ -121,7 +121,7 @@ def _summary(invoice: Invoice) -> dict[str, Any]:
     return document
 
 
-@router.get("/v1/invoices", responses=problems(401, 403), summary="Issued invoices and credit notes")
+@router.get("/v1/invoices", responses=problems(401, 403, 422), summary="Issued invoices and credit notes")
 def list_invoices(svc: ServicesDep, access: MoneyReader) -> list[dict[str, Any]]:
     return [_summary(i) for i in svc.money.visible(access.sites)]
 
@@ -148,7 +148,7 @@ async def issue_invoice(
 @router.post(
     "/v1/invoices/{number}/credit",
     status_code=201,
-    responses=problems(401, 403, 404, 409, 502),
+    responses=problems(401, 403, 404, 409, 422, 502),
     summary="Cancel an invoice with a credit note and issue its correction",
 )
 async def credit_invoice(
@@ -186,7 +186,7 @@ def download_invoice(
     return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
-@router.get("/v1/invoices/{number}", responses=problems(401, 403, 404), summary="One invoice, as JSON")
+@router.get("/v1/invoices/{number}", responses=problems(401, 403, 404, 422), summary="One invoice, as JSON")
 def get_invoice(number: str, svc: ServicesDep, access: MoneyReader) -> dict[str, Any]:
     try:
         return svc.money.find(number, access.sites).model_dump(mode="json")
