@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=200, ge=1)
 
     # Invoices: the issuer printed on them and its number prefix (TALLY_MONEY as JSON).
-    money: MoneySettings = Field(default_factory=MoneySettings)
+    money: MoneySettings = MoneySettings()
 
     @cached_property
     def resolved_home(self) -> Path:
