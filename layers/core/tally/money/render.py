@@ -172,7 +172,8 @@ def to_pdf(invoice: Invoice) -> bytes:
         Spacer(1, 6 * mm),
     ]
     head = ["Site", "Resource", "Unit", "Detail", "Tariff", "Quantity", "Rate", "Cur.", "Amount"]
-    body = [[Paragraph(_escape(cell), small) for cell in row] for row in _rows(invoice)]
+    # Text cells wrap (Paragraphs); figures stay plain strings, which the table right-aligns.
+    body = [[Paragraph(_escape(cell), small) for cell in row[:5]] + row[5:] for row in _rows(invoice)]
     totals = [["", "", "", "", "", "", "Total", c, _text(t)] for c, t in invoice.totals.items()]
     table = Table(
         [head, *body, *totals],
