@@ -635,7 +635,9 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
 #: test in test_artifacts.py checks it stays unloaded.
 #: dirq writes the SSM outgoing queue of `tally apel publish`, a command no Lambda runs.
-LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
+# reportlab: invoice PDFs are rendered locally; the Lambda core layer has no room for it (with
+# pillow it passes CORE_LAYER_BUDGET), so there a PDF download answers 501 and CSV/Excel work.
+LOCAL_ONLY_PACKAGES = {"duckdb", "dirq", "reportlab"}
 
 
 def third_party_imports(reach: Reach) -> set[str]:

@@ -17,6 +17,7 @@ from tally.auth.oidc.config import OidcConfig
 from tally.compaction.settings import CompactionSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.kinds.settings import KindsSettings
+from tally.money.settings import MoneySettings
 from tally.people.settings import PeopleSettings
 from tally.query.settings import AthenaSettings, QuerySettings
 from tally.services.reconcile_settings import ReconcileSettings
@@ -73,6 +74,8 @@ class Settings(BaseSettings):
     kinds: KindsSettings = KindsSettings()
     # People: sessions, sign-in throttling, personal access tokens (TALLY_PEOPLE, JSON).
     people: PeopleSettings = PeopleSettings()
+    # Invoices: the issuer printed on them and its number prefix (TALLY_MONEY as JSON).
+    money: MoneySettings = MoneySettings()
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
     from tally.logs.service import LogImportService
+    from tally.money.service import MoneyService
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
@@ -198,6 +199,13 @@ class Services:
         from tally.people.store import PeopleStore
 
         return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
+
+    @cached_property
+    def money(self) -> MoneyService:
+        """Tariffs and invoices, their edits and numbers serialised by control-store leases."""
+        from tally.money.service import MoneyService
+
+        return MoneyService(self.warehouse, self.control, self.control, self.settings.money)
 
     # -- sites and keys -----------------------------------------------------------------------
 
