@@ -21,12 +21,11 @@ import pytest
 from tally.api.app import create_app
 from tally.demo.bills import generate_bills
 from tally.domain.control import SCOPES
-from tally.money.tariffs import Tariff
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
 from tests.support.deployments import local_settings
 from tests.support.paths import FIXTURES
-from tests.support.records import job, vm
+from tests.support.records import job
 from tests.support.routes import app_routes
 from tests.support.servers import running_app
 from tests.support.warehouse import rows
@@ -47,8 +46,6 @@ class World:
     services: Services
     keys: dict[str, str | None]
     entry: dict[str, str]  # site -> one vo_mapping entry id
-    tariff: dict[str, str] = field(default_factory=dict)  # site -> one tariff id
-    invoice: dict[str, str] = field(default_factory=dict)  # site -> an invoice with lines there only
     counter: Iterator[int] = field(default_factory=itertools.count)
 
     def client(self, who: str) -> httpx.Client:
@@ -66,10 +63,6 @@ class World:
 
     def fresh_entry(self, site: str) -> str:
         return self.services.registry.add("vo_mapping", VoMapping.model_validate(self.vo(site))).entry_id
-
-    def fresh_invoice(self, site: str) -> str:
-        """An invoice of the site's project, whose lines all lie at that site."""
-        return self.services.money.issue(self.services.engine, f"proj-{site}", "2026-03").number
 
 
 Call = Callable[[httpx.Client, World], httpx.Response]
@@ -152,8 +145,6 @@ INGEST = frozenset({"records:write", "reports:read"})
 #: Routes for people (tally.api.people): no key scope reaches them (tests/functional/test_people_matrix.py
 #: holds their roles x scopes matrix).
 PEOPLE_ONLY: frozenset[str] = frozenset()
-TARIFFS_WRITE = frozenset({"tariffs:write"})
-MONEY_READ = frozenset({"billing:read", "tariffs:write"})
 PUBLIC: frozenset[str] | None = None
 PASSWORD = "a long enough password"
 NOBODY = "p-000000000000"
@@ -164,44 +155,6 @@ def _people_only(method: str, path: str, body: dict[str, object] | None = None) 
         return h.request(method, path, json=body)
 
     return Case(PEOPLE_ONLY, call, call, 403, 403)
-
-
-def _tariff(site: str, tariff_id: str) -> dict[str, str]:
-    resource = "cluster1" if site == OWN else "cluster2"
-    return {
-        "site": site,
-        "resource": resource,
-        "unit": "vm_vcpu_hour",
-        "rate": "0.5",
-        "currency": "EUR",
-    }
-
-
-def _put_tariff(site: str) -> Call:
-    def call(http: httpx.Client, w: World) -> httpx.Response:
-        tariff_id = f"t{next(w.counter)}"
-        return http.put(f"/v1/tariffs/{tariff_id}", json={**_tariff(site, tariff_id), **_year(w)})
-
-    return call
-
-
-def _year(w: World) -> dict[str, str]:
-    # Each new tariff gets a year of its own, so none overlaps another.
-    year = 2100 + next(w.counter)
-    return {"valid_from": f"{year}-01-01T00:00:00Z", "valid_to": f"{year + 1}-01-01T00:00:00Z"}
-
-
-def _fresh_tariff(site: str, w: World) -> str:
-    tariff_id = f"t{next(w.counter)}"
-    w.services.money.tariffs.put(
-        Tariff.model_validate({**_tariff(site, tariff_id), "tariff_id": tariff_id, **_year(w)})
-    )
-    return tariff_id
-
-
-def _own_invoices_only(answer: httpx.Response, w: World) -> bool:
-    listed = answer.json()
-    return w.invoice[OWN] in {i["number"] for i in listed} and all(i["sites"] == [OWN] for i in listed)
 
 
 ROUTES: dict[tuple[str, str], Case] = {
@@ -385,75 +338,27 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/tokens"): _people_only("GET", "/v1/tokens"),
     ("POST", "/v1/tokens"): _people_only("POST", "/v1/tokens", {"name": "t", "days": 1}),
     ("DELETE", "/v1/tokens/{token_id}"): _people_only("DELETE", "/v1/tokens/0123456789abcdef"),
-    # Money: tariffs:write is the finance grant (every site); billing:read sees its own site's only.
-    ("GET", "/v1/tariffs"): Case(
-        MONEY_READ,
-        lambda h, _w: h.get("/v1/tariffs"),
-        lambda h, _w: h.get("/v1/tariffs", params={"site": FOREIGN}),
-        200,
-        200,  # listing names no site: a site reader gets its own, finance every site's
+    # Money: for people only (finance and admins manage it; tests/money and the people matrix).
+    ("GET", "/v1/tariffs"): _people_only("GET", "/v1/tariffs"),
+    ("GET", "/v1/tariffs/{tariff_id}"): _people_only("GET", "/v1/tariffs/t1"),
+    ("PUT", "/v1/tariffs/{tariff_id}"): _people_only(
+        "PUT",
+        "/v1/tariffs/t1",
+        {
+            "site": OWN,
+            "resource": "cluster1",
+            "unit": "vm_vcpu_hour",
+            "rate": "0.5",
+            "currency": "EUR",
+            "valid_from": "2026-01-01T00:00:00Z",
+        },
     ),
-    ("GET", "/v1/tariffs/{tariff_id}"): Case(
-        MONEY_READ,
-        lambda h, w: h.get(f"/v1/tariffs/{w.tariff[OWN]}"),
-        lambda h, w: h.get(f"/v1/tariffs/{w.tariff[FOREIGN]}"),
-        200,
-        200,  # finance reads every site's; a billing:read key is refused below (MONEY_SITE_READ)
-        own_rows=lambda r, w: r.json()["tariff_id"] == w.tariff[OWN],
-    ),
-    ("PUT", "/v1/tariffs/{tariff_id}"): Case(
-        TARIFFS_WRITE,
-        _put_tariff(OWN),
-        _put_tariff(FOREIGN),
-        201,
-        201,
-    ),
-    ("DELETE", "/v1/tariffs/{tariff_id}"): Case(
-        TARIFFS_WRITE,
-        lambda h, w: h.delete(f"/v1/tariffs/{_fresh_tariff(OWN, w)}"),
-        lambda h, w: h.delete(f"/v1/tariffs/{_fresh_tariff(FOREIGN, w)}"),
-        204,
-        204,
-    ),
-    ("GET", "/v1/invoices"): Case(
-        MONEY_READ, lambda h, _w: h.get("/v1/invoices"), lambda h, _w: h.get("/v1/invoices"), 200, 200
-    ),
-    ("POST", "/v1/invoices"): Case(
-        TARIFFS_WRITE,
-        lambda h, _w: h.post("/v1/invoices", json={"project": f"proj-{OWN}", "period": "2026-03"}),
-        lambda h, _w: h.post("/v1/invoices", json={"project": f"proj-{FOREIGN}", "period": "2026-03"}),
-        201,
-        201,
-    ),
-    ("GET", "/v1/invoices/{number}"): Case(
-        MONEY_READ,
-        lambda h, w: h.get(f"/v1/invoices/{w.invoice[OWN]}"),
-        lambda h, w: h.get(f"/v1/invoices/{w.invoice[FOREIGN]}"),
-        200,
-        200,
-    ),
-    ("GET", "/v1/invoices/{number}.{format}"): Case(
-        MONEY_READ,
-        lambda h, w: h.get(f"/v1/invoices/{w.invoice[OWN]}.csv"),
-        lambda h, w: h.get(f"/v1/invoices/{w.invoice[FOREIGN]}.pdf"),
-        200,
-        200,
-    ),
-    ("POST", "/v1/invoices/{number}/credit"): Case(
-        TARIFFS_WRITE,
-        lambda h, w: h.post(f"/v1/invoices/{w.fresh_invoice(OWN)}/credit"),
-        lambda h, w: h.post(f"/v1/invoices/{w.fresh_invoice(FOREIGN)}/credit"),
-        201,
-        201,
-    ),
-}
-#: What a site's billing:read key (not finance) gets on the foreign side of the money reads.
-MONEY_SITE_READ: dict[tuple[str, str], tuple[int, Check]] = {
-    ("GET", "/v1/tariffs"): (200, lambda r, _w: {t["site"] for t in r.json()} == {OWN}),
-    ("GET", "/v1/tariffs/{tariff_id}"): (404, lambda _r, _w: True),
-    ("GET", "/v1/invoices"): (200, _own_invoices_only),
-    ("GET", "/v1/invoices/{number}"): (404, lambda _r, _w: True),
-    ("GET", "/v1/invoices/{number}.{format}"): (404, lambda _r, _w: True),
+    ("DELETE", "/v1/tariffs/{tariff_id}"): _people_only("DELETE", "/v1/tariffs/t1"),
+    ("GET", "/v1/invoices"): _people_only("GET", "/v1/invoices"),
+    ("POST", "/v1/invoices"): _people_only("POST", "/v1/invoices", {"project": "p", "period": "2026-03"}),
+    ("GET", "/v1/invoices/{number}"): _people_only("GET", "/v1/invoices/INV-000001"),
+    ("GET", "/v1/invoices/{number}.{format}"): _people_only("GET", "/v1/invoices/INV-000001.csv"),
+    ("POST", "/v1/invoices/{number}/credit"): _people_only("POST", "/v1/invoices/INV-000001/credit"),
 }
 
 
@@ -489,25 +394,6 @@ def world(tmp_path: Path) -> Iterator[World]:
             assert own.put("/v1/kinds/ours", json=KIND).status_code == 201
         with world.client("billing:write") as own:
             assert _csv(AWS_BILL.content, AWS_BILL.filename)(own, world).status_code == 200
-        for site, key in ((OWN, keys["default"]), (FOREIGN, foreign_key)):
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as agent:
-                posted = agent.post(
-                    "/v1/records/vms",
-                    json=[vm(1, site=site, project=f"proj-{site}", instance_id=f"i-{site}")],
-                )
-                assert posted.json()["accepted"] == 1, posted.text
-            vcpu = Tariff.model_validate(
-                {
-                    **_tariff(site, "x"),
-                    "resource": "cloud1",
-                    "tariff_id": f"vcpu-{site}",
-                    "valid_from": "2026-01-01T00:00:00Z",
-                    "valid_to": "2026-06-01T00:00:00Z",
-                }
-            )
-            svc.money.tariffs.put(vcpu)
-            world.tariff[site] = vcpu.tariff_id
-            world.invoice[site] = world.fresh_invoice(site)
         yield world
 
 
@@ -538,9 +424,6 @@ def test_fencing_matrix(world: World) -> None:
                     expected = 403
                 else:
                     expected = case.own_status if side == "own" else case.foreign_status
-                check = case.own_rows if side == "own" else case.foreign_rows
-                if key == "billing:read" and side == "foreign" and (method, path) in MONEY_SITE_READ:
-                    expected, check = MONEY_SITE_READ[(method, path)]
                 with world.client(key) as http:
                     answer = call(http, world)
                 cells += 1
@@ -550,6 +433,7 @@ def test_fencing_matrix(world: World) -> None:
                     continue
                 if expected >= 400 and answer.headers["content-type"] != "application/problem+json":
                     wrong.append(f"{label}: {answer.headers['content-type']} is not problem+json")
+                check = case.own_rows if side == "own" else case.foreign_rows
                 if answer.status_code < 300 and not check(answer, world):
                     wrong.append(f"{label}: rows not the caller's own: {answer.text[:200]}")
     assert wrong == []

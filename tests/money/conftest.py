@@ -1,4 +1,6 @@
-"""A running server with two sites' usage of one project, and a finance key (tariffs:write)."""
+"""A running server with two sites' usage of one project, and one person per money role, each
+calling with a personal access token: finance (the default caller), a site manager of SITE-A, the
+project's manager, and Bob, a user linked to the login bob at SITE-A."""
 
 from __future__ import annotations
 
@@ -22,12 +24,16 @@ PROJECT = "lattice-qcd"
 class Money:
     url: str
     services: Services
-    finance: str  # a tariffs:write key
-    reader: str  # a billing:read key of SITE-A
+    tokens: dict[str, str]  # finance, site_manager, project_manager, user (Bob), agent (a site key)
+    bob: str  # Bob's person id
 
-    def client(self, key: str | None = None) -> httpx.Client:
+    @property
+    def finance(self) -> str:
+        return self.tokens["finance"]
+
+    def client(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {key or self.finance}"}, timeout=60
+            base_url=self.url, headers={"Authorization": f"Bearer {token or self.finance}"}, timeout=60
         )
 
 
@@ -70,10 +76,21 @@ def money(tmp_path: Path) -> Iterator[Money]:
     for site in ("SITE-A", "SITE-B"):
         svc.add_site(site)
     agents = {site: svc.create_key(site).plain for site in ("SITE-A", "SITE-B")}
-    finance = svc.create_key("SITE-A", scopes=("tariffs:write",)).plain
-    reader = svc.create_key("SITE-A", scopes=("billing:read",)).plain
+    tokens = {"agent": agents["SITE-A"]}
+    people: dict[str, str] = {}
+    for role, scope in (
+        ("finance", None),
+        ("site_manager", "SITE-A"),
+        ("project_manager", PROJECT),
+        ("user", None),
+    ):
+        person = svc.people.add_person(role, f"{role}@example.org", "test")
+        svc.people.add_grant(person.person_id, role, scope, "test")
+        tokens[role] = svc.people.create_token(svc.people.principal_of(person), "money", 1)[1]
+        people[role] = person.person_id
+    svc.people.link_identity(people["user"], "local", "SITE-A", "bob", "test")
     with running_app(app) as url:
-        world = Money(url, svc, finance, reader)
+        world = Money(url, svc, tokens, people["user"])
         for site, kind, records in (
             ("SITE-A", "jobs", JOBS_A),
             ("SITE-B", "jobs", JOBS_B),

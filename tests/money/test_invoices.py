@@ -14,7 +14,7 @@ import openpyxl  # type: ignore[import-untyped]  # openpyxl ships no type hints
 import pypdf
 import pytest
 
-from tests.money.conftest import PROJECT, Money, put_tariffs
+from tests.money.conftest import PROJECT, TARIFFS, Money, put_tariffs
 
 # By hand (see the records in conftest): SITE-A core-hours 80 + 80 before the change at 0.01 EUR
 # = 1.60, 60 after it at 0.015 = 0.90; 2 GPU-hours at 2.50 = 5.00; 4 vCPU-hours at 0.03 = 0.12;
@@ -164,17 +164,47 @@ def test_invoice_per_user_and_unpriced_months(money: Money) -> None:
         )
 
 
-def test_a_site_reader_sees_only_its_sites_tariffs_and_invoices(money: Money) -> None:
+def test_each_grant_reaches_its_own_tariffs_and_invoices(money: Money) -> None:
     put_tariffs(money)
     with money.client() as http:
         assert http.post("/v1/invoices", json={"project": PROJECT, "period": "2026-03"}).status_code == 201
         assert http.post("/v1/invoices", json={"project": "other", "period": "2026-03"}).status_code == 201
-    with money.client(money.reader) as http:
-        assert {t["site"] for t in http.get("/v1/tariffs").json()} == {"SITE-A"}
+        # Bob's own invoice: his one job (1 h x 8 cores x 10 = 80 core-hours at 0.01 EUR) through
+        # his link to the login bob at SITE-A.
+        mine = http.post("/v1/invoices", json={"project": PROJECT, "period": "2026-03", "person": money.bob})
+        assert mine.status_code == 201, mine.text
+        assert _lines(mine.json()) == [
+            ("SITE-A", "cluster1", "core_hour", "a-core-1", "80.000000", "0.01", "EUR", "0.80")
+        ]
+        assert (mine.json()["number"], mine.json()["person_id"]) == ("INV-000003", money.bob)
+        nobody = http.post(
+            "/v1/invoices", json={"project": PROJECT, "period": "2026-03", "person": "p-" + "0" * 12}
+        )
+        assert nobody.status_code == 404, nobody.text
+    with money.client(money.tokens["site_manager"]) as http:
+        assert {t["tariff_id"] for t in http.get("/v1/tariffs").json()} == {
+            "a-core-1",
+            "a-core-2",
+            "a-gpu",
+            "a-vm",
+        }
         assert http.get("/v1/tariffs/b-core").status_code == 404
-        # INV-000001 has SITE-B lines; INV-000002 (project other) only SITE-A's.
-        assert [i["number"] for i in http.get("/v1/invoices").json()] == ["INV-000002"]
-        assert http.get("/v1/invoices/INV-000001.pdf").status_code == 404
-        assert http.get("/v1/invoices/INV-000002.csv").status_code == 200
+        assert Decimal(http.get("/v1/tariffs/a-gpu").json()["rate"]) == Decimal("2.50")
+        assert http.put("/v1/tariffs/x", json=TARIFFS["a-gpu"]).status_code == 403
+        assert http.get("/v1/invoices").status_code == 403
+    with money.client(money.tokens["project_manager"]) as http:
+        assert [i["number"] for i in http.get("/v1/invoices").json()] == ["INV-000001", "INV-000003"]
+        assert http.get("/v1/invoices/INV-000002").status_code == 404
+        assert http.get("/v1/invoices/INV-000002.csv").status_code == 404
+        assert http.get("/v1/invoices/INV-000001.csv").status_code == 200
+        assert http.get("/v1/tariffs").status_code == 403
+        assert http.post("/v1/invoices/INV-000001/credit").status_code == 403
+    with money.client(money.tokens["user"]) as http:
+        assert [i["number"] for i in http.get("/v1/invoices").json()] == ["INV-000003"]
+        assert http.get("/v1/invoices/INV-000001").status_code == 404
+        assert http.get("/v1/invoices/INV-000003.csv").status_code == 200
         assert http.post("/v1/invoices", json={"project": PROJECT, "period": "2026-03"}).status_code == 403
-        assert http.put("/v1/tariffs/x", json={}).status_code == 403
+    with money.client(money.tokens["agent"]) as http:
+        for path in ("/v1/tariffs", "/v1/invoices", "/v1/invoices/INV-000001"):
+            refused = http.get(path)
+            assert refused.status_code == 403 and "for people" in refused.json()["detail"], refused.text

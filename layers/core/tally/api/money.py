@@ -1,4 +1,4 @@
-"""Tariffs under /v1/tariffs and invoices under /v1/invoices (authorised in tally.api.money_access)."""
+"""Tariffs under /v1/tariffs and invoices under /v1/invoices, for people (tally.api.money_access)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tally.api.contract import problems
 from tally.api.deps import ServicesDep
-from tally.api.money_access import MoneyReader, MoneyWriter
+from tally.api.money_access import (
+    InvoicesReader,
+    MoneyManager,
+    TariffsReader,
+    invoice_reach,
+    tariff_sites,
+)
 from tally.api.problems import Problem, not_found
 from tally.money.invoices import Invoice, InvoiceError, InvoiceNotFoundError, NothingToInvoiceError
 from tally.money.leases import MoneyBusyError
@@ -51,14 +57,14 @@ def _tariff_body() -> dict[str, Any]:
 
 
 @router.get("/v1/tariffs", responses=problems(401, 403, 422), summary="The price list (the caller's sites)")
-def list_tariffs(svc: ServicesDep, access: MoneyReader) -> list[dict[str, Any]]:
-    return [t.model_dump(mode="json") for t in svc.money.tariffs.list_tariffs(access.sites)]
+def list_tariffs(svc: ServicesDep, access: TariffsReader) -> list[dict[str, Any]]:
+    return [t.model_dump(mode="json") for t in svc.money.tariffs.list_tariffs(tariff_sites(access.fence))]
 
 
 @router.get("/v1/tariffs/{tariff_id}", responses=problems(401, 403, 404, 422), summary="One tariff")
-def get_tariff(tariff_id: TariffId, svc: ServicesDep, access: MoneyReader) -> dict[str, Any]:
+def get_tariff(tariff_id: TariffId, svc: ServicesDep, access: TariffsReader) -> dict[str, Any]:
     try:
-        return svc.money.tariffs.get(tariff_id, access.sites).model_dump(mode="json")
+        return svc.money.tariffs.get(tariff_id, tariff_sites(access.fence)).model_dump(mode="json")
     except TariffError as error:
         raise _guard(error) from error
 
@@ -74,7 +80,7 @@ def put_tariff(
     body: Annotated[Any, Body()],
     response: Response,
     svc: ServicesDep,
-    access: MoneyWriter,
+    access: MoneyManager,
 ) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Problem(422, "Invalid tariff", "the body must be one JSON object")
@@ -97,9 +103,9 @@ def put_tariff(
     responses=problems(401, 403, 404, 422),
     summary="Remove a tariff",
 )
-def delete_tariff(tariff_id: TariffId, svc: ServicesDep, access: MoneyWriter) -> Response:
+def delete_tariff(tariff_id: TariffId, svc: ServicesDep, access: MoneyManager) -> Response:
     try:
-        svc.money.tariffs.remove(tariff_id, access.sites)
+        svc.money.tariffs.remove(tariff_id)
     except (TariffError, MoneyBusyError) as error:
         raise _guard(error) from error
     return Response(status_code=204)
@@ -111,6 +117,14 @@ class IssueRequest(BaseModel):
     project: Annotated[str, Field(min_length=1, max_length=256)]
     period: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="the month, YYYY-MM")]
     user: Annotated[str | None, Field(default=None, min_length=1, max_length=512)] = None
+    person: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=r"^p-[0-9a-f]{12}$",
+            description="a per-person invoice: the person id whose jobs it prices (that person may read it)",
+        ),
+    ] = None
     project_class: Annotated[str | None, Field(default=None, min_length=1, max_length=64)] = None
 
 
@@ -121,21 +135,25 @@ def _summary(invoice: Invoice) -> dict[str, Any]:
 
 
 @router.get("/v1/invoices", responses=problems(401, 403, 422), summary="Issued invoices and credit notes")
-def list_invoices(svc: ServicesDep, access: MoneyReader) -> list[dict[str, Any]]:
-    return [_summary(i) for i in svc.money.visible(access.sites)]
+def list_invoices(svc: ServicesDep, access: InvoicesReader) -> list[dict[str, Any]]:
+    return [_summary(i) for i in svc.money.visible(invoice_reach(access.fence))]
 
 
 @router.post(
     "/v1/invoices",
     status_code=201,
     responses=problems(400, 401, 403, 409, 422, 502),
-    summary="Issue the invoice of a project's month (optionally of one of its users)",
+    summary="Issue the invoice of a project's month (optionally of one of its users or people)",
 )
-async def issue_invoice(body: IssueRequest, svc: ServicesDep, access: MoneyWriter) -> dict[str, Any]:
+async def issue_invoice(body: IssueRequest, svc: ServicesDep, access: MoneyManager) -> dict[str, Any]:
+    if body.person is not None and svc.people.store.get_person(body.person) is None:
+        raise not_found(f"no person {body.person!r}")
     engine = svc.engine
     try:
         invoice = await run_in_threadpool(
-            svc.money.issue, engine, body.project, body.period, body.project_class, body.user
+            lambda: svc.money.issue(
+                engine, body.project, body.period, body.project_class, body.user, person_id=body.person
+            )
         )
     except (InvoiceError, QueryError, MoneyBusyError) as error:
         raise _guard(error) from error
@@ -148,7 +166,7 @@ async def issue_invoice(body: IssueRequest, svc: ServicesDep, access: MoneyWrite
     responses=problems(401, 403, 404, 409, 422, 502),
     summary="Cancel an invoice with a credit note and issue its correction",
 )
-async def credit_invoice(number: str, svc: ServicesDep, access: MoneyWriter) -> dict[str, Any]:
+async def credit_invoice(number: str, svc: ServicesDep, access: MoneyManager) -> dict[str, Any]:
     engine = svc.engine
     try:
         note, fixed = await run_in_threadpool(svc.money.credit, engine, number)
@@ -166,11 +184,11 @@ async def credit_invoice(number: str, svc: ServicesDep, access: MoneyWriter) -> 
     summary="Download an invoice as PDF, CSV or Excel",
 )
 def download_invoice(
-    number: str, format: Literal["pdf", "csv", "xlsx"], svc: ServicesDep, access: MoneyReader
+    number: str, format: Literal["pdf", "csv", "xlsx"], svc: ServicesDep, access: InvoicesReader
 ) -> Response:
     fmt: Format = format
     try:
-        invoice = svc.money.find(number, access.sites)
+        invoice = svc.money.find(number, invoice_reach(access.fence))
     except InvoiceError as error:
         raise _guard(error) from error
     headers = {"Content-Disposition": f'attachment; filename="{invoice.number}.{fmt}"'}
@@ -182,8 +200,8 @@ def download_invoice(
 
 
 @router.get("/v1/invoices/{number}", responses=problems(401, 403, 404, 422), summary="One invoice, as JSON")
-def get_invoice(number: str, svc: ServicesDep, access: MoneyReader) -> dict[str, Any]:
+def get_invoice(number: str, svc: ServicesDep, access: InvoicesReader) -> dict[str, Any]:
     try:
-        return svc.money.find(number, access.sites).model_dump(mode="json")
+        return svc.money.find(number, invoice_reach(access.fence)).model_dump(mode="json")
     except InvoiceError as error:
         raise _guard(error) from error

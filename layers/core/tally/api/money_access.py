@@ -1,37 +1,33 @@
-"""Who may touch money: the one authorisation point of the tariff and invoice routes.
+"""Who may touch money: the tariff and invoice routes' dependencies, each answered by the one
+authorisation point (tally.people.authz.authorise).
 
-For now, key scopes: `tariffs:write` manages the price list and issues invoices and credit notes for
-every site (the finance grant); `billing:read` reads the price list of the key's site and the
-invoices whose every line lies at that site. When people and roles land, these two dependencies are
-the only place to change (finance and admins: all sites).
+Money is for people, not site keys. Finance and admins manage the price list and issue and credit
+invoices for every site; a site manager reads their site's tariffs; a project manager reads their
+project's invoices (per-person ones included); a user reads the per-person invoices issued for them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
 
-from tally.api.deps import require
-from tally.domain.control import BILLING_READ, TARIFFS_WRITE
-from tally.services.ingest import Principal
+from tally.api.deps import Access, authorised
+from tally.money.invoices import EVERY_INVOICE, Reach
+from tally.people.authz import Action, Fence
 
 
-@dataclass(frozen=True)
-class MoneyAccess:
-    principal: Principal
-    #: The sites whose tariffs and invoices the caller may see; None: every site.
-    sites: frozenset[str] | None
+def tariff_sites(fence: Fence) -> frozenset[str] | None:
+    """The sites whose tariffs the fence lets through (None: every site)."""
+    return None if fence.everything else frozenset(fence.sites())
 
 
-def _reader(who: Annotated[Principal, Depends(require(BILLING_READ, TARIFFS_WRITE))]) -> MoneyAccess:
-    return MoneyAccess(who, None if TARIFFS_WRITE in who.scopes else frozenset({who.site}))
+def invoice_reach(fence: Fence) -> Reach:
+    if fence.everything:
+        return EVERY_INVOICE
+    return Reach(projects=frozenset(fence.values("project")), persons=frozenset(fence.values("user")))
 
 
-def _writer(who: Annotated[Principal, Depends(require(TARIFFS_WRITE))]) -> MoneyAccess:
-    return MoneyAccess(who, None)
-
-
-MoneyReader = Annotated[MoneyAccess, Depends(_reader)]
-MoneyWriter = Annotated[MoneyAccess, Depends(_writer)]
+TariffsReader = Annotated[Access, Depends(authorised(Action.TARIFFS_READ))]
+InvoicesReader = Annotated[Access, Depends(authorised(Action.INVOICES_READ))]
+MoneyManager = Annotated[Access, Depends(authorised(Action.MONEY_MANAGE))]

@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from tally.cli.common import fail, out, print_json, services
+from tally.money.invoices import EVERY_INVOICE
 from tally.money.render import render
 from tally.money.tariffs import UNITS, Tariff
 
@@ -81,10 +82,16 @@ def issue(
     period: Annotated[str, typer.Argument(help="the month, YYYY-MM")],
     user: Annotated[str | None, typer.Option(help="only this user's usage")] = None,
     project_class: Annotated[str | None, typer.Option(help="price with this class's tariffs")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="a per-person invoice: this person id's jobs (they may read it)")
+    ] = None,
 ) -> None:
     """Issue the invoice of a project's month and print it as JSON."""
     svc = services()
-    print_json(svc.money.issue(svc.engine, project, period, project_class, user).model_dump(mode="json"))
+    if person is not None and svc.people.store.get_person(person) is None:
+        fail(f"no person {person!r}: see `tally people list`")
+    invoice = svc.money.issue(svc.engine, project, period, project_class, user, person_id=person)
+    print_json(invoice.model_dump(mode="json"))
 
 
 @invoices_app.command("list")
@@ -93,7 +100,7 @@ def list_invoices() -> None:
     print_json(
         [
             i.model_dump(mode="json", exclude={"lines", "issuer_address"})
-            for i in services().money.visible(None)
+            for i in services().money.visible(EVERY_INVOICE)
         ]
     )
 
@@ -101,7 +108,7 @@ def list_invoices() -> None:
 @invoices_app.command("show")
 def show(number: str) -> None:
     """Print one invoice as JSON."""
-    print_json(services().money.find(number, None).model_dump(mode="json"))
+    print_json(services().money.find(number, EVERY_INVOICE).model_dump(mode="json"))
 
 
 @invoices_app.command("download")
@@ -113,7 +120,7 @@ def download(
     """Write an invoice as PDF, CSV or Excel."""
     if fmt not in ("pdf", "csv", "xlsx"):
         fail(f"--format is pdf, csv or xlsx, not {fmt!r}")
-    invoice = services().money.find(number, None)
+    invoice = services().money.find(number, EVERY_INVOICE)
     path = output or Path(f"{invoice.number}.{fmt}")
     path.write_bytes(render(invoice, fmt))  # type: ignore[arg-type]
     out.print(f"wrote {path}", highlight=False)

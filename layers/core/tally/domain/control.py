@@ -29,8 +29,7 @@ REPORTS_READ = "reports:read"  # usage reports of the key's site
 REGISTRY_READ = "registry:read"  # the key's site's registry entries
 REGISTRY_WRITE = "registry:write"  # add, replace and delete them (reading included)
 BILLING_WRITE = "billing:write"  # post billing exports for accounts the key's site owns (or new ones)
-BILLING_READ = "billing:read"  # list the billing partitions the key's site owns; its site's invoices
-TARIFFS_WRITE = "tariffs:write"  # manage the price list and issue invoices and credit notes (all sites)
+BILLING_READ = "billing:read"  # list the billing partitions the key's site owns
 SCOPES: tuple[str, ...] = (
     RECORDS_WRITE,
     REPORTS_READ,
@@ -38,7 +37,6 @@ SCOPES: tuple[str, ...] = (
     REGISTRY_WRITE,
     BILLING_WRITE,
     BILLING_READ,
-    TARIFFS_WRITE,
 )
 #: What a site agent's key gets when no scope is named (and what keys stored without scopes have).
 DEFAULT_SCOPES: tuple[str, ...] = (RECORDS_WRITE, REPORTS_READ, REGISTRY_WRITE)

@@ -9,6 +9,7 @@ the lines of the invoice it cancels with quantities and amounts negated, and nam
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
@@ -65,6 +66,9 @@ class Invoice(BaseModel):
     issuer_address: str = ""
     project: str
     user: str | None = None
+    # A per-person invoice: the person whose usage it prices (their job records, resolved through
+    # their identity links as person_usage does); that person may read it.
+    person_id: str | None = None
     project_class: str | None = None
     period: Annotated[str, Field(pattern=PERIOD.pattern)]
     period_start: date
@@ -79,6 +83,26 @@ class Invoice(BaseModel):
     @property
     def sites(self) -> frozenset[str]:
         return frozenset(line.site for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The invoices a caller may read: every one, or those of `projects` and the per-person
+    invoices of `persons`."""
+
+    everything: bool = False
+    projects: frozenset[str] = frozenset()
+    persons: frozenset[str] = frozenset()
+
+    def allows(self, invoice: Invoice) -> bool:
+        return (
+            self.everything
+            or invoice.project in self.projects
+            or (invoice.person_id is not None and invoice.person_id in self.persons)
+        )
+
+
+EVERY_INVOICE = Reach(everything=True)
 
 
 def period_bounds(period: str) -> tuple[date, date]:

@@ -13,7 +13,7 @@ SELECT
   site, resource, unit, benchmark, gpu_model, tariff_id, rate, currency,
   sum(quantity) AS quantity, count(*) AS records
 FROM usage_priced
-WHERE project = ? AND project_class = ? AND used_at >= ? AND used_at < ?{user}
+WHERE project = ? AND project_class = ? AND used_at >= ? AND used_at < ?{user}{person}
 GROUP BY site, resource, unit, benchmark, gpu_model, tariff_id, rate, currency
 ORDER BY currency, site, resource, unit, benchmark, gpu_model, tariff_id
 """
@@ -26,6 +26,7 @@ def priced_lines(
     end: date,
     project_class: str | None = None,
     user: str | None = None,
+    person_id: str | None = None,
 ) -> list[Line]:
     """One line per site, resource, unit (benchmark, GPU model) and tariff: a tariff change inside
     the month makes two lines, each with the usage of its own interval at its own rate."""
@@ -35,9 +36,14 @@ def priced_lines(
         datetime.combine(start, time()),
         datetime.combine(end, time()),
     ]
-    sql = LINES_SQL.format(user="" if user is None else " AND user_name = ?")
+    sql = LINES_SQL.format(
+        user="" if user is None else " AND user_name = ?",
+        person="" if person_id is None else " AND person_id = ?",
+    )
     if user is not None:
         params.append(user)
+    if person_id is not None:
+        params.append(person_id)
     lines = []
     for row in engine.query(sql, params).table.to_pylist():
         quantity = quantity_of(float(row["quantity"]))

@@ -12,6 +12,7 @@ from tally.money.invoices import (
     InvoiceNotFoundError,
     Line,
     NothingToInvoiceError,
+    Reach,
     credit_lines,
     now_utc,
     period_bounds,
@@ -55,12 +56,22 @@ class MoneyService:
         )
 
     def _lines(
-        self, engine: QueryEngine, project: str, period: str, project_class: str | None, user: str | None
+        self,
+        engine: QueryEngine,
+        project: str,
+        period: str,
+        project_class: str | None,
+        user: str | None,
+        person_id: str | None,
     ) -> list[Line]:
         start, end = period_bounds(period)
-        lines = priced_lines(engine, project, start, end, project_class, user)
+        lines = priced_lines(engine, project, start, end, project_class, user, person_id)
         if not lines:
-            who = f"project {project!r}" + (f", user {user!r}" if user else "")
+            who = (
+                f"project {project!r}"
+                + (f", user {user!r}" if user else "")
+                + (f", person {person_id!r}" if person_id else "")
+            )
             raise NothingToInvoiceError(f"{who} has no priced usage in {period}: nothing to invoice")
         return lines
 
@@ -72,14 +83,22 @@ class MoneyService:
         project_class: str | None = None,
         user: str | None = None,
         now: datetime | None = None,
+        person_id: str | None = None,
     ) -> Invoice:
-        lines = self._lines(engine, project, period, project_class, user)
+        lines = self._lines(engine, project, period, project_class, user, person_id)
         issued_at = now or now_utc()
 
         def make(number: str) -> list[Invoice]:
             return [
                 self._document(
-                    number, lines, project, period, issued_at, user=user, project_class=project_class
+                    number,
+                    lines,
+                    project,
+                    period,
+                    issued_at,
+                    user=user,
+                    person_id=person_id,
+                    project_class=project_class,
                 )
             ]
 
@@ -94,14 +113,26 @@ class MoneyService:
         if original.kind != "invoice":
             raise InvoiceError(f"{number} is a credit note: only invoices are credited")
         start, end = period_bounds(original.period)
-        corrected = priced_lines(engine, original.project, start, end, original.project_class, original.user)
+        corrected = priced_lines(
+            engine,
+            original.project,
+            start,
+            end,
+            original.project_class,
+            original.user,
+            original.person_id,
+        )
         issued_at = now or now_utc()
 
         def make(first: str) -> list[Invoice]:
             # Under the numbering lease, so two corrections of one invoice cannot both pass.
             if any(doc.credits == number for doc in self.invoices.documents()):
                 raise InvoiceError(f"invoice {number} has been credited already")
-            common = {"user": original.user, "project_class": original.project_class}
+            common = {
+                "user": original.user,
+                "person_id": original.person_id,
+                "project_class": original.project_class,
+            }
             note = self._document(
                 first,
                 credit_lines(original),
@@ -123,12 +154,13 @@ class MoneyService:
         documents = self.invoices.issue(make)
         return documents[0], documents[1] if len(documents) > 1 else None
 
-    def visible(self, sites: frozenset[str] | None) -> list[Invoice]:
-        """Invoices whose every line lies in `sites` (None: all)."""
-        return [i for i in self.invoices.documents() if sites is None or i.sites <= sites]
+    def visible(self, reach: Reach) -> list[Invoice]:
+        """The invoices and credit notes `reach` allows."""
+        return [i for i in self.invoices.documents() if reach.allows(i)]
 
-    def find(self, number: str, sites: frozenset[str] | None) -> Invoice:
+    def find(self, number: str, reach: Reach) -> Invoice:
+        """One invoice; one the caller may not read is answered as if it did not exist."""
         invoice = self.invoices.get(number)
-        if sites is not None and not invoice.sites <= sites:
+        if not reach.allows(invoice):
             raise InvoiceNotFoundError(f"no invoice {number!r}")
         return invoice
