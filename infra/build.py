@@ -5,13 +5,16 @@
     python infra/build.py layer OUT_DIR            # the core layer: OUT_DIR/python/...
     python infra/build.py layer OUT_DIR --name numeric   # numpy, for the invoice verifier only
     python infra/build.py layer OUT_DIR --name auth      # JWT verification, for the API only
+    python infra/build.py layer OUT_DIR --name documents # invoice PDFs (ReportLab), for the API only
     python infra/build.py function NAME OUT_DIR    # one folder of functions/
     python infra/build.py lock                     # regenerate layers/*/requirements.txt
 
-Three layers: `core` (the tally package, its SQL and what every function imports), `numeric`
+Four layers: `core` (the tally package, its SQL and what every function imports), `numeric`
 (numpy, which only the invoice verifier's interval arithmetic needs), so the API, compaction and
 the importers load without 47 MB of numpy, and `auth` (joserfc, cryptography and argon2: the API
-verifies the identity provider's tokens and local passwords; 18 MB no other function loads). A
+verifies the identity provider's tokens and local passwords; 18 MB no other function loads), and
+`documents` (ReportLab and Pillow: the API renders invoice PDFs; the core layer has no room for
+them within its budget, and tally.money.render imports them only when a PDF is asked for). A
 layer's third-party packages are installed by pip for the Lambda platform (`--platform
 manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`), so any Python 3 with pip on any
 OS can build it. Every version is pinned in
@@ -41,6 +44,7 @@ AGENT_PARSER_MODULES = ("__init__.py", "registry.py", "context.py", "inputs.py",
 SQL = REPO / "athena_queries"
 NUMERIC = REPO / "layers" / "numeric"
 AUTH = REPO / "layers" / "auth"
+DOCUMENTS = REPO / "layers" / "documents"
 REQUIREMENTS = CORE / "requirements.txt"
 CONSTRAINTS = REPO / "constraints.txt"
 
@@ -65,6 +69,8 @@ NUMERIC_ROOTS: tuple[str, ...] = ("numpy",)
 #: The auth layer, the API function's alone: it verifies the identity provider's JWTs
 #: (tally.auth.oidc) and local accounts' argon2 password hashes (tally.people.passwords).
 AUTH_ROOTS: tuple[str, ...] = ("joserfc", "argon2-cffi")
+#: The documents layer, the API function's alone: invoice PDFs (tally.money.render, loaded lazily).
+DOCUMENTS_ROOTS: tuple[str, ...] = ("reportlab",)
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
@@ -177,6 +183,8 @@ def lock(layer: str = "core", python_version: str = DEFAULT_PYTHON) -> list[str]
         seen = _closure(NUMERIC_ROOTS, python_version) - core
     elif layer == "auth":
         seen = _closure(AUTH_ROOTS, python_version) - core
+    elif layer == "documents":
+        seen = _closure(DOCUMENTS_ROOTS, python_version) - core
     else:
         raise SystemExit(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     missing = sorted(n for n in seen if n not in pins)
@@ -195,7 +203,7 @@ def render_lock(layer: str = "core") -> str:
 
 
 #: Each layer's folder (its requirements.txt is the lock; the template's ContentUri points here).
-LAYERS: dict[str, Path] = {"core": CORE, "numeric": NUMERIC, "auth": AUTH}
+LAYERS: dict[str, Path] = {"core": CORE, "numeric": NUMERIC, "auth": AUTH, "documents": DOCUMENTS}
 
 
 def _prune(root: Path) -> None:

@@ -75,7 +75,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 3
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 4
 
 
 # -- identity and least privilege --------------------------------------------------------------
@@ -466,14 +466,17 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
 ) -> None:
     # The SAM transform names each layer version <LogicalId><content hash>.
     layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
-    assert sorted(layers) == ["TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
-    extra = {"InvoiceVerifierFunction": ["TallyNumericLayer"], "IngestFunction": ["TallyAuthLayer"]}
+    assert sorted(layers) == ["TallyAuthLayer", "TallyCoreLayer", "TallyDocumentsLayer", "TallyNumericLayer"]
+    extra = {
+        "InvoiceVerifierFunction": ["TallyNumericLayer"],
+        "IngestFunction": ["TallyAuthLayer", "TallyDocumentsLayer"],
+    }
     for name, fn in functions.items():
         props = fn["Properties"]
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
         # numpy (the numeric layer) is the verifier's alone: the others load without its 47 MB;
-        # JWT verification (the auth layer) the API's alone.
+        # JWT verification (the auth layer) and invoice PDFs (the documents layer) the API's alone.
         expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -609,6 +612,7 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     assert (REPO / "layers/core/requirements.txt").read_text() == build.render_lock("core")
     assert (REPO / "layers/numeric/requirements.txt").read_text() == build.render_lock("numeric")
     assert (REPO / "layers/auth/requirements.txt").read_text() == build.render_lock("auth")
+    assert (REPO / "layers/documents/requirements.txt").read_text() == build.render_lock("documents")
     locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
     assert not locked & {
@@ -620,6 +624,8 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
         "numpy",
         "joserfc",
         "cryptography",
+        "reportlab",
+        "pillow",
     }
     assert [line.split("==")[0] for line in build.lock("numeric")] == ["numpy"]
     assert [line.split("==")[0] for line in build.lock("auth")] == [
@@ -630,14 +636,17 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
         "joserfc",
         "pycparser",
     ]
+    assert [line.split("==")[0] for line in build.lock("documents")] == [
+        "charset-normalizer",
+        "pillow",
+        "reportlab",
+    ]
 
 
 #: Imported only by code paths Lambda never takes (the local query engine); the API's fresh-venv
 #: test in test_artifacts.py checks it stays unloaded.
 #: dirq writes the SSM outgoing queue of `tally apel publish`, a command no Lambda runs.
-# reportlab: invoice PDFs are rendered locally; the Lambda core layer has no room for it (with
-# pillow it passes CORE_LAYER_BUDGET), so there a PDF download answers 501 and CSV/Excel work.
-LOCAL_ONLY_PACKAGES = {"duckdb", "dirq", "reportlab"}
+LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
 
 
 def third_party_imports(reach: Reach) -> set[str]:
@@ -660,11 +669,12 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     core = {line.split("==")[0] for line in build.lock("core")} | set(build.RUNTIME_PROVIDED)
     numeric = {line.split("==")[0] for line in build.lock("numeric")}
     auth = {line.split("==")[0] for line in build.lock("auth")}
+    documents = {line.split("==")[0] for line in build.lock("documents")}
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
         shipped = core | (numeric if name == "InvoiceVerifierFunction" else set())
-        shipped |= auth if name == "IngestFunction" else set()
+        shipped |= auth | documents if name == "IngestFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES):
             dists = {build.canonical(d) for d in distributions.get(module, [module])}

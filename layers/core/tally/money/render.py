@@ -1,8 +1,9 @@
 """An invoice as a printable PDF (ReportLab), as CSV and as an Excel workbook (xlsxwriter).
 
-ReportLab is imported when a PDF is asked for: the Lambda core layer stays within its size budget
-without it, and a deployment that lacks it answers PDF downloads with PdfUnavailableError (CSV and
-Excel still work).
+ReportLab is imported when a PDF is asked for: on AWS it comes from the API function's documents
+layer (infra/build.py), so the core layer stays within its size budget and no other function loads
+it; a deployment that lacks it answers PDF downloads with PdfUnavailableError (CSV and Excel still
+work).
 
 Every format shows the same figures, as the stored document holds them: no figure is recomputed
 here, so a download of an old invoice prints what was issued.
