@@ -359,6 +359,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/invoices/{number}"): _people_only("GET", "/v1/invoices/INV-000001"),
     ("GET", "/v1/invoices/{number}.{format}"): _people_only("GET", "/v1/invoices/INV-000001.csv"),
     ("POST", "/v1/invoices/{number}/credit"): _people_only("POST", "/v1/invoices/INV-000001/credit"),
+    ("GET", "/v1/cost-attribution"): _people_only("GET", "/v1/cost-attribution"),
+    ("PUT", "/v1/cost-attribution"): _people_only("PUT", "/v1/cost-attribution", {"tag_keys": ["project"]}),
 }
 
 

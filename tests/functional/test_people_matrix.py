@@ -588,6 +588,18 @@ ROUTES: dict[tuple[str, str], Case] = {
         only(MONEY | {"project_manager": (200, 404), "user": (200, 404)}),
         own_rows=lambda r, w, role: f'"{own_invoice(w, role)}.csv"' in r.headers["content-disposition"],
     ),
+    ("GET", "/v1/cost-attribution"): Case(
+        lambda h, _w, _r: h.get("/v1/cost-attribution"),
+        lambda h, _w, _r: h.get("/v1/cost-attribution"),
+        only(MONEY),
+        own_rows=lambda r, w, _role: r.json()["tag_keys"] == w.svc.money.cost_rules.get().tag_keys,
+    ),
+    ("PUT", "/v1/cost-attribution"): Case(
+        lambda h, _w, _r: h.put("/v1/cost-attribution", json={"tag_keys": ["project", "team"]}),
+        lambda h, _w, _r: h.put("/v1/cost-attribution", json={"tag_keys": ["team", "TEAM"]}),
+        only({"finance": (200, 422), "admin": (200, 422)}),
+        own_rows=lambda r, _w, _role: r.json()["tag_keys"] == ["project", "team"],
+    ),
     ("POST", "/v1/invoices/{number}/credit"): Case(
         lambda h, w, _r: h.post(
             f"/v1/invoices/{w.svc.money.issue(w.svc.engine, 'p1', '2026-03').number}/credit"

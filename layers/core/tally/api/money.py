@@ -18,6 +18,7 @@ from tally.api.money_access import (
     tariff_sites,
 )
 from tally.api.problems import Problem, not_found
+from tally.money.cost_rules import CostAttribution
 from tally.money.invoices import Invoice, InvoiceError, InvoiceNotFoundError, NothingToInvoiceError
 from tally.money.leases import MoneyBusyError
 from tally.money.render import MEDIA_TYPES, Format, PdfUnavailableError, render
@@ -204,4 +205,25 @@ def get_invoice(number: str, svc: ServicesDep, access: InvoicesReader) -> dict[s
     try:
         return svc.money.find(number, invoice_reach(access.fence)).model_dump(mode="json")
     except InvoiceError as error:
+        raise _guard(error) from error
+
+
+@router.get(
+    "/v1/cost-attribution",
+    responses=problems(401, 403, 422),
+    summary="The tag-to-project mapping of commercial-cloud cost (report kind cloud_cost)",
+)
+def get_cost_attribution(svc: ServicesDep, access: MoneyManager) -> dict[str, Any]:
+    return svc.money.cost_rules.get().model_dump(mode="json")
+
+
+@router.put(
+    "/v1/cost-attribution",
+    responses=problems(401, 403, 422),
+    summary="Replace the tag-to-project mapping: tag keys in priority order, tag value -> project",
+)
+def put_cost_attribution(body: CostAttribution, svc: ServicesDep, access: MoneyManager) -> dict[str, Any]:
+    try:
+        return svc.money.cost_rules.put(body.model_copy(update={"updated_at": None})).model_dump(mode="json")
+    except MoneyBusyError as error:
         raise _guard(error) from error

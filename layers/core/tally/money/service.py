@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tally.domain.ports import KnownSites, Leases, Warehouse
+from tally.money.cost_rules import CostRuleStore
 from tally.money.invoice_store import InvoiceStore
 from tally.money.invoices import (
     Invoice,
@@ -29,6 +30,7 @@ class MoneyService:
         self.settings = settings
         self.tariffs = TariffStore(warehouse, control, sites)
         self.invoices = InvoiceStore(warehouse, control, settings.number_prefix)
+        self.cost_rules = CostRuleStore(warehouse, control)
 
     def _document(
         self,
