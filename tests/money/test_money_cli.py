@@ -55,3 +55,30 @@ def test_tariffs_and_invoices_from_the_command_line(money: Money, tmp_path: Path
     assert again.returncode == 1 and "credited already" in again.stderr
     assert _tally(home, "tariffs", "remove", "a-mem").returncode == 0
     assert _tally(home, "tariffs", "show", "a-mem").returncode == 1
+
+
+def test_a_token_makes_the_command_act_as_its_person(money: Money) -> None:
+    home = money.services.settings.home
+    put_tariffs(money)
+    assert _tally(home, "invoices", "issue", PROJECT, "2026-03").returncode == 0  # INV-000001
+    assert _tally(home, "invoices", "issue", "other", "2026-03").returncode == 0  # INV-000002
+    manager = money.tokens["project_manager"]
+    listed = _tally(home, "invoices", "list", "--token", manager)
+    assert listed.returncode == 0, listed.stderr
+    assert [i["number"] for i in json.loads(listed.stdout)] == ["INV-000001"]
+    hidden = _tally(home, "invoices", "show", "INV-000002", "--token", manager)
+    assert hidden.returncode == 1 and "no invoice 'INV-000002'" in hidden.stderr
+    refused = _tally(home, "invoices", "issue", PROJECT, "2026-03", "--token", money.tokens["user"])
+    assert refused.returncode == 1 and "no grant allows money:manage" in refused.stderr
+    site_a = json.loads(_tally(home, "tariffs", "list", "--token", money.tokens["site_manager"]).stdout)
+    assert {t["site"] for t in site_a} == {"SITE-A"}
+    bad = _tally(home, "tariffs", "list", "--token", "tlp_0000000000000000_nothing")
+    assert bad.returncode == 1 and "not valid" in bad.stderr
+    # The cost tag mapping, set by finance's token and read back.
+    tags = _tally(home, "tariffs", "cost-tags", "--key", "project", "--key", "team", "--value",
+                  f"lqcd={PROJECT}", "--token", money.finance)  # fmt: skip
+    assert tags.returncode == 0, tags.stderr
+    assert json.loads(tags.stdout)["tag_keys"] == ["project", "team"]
+    assert json.loads(_tally(home, "tariffs", "cost-tags").stdout)["values"] == {"lqcd": PROJECT}
+    twice = _tally(home, "tariffs", "cost-tags", "--key", "Team", "--key", "team")
+    assert twice.returncode == 1 and "twice" in twice.stderr
