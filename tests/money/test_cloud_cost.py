@@ -126,3 +126,23 @@ def test_the_mapping_is_finances_and_refuses_ambiguity(money: Money) -> None:
         with money.client(money.tokens[who]) as http:
             assert http.get("/v1/cost-attribution").status_code == 403, who
             assert http.put("/v1/cost-attribution", json=MAPPING).status_code == 403, who
+
+
+def test_a_tag_keys_pattern_reads_keys_with_punctuation_whatever_their_case() -> None:
+    import duckdb
+
+    from tally.money.cost_rules import key_pattern
+
+    # As the importers write tags: CUR's user:..., Azure's keys with spaces and brackets.
+    tags = '{"user:Project":"a b","Cost Center (x)":"cc.1","team":"q"}'
+    found = {
+        key: duckdb.sql("SELECT regexp_extract(?, ?, 1)", params=[tags, key_pattern(key)]).fetchall()[0]
+        for key in ("user:project", "COST CENTER (X)", "Team", "user:proj", "cost center")
+    }
+    assert found == {
+        "user:project": ("a b",),
+        "COST CENTER (X)": ("cc.1",),
+        "Team": ("q",),
+        "user:proj": ("",),
+        "cost center": ("",),
+    }

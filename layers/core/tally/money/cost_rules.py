@@ -29,16 +29,14 @@ MAX_VALUES = 10_000
 #: needed JSON escapes would be written differently there than here.
 KEY_TEXT = r'^[^"\\\x00-\x1f]{1,128}$'
 Text = Annotated[str, Field(min_length=1, max_length=256)]
-
-
-class CostRulesError(ValueError):
-    """A mapping that cannot be stored (a key twice, a value mapped twice, ...)."""
+#: What a regular expression reads as syntax; escaped with a backslash, which RE2 and Joni read alike.
+REGEX_SPECIAL = frozenset(".^$|?*+()[]{}/-")
 
 
 def key_pattern(tag_key: str) -> str:
     """The pattern that captures the tag's value in a JSON object's text, whatever the key's case.
     Both engines read it the same: RE2 (DuckDB) and Joni (Athena) take (?i), escapes and groups."""
-    escaped = "".join(c if c.isalnum() else "\\" + c for c in tag_key)
+    escaped = "".join("\\" + c if c in REGEX_SPECIAL else c for c in tag_key)
     return '(?i)"' + escaped + r'"\s*:\s*"((?:[^"\\]|\\.)+)"'
 
 
