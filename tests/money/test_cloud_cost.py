@@ -135,8 +135,9 @@ def test_a_tag_keys_pattern_reads_keys_with_punctuation_whatever_their_case() ->
 
     # As the importers write tags: CUR's user:..., Azure's keys with spaces and brackets.
     tags = '{"user:Project":"a b","Cost Center (x)":"cc.1","team":"q"}'
+    connection = duckdb.connect()
     found = {
-        key: duckdb.sql("SELECT regexp_extract(?, ?, 1)", params=[tags, key_pattern(key)]).fetchall()[0]
+        key: connection.execute("SELECT regexp_extract(?, ?, 1)", [tags, key_pattern(key)]).fetchall()[0]
         for key in ("user:project", "COST CENTER (X)", "Team", "user:proj", "cost center")
     }
     assert found == {
