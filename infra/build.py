@@ -6,6 +6,7 @@
     python infra/build.py layer OUT_DIR --name numeric   # numpy, for the invoice verifier only
     python infra/build.py layer OUT_DIR --name auth      # JWT verification, for the API only
     python infra/build.py layer OUT_DIR --name apel      # ARGO AMS client, for the APEL publisher only
+    python infra/build.py layer OUT_DIR --name documents # invoice PDFs (ReportLab), for the API only
     python infra/build.py function NAME OUT_DIR    # one folder of functions/
     python infra/build.py lock                     # regenerate layers/*/requirements.txt
 
@@ -16,7 +17,9 @@ verifies the identity provider's tokens and local passwords; 18 MB no other func
 `apel` (argo-ams-library and requests, for the scheduled APEL publisher's direct AMS publishing:
 the core layer is within a megabyte of its budget). `dirq` (the SSM directory queue) ships only
 as an sdist, so no layer carries it: on AWS the publisher writes the queue's layout to S3 itself
-(tally.interop.apel.outbox) or publishes to AMS. A
+(tally.interop.apel.outbox) or publishes to AMS.
+`documents` (ReportLab and Pillow: the API renders invoice PDFs; the core layer has no room for
+them within its budget, and tally.money.render imports them only when a PDF is asked for). A
 layer's third-party packages are installed by pip for the Lambda platform (`--platform
 manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`), so any Python 3 with pip on any
 OS can build it. Every version is pinned in
@@ -47,6 +50,7 @@ SQL = REPO / "athena_queries"
 NUMERIC = REPO / "layers" / "numeric"
 AUTH = REPO / "layers" / "auth"
 APEL = REPO / "layers" / "apel"
+DOCUMENTS = REPO / "layers" / "documents"
 REQUIREMENTS = CORE / "requirements.txt"
 CONSTRAINTS = REPO / "constraints.txt"
 
@@ -73,6 +77,8 @@ NUMERIC_ROOTS: tuple[str, ...] = ("numpy",)
 AUTH_ROOTS: tuple[str, ...] = ("joserfc", "argon2-cffi")
 #: The apel layer, the APEL publisher's alone: ARGO AMS's client (tally.interop.apel.ams).
 APEL_ROOTS: tuple[str, ...] = ("argo-ams-library",)
+#: The documents layer, the API function's alone: invoice PDFs (tally.money.render, loaded lazily).
+DOCUMENTS_ROOTS: tuple[str, ...] = ("reportlab",)
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
@@ -187,6 +193,8 @@ def lock(layer: str = "core", python_version: str = DEFAULT_PYTHON) -> list[str]
         seen = _closure(AUTH_ROOTS, python_version) - core
     elif layer == "apel":
         seen = _closure(APEL_ROOTS, python_version) - core
+    elif layer == "documents":
+        seen = _closure(DOCUMENTS_ROOTS, python_version) - core
     else:
         raise SystemExit(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     missing = sorted(n for n in seen if n not in pins)
@@ -205,7 +213,13 @@ def render_lock(layer: str = "core") -> str:
 
 
 #: Each layer's folder (its requirements.txt is the lock; the template's ContentUri points here).
-LAYERS: dict[str, Path] = {"core": CORE, "numeric": NUMERIC, "auth": AUTH, "apel": APEL}
+LAYERS: dict[str, Path] = {
+    "core": CORE,
+    "numeric": NUMERIC,
+    "auth": AUTH,
+    "apel": APEL,
+    "documents": DOCUMENTS,
+}
 
 
 def _prune(root: Path) -> None:

@@ -299,7 +299,10 @@ SYNOPSES: dict[tuple[str, str], str] = {
     ): "tally",
     ("agents/README.md", "python agents/build_zipapp.py"): "tally-agent",
 }
-GROUPS = {"tally": {"sites", "keys", "registry", "billing", "logs", "kinds", "people"}, "tally-agent": set()}
+GROUPS = {
+    "tally": {"sites", "keys", "registry", "billing", "logs", "kinds", "people", "tariffs", "invoices"},
+    "tally-agent": set(),
+}
 
 
 def synopsis_commands(text: str, program: str) -> list[tuple[list[str], list[str]]]:

@@ -459,6 +459,29 @@ ROUTES: dict[tuple[str, str], Case] = {
         "PUT", "/v1/alerts/rules/r-000000000000", {"kind": "silent_agent", "scope": {"site": OWN}}
     ),
     ("DELETE", "/v1/alerts/rules/{rule_id}"): _people_only("DELETE", "/v1/alerts/rules/r-000000000000"),
+    # Money: for people only (finance and admins manage it; tests/money and the people matrix).
+    ("GET", "/v1/tariffs"): _people_only("GET", "/v1/tariffs"),
+    ("GET", "/v1/tariffs/{tariff_id}"): _people_only("GET", "/v1/tariffs/t1"),
+    ("PUT", "/v1/tariffs/{tariff_id}"): _people_only(
+        "PUT",
+        "/v1/tariffs/t1",
+        {
+            "site": OWN,
+            "resource": "cluster1",
+            "unit": "vm_vcpu_hour",
+            "rate": "0.5",
+            "currency": "EUR",
+            "valid_from": "2026-01-01T00:00:00Z",
+        },
+    ),
+    ("DELETE", "/v1/tariffs/{tariff_id}"): _people_only("DELETE", "/v1/tariffs/t1"),
+    ("GET", "/v1/invoices"): _people_only("GET", "/v1/invoices"),
+    ("POST", "/v1/invoices"): _people_only("POST", "/v1/invoices", {"project": "p", "period": "2026-03"}),
+    ("GET", "/v1/invoices/{number}"): _people_only("GET", "/v1/invoices/INV-000001"),
+    ("GET", "/v1/invoices/{number}.{format}"): _people_only("GET", "/v1/invoices/INV-000001.csv"),
+    ("POST", "/v1/invoices/{number}/credit"): _people_only("POST", "/v1/invoices/INV-000001/credit"),
+    ("GET", "/v1/cost-attribution"): _people_only("GET", "/v1/cost-attribution"),
+    ("PUT", "/v1/cost-attribution"): _people_only("PUT", "/v1/cost-attribution", {"tag_keys": ["project"]}),
 }
 
 

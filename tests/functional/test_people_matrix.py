@@ -24,12 +24,14 @@ from tally.api.app import create_app
 from tally.api.foresight_models import AllocationBody
 from tally.demo.bills import generate_bills
 from tally.foresight.settings import ForesightSettings
+from tally.money.invoices import Invoice
+from tally.money.tariffs import Tariff
 from tally.people.authz import Fence
 from tally.people.model import Person, PersonPrincipal
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
 from tests.support.deployments import local_settings
-from tests.support.records import job
+from tests.support.records import job, vm
 from tests.support.routes import app_routes
 from tests.support.servers import running_app
 
@@ -415,6 +417,87 @@ def fairshare_call(other: bool) -> Call:
 def fairshare_got(r: httpx.Response, role: str) -> list[tuple[object, ...]]:
     names = ("project",) if role == "finance" else ("project", "user")
     return sorted((*(x[n] for n in names), x["usage_hours"]) for x in r.json()["rows"])
+
+
+MONEY = {"finance": (200, 200), "admin": (200, 200)}
+
+
+# -- money: the tariffs at A and B, the invoices of p1 and p2 and the user's own, made in `world` ----
+
+
+def tariff_body(w: World, site: str) -> dict[str, str]:
+    """A VM vCPU-hour tariff at `site` in a year of its own (no two overlap)."""
+    year = 2100 + w.n()
+    return {
+        "site": site,
+        "resource": "cloud1",
+        "unit": "vm_vcpu_hour",
+        "rate": "0.5",
+        "currency": "EUR",
+        "valid_from": f"{year}-01-01T00:00:00Z",
+        "valid_to": f"{year + 1}-01-01T00:00:00Z",
+    }
+
+
+def fresh_tariff(w: World, site: str) -> str:
+    tariff_id = f"t{w.n()}"
+    w.svc.money.tariffs.put(Tariff.model_validate({**tariff_body(w, site), "tariff_id": tariff_id}))
+    return tariff_id
+
+
+def tariff_sites(w: World, role: str) -> set[str]:
+    return {A, B} if role in ("finance", "admin") else {A}
+
+
+def invoices_of(w: World, role: str) -> set[str]:
+    """What each grant reads, from every stored document: all (finance, admin), project p1's
+    (its project manager), the per-person invoices of the user."""
+    user = w.people["user"].person_id
+    return {
+        i.number
+        for i in w.svc.money.invoices.documents()
+        if role in ("finance", "admin")
+        or (role == "project_manager" and i.project == "p1")
+        or (role == "user" and i.person_id == user)
+    }
+
+
+def own_invoice(w: World, role: str) -> str:
+    return str(w.extra["invoice"]["mine" if role == "user" else "p1"])
+
+
+def other_invoice(w: World, role: str) -> str:
+    return str(w.extra["invoice"]["p1" if role == "user" else "p2"])
+
+
+def stored_invoice(w: World, project: str, person_id: str | None = None) -> str:
+    """A document written straight to the invoice store (no pricing): what the fences see."""
+
+    def make(number: str) -> list[Invoice]:
+        issued = datetime(2026, 4, 2, tzinfo=UTC)
+        return [
+            Invoice.model_validate(
+                {
+                    "number": number,
+                    "issuer": "Tally",
+                    "project": project,
+                    "person_id": person_id,
+                    "period": "2026-03",
+                    "period_start": "2026-03-01",
+                    "period_end": "2026-04-01",
+                    "issue_date": issued.date(),
+                    "issued_at": issued,
+                    "lines": [],
+                    "totals": {},
+                }
+            )
+        ]
+
+    return w.svc.money.invoices.issue(make)[0].number
+
+
+def invoice_numbers(r: httpx.Response) -> set[str]:
+    return {i["number"] for i in r.json()}
 
 
 ROUTES: dict[tuple[str, str], Case] = {
@@ -845,6 +928,82 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda h, w, _r: h.delete(f"/v1/alerts/rules/{fresh_rule(w, B)}"),
         only({"admin": (204, 204), "site_manager": (204, 404)}),
     ),
+    # Money: finance and admins manage it; site managers read their site's tariffs; project
+    # managers their project's invoices; users their own per-person invoices.
+    ("GET", "/v1/tariffs"): Case(
+        lambda h, _w, _r: h.get("/v1/tariffs"),
+        lambda h, _w, _r: h.get("/v1/tariffs"),
+        only(MONEY | {"site_manager": (200, 200)}),
+        own_rows=lambda r, w, role: {t["site"] for t in r.json()} == tariff_sites(w, role),
+        other_rows=lambda r, w, role: {t["site"] for t in r.json()} == tariff_sites(w, role),
+    ),
+    ("GET", "/v1/tariffs/{tariff_id}"): Case(
+        lambda h, w, _r: h.get(f"/v1/tariffs/{w.extra['tariff'][A]}"),
+        lambda h, w, _r: h.get(f"/v1/tariffs/{w.extra['tariff'][B]}"),
+        only(MONEY | {"site_manager": (200, 404)}),
+        own_rows=lambda r, w, _role: r.json()["tariff_id"] == w.extra["tariff"][A],
+        other_rows=lambda r, w, _role: r.json()["site"] == B,
+    ),
+    ("PUT", "/v1/tariffs/{tariff_id}"): Case(
+        lambda h, w, _r: h.put(f"/v1/tariffs/t{w.n()}", json=tariff_body(w, A)),
+        lambda h, w, _r: h.put(f"/v1/tariffs/t{w.n()}", json=tariff_body(w, "SITE-NOWHERE")),
+        only({"finance": (201, 422), "admin": (201, 422)}),
+        own_rows=lambda r, w, _role: w.svc.money.tariffs.get(r.json()["tariff_id"]).site == A,
+    ),
+    ("DELETE", "/v1/tariffs/{tariff_id}"): Case(
+        lambda h, w, _r: h.delete(f"/v1/tariffs/{fresh_tariff(w, A)}"),
+        lambda h, w, _r: h.delete(f"/v1/tariffs/t-gone-{w.n()}"),
+        only({"finance": (204, 404), "admin": (204, 404)}),
+    ),
+    ("GET", "/v1/invoices"): Case(
+        lambda h, _w, _r: h.get("/v1/invoices"),
+        lambda h, _w, _r: h.get("/v1/invoices"),
+        only(MONEY | {"project_manager": (200, 200), "user": (200, 200)}),
+        own_rows=lambda r, w, role: invoice_numbers(r) == invoices_of(w, role),
+        other_rows=lambda r, w, role: invoice_numbers(r) == invoices_of(w, role),
+    ),
+    ("POST", "/v1/invoices"): Case(
+        lambda h, _w, _r: h.post("/v1/invoices", json={"project": "p1", "period": "2026-03"}),
+        lambda h, _w, _r: h.post("/v1/invoices", json={"project": "p9", "period": "2026-03"}),
+        only({"finance": (201, 422), "admin": (201, 422)}),
+        # p1's VM at A: 4 vCPUs x 15 min = 1 vCPU-hour at 0.5 EUR.
+        own_rows=lambda r, _w, _role: (
+            r.json()["totals"] == {"EUR": "0.50"} and {line["site"] for line in r.json()["lines"]} == {A}
+        ),
+    ),
+    ("GET", "/v1/invoices/{number}"): Case(
+        lambda h, w, role: h.get(f"/v1/invoices/{own_invoice(w, role)}"),
+        lambda h, w, role: h.get(f"/v1/invoices/{other_invoice(w, role)}"),
+        only(MONEY | {"project_manager": (200, 404), "user": (200, 404)}),
+        own_rows=lambda r, w, role: r.json()["number"] == own_invoice(w, role),
+        other_rows=lambda r, w, role: r.json()["number"] == other_invoice(w, role),
+    ),
+    ("GET", "/v1/invoices/{number}.{format}"): Case(
+        lambda h, w, role: h.get(f"/v1/invoices/{own_invoice(w, role)}.csv"),
+        lambda h, w, role: h.get(f"/v1/invoices/{other_invoice(w, role)}.xlsx"),
+        only(MONEY | {"project_manager": (200, 404), "user": (200, 404)}),
+        own_rows=lambda r, w, role: f'"{own_invoice(w, role)}.csv"' in r.headers["content-disposition"],
+    ),
+    ("GET", "/v1/cost-attribution"): Case(
+        lambda h, _w, _r: h.get("/v1/cost-attribution"),
+        lambda h, _w, _r: h.get("/v1/cost-attribution"),
+        only(MONEY),
+        own_rows=lambda r, w, _role: r.json()["tag_keys"] == w.svc.money.cost_rules.get().tag_keys,
+    ),
+    ("PUT", "/v1/cost-attribution"): Case(
+        lambda h, _w, _r: h.put("/v1/cost-attribution", json={"tag_keys": ["project", "team"]}),
+        lambda h, _w, _r: h.put("/v1/cost-attribution", json={"tag_keys": ["team", "TEAM"]}),
+        only({"finance": (200, 422), "admin": (200, 422)}),
+        own_rows=lambda r, _w, _role: r.json()["tag_keys"] == ["project", "team"],
+    ),
+    ("POST", "/v1/invoices/{number}/credit"): Case(
+        lambda h, w, _r: h.post(
+            f"/v1/invoices/{w.svc.money.issue(w.svc.engine, 'p1', '2026-03').number}/credit"
+        ),
+        lambda h, w, _r: h.post(f"/v1/invoices/INV-{900000 + w.n()}/credit"),
+        only({"finance": (201, 404), "admin": (201, 404)}),
+        own_rows=lambda r, _w, _role: r.json()["credit_note"]["totals"] == {"EUR": "-0.50"},
+    ),
 }
 PASSWORD = "a long enough password"
 
@@ -917,6 +1076,26 @@ def world(tmp_path: Path) -> Iterator[World]:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {billing_b}"}) as http:
             assert csv_bill(AZURE_BILL.content, AZURE_BILL.filename)(http, w, "").status_code == 200
         plant_alerts(w)
+        # Money: one VM of p1 at A (1 vCPU-hour in March), a vCPU tariff at each site, and the
+        # invoices of p1 and p2 and one per-person invoice of the user (in p2, so p1's manager
+        # does not read it).
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[A]}"}) as http:
+            one = vm(1, site=A, project="p1", vcpus=4)
+            assert http.post("/v1/records/vms", json=[one]).json()["accepted"] == 1
+        w.extra["tariff"] = {}
+        for site in (A, B):
+            tariff = {
+                **tariff_body(w, site),
+                "valid_from": "2026-01-01T00:00:00Z",
+                "valid_to": "2027-01-01T00:00:00Z",
+            }
+            svc.money.tariffs.put(Tariff.model_validate({**tariff, "tariff_id": f"vcpu-{site}"}))
+            w.extra["tariff"][site] = f"vcpu-{site}"
+        w.extra["invoice"] = {
+            "p1": svc.money.issue(svc.engine, "p1", "2026-03").number,
+            "p2": stored_invoice(w, "p2"),
+            "mine": stored_invoice(w, "p2", people["user"].person_id),
+        }
         yield w
 
 

@@ -92,6 +92,13 @@ def arm_apel_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
+def arm_documents_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("documents-arm64")
+    build.build_layer(out, name="documents")
+    return out
+
+
+@pytest.fixture(scope="module")
 def arm_numeric_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("numeric-arm64")
     build.build_layer(out, name="numeric")
@@ -112,10 +119,12 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
     arm_numeric_layer: Path,
     arm_auth_layer: Path,
     arm_apel_layer: Path,
+    arm_documents_layer: Path,
     tmp_path: Path,
 ) -> None:
     python = arm_layer / "python"
-    folders = (python, arm_numeric_layer / "python", arm_auth_layer / "python")
+    documents = arm_documents_layer / "python"
+    folders = (python, arm_numeric_layer / "python", arm_auth_layer / "python", documents)
     libraries = [p for p in folders for p in p.rglob("*.so*") if p.is_file()]
     assert len(libraries) > 20
     wrong = [p.name for p in libraries if elf_machine(p) not in (EM_AARCH64, None)]
@@ -139,24 +148,29 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
         and (arm_apel_layer / "python" / "argo_ams_library").is_dir()
     )
     assert not (python / "dirq").exists() and not (arm_apel_layer / "python" / "dirq").exists()  # sdist only
+    assert not (python / "reportlab").exists() and (documents / "reportlab").is_dir()
+    assert (documents / "PIL").is_dir() and not (documents / "tally").exists()
     assert not list(python.rglob("__pycache__"))
 
     layer_size = build.tree_size(arm_layer)
     numeric_size = build.tree_size(arm_numeric_layer)
     auth_size = build.tree_size(arm_auth_layer)
     apel_size = build.tree_size(arm_apel_layer)
+    documents_size = build.tree_size(arm_documents_layer)
     assert layer_size < CORE_LAYER_BUDGET, layer_size
     sizes = {
         "core layer": layer_size,
         "numeric layer": numeric_size,
         "auth layer": auth_size,
         "apel layer": apel_size,
+        "documents layer": documents_size,
     }
     for name in FUNCTIONS:
         function = build.build_function(name, tmp_path / name)
         sizes[name] = build.tree_size(function)
         layers = layer_size + (numeric_size if name in ("invoice_verifier", "alerts_evaluator") else 0)
         layers += auth_size if name == "ingest_api" else 0
+        layers += documents_size if name == "ingest_api" else 0
         layers += apel_size if name == "apel_publisher" else 0
         assert layers + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
     print("unzipped bytes:", json.dumps(sizes))
@@ -181,6 +195,7 @@ def lambda_like(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> 
     build.build_layer(root / "opt", platforms, version)
     build.build_layer(root / "numeric", platforms, version, name="numeric")
     build.build_layer(root / "auth", platforms, version, name="auth")
+    build.build_layer(root / "documents", platforms, version, name="documents")
     pins = build.read_constraints()
     runtime = root / "runtime"
     requirements = root / "runtime.txt"
@@ -198,6 +213,7 @@ def lambda_like(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> 
         "layer": root / "opt" / "python",
         "numeric": root / "numeric" / "python",
         "auth": root / "auth" / "python",
+        "documents": root / "documents" / "python",
         "runtime": runtime,
         "root": root,
     }
@@ -206,12 +222,12 @@ def lambda_like(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> 
 def invoke(env_paths: dict[str, Path], function: str, script: str, env: dict[str, str]) -> dict[str, Any]:
     """Run `script` in the fresh venv with sys.path as Lambda sets it; it prints one JSON line."""
     # Lambda puts each layer's python/ on sys.path; the numeric layer is the verifier's only, the
-    # auth layer the API's.
+    # auth and documents layers the API's.
     layers = [str(env_paths["layer"])]
     if function in ("invoice_verifier", "alerts_evaluator"):
         layers.append(str(env_paths["numeric"]))
     if function == "ingest_api":
-        layers.append(str(env_paths["auth"]))
+        layers += [str(env_paths["auth"]), str(env_paths["documents"])]
     prelude = (
         "import sys, json\n"
         f"sys.path[:0] = [{str(REPO / 'functions' / function)!r}, *{layers!r}, "
@@ -303,6 +319,25 @@ def test_api_layers_verify_an_identity_providers_token(lambda_like: dict[str, Pa
     result = invoke(lambda_like, "ingest_api", script, {})
     assert result["sub"] == "alice"
     assert all(f.startswith(str(lambda_like["auth"])) for f in result["files"]), result["files"]
+
+
+def test_api_layers_render_an_invoice_pdf(lambda_like: dict[str, Path]) -> None:
+    script = (
+        "from datetime import datetime, timezone\n"
+        "from tally.money.invoices import Invoice\n"
+        "from tally.money.render import render\n"
+        "at = datetime(2026, 4, 2, tzinfo=timezone.utc)\n"
+        "invoice = Invoice(number='INV-000007', issuer='Tally', project='p1', period='2026-03',\n"
+        "    period_start=at.date().replace(month=3, day=1), period_end=at.date().replace(day=1),\n"
+        "    issue_date=at.date(), issued_at=at, lines=[], totals={})\n"
+        "pdf = render(invoice, 'pdf')\n"
+        "import reportlab, PIL\n"
+        "print('RESULT ' + json.dumps({'head': pdf[:5].decode(), 'size': len(pdf),\n"
+        "      'files': [reportlab.__file__, PIL.__file__]}))\n"
+    )
+    result = invoke(lambda_like, "ingest_api", script, {})
+    assert result["head"] == "%PDF-" and result["size"] > 1000
+    assert all(f.startswith(str(lambda_like["documents"])) for f in result["files"]), result["files"]
 
 
 def test_compaction_handler_runs_on_pyarrow_from_the_layer(

@@ -482,10 +482,16 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
 ) -> None:
     # The SAM transform names each layer version <LogicalId><content hash>.
     layers = {n.rstrip("0123456789abcdef"): n for n in of_type(cfn, "AWS::Lambda::LayerVersion")}
-    assert sorted(layers) == ["TallyApelLayer", "TallyAuthLayer", "TallyCoreLayer", "TallyNumericLayer"]
+    assert sorted(layers) == [
+        "TallyApelLayer",
+        "TallyAuthLayer",
+        "TallyCoreLayer",
+        "TallyDocumentsLayer",
+        "TallyNumericLayer",
+    ]
     extra = {
         "InvoiceVerifierFunction": ["TallyNumericLayer"],
-        "IngestFunction": ["TallyAuthLayer"],
+        "IngestFunction": ["TallyAuthLayer", "TallyDocumentsLayer"],
         "ApelPublisherFunction": ["TallyApelLayer"],
         "AlertsEvaluatorFunction": ["TallyNumericLayer"],
     }
@@ -494,8 +500,8 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
         # numpy (the numeric layer) is the verifier's and the alerts evaluator's: the others load
-        # without its 47 MB;
-        # JWT verification (the auth layer) the API's alone.
+        # without its 47 MB; JWT verification (the auth layer) and invoice PDFs (the documents
+        # layer) the API's alone; the AMS client (the apel layer) the APEL publisher's.
         expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -632,6 +638,7 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     assert (REPO / "layers/numeric/requirements.txt").read_text() == build.render_lock("numeric")
     assert (REPO / "layers/auth/requirements.txt").read_text() == build.render_lock("auth")
     assert (REPO / "layers/apel/requirements.txt").read_text() == build.render_lock("apel")
+    assert (REPO / "layers/documents/requirements.txt").read_text() == build.render_lock("documents")
     locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
     assert not locked & {
@@ -643,6 +650,8 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
         "numpy",
         "joserfc",
         "cryptography",
+        "reportlab",
+        "pillow",
     }
     assert [line.split("==")[0] for line in build.lock("numeric")] == ["numpy"]
     assert [line.split("==")[0] for line in build.lock("auth")] == [
@@ -659,6 +668,11 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
         "certifi",
         "charset-normalizer",
         "requests",
+    ]
+    assert [line.split("==")[0] for line in build.lock("documents")] == [
+        "charset-normalizer",
+        "pillow",
+        "reportlab",
     ]
 
 
@@ -695,13 +709,14 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
     numeric = {line.split("==")[0] for line in build.lock("numeric")}
     auth = {line.split("==")[0] for line in build.lock("auth")}
     apel = {line.split("==")[0] for line in build.lock("apel")}
+    documents = {line.split("==")[0] for line in build.lock("documents")}
     distributions = packages_distributions()
     sources = source()["Resources"]
     for name in functions:
         shipped = core | (
             numeric if name in ("InvoiceVerifierFunction", "AlertsEvaluatorFunction") else set()
         )
-        shipped |= auth if name == "IngestFunction" else set()
+        shipped |= auth | documents if name == "IngestFunction" else set()
         shipped |= apel if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         optional = FORECAST_PACKAGES if name == "IngestFunction" else set()

@@ -39,6 +39,7 @@ BY_FOLDER: dict[str, str] = {
     "contract": FUNCTIONAL,
     "docs": FUNCTIONAL,
     "functional": FUNCTIONAL,
+    "money": FUNCTIONAL,
     "infra": INFRA,
     "packaging": INFRA,
 }

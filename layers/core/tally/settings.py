@@ -21,6 +21,7 @@ from tally.foresight.settings import ForesightSettings
 from tally.ingest_health.settings import IngestHealthSettings
 from tally.interop.apel.settings import ApelSettings
 from tally.kinds.settings import KindsSettings
+from tally.money.settings import MoneySettings
 from tally.people.settings import PeopleSettings
 from tally.query.settings import AthenaSettings, QuerySettings
 from tally.services.reconcile_settings import ReconcileSettings
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = AlertsSettings()
     # Ingest health: when a resource counts as quiet, how far back resources are looked for.
     health: IngestHealthSettings = IngestHealthSettings()
+    # Invoices: the issuer printed on them and its number prefix (TALLY_MONEY as JSON).
+    money: MoneySettings = MoneySettings()
 
     @cached_property
     def resolved_home(self) -> Path:

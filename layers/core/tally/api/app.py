@@ -14,6 +14,7 @@ from tally.api.foresight import router as foresight_router
 from tally.api.kinds import router as kinds_router
 from tally.api.logs import router as logs_router
 from tally.api.models import Health
+from tally.api.money import router as money_router
 from tally.api.people import router as people_router
 from tally.api.portal import router as portal_router
 from tally.api.registry import router as registry_router
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(foresight_router, dependencies=keyed)
     app.include_router(alerts_router, dependencies=keyed)
     app.include_router(portal_router, dependencies=keyed)
+    app.include_router(money_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 

@@ -15,6 +15,7 @@ from tally.cli.billing import app as billing_app
 from tally.cli.common import fail
 from tally.cli.kinds import app as kinds_app
 from tally.cli.logs import app as logs_app
+from tally.cli.money import invoices_app, tariffs_app
 from tally.cli.query import query as query_command
 from tally.cli.reconcile import reconcile as reconcile_command
 from tally.cli.registry import app as registry_app
@@ -47,6 +48,8 @@ app.add_typer(allocations.app, name="allocations")
 app.command("fairshare")(allocations.fairshare)
 app.command("forecast")(allocations.forecast)
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(tariffs_app, name="tariffs")
+app.add_typer(invoices_app, name="invoices")
 
 
 def main() -> None:

@@ -10,7 +10,9 @@ allows is refused here with 403.
 Keys keep their site fence: a key's clauses are (site, {its site}) for the scopes it holds.
 A person's grants give: admin everything; finance every row of money and usage, usage aggregated
 (no per-person dimension); site_manager (site, S); vo_manager (vo, V); project_manager (project, P);
-user (user, their own person id).
+user (user, their own person id). Money is for people only (no key scope reaches it): finance and
+admins manage tariffs and invoices; a site manager reads their site's tariffs; a project manager
+their project's invoices; a user their own per-person invoices.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class Action(StrEnum):
     ALERTS_MANAGE = "alerts:manage"  # alert rules (admins; site managers at their site)
     KEYS_MANAGE = "keys:manage"  # a site's API keys (admins; site managers at their site)
     RECONCILIATION_READ = "reconciliation:read"  # the verifier's findings on a site's cloud accounts
+    TARIFFS_READ = "tariffs:read"  # the price list
+    INVOICES_READ = "invoices:read"  # issued invoices and credit notes, and their downloads
+    MONEY_MANAGE = "money:manage"  # tariffs, issuing and crediting invoices, cost attribution rules
 
 
 #: The key scopes that allow an action (for the key's own site).
@@ -76,6 +81,9 @@ EVERYTHING: dict[Action, frozenset[str]] = {
     Action.ALERTS_MANAGE: frozenset({"admin"}),
     Action.KEYS_MANAGE: frozenset({"admin"}),
     Action.RECONCILIATION_READ: frozenset({"admin", "finance"}),
+    Action.TARIFFS_READ: frozenset({"admin", "finance"}),
+    Action.INVOICES_READ: frozenset({"admin", "finance"}),
+    Action.MONEY_MANAGE: frozenset({"admin", "finance"}),
 }
 SCOPED: dict[Action, frozenset[str]] = {
     Action.USAGE_READ: frozenset({"site_manager", "vo_manager", "project_manager", "user"}),
@@ -90,6 +98,10 @@ SCOPED: dict[Action, frozenset[str]] = {
     Action.ALERTS_MANAGE: frozenset({"site_manager"}),
     Action.KEYS_MANAGE: frozenset({"site_manager"}),
     Action.RECONCILIATION_READ: frozenset({"site_manager"}),
+    # A site manager reads the price list of their site; invoices are read by the project's manager
+    # and, for a per-person invoice, by that person (the user grant's scope is their person id).
+    Action.TARIFFS_READ: frozenset({"site_manager"}),
+    Action.INVOICES_READ: frozenset({"project_manager", "user"}),
 }
 
 

@@ -80,6 +80,7 @@ def make_spec(
             raise ReportError(f"{kind} reports cannot group by {name!r}; choose from {', '.join(allowed)}")
     if len(set(names)) != len(names):
         raise ReportError("a dimension is named twice in group_by")
+    names += [d for d in catalog.always_grouped if d not in names]
     if len([n for n in names if n in catalog.time_dimensions]) > 1:
         raise ReportError("group by at most one of day, month, quarter, year")
     chosen = [m.strip() for item in metrics for m in item.split(",") if m.strip()] or list(

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from tally.kinds.service import KindService
     from tally.listing.service import RecordListingService
     from tally.logs.service import LogImportService
+    from tally.money.service import MoneyService
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
@@ -305,6 +306,13 @@ class Services:
         from tally.findings.service import FindingsService
 
         return FindingsService(self.engine, self.control)
+
+    @cached_property
+    def money(self) -> MoneyService:
+        """Tariffs and invoices, their edits and numbers serialised by control-store leases."""
+        from tally.money.service import MoneyService
+
+        return MoneyService(self.warehouse, self.control, self.control, self.settings.money)
 
     # -- sites and keys -----------------------------------------------------------------------
 
