@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response, Security
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from tally.api import contract
 from tally.api.auth import clear_session_cookie, set_session_cookie
 from tally.api.contract import problems
 from tally.api.deps import PersonDep, ServicesDep
@@ -147,6 +148,8 @@ async def oidc_callback(request: Request, svc: ServicesDep) -> Response:
 
 @router.post(
     "/oidc/logout",
+    # Called with the session cookie; like every credentialed route it also takes a bearer.
+    dependencies=[Security(contract.BEARER)],
     response_model=LoggedOut,
     responses=problems(401, 403, 422, 502),
     summary="End the session; the answer names the provider's logout page, if it has one",
