@@ -85,7 +85,7 @@ def _checked_id(allocation_id: str) -> str:
 @router.get(
     "/v1/allocations",
     response_model=list[AllocationOut],
-    responses=problems(401, 403, 502),
+    responses=problems(401, 403, 422, 502),
     summary="Allocations the caller may see",
 )
 async def list_allocations(svc: ServicesDep, access: ReadAccess) -> list[AllocationOut]:
@@ -112,7 +112,7 @@ async def create_allocation(
 @router.get(
     "/v1/allocations/{allocation_id}",
     response_model=AllocationOut,
-    responses=problems(401, 403, 404, 502),
+    responses=problems(401, 403, 404, 422, 502),
     summary="One allocation",
 )
 async def get_allocation(allocation_id: str, svc: ServicesDep, access: ReadAccess) -> AllocationOut:
@@ -141,7 +141,7 @@ async def replace_allocation(
     "/v1/allocations/{allocation_id}",
     status_code=204,
     response_class=Response,
-    responses=problems(401, 403, 404),
+    responses=problems(401, 403, 404, 422),
     summary="Remove an allocation",
 )
 async def delete_allocation(allocation_id: str, svc: ServicesDep, access: ManageAccess) -> Response:
@@ -154,7 +154,7 @@ async def delete_allocation(allocation_id: str, svc: ServicesDep, access: Manage
 @router.get(
     "/v1/allocations/{allocation_id}/status",
     response_model=AllocationStatusOut,
-    responses=problems(401, 403, 404, 502),
+    responses=problems(401, 403, 404, 422, 502),
     summary="Used, remaining, burn rates and the forecast to the period's end with prediction intervals",
 )
 async def allocation_status(allocation_id: str, svc: ServicesDep, access: ReadAccess) -> AllocationStatusOut:
