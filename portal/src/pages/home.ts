@@ -1,0 +1,98 @@
+// The home page: one section per grant the person holds, each panel a report or ingest health.
+import { type IngestCount, type Me, getJson } from "../api";
+import { chartOption, draw } from "../chart";
+import { errorBox, formatNumber, h } from "../dom";
+import type { Pivot } from "../pivot";
+import { fetchReport, failure, render } from "../results";
+import { type IngestPanel, type Panel, sections } from "../roles";
+import { encode } from "../state";
+
+function day(offset: number, today: Date): string {
+  return new Date(today.getTime() - offset * 86_400_000).toISOString().slice(0, 10);
+}
+
+async function ingestPanel(body: HTMLElement, panel: IngestPanel, today: Date): Promise<void> {
+  const q = new URLSearchParams({ since: day(panel.days - 1, today) });
+  if (panel.site) q.set("site", panel.site);
+  const counts = await getJson<IngestCount[]>(`/v1/ingest/status?${q.toString()}`);
+  body.replaceChildren();
+  if (counts.length === 0) {
+    body.append(h("p", { class: "empty" }, `No records arrived in the last ${panel.days} days: the agents may have gone quiet.`));
+    return;
+  }
+  // Laid out as a pivot of the server's counters (day down, site and kind across): no sums here.
+  const days = [...new Set(counts.map((c) => c.day))].sort();
+  const keys = [...new Set(counts.map((c) => `${c.site} · ${c.kind}`))].sort();
+  const p: Pivot = {
+    rowDims: ["day"],
+    colDims: ["site · kind"],
+    metrics: ["accepted"],
+    columns: keys.map((k) => ({ key: k, labels: [k], metric: "accepted" })),
+    rows: days.map((d) => ({
+      key: d,
+      labels: [d],
+      cells: keys.map((k) => counts.find((c) => c.day === d && `${c.site} · ${c.kind}` === k)?.accepted ?? null),
+    })),
+  };
+  const chartEl = h("div", { class: "chart small", role: "img", "aria-label": "Records accepted per day" });
+  body.append(chartEl);
+  draw(chartEl, chartOption(p, "bar", "accepted").option);
+  chartEl.dataset.state = "ready";
+  const rejected = counts.filter((c) => c.rejected > 0);
+  const rows = [...counts].sort((a, b) => (a.day < b.day ? 1 : a.day > b.day ? -1 : 0)).slice(0, 30);
+  body.append(
+    h("p", {}, rejected.length === 0 ? "No record was rejected (quarantined) in this period." : `${rejected.length} site-days had rejected records (kept in quarantine with their reasons).`),
+    h(
+      "div",
+      { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Ingest counters" },
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, ["site", "day", "kind", "accepted", "duplicates", "rejected"].map((n) => h("th", { scope: "col" }, n)))),
+        h(
+          "tbody",
+          {},
+          rows.map((c) =>
+            h(
+              "tr",
+              { class: c.rejected > 0 ? "warn" : "" },
+              h("th", { scope: "row" }, c.site),
+              h("td", {}, c.day),
+              h("td", {}, c.kind),
+              h("td", { class: "num" }, formatNumber(c.accepted, "integer")),
+              h("td", { class: "num" }, formatNumber(c.duplicates, "integer")),
+              h("td", { class: "num" }, formatNumber(c.rejected, "integer")),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function panelCard(panel: Panel, today: Date): HTMLElement {
+  const body = h("div", { class: "panel-body", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading…"));
+  const actions =
+    panel.type === "report" ? h("a", { href: `/explore?${encode(panel.state)}`, "data-nav": true, class: "open" }, "Open in the explorer") : null;
+  const card = h("section", { class: "card panel", "data-panel": panel.id, "aria-label": panel.title }, h("h3", {}, panel.title), body, actions);
+  const work =
+    panel.type === "report"
+      ? fetchReport(panel.state, today).then((report) => {
+          render(body, panel.state, report, { compact: true, onPage: null });
+        })
+      : ingestPanel(body, panel, today);
+  void work.catch((error: unknown) => failure(body, error)).finally(() => body.setAttribute("aria-busy", "false"));
+  return card;
+}
+
+export function homePage(main: HTMLElement, me: Me, today: Date): void {
+  const parts = sections(me.grants, me.person.person_id);
+  const content: HTMLElement[] = [h("h1", {}, `Welcome, ${me.person.name}`)];
+  if (parts.length === 0) {
+    content.push(errorBox("Your account holds no grant yet, so there is no usage to show. Ask a site manager or an admin for one."));
+  }
+  for (const s of parts) {
+    content.push(h("h2", {}, s.title), h("div", { class: "panels" }, s.panels.map((p) => panelCard(p, today))));
+  }
+  main.replaceChildren(...content);
+}
