@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openpyxl
+import openpyxl  # type: ignore[import-untyped]  # openpyxl ships no type hints
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
