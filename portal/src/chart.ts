@@ -46,10 +46,10 @@ export function chartOption(p: Pivot, kind: Chart, metric: string): { option: Ch
     option: {
       animation: false,
       tooltip: { trigger: "axis" },
-      legend: { type: "scroll", top: 0 },
-      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      legend: { type: "scroll", bottom: 0 },
+      grid: { left: 8, right: 16, top: 32, bottom: 32, containLabel: true },
       xAxis: { type: "category", data: rows.map((r) => category(r.labels)) },
-      yAxis: { type: "value", name: metric.replace(/_/g, " ") },
+      yAxis: { type: "value", name: metric.replace(/_/g, " "), nameTextStyle: { align: "left" } },
       series,
     },
     truncated,

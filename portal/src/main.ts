@@ -6,6 +6,7 @@ import { errorBox, h } from "./dom";
 import { type Explorer, explorerPage } from "./pages/explorer";
 import { homePage } from "./pages/home";
 import { loginPage } from "./pages/login";
+import { recordPage, recordsPage } from "./pages/records";
 
 const main = document.getElementById("main") as HTMLElement;
 const nav = document.getElementById("nav") as HTMLElement;
@@ -89,6 +90,12 @@ async function route(): Promise<void> {
       if (`?${search}` !== location.search) history.pushState(null, "", `/explore?${search}`);
     });
     explorer.show(location.search);
+  } else if (path === "/records") {
+    document.title = "Tally: records";
+    recordsPage(main, new URLSearchParams(location.search));
+  } else if (path === "/record") {
+    document.title = "Tally: record";
+    recordPage(main, new URLSearchParams(location.search));
   } else {
     document.title = "Tally: not found";
     main.replaceChildren(h("h1", {}, "No such page"), h("p", {}, "This address is not a page of the portal. "), h("a", { href: "/", "data-nav": true }, "Go to your home page"));

@@ -17,12 +17,14 @@ export interface Report {
 export interface PivotColumn {
   key: string; // the column dimensions' values, joined
   labels: string[]; // one per column dimension
+  values: Cell[]; // the server's values behind the labels (null stays null)
   metric: string;
 }
 
 export interface PivotRow {
   key: string;
   labels: string[]; // one per row dimension
+  values: Cell[];
   cells: (number | null)[]; // in the order of `columns`
 }
 
@@ -59,6 +61,7 @@ function compareKeys(a: string[], b: string[], timeAt: boolean[]): number {
 export function pivot(report: Report, rowDims: string[], colDims: string[], metrics: string[]): Pivot {
   const colKeys = new Map<string, string[]>();
   const rowKeys = new Map<string, string[]>();
+  const raw = new Map<string, Cell[]>();
   const values = new Map<string, ReportRow>();
   for (const row of report.rows) {
     const rl = rowDims.map((d) => text(row[d]));
@@ -67,6 +70,8 @@ export function pivot(report: Report, rowDims: string[], colDims: string[], metr
     const ck = cl.join(SEP);
     if (!rowKeys.has(rk)) rowKeys.set(rk, rl);
     if (!colKeys.has(ck)) colKeys.set(ck, cl);
+    if (!raw.has(`r${rk}`)) raw.set(`r${rk}`, rowDims.map((d) => row[d] ?? null));
+    if (!raw.has(`c${ck}`)) raw.set(`c${ck}`, colDims.map((d) => row[d] ?? null));
     values.set(rk + SEP + SEP + ck, row);
   }
   const rowTime = rowDims.map(isTime);
@@ -81,11 +86,12 @@ export function pivot(report: Report, rowDims: string[], colDims: string[], metr
     .map(({ e }) => e);
   const columns: PivotColumn[] = [];
   for (const [key, labels] of colOrder) {
-    for (const metric of metrics) columns.push({ key, labels, metric });
+    for (const metric of metrics) columns.push({ key, labels, values: raw.get(`c${key}`) ?? [], metric });
   }
   const rows: PivotRow[] = rowOrder.map(([key, labels]) => ({
     key,
     labels,
+    values: raw.get(`r${key}`) ?? [],
     cells: columns.map((c) => {
       const source = values.get(key + SEP + SEP + c.key);
       const v = source?.[c.metric];

@@ -3,7 +3,7 @@ import { getJson, request } from "./api";
 import { type Drawn, chartOption, draw, pngUrl, svgText } from "./chart";
 import { KINDS, label } from "./catalog";
 import { dataUrlBlob, download, errorBox, formatNumber, h } from "./dom";
-import { type Pivot, type Report, columnTitle, page, pivot, toCsv } from "./pivot";
+import { type Pivot, type PivotColumn, type PivotRow, type Report, columnTitle, page, pivot, toCsv } from "./pivot";
 import { type ExplorerState, reportQuery } from "./state";
 
 export const PAGE_SIZE = 100;
@@ -31,7 +31,10 @@ export async function fetchReport(state: ExplorerState, today: Date): Promise<Re
   return getJson<Report>(reportUrl(state, today));
 }
 
-function table(p: Pivot, kind: string, pageNumber: number, onPage: ((n: number) => void) | null, size: number): HTMLElement {
+/** The records page of a cell (row values, then the column's), or null when it has none. */
+export type Drill = (row: PivotRow, column: PivotColumn) => string | null;
+
+function table(p: Pivot, kind: string, pageNumber: number, onPage: ((n: number) => void) | null, size: number, drill: Drill | null): HTMLElement {
   const types = KINDS[kind]?.metrics ?? {};
   const slice = page(p.rows, pageNumber, size);
   const head = h(
@@ -45,7 +48,13 @@ function table(p: Pivot, kind: string, pageNumber: number, onPage: ((n: number) 
       "tr",
       {},
       r.labels.map((l) => h("th", { scope: "row" }, l)),
-      r.cells.map((v, i) => h("td", { class: "num", "data-value": v === null ? "" : String(v) }, formatNumber(v, types[p.columns[i]!.metric]?.type))),
+      r.cells.map((v, i) => {
+        const column = p.columns[i]!;
+        const shown = formatNumber(v, types[column.metric]?.type);
+        const href = v === null || drill === null ? null : drill(r, column);
+        const content = href ? h("a", { href, "data-nav": true, class: "drill", "aria-label": `${shown}: the records behind it` }, shown) : shown;
+        return h("td", { class: "num", "data-value": v === null ? "" : String(v) }, content);
+      }),
     ),
   );
   const wrap = h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Report table" }, h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
@@ -64,7 +73,7 @@ function table(p: Pivot, kind: string, pageNumber: number, onPage: ((n: number) 
 export interface RenderOptions {
   compact: boolean; // a home page panel: the first rows only, no paging, no export
   onPage: ((n: number) => void) | null;
-  previous?: Shown | null;
+  drill?: Drill | null;
 }
 
 /** Draw `report` into `into` (cleared first); returns what is shown, for export. */
@@ -86,7 +95,7 @@ export function render(into: HTMLElement, state: ExplorerState, report: Report, 
     }
   }
   const size = options.compact ? 10 : PAGE_SIZE;
-  into.append(table(p, state.kind, options.compact ? 1 : state.page, options.onPage, size));
+  into.append(table(p, state.kind, options.compact ? 1 : state.page, options.onPage, size, options.drill ?? null));
   if (options.compact && p.rows.length > size) into.append(h("p", { class: "note" }, `First ${size} of ${p.rows.length} rows.`));
   return { report, pivot: p, drawn };
 }

@@ -3,6 +3,7 @@
 // and back/forward step through the changes.
 import { KINDS, KIND_NAMES, MAX_LIMIT, groupable, isTime, kindInfo, label } from "../catalog";
 import { errorBox, field, h } from "../dom";
+import { cellRecords } from "../drill";
 import { type Shown, exportBar, failure, fetchReport, render } from "../results";
 import { CHARTS, type Chart, type ExplorerState, decode, encode, hasNonTimeDimension, withKind } from "../state";
 import { PRESETS, type Preset, rangeProblem, resolve } from "../timerange";
@@ -49,7 +50,15 @@ export function explorerPage(main: HTMLElement, today: Date, push: (search: stri
       const report = await fetchReport(state, today);
       if (mine !== sequence) return; // a newer change is on its way
       const { from, to } = resolve(state.range, today);
-      shown = render(results, state, report, { compact: false, onPage: (n) => change({ ...state, page: n }) });
+      const view = state;
+      shown = render(results, state, report, {
+        compact: false,
+        onPage: (n) => change({ ...state, page: n }),
+        drill: (row, column) => {
+          const q = cellRecords(view, [...view.rows, ...view.cols], [...row.values, ...column.values], today);
+          return q ? `/records?${q.toString()}` : null;
+        },
+      });
       status.textContent = `${report.rows.length.toLocaleString("en")} rows, ${from} to ${to} (to exclusive), in ${Math.round(performance.now() - started)} ms.`;
     } catch (error) {
       if (mine !== sequence) return;

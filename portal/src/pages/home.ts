@@ -27,10 +27,11 @@ async function ingestPanel(body: HTMLElement, panel: IngestPanel, today: Date): 
     rowDims: ["day"],
     colDims: ["site · kind"],
     metrics: ["accepted"],
-    columns: keys.map((k) => ({ key: k, labels: [k], metric: "accepted" })),
+    columns: keys.map((k) => ({ key: k, labels: [k], values: [k], metric: "accepted" })),
     rows: days.map((d) => ({
       key: d,
       labels: [d],
+      values: [d],
       cells: keys.map((k) => counts.find((c) => c.day === d && `${c.site} · ${c.kind}` === k)?.accepted ?? null),
     })),
   };
