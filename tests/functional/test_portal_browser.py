@@ -258,6 +258,24 @@ def test_excel_png_and_svg_exports_and_the_narrow_screen(portal: Portal) -> None
                 f"{portal.url}/explore?kind=jobs&range=last-6-months&rows=month%2Cresource&cols=site&metrics=core_hours&chart=bar"
             )
             assert page.evaluate("document.activeElement.id") == "x-rows-resource"
+
+            # A big view stays a page of 100 rows at a time; the server answered all of them.
+            big = "kind=jobs&range=last-6-months&rows=day,site,resource,user&cols=&metrics=jobs&chart=bar"
+            page.goto(f"{portal.url}/explore?{big}")
+            page.wait_for_selector(".results table")
+            every = api_rows(
+                portal,
+                cookie_of(context),
+                "jobs",
+                **{"from": start, "to": end, "group_by": "day,site,resource,user", "metrics": "jobs"},
+            )
+            assert len(every) > 1000
+            assert page.locator(".results tbody tr").count() == 100
+            pages = -(-len(every) // 100)
+            expect(page.locator(".pager span")).to_have_text(f"Page 1 of {pages} ({len(every):,} rows)")
+            page.get_by_role("button", name="Next").click()
+            expect(page).to_have_url(f"{portal.url}/explore?{big.replace(',', '%2C')}&page=2")
+            expect(page.locator(".pager span")).to_have_text(f"Page 2 of {pages} ({len(every):,} rows)")
             assert errors == []
             context.close()
 
