@@ -5,6 +5,7 @@ import { KINDS, KIND_NAMES, MAX_LIMIT, groupable, isTime, kindInfo, label } from
 import { errorBox, field, h } from "../dom";
 import { cellRecords } from "../drill";
 import { type Shown, exportBar, failure, fetchReport, render } from "../results";
+import { saveView } from "../views";
 import { CHARTS, type Chart, type ExplorerState, decode, encode, hasNonTimeDimension, withKind } from "../state";
 import { PRESETS, type Preset, rangeProblem, resolve } from "../timerange";
 
@@ -21,10 +22,28 @@ export function explorerPage(main: HTMLElement, today: Date, push: (search: stri
   const status = h("p", { class: "status", "aria-live": "polite" });
   const results = h("div", { class: "results", "aria-busy": "false" });
   controls.addEventListener("submit", (e) => e.preventDefault());
+  const title = h("input", { id: "x-save-title", type: "text", maxlength: 200, required: true, placeholder: "a title" });
+  const saved = h("span", { class: "export-status", "aria-live": "polite" });
+  const saveForm = h("form", { class: "save", "aria-label": "Save this view" }, field("Save this view as", title), h("button", { type: "submit" }, "Save view"), saved);
+  saveForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = title.value.trim();
+    if (!text) {
+      saved.textContent = "Give the view a title first.";
+      return;
+    }
+    saveView(text, state)
+      .then((view) => {
+        saved.textContent = `Saved as “${view.title}” (find it on your home page).`;
+      })
+      .catch((error: unknown) => {
+        saved.textContent = `Not saved: ${error instanceof Error ? error.message : String(error)}`;
+      });
+  });
   main.replaceChildren(
     h("h1", {}, "Explorer"),
     notes,
-    h("div", { class: "explorer" }, controls, h("section", { class: "answer", "aria-label": "Answer" }, status, exportBar(() => shown, () => state, today), results)),
+    h("div", { class: "explorer" }, controls, h("section", { class: "answer", "aria-label": "Answer" }, status, exportBar(() => shown, () => state, today), results, saveForm)),
   );
 
   const change = (next: ExplorerState): void => {

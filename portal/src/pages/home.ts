@@ -6,6 +6,7 @@ import type { Pivot } from "../pivot";
 import { fetchReport, failure, render } from "../results";
 import { type IngestPanel, type Panel, sections } from "../roles";
 import { encode } from "../state";
+import { deleteView, listViews, viewHref } from "../views";
 
 function day(offset: number, today: Date): string {
   return new Date(today.getTime() - offset * 86_400_000).toISOString().slice(0, 10);
@@ -109,9 +110,43 @@ function panelCard(panel: Panel, today: Date, enqueue: (work: () => Promise<void
   return card;
 }
 
+function savedViews(): HTMLElement {
+  const list = h("div", { class: "saved", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading…"));
+  const draw = (): void => {
+    listViews()
+      .then((views) => {
+        if (views.length === 0) {
+          list.replaceChildren(h("p", { class: "hint" }, "No saved view yet: save one from the explorer."));
+          return;
+        }
+        list.replaceChildren(
+          h(
+            "ul",
+            { class: "views" },
+            views.map((v) => {
+              const href = viewHref(v);
+              const remove = h("button", { type: "button", "aria-label": `Delete the saved view ${v.title}` }, "Delete");
+              remove.addEventListener("click", () => {
+                remove.disabled = true;
+                deleteView(v.name)
+                  .then(draw)
+                  .catch((error: unknown) => list.prepend(errorBox(`Not deleted: ${error instanceof Error ? error.message : String(error)}`)));
+              });
+              return h("li", {}, href ? h("a", { href, "data-nav": true }, v.title) : h("span", {}, `${v.title} (saved by another version of the portal)`), " ", remove);
+            }),
+          ),
+        );
+      })
+      .catch((error: unknown) => list.replaceChildren(errorBox(`Saved views cannot be read: ${error instanceof Error ? error.message : String(error)}`)))
+      .finally(() => list.setAttribute("aria-busy", "false"));
+  };
+  draw();
+  return h("section", { class: "card", "aria-label": "My saved views", "data-saved-views": true }, h("h2", {}, "My saved views"), list);
+}
+
 export function homePage(main: HTMLElement, me: Me, today: Date): void {
   const parts = sections(me.grants, me.person.person_id);
-  const content: HTMLElement[] = [h("h1", {}, `Welcome, ${me.person.name}`)];
+  const content: HTMLElement[] = [h("h1", {}, `Welcome, ${me.person.name}`), savedViews()];
   if (parts.length === 0) {
     content.push(errorBox("Your account holds no grant yet, so there is no usage to show. Ask a site manager or an admin for one."));
   }
