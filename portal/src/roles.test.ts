@@ -51,3 +51,13 @@ describe("home page per role", () => {
     }
   });
 });
+
+describe("a site's records per day", () => {
+  it("asks for the last 14 days, today included, by day and resource", () => {
+    const [site] = sections([grant("site_manager", "S")], "p-1", TODAY);
+    const panel = site!.panels.find((p) => p.id === "site-records-per-day");
+    expect(panel?.type === "report" && reportQuery(panel.state, TODAY).toString()).toBe(
+      "from=2026-11-19&to=2026-12-03&group_by=day%2Cresource&metrics=jobs&site=S",
+    );
+  });
+});

@@ -16,6 +16,14 @@ export interface ReportPanel {
   id: string;
   title: string;
   state: ExplorerState;
+  // Rows are days and columns resources or sites: name the columns with no record lately.
+  quiet?: boolean;
+}
+
+/** The last `days` days, today included, as a custom range. */
+export function lastDays(days: number, today: Date): { from: string; to: string } {
+  const day = (offset: number): string => new Date(today.getTime() + offset * 86_400_000).toISOString().slice(0, 10);
+  return { from: day(-(days - 1)), to: day(1) };
 }
 
 export interface IngestPanel {
@@ -66,7 +74,8 @@ function community(dim: "project" | "vo", scope: string): Panel[] {
 }
 
 /** The sections of a person's home page, one per grant, in the order the grants come. */
-export function sections(grants: Grant[], personId: string): Section[] {
+export function sections(grants: Grant[], personId: string, today: Date = new Date()): Section[] {
+  const fortnight = lastDays(14, today);
   const out: Section[] = [];
   for (const grant of grants) {
     const base = { role: grant.role, scope: grant.scope, title: ROLE_TITLES[grant.role] ?? grant.role };
@@ -129,6 +138,13 @@ export function sections(grants: Grant[], personId: string): Section[] {
               title: `${grant.scope}: top users`,
               state: view("jobs", { range: MONTHS, rows: ["user"], cols: [], metrics: ["core_hours", "jobs"], filters, top: 10, chart: "pie" }),
             },
+            {
+              type: "report",
+              id: "site-records-per-day",
+              title: `${grant.scope}: jobs ended per day and resource, last 14 days`,
+              state: view("jobs", { range: fortnight, rows: ["day"], cols: ["resource"], metrics: ["jobs"], filters }),
+              quiet: true,
+            },
             { type: "ingest", id: "site-ingest", title: `${grant.scope}: ingest health, last 14 days`, site: grant.scope, days: 14 },
           ],
         });
@@ -161,6 +177,13 @@ export function sections(grants: Grant[], personId: string): Section[] {
               id: "admin-gpus-by-site",
               title: "GPU hours by site and model",
               state: view("accelerators", { range: MONTHS, rows: ["site", "model"], cols: [], metrics: ["device_hours"], chart: "treemap" }),
+            },
+            {
+              type: "report",
+              id: "admin-records-per-day",
+              title: "Jobs ended per day and site, last 14 days",
+              state: view("jobs", { range: fortnight, rows: ["day"], cols: ["site"], metrics: ["jobs"] }),
+              quiet: true,
             },
             { type: "ingest", id: "admin-ingest", title: "Ingest, every site, last 14 days", site: null, days: 14 },
           ],

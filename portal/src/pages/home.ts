@@ -72,6 +72,20 @@ async function ingestPanel(body: HTMLElement, panel: IngestPanel, today: Date): 
   );
 }
 
+/** Which columns (resources, sites) had no record in the last two days of a by-day pivot. */
+export function quietNote(p: Pivot, today: Date): HTMLElement {
+  const since = day(1, today);
+  const quiet: string[] = [];
+  p.columns.forEach((column, i) => {
+    const days = p.rows.filter((r) => r.cells[i] !== null && (r.cells[i] as number) > 0).map((r) => r.labels[0] ?? "");
+    const last = days.sort().at(-1);
+    if (last === undefined || last < since) quiet.push(`${column.labels.join(" · ")} (last ${last ?? "none in 14 days"})`);
+  });
+  return quiet.length === 0
+    ? h("p", { class: "hint" }, "Every resource here has records from yesterday or today.")
+    : h("p", { class: "warn-text", role: "status" }, `Quiet lately (no record since ${since}): ${quiet.join(", ")}.`);
+}
+
 /** Runs at most `width` loads at once, in order: the server has few cores, and the first panel
  * should not wait behind all the others for its chart. */
 function queue(width: number): (work: () => Promise<void>) => void {
@@ -102,7 +116,8 @@ function panelCard(panel: Panel, today: Date, enqueue: (work: () => Promise<void
     const work =
       panel.type === "report"
         ? fetchReport(panel.state, today).then((report) => {
-            render(body, panel.state, report, { compact: true, onPage: null });
+            const shown = render(body, panel.state, report, { compact: true, onPage: null });
+            if (panel.quiet) body.prepend(quietNote(shown.pivot, today));
           })
         : ingestPanel(body, panel, today);
     return work.catch((error: unknown) => failure(body, error)).finally(() => body.setAttribute("aria-busy", "false"));
@@ -145,7 +160,7 @@ function savedViews(): HTMLElement {
 }
 
 export function homePage(main: HTMLElement, me: Me, today: Date): void {
-  const parts = sections(me.grants, me.person.person_id);
+  const parts = sections(me.grants, me.person.person_id, today);
   const content: HTMLElement[] = [h("h1", {}, `Welcome, ${me.person.name}`), savedViews()];
   if (parts.length === 0) {
     content.push(errorBox("Your account holds no grant yet, so there is no usage to show. Ask a site manager or an admin for one."));
