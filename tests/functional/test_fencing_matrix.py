@@ -21,6 +21,8 @@ import pytest
 from tally.api.app import create_app
 from tally.demo.bills import generate_bills
 from tally.domain.control import SCOPES
+from tally.listing.service import parse_request
+from tally.people.authz import Fence
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
 from tests.support.deployments import local_settings
@@ -34,6 +36,7 @@ OWN, FOREIGN = "SITE-A", "SITE-B"
 AWS_BILL, AZURE_BILL = generate_bills(datetime(2026, 6, 15, tzinfo=UTC))
 OWN_ACCOUNT, FOREIGN_ACCOUNT = "123456789012", "8611537"
 REPORT = {"from": "2026-03-01", "to": "2026-04-01", "group_by": "site", "metrics": "jobs"}
+RANGE = {"from": "2026-03-01", "to": "2026-04-01"}
 #: Keys of site A holding one scope each, the agent defaults, and no key at all.
 KEYS = (*SCOPES, "default", "anonymous")
 
@@ -80,6 +83,13 @@ class Case:
     foreign_status: int
     own_rows: Check = lambda _r, _w: True
     foreign_rows: Check = lambda _r, _w: True
+
+
+def _record_id(w: World, site: str) -> str:
+    """The record_id of job 1 of `site`, as the listing service gives it to a caller seeing all."""
+    wanted = parse_request("jobs", [*RANGE.items(), ("site", site)])
+    items = w.services.record_listing.page(wanted, Fence(everything=True)).items
+    return str(next(i["record_id"] for i in items if i["local_job_id"] == "1001"))
 
 
 def _only_own_sites(answer: httpx.Response, _w: World) -> bool:
@@ -245,6 +255,24 @@ ROUTES: dict[tuple[str, str], Case] = {
         403,
         own_rows=lambda r, _w: r.json()["rows"] == [{"site": OWN, "jobs": 2}],
     ),
+    ("GET", "/v1/records/{kind}"): Case(
+        REPORTS,
+        lambda h, _w: h.get("/v1/records/jobs", params={**RANGE, "site": OWN}),
+        lambda h, _w: h.get("/v1/records/jobs", params={**RANGE, "site": FOREIGN}),
+        200,
+        403,
+        own_rows=lambda r, _w: (
+            {(i["site"], i["local_job_id"]) for i in r.json()["items"]} == {(OWN, "1001"), (OWN, "1002")}
+        ),
+    ),
+    ("GET", "/v1/records/{kind}/{record_id}"): Case(
+        REPORTS,
+        lambda h, w: h.get(f"/v1/records/jobs/{_record_id(w, OWN)}"),
+        lambda h, w: h.get(f"/v1/records/jobs/{_record_id(w, FOREIGN)}"),
+        200,
+        404,  # another site's record is not found: an id tells nothing of it
+        own_rows=lambda r, _w: (r.json()["site"], r.json()["local_job_id"]) == (OWN, "1001"),
+    ),
     ("POST", "/v1/billing"): Case(
         BILLING_WRITE,
         _csv(AWS_BILL.content, AWS_BILL.filename),
@@ -335,6 +363,9 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/audit"): _people_only("GET", "/v1/audit"),
     ("POST", "/v1/auth/logout"): _people_only("POST", "/v1/auth/logout"),
     ("GET", "/v1/me"): _people_only("GET", "/v1/me"),
+    ("GET", "/v1/me/views"): _people_only("GET", "/v1/me/views"),
+    ("PUT", "/v1/me/views/{name}"): _people_only("PUT", "/v1/me/views/v", {"title": "t", "state": {}}),
+    ("DELETE", "/v1/me/views/{name}"): _people_only("DELETE", "/v1/me/views/v"),
     ("GET", "/v1/tokens"): _people_only("GET", "/v1/tokens"),
     ("POST", "/v1/tokens"): _people_only("POST", "/v1/tokens", {"name": "t", "days": 1}),
     ("DELETE", "/v1/tokens/{token_id}"): _people_only("DELETE", "/v1/tokens/0123456789abcdef"),

@@ -38,6 +38,7 @@ DIMENSION = {"project_manager": "project", "vo_manager": "vo", "site_manager": "
 AWS_BILL, AZURE_BILL = generate_bills(datetime(2026, 6, 15, tzinfo=UTC))
 AZURE_ACCOUNT = "8611537"
 PERIOD = {"from": "2026-03-01", "to": "2026-04-01", "metrics": "jobs"}
+PERIOD_RANGE = {"from": "2026-03-01", "to": "2026-04-01"}
 DN = "/DC=org/DC=example/CN=Carol"
 #: (site, local_user, global_user, vo, project) of each job; n is its position + 1.
 JOBS = [
@@ -125,21 +126,60 @@ def user_label(w: World, site: str, local: str, dn: str | None) -> str:
     return dn or f"{local}@{site}"
 
 
+def _reaches(w: World, role: str, site: str, label: str, vo: str, project: str) -> bool:
+    return {
+        "user": label == w.people["user"].person_id,
+        "project_manager": project == "p1",
+        "vo_manager": vo == "atlas",
+        "site_manager": site == A,
+        "finance": True,
+        "admin": True,
+    }[role]
+
+
 def allowed_jobs(w: World, role: str) -> list[tuple[str, str, str, str]]:
     out = []
     for site, local, dn, vo, project in JOBS:
         label = user_label(w, site, local, dn)
-        keep = {
-            "user": label == w.people["user"].person_id,
-            "project_manager": project == "p1",
-            "vo_manager": vo == "atlas",
-            "site_manager": site == A,
-            "finance": True,
-            "admin": True,
-        }[role]
-        if keep:
+        if _reaches(w, role, site, label, vo, project):
             out.append((site, vo, project, label))
     return out
+
+
+def allowed_records(w: World, role: str, site: str | None = None) -> set[tuple[str, str]]:
+    """(site, local_job_id) of the jobs a role lists: job n has local_job_id 1000 + n."""
+    return {
+        (s, str(1000 + n))
+        for n, (s, local, dn, vo, project) in enumerate(JOBS, start=1)
+        if _reaches(w, role, s, user_label(w, s, local, dn), vo, project) and site in (None, s)
+    }
+
+
+def listed(r: httpx.Response) -> set[tuple[str, str]]:
+    return {(i["site"], i["local_job_id"]) for i in r.json()["items"]}
+
+
+def record_id(w: World, n: int) -> str:
+    """The record_id of job n, as an admin's listing gives it."""
+    site = JOBS[n - 1][0]
+    with w.client("admin") as http:
+        items = http.get("/v1/records/jobs", params={**PERIOD_RANGE, "site": site}).json()["items"]
+    return str(next(i["record_id"] for i in items if i["local_job_id"] == str(1000 + n)))
+
+
+def records_call(other: bool) -> Call:
+    def call(h: httpx.Client, w: World, role: str) -> httpx.Response:
+        params: dict[str, str] = dict(PERIOD_RANGE)
+        if other:
+            if role == "user":
+                params["user"] = w.people["admin"].person_id
+            elif role in DIMENSION:
+                params[DIMENSION[role]] = OTHER_SCOPE[role]
+            else:
+                params["site"] = B
+        return h.get("/v1/records/jobs", params=params)
+
+    return call
 
 
 def report_rows(w: World, role: str, site: str | None = None) -> list[dict[str, object]]:
@@ -209,6 +249,12 @@ def token_of_other(w: World, role: str) -> str:
     principal = w.svc.people.token_principal(w.tokens[other])
     assert principal is not None
     return w.svc.people.create_token(principal, "other", 1)[0].token_id
+
+
+def own_view(w: World, role: str) -> str:
+    name = f"gone{w.n()}"
+    w.svc.saved_views.put(w.people[role].person_id, name, "To delete", {})
+    return name
 
 
 def own_token(w: World, role: str) -> str:
@@ -288,6 +334,22 @@ ROUTES: dict[tuple[str, str], Case] = {
         only({r: (200, 403) for r in ROLES} | {"admin": (200, 200)}),
         own_rows=lambda r, w, role: sorted_rows(r) == report_rows(w, role),
         other_rows=lambda r, w, role: role == "admin" and sorted_rows(r) == report_rows(w, role, site=B),
+    ),
+    # Record listings: the rows a grant reaches; finance reads usage in aggregate only.
+    ("GET", "/v1/records/{kind}"): Case(
+        records_call(False),
+        records_call(True),
+        only({r: (200, 403) for r in ROLES} | {"finance": (403, 403), "admin": (200, 200)}),
+        own_rows=lambda r, w, role: listed(r) == allowed_records(w, role) != set(),
+        other_rows=lambda r, w, role: role == "admin" and listed(r) == allowed_records(w, role, site=B),
+    ),
+    # Job 1 (A, alice, atlas, p1) is within every scoped grant; job 5 (B, dave, cms, p3) within none.
+    ("GET", "/v1/records/{kind}/{record_id}"): Case(
+        lambda h, w, _r: h.get(f"/v1/records/jobs/{record_id(w, 1)}"),
+        lambda h, w, _r: h.get(f"/v1/records/jobs/{record_id(w, 5)}"),
+        only({r: (200, 404) for r in ROLES} | {"finance": (403, 403), "admin": (200, 200)}),
+        own_rows=lambda r, _w, _role: (r.json()["site"], r.json()["local_job_id"]) == (A, "1001"),
+        other_rows=lambda r, _w, _role: (r.json()["site"], r.json()["local_job_id"]) == (B, "1005"),
     ),
     ("POST", "/v1/billing"): Case(
         csv_bill(AWS_BILL.content, AWS_BILL.filename),
@@ -419,6 +481,25 @@ ROUTES: dict[tuple[str, str], Case] = {
         own_rows=lambda r, w, role: r.json()["person"]["person_id"] == w.people[role].person_id,
         other_rows=lambda r, w, role: role in {g["role"] for g in r.json()["grants"]},
     ),
+    # Saved views: every person their own; another's names are not theirs to reach (404).
+    ("GET", "/v1/me/views"): Case(
+        lambda h, _w, _r: h.get("/v1/me/views"),
+        lambda h, _w, _r: h.get("/v1/me/views"),
+        every(200, 200),
+        own_rows=lambda r, _w, role: [v["name"] for v in r.json()] == [f"{role}-view"],
+        other_rows=lambda r, _w, role: [v["name"] for v in r.json()] == [f"{role}-view"],
+    ),
+    ("PUT", "/v1/me/views/{name}"): Case(
+        lambda h, w, _r: h.put(f"/v1/me/views/new{w.n()}", json={"title": "New", "state": {"k": "jobs"}}),
+        lambda h, w, _r: h.put(f"/v1/me/views/new{w.n()}", json={"title": "New", "state": ["jobs"]}),
+        every(201, 422),
+        own_rows=lambda r, _w, _role: r.json()["state"] == {"k": "jobs"},
+    ),
+    ("DELETE", "/v1/me/views/{name}"): Case(
+        lambda h, w, role: h.delete(f"/v1/me/views/{own_view(w, role)}"),
+        lambda h, _w, role: h.delete(f"/v1/me/views/{'admin' if role != 'admin' else 'user'}-view"),
+        every(204, 404),
+    ),
     ("GET", "/v1/tokens"): Case(
         lambda h, _w, _r: h.get("/v1/tokens"),
         lambda h, _w, _r: h.get("/v1/tokens"),
@@ -497,6 +578,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     svc.people.link_identity(at_b.person_id, "local", B, "bea", "test")
     for role in ROLES:
         tokens[role] = svc.people.create_token(_principal(svc, people[role]), "matrix", 1)[1]
+        svc.saved_views.put(people[role].person_id, f"{role}-view", role, {"kind": "jobs"})
     with running_app(app) as url:
         w = World(url, svc, people, tokens, {"at_b": at_b, "grants": grants, "entry": {}})
         for n, (site, local, dn, vo, project) in enumerate(JOBS, start=1):

@@ -13,6 +13,7 @@ from tally.api.kinds import router as kinds_router
 from tally.api.logs import router as logs_router
 from tally.api.models import Health
 from tally.api.people import router as people_router
+from tally.api.portal import router as portal_router
 from tally.api.registry import router as registry_router
 from tally.api.reports import router as reports_router
 from tally.observability import install as install_observability
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(logs_router, dependencies=keyed)
     app.include_router(kinds_router, dependencies=keyed)
     app.include_router(people_router, dependencies=keyed)
+    app.include_router(portal_router, dependencies=keyed)
     contract.install(app)
     docs.install(app, openapi_url="/v1/openapi.json")
 

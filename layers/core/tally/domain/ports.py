@@ -4,7 +4,7 @@ Warehouse      partitioned Parquet and small objects (a local folder | S3, `adap
 ControlStore   sites, keys, sync state, counters, batch outcomes, owners, leases (SQLite | DynamoDB)
 QueryEngine    Athena SQL in, Arrow out (DuckDB | Athena, `tally.query`)
 Notifier       a message to people (SNS, `adapters.sns`)
-BillingOwners, Leases, KnownSites: the parts of the control store one service needs.
+BillingOwners, Leases, KnownSites, Documents: the parts of the control store one service needs.
 """
 
 from __future__ import annotations
@@ -118,6 +118,18 @@ class ControlStore(Protocol):
     def list_docs(self, collection: str) -> list[dict[str, Any]]:
         """All documents of a collection, in id order, each with its id as `_id`."""
 
+    def delete_doc(self, collection: str, doc_id: str) -> bool: ...
+
+
+class Documents(Protocol):
+    """Small JSON documents by (collection, id): the control store's part that people and saved
+    views use."""
+
+    def put_doc(
+        self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False
+    ) -> bool: ...
+    def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
+    def list_docs(self, collection: str) -> list[dict[str, Any]]: ...
     def delete_doc(self, collection: str, doc_id: str) -> bool: ...
 
 

@@ -41,10 +41,12 @@ if TYPE_CHECKING:
     from tally.compaction.compactor import Compactor
     from tally.interop.apel.service import ApelService
     from tally.kinds.service import KindService
+    from tally.listing.service import RecordListingService
     from tally.logs.service import LogImportService
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
+    from tally.saved_views.service import SavedViewService
     from tally.services.billing import BillingService
     from tally.services.billing_landing import LandedBills
     from tally.services.reconcile import ReconcileService
@@ -198,6 +200,20 @@ class Services:
         from tally.people.store import PeopleStore
 
         return PeopleService(PeopleStore(self.control), self.warehouse, self.control, self.settings.people)
+
+    @cached_property
+    def record_listing(self) -> RecordListingService:
+        """Record listings and a record's detail, over the one query engine."""
+        from tally.listing.service import RecordListingService
+
+        return RecordListingService(self.engine)
+
+    @cached_property
+    def saved_views(self) -> SavedViewService:
+        """People's saved portal views, kept in the control store."""
+        from tally.saved_views.service import SavedViewService
+
+        return SavedViewService(self.control)
 
     # -- sites and keys -----------------------------------------------------------------------
 
