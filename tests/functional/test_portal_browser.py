@@ -324,3 +324,92 @@ def test_a_user_editing_the_url_sees_only_their_own_rows(portal: Portal) -> None
             context.close()
         finally:
             browser.close()
+
+
+def test_drill_down_to_the_records_of_a_cell_and_saved_views(portal: Portal) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    me = portal.people["user"]["person_id"]
+    someone = portal.people["admin"]["person_id"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            context, page = sign_in(browser, portal, "user")
+            errors = collect_errors(page)
+            page.goto(
+                f"{portal.url}/explore?kind=jobs&range=last-6-months&rows=site&cols=month&metrics=jobs&chart=bar"
+            )
+            page.wait_for_selector(".results table a.drill")
+            cell = page.locator(".results table a.drill").first
+            jobs = int(cell.evaluate("a => a.parentElement.dataset.value"))
+            cell.click()
+            expect(page.get_by_role("heading", name="Records: jobs")).to_be_visible()
+            page.wait_for_selector(".records tbody tr")
+            page.screenshot(path=str(ARTEFACTS / "records-user.png"), full_page=True)
+            # Every record behind the figure, page by page: as many as the report counted, all mine.
+            seen = 0
+            users: set[str] = set()
+            while True:
+                expect(page.locator(".records").locator("xpath=ancestor::div[@aria-busy]")).to_have_attribute(
+                    "aria-busy", "false"
+                )
+                rows = page.locator(".records tbody tr")
+                seen += rows.count()
+                column = page.locator(".records thead th").all_inner_texts().index("user")
+                users |= set(rows.locator(f"td:nth-child({column + 1})").all_inner_texts())
+                following = page.get_by_role("button", name="Next")
+                if following.is_disabled():
+                    break
+                following.click()
+            assert seen == jobs
+            assert users == {me}
+
+            # A record in full: the API's own fields, node list and benchmark among them.
+            page.locator(".records tbody tr a").first.click()
+            page.wait_for_selector("dl.detail")
+            record_id = page.evaluate("new URLSearchParams(location.search).get('id')")
+            with httpx.Client(base_url=portal.url, headers={"Cookie": cookie_of(context)}) as http:
+                record = http.get(f"/v1/records/jobs/{record_id}").json()
+            shown = dict(
+                zip(
+                    page.locator("dl.detail dt").all_inner_texts(),
+                    page.locator("dl.detail dd").all_inner_texts(),
+                    strict=True,
+                )
+            )
+            assert shown["local job id"] == record["local_job_id"]
+            assert shown["cores"] == f"{record['cores']:,}"
+            assert "node list" in shown and "exit code" in shown and "benchmark per core" in shown
+            page.screenshot(path=str(ARTEFACTS / "record-user.png"), full_page=True)
+
+            # Another person's records, asked for in the URL: refused in words.
+            page.goto(f"{portal.url}/records?kind=jobs&from=2026-01-01&to=2027-01-01&f.user={someone}")
+            expect(page.locator(".error")).to_contain_text("Not allowed")
+
+            # Saved views: save, find on the home page, reopen, delete.
+            view = "kind=jobs&range=last-3-months&rows=resource&cols=&metrics=core_hours&chart=pie"
+            page.goto(f"{portal.url}/explore?{view}")
+            page.wait_for_selector(".results table")
+            page.get_by_label("Save this view as").fill("My resources, 3 months")
+            page.get_by_role("button", name="Save view").click()
+            expect(page.locator(".save")).to_contain_text("Saved as “My resources, 3 months”")
+            page.get_by_role("link", name="Home", exact=True).click()
+            link = page.locator("[data-saved-views]").get_by_role("link", name="My resources, 3 months")
+            expect(link).to_be_visible()
+            page.screenshot(path=str(ARTEFACTS / "home-user-saved-view.png"), full_page=True)
+            link.click()
+            expect(page).to_have_url(f"{portal.url}/explore?{view}")
+            page.wait_for_selector(".results table")
+            page.go_back()
+            page.get_by_role("button", name="Delete the saved view My resources, 3 months").click()
+            expect(page.locator("[data-saved-views]")).to_contain_text("No saved view yet")
+            assert errors == []
+            context.close()
+
+            # Finance reads usage in aggregate: a record list is refused, in words.
+            context, page = sign_in(browser, portal, "finance")
+            page.goto(f"{portal.url}/records?kind=jobs&from=2026-01-01&to=2027-01-01")
+            expect(page.locator(".error")).to_be_visible()
+            context.close()
+        finally:
+            browser.close()

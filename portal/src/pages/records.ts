@@ -25,7 +25,11 @@ function show(value: unknown): string {
   if (typeof value === "number") return Number.isInteger(value) ? value.toLocaleString("en") : formatNumber(value);
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (Array.isArray(value)) return value.map(show).join(", ");
-  if (typeof value === "object") return JSON.stringify(value);
+  if (typeof value === "object") {
+    return Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => `${label(k)}: ${show(v)}`)
+      .join(" · ");
+  }
   return String(value);
 }
 
