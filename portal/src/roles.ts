@@ -34,7 +34,16 @@ export interface IngestPanel {
   days: number;
 }
 
-export type Panel = ReportPanel | IngestPanel;
+/** The latest records of a listing (GET /v1/records/{kind}), newest first. */
+export interface RecordsPanel {
+  type: "records";
+  id: string;
+  title: string;
+  search: URLSearchParams; // as /records takes it: kind, from, to, f.<dimension>
+  columns: string[];
+}
+
+export type Panel = ReportPanel | IngestPanel | RecordsPanel;
 
 export interface Section {
   role: string;
@@ -91,6 +100,13 @@ export function sections(grants: Grant[], personId: string, today: Date = new Da
               id: "user-by-site",
               title: "My usage this month and last, by site and resource (normalised)",
               state: view("jobs", { range: twoMonths, rows: ["site", "resource"], cols: ["month"], metrics: ["normalised_core_hours", "core_hours"], filters: mine }),
+            },
+            {
+              type: "records",
+              id: "user-latest-jobs",
+              title: "My latest jobs: CPU efficiency and memory used of requested",
+              search: new URLSearchParams({ kind: "jobs", ...lastDays(30, today), "f.user": grant.scope || personId }),
+              columns: ["end_time", "resource", "state", "cores", "cpu_efficiency", "memory_used_fraction"],
             },
             {
               type: "report",

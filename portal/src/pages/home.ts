@@ -7,6 +7,7 @@ import { fetchReport, failure, render } from "../results";
 import { type IngestPanel, type Panel, sections } from "../roles";
 import { encode } from "../state";
 import { deleteView, listViews, viewHref } from "../views";
+import { fetchRecords, recordsTable } from "./records";
 
 function day(offset: number, today: Date): string {
   return new Date(today.getTime() - offset * 86_400_000).toISOString().slice(0, 10);
@@ -110,7 +111,11 @@ function queue(width: number): (work: () => Promise<void>) => void {
 function panelCard(panel: Panel, today: Date, enqueue: (work: () => Promise<void>) => void): HTMLElement {
   const body = h("div", { class: "panel-body", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading…"));
   const actions =
-    panel.type === "report" ? h("a", { href: `/explore?${encode(panel.state)}`, "data-nav": true, class: "open" }, "Open in the explorer") : null;
+    panel.type === "report"
+      ? h("a", { href: `/explore?${encode(panel.state)}`, "data-nav": true, class: "open" }, "Open in the explorer")
+      : panel.type === "records"
+        ? h("a", { href: `/records?${panel.search.toString()}`, "data-nav": true, class: "open" }, "All of them, page by page")
+        : null;
   const card = h("section", { class: "card panel", "data-panel": panel.id, "aria-label": panel.title }, h("h3", {}, panel.title), body, actions);
   enqueue(() => {
     const work =
@@ -119,7 +124,15 @@ function panelCard(panel: Panel, today: Date, enqueue: (work: () => Promise<void
             const shown = render(body, panel.state, report, { compact: true, onPage: null });
             if (panel.quiet) body.prepend(quietNote(shown.pivot, today));
           })
-        : ingestPanel(body, panel, today);
+        : panel.type === "records"
+          ? fetchRecords(panel.search, 10, null).then((page) => {
+              body.replaceChildren(
+                page.items.length === 0
+                  ? h("p", { class: "empty" }, "No job of yours ended in the last 30 days.")
+                  : recordsTable(panel.search.get("kind") ?? "jobs", page.items, panel.columns),
+              );
+            })
+          : ingestPanel(body, panel, today);
     return work.catch((error: unknown) => failure(body, error)).finally(() => body.setAttribute("aria-busy", "false"));
   });
   return card;

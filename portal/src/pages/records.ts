@@ -7,7 +7,7 @@ import { errorBox, formatNumber, h } from "../dom";
 
 export const RECORDS_PAGE = 50;
 
-interface RecordPage {
+export interface RecordPage {
   items: Record<string, unknown>[];
   next_cursor: string | null;
 }
@@ -33,6 +33,12 @@ function show(value: unknown): string {
   return String(value);
 }
 
+/** A table cell: times to the minute (the detail has the seconds). */
+function brief(value: unknown): string {
+  if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value)) return `${value.slice(0, 10)} ${value.slice(11, 16)}`;
+  return show(value);
+}
+
 function bytes(value: unknown): string {
   if (typeof value !== "number") return show(value);
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -43,6 +49,30 @@ function bytes(value: unknown): string {
     u += 1;
   }
   return `${v.toLocaleString("en", { maximumFractionDigits: 1 })} ${units[u]} (${value.toLocaleString("en")} bytes)`;
+}
+
+/** A table of records with a link to each one's detail. */
+export function recordsTable(kind: string, items: Record<string, unknown>[], columns: string[]): HTMLElement {
+  const rows = items.map((item) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, h("a", { href: `/record?kind=${encodeURIComponent(kind)}&id=${encodeURIComponent(String(item.record_id))}`, "data-nav": true }, "detail")),
+      columns.map((c) => h("td", { class: typeof item[c] === "number" ? "num" : "" }, brief(item[c]))),
+    ),
+  );
+  return h(
+    "div",
+    { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Records" },
+    h("table", { class: "records" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, ""), columns.map((c) => h("th", { scope: "col" }, label(c))))), h("tbody", {}, rows)),
+  );
+}
+
+export async function fetchRecords(search: URLSearchParams, limit: number, cursor: string | null): Promise<RecordPage> {
+  const q = listingQuery(search, limit);
+  if (cursor) q.set("cursor", cursor);
+  else q.delete("cursor");
+  return getJson<RecordPage>(`/v1/records/${encodeURIComponent(search.get("kind") ?? "jobs")}?${q.toString()}`);
 }
 
 export function recordsPage(main: HTMLElement, search: URLSearchParams): void {
@@ -60,23 +90,12 @@ export function recordsPage(main: HTMLElement, search: URLSearchParams): void {
 
   const load = async (cursor: string | null): Promise<void> => {
     body.setAttribute("aria-busy", "true");
-    const q = listingQuery(search, RECORDS_PAGE);
-    if (cursor) q.set("cursor", cursor);
-    else q.delete("cursor");
     try {
-      const page = await getJson<RecordPage>(`/v1/records/${encodeURIComponent(kind)}?${q.toString()}`);
+      const page = await fetchRecords(search, RECORDS_PAGE, cursor);
       const preferred = COLUMNS[kind] ?? [];
       const first = page.items[0] ?? {};
       const columns = preferred.filter((c) => c in first).concat(preferred.length ? [] : Object.keys(first).filter((k) => k !== "record_id").slice(0, 12));
       status.textContent = `Page ${cursors.length + 1}: ${page.items.length} records${page.next_cursor ? " (more follow)" : ""}.`;
-      const rows = page.items.map((item) =>
-        h(
-          "tr",
-          {},
-          h("td", {}, h("a", { href: `/record?kind=${encodeURIComponent(kind)}&id=${encodeURIComponent(String(item.record_id))}`, "data-nav": true }, "detail")),
-          columns.map((c) => h("td", { class: typeof item[c] === "number" ? "num" : "" }, show(item[c]))),
-        ),
-      );
       const previous = h("button", { type: "button", disabled: cursors.length === 0 }, "Previous");
       previous.addEventListener("click", () => void load(cursors.pop() ?? null));
       const next = h("button", { type: "button", disabled: !page.next_cursor }, "Next");
@@ -87,11 +106,7 @@ export function recordsPage(main: HTMLElement, search: URLSearchParams): void {
       body.replaceChildren(
         page.items.length === 0
           ? h("p", { class: "empty" }, "No records in this cell.")
-          : h(
-              "div",
-              { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Records" },
-              h("table", { class: "records" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, ""), columns.map((c) => h("th", { scope: "col" }, label(c))))), h("tbody", {}, rows)),
-            ),
+          : recordsTable(kind, page.items, columns),
         h("nav", { class: "pager", "aria-label": "Record pages" }, previous, next),
       );
     } catch (error) {
