@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import openpyxl  # type: ignore[import-untyped]  # openpyxl ships no type hints
 import pytest
+from fastapi.responses import RedirectResponse
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tally.api.app import create_app
@@ -411,5 +412,39 @@ def test_drill_down_to_the_records_of_a_cell_and_saved_views(portal: Portal) -> 
             page.goto(f"{portal.url}/records?kind=jobs&from=2026-01-01&to=2027-01-01")
             expect(page.locator(".error")).to_be_visible()
             context.close()
+        finally:
+            browser.close()
+
+
+def test_the_identity_provider_button_appears_when_the_server_offers_it(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    dist = built_portal()
+    plain = create_app(local_settings(tmp_path / "plain"))
+    federated = create_app(local_settings(tmp_path / "federated"))
+
+    # The sign-in route as the single sign-on work adds it: the portal only needs it to exist.
+    @federated.get("/v1/auth/oidc/login")
+    def oidc_login() -> RedirectResponse:
+        return RedirectResponse("/v1/health")
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            for app, offered in ((plain, False), (federated, True)):
+                with running_asgi(with_portal(app, dist)) as url:
+                    page = browser.new_page()
+                    page.goto(f"{url}/explore?kind=vms")
+                    expect(page.get_by_role("heading", name="Sign in to Tally")).to_be_visible()
+                    button = page.get_by_role("link", name="Sign in with your identity provider")
+                    if offered:
+                        # The API document is generated on its first request: slow on a busy machine.
+                        expect(button).to_have_attribute(
+                            "href", "/v1/auth/oidc/login?return_to=%2Fexplore%3Fkind%3Dvms", timeout=TIMEOUT
+                        )
+                    else:
+                        page.wait_for_load_state("networkidle")
+                        expect(button).to_have_count(0)
+                    page.close()
         finally:
             browser.close()
