@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check lint typecheck openapi agent-zipapp bench clean
+.PHONY: setup run portal test check lint typecheck openapi agent-zipapp bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The web portal (portal/), built when its sources changed; without Node.js it says so and `run` serves the API.
+portal: setup
+	$(BIN)/python -m tally.serving.portal_build
+
 # Local server on the embedded default (folder warehouse + SQLite under ./var), with demo data on first start.
-run: setup
+run: setup portal
 	$(BIN)/tally serve --demo --host $(HOST) --port $(PORT)
 
 lint: setup
@@ -42,4 +46,4 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache portal/node_modules portal/dist

@@ -109,6 +109,8 @@ def serve(
     from tally.api.app import create_app
     from tally.demo.loader import demo_keys_path, needs_demo
     from tally.serving.header_deadline import with_header_timeout
+    from tally.serving.portal import with_portal
+    from tally.serving.portal_build import dist_of
 
     svc = services()
     settings = svc.settings
@@ -119,10 +121,15 @@ def serve(
         err.print(f"demo data already loaded; keys are in {demo_keys_path(svc)}")
     base = f"{'https' if tls else 'http'}://{_url_host(host)}:{port}"
     err.print(f"Tally on {base}/v1/docs  (home: {settings.resolved_home})", highlight=False, soft_wrap=True)
+    portal = dist_of()
+    if (portal / "index.html").is_file():
+        err.print(f"portal on {base}/", highlight=False, soft_wrap=True)
+    else:
+        err.print("portal not built: `make run` builds it (the API is served anyway)", highlight=False)
     if tls is not None and tls[2] is not None:
         err.print(f"agents: --server {base} --ca-bundle {tls[2]}", highlight=False, soft_wrap=True)
     config = uvicorn.Config(
-        create_app(services=svc),
+        with_portal(create_app(services=svc), portal),
         log_level="info",
         access_log=False,
         ssl_certfile=tls[0] if tls else None,
