@@ -78,7 +78,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 4
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 5
 
 
 # -- identity and least privilege --------------------------------------------------------------
