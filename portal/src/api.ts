@@ -81,11 +81,11 @@ export interface IngestCount {
   rejected: number;
 }
 
-/** Whether the server offers sign-in through an identity provider (its API document says so). */
+/** Whether the server offers sign-in through an identity provider (its public sign-in config says so). */
 export async function hasIdentityProvider(): Promise<boolean> {
   try {
-    const doc = await getJson<{ paths?: Record<string, unknown> }>("/v1/openapi.json");
-    return Boolean(doc.paths && "/v1/auth/oidc/login" in doc.paths);
+    const config = await getJson<{ methods?: unknown }>("/v1/auth/config");
+    return Array.isArray(config.methods) && config.methods.includes("oidc");
   } catch {
     return false;
   }

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import openpyxl  # type: ignore[import-untyped]  # openpyxl ships no type hints
 import pytest
-from fastapi.responses import RedirectResponse
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tally.api.app import create_app
+from tally.auth.oidc.config import OidcConfig
 from tally.demo.loader import load_demo
 from tally.services.container import Services
 from tally.serving.portal import with_portal
@@ -421,12 +421,13 @@ def test_the_identity_provider_button_appears_when_the_server_offers_it(tmp_path
 
     dist = built_portal()
     plain = create_app(local_settings(tmp_path / "plain"))
-    federated = create_app(local_settings(tmp_path / "federated"))
-
-    # The sign-in route as the single sign-on work adds it: the portal only needs it to exist.
-    @federated.get("/v1/auth/oidc/login")
-    def oidc_login() -> RedirectResponse:
-        return RedirectResponse("/v1/health")
+    # A provider configured: /v1/auth/config names it (the portal asks nothing of the provider itself).
+    provider = OidcConfig(
+        issuer="https://idp.example",
+        client_id="tally-portal",
+        redirect_uri="https://tally.example/v1/auth/oidc/callback",
+    )
+    federated = create_app(local_settings(tmp_path / "federated", oidc=provider))
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
@@ -438,7 +439,6 @@ def test_the_identity_provider_button_appears_when_the_server_offers_it(tmp_path
                     expect(page.get_by_role("heading", name="Sign in to Tally")).to_be_visible()
                     button = page.get_by_role("link", name="Sign in with your identity provider")
                     if offered:
-                        # The API document is generated on its first request: slow on a busy machine.
                         expect(button).to_have_attribute(
                             "href", "/v1/auth/oidc/login?return_to=%2Fexplore%3Fkind%3Dvms", timeout=TIMEOUT
                         )

@@ -169,7 +169,9 @@ def test_body_deadline_counts_only_waiting_for_the_client(tmp_path: Path) -> Non
         assert answer.startswith(b"HTTP/1.1 408") and b'"title":"Request timeout"' in answer
         assert 0.9 <= closed - began <= 1.0 + SLACK
         with open_stalled(port, post(key, RECORD)) as fast:
-            answer, _ = read_until_closed(fast, 0.5)
+            # Long enough for a loaded machine to ingest one record; the connection stays open.
+            answer, _ = read_until_closed(fast, 3)
+        answer = answer.removesuffix(b"<still open>")
         assert answer.startswith(b"HTTP/1.1 200") and b'"accepted":1' in answer
         body = b"x" * 1000
         request = f"POST /slow-reader HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()

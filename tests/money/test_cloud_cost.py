@@ -8,7 +8,7 @@ import csv
 import io
 from decimal import Decimal
 
-from tests.money.conftest import PROJECT, Money
+from tests.support.money import PROJECT, Money
 
 HEADER = [
     "BillingAccountId", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart",

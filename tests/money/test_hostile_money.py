@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.money.conftest import Money, put_tariffs, tariff
+from tests.support.money import Money, put_tariffs, tariff
 
 BAD_TARIFFS: dict[str, object] = {
     "unknown currency": tariff(currency="EURO"),

@@ -14,7 +14,7 @@ import openpyxl  # type: ignore[import-untyped]  # openpyxl ships no type hints
 import pypdf
 import pytest
 
-from tests.money.conftest import PROJECT, TARIFFS, Money, put_tariffs
+from tests.support.money import PROJECT, TARIFFS, Money, put_tariffs
 
 # By hand (see the records in conftest): SITE-A core-hours 80 + 80 before the change at 0.01 EUR
 # = 1.60, 60 after it at 0.015 = 0.90; 2 GPU-hours at 2.50 = 5.00; 4 vCPU-hours at 0.03 = 0.12;
@@ -140,7 +140,7 @@ def test_credit_note_cancels_and_a_correction_reissues(money: Money) -> None:
 
 
 def _tariff_a2() -> dict[str, object]:
-    from tests.money.conftest import TARIFFS
+    from tests.support.money import TARIFFS
 
     return dict(TARIFFS["a-core-2"])
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pypdf
 
-from tests.money.conftest import PROJECT, Money, put_tariffs
+from tests.support.money import PROJECT, Money, put_tariffs
 
 
 def _tally(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

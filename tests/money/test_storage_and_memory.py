@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.money.conftest import Money, tariff
+from tests.support.money import Money, tariff
 from tests.support.records import storage, vm
 
 
