@@ -68,7 +68,7 @@ def list_rules(svc: ServicesDep, access: AlertsManageAccess) -> list[RuleOut]:
 @router.post(
     "/v1/alerts/rules",
     status_code=201,
-    responses=problems(401, 403, 422),
+    responses=problems(400, 401, 403, 422),
     summary="Add an alert rule (kinds: idle_vm, idle_gpu, stuck_vm, silent_agent, heavy_user, heavy_load)",
 )
 def add_rule(body: Annotated[RuleInput, Body()], svc: ServicesDep, access: AlertsManageAccess) -> RuleOut:
@@ -87,7 +87,7 @@ def get_rule(rule_id: str, svc: ServicesDep, access: AlertsManageAccess) -> Rule
 
 
 @router.put(
-    "/v1/alerts/rules/{rule_id}", responses=problems(401, 403, 404, 422), summary="Replace an alert rule"
+    "/v1/alerts/rules/{rule_id}", responses=problems(400, 401, 403, 404, 422), summary="Replace an alert rule"
 )
 def replace_rule(
     rule_id: str, body: Annotated[RuleInput, Body()], svc: ServicesDep, access: AlertsManageAccess

@@ -219,7 +219,7 @@ def get_cost_attribution(svc: ServicesDep, access: MoneyManager) -> dict[str, An
 
 @router.put(
     "/v1/cost-attribution",
-    responses=problems(401, 403, 422),
+    responses=problems(400, 401, 403, 422),
     summary="Replace the tag-to-project mapping: tag keys in priority order, tag value -> project",
 )
 def put_cost_attribution(body: CostAttribution, svc: ServicesDep, access: MoneyManager) -> dict[str, Any]:
