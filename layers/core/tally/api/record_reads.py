@@ -72,7 +72,8 @@ async def list_records(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="records per page")] = DEFAULT_PAGE,
     cursor: Annotated[
-        str | None, Query(max_length=8192, description="next_cursor of the page before")
+        str | None,
+        Query(max_length=8192, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor of the page before"),
     ] = None,
 ) -> RecordPage:
     def work() -> Page:
@@ -95,7 +96,11 @@ async def list_records(
 )
 async def get_record(
     kind: Annotated[str, KIND],
-    record_id: Annotated[str, Path(max_length=8192, description="a record_id from a listing")],
+    record_id: Annotated[
+        # base64url, as the listing writes it: a URL of other characters may exceed the server's
+        # request-line limit before the route could refuse it
+        str, Path(max_length=8192, pattern=r"^[A-Za-z0-9_-]+$", description="a record_id from a listing")
+    ],
     svc: ServicesDep,
     access: UsageAccess,
 ) -> dict[str, Any]:
