@@ -204,7 +204,7 @@ async def usage_forecast(
 @router.get(
     "/v1/fairshare",
     response_model=FairshareOut,
-    responses=problems(401, 403, 422, 502),
+    responses=problems(400, 401, 403, 422, 502, 503),
     summary="Fair share: usage decayed by a half-life (Slurm's decay), per project and user",
 )
 async def fairshare(
