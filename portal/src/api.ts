@@ -18,6 +18,7 @@ export function setCsrf(token: string | null): void {
 interface Problem {
   title?: string;
   detail?: string;
+  errors?: { field?: string | null; message?: string }[];
 }
 
 async function failure(response: Response): Promise<ApiError> {
@@ -25,6 +26,9 @@ async function failure(response: Response): Promise<ApiError> {
   try {
     const body = (await response.json()) as Problem;
     if (body && (body.detail || body.title)) words = [body.title, body.detail].filter(Boolean).join(": ");
+    // A validation refusal names each field it refused: say those too.
+    const fields = Array.isArray(body?.errors) ? body.errors.map((e) => [e.field, e.message].filter(Boolean).join(": ")).filter(Boolean) : [];
+    if (fields.length) words += ` (${fields.slice(0, 5).join("; ")})`;
   } catch {
     // not JSON: the status line says what there is to say
   }
@@ -57,6 +61,17 @@ export async function postJson<T>(path: string, body: unknown): Promise<T> {
     body: JSON.stringify(body),
   });
   return (await response.json()) as T;
+}
+
+/** A write with a JSON body (POST, PUT) or none (DELETE); the answer's JSON, or null for 204. */
+export async function sendJson<T>(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T | null> {
+  const init: RequestInit = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers = { "Content-Type": "application/json", Accept: "application/json" };
+    init.body = JSON.stringify(body);
+  }
+  const response = await request(path, init);
+  return response.status === 204 ? null : ((await response.json()) as T);
 }
 
 export interface Grant {

@@ -2,6 +2,7 @@
 // back/forward move between pages without reloading.
 import "./style.css";
 import { ApiError, type Me, getJson, request, setCsrf } from "./api";
+import { adminLinks, siteOfPath } from "./admin/nav";
 import { errorBox, h } from "./dom";
 import { type Explorer, explorerPage } from "./pages/explorer";
 import { homePage } from "./pages/home";
@@ -12,6 +13,12 @@ const main = document.getElementById("main") as HTMLElement;
 const nav = document.getElementById("nav") as HTMLElement;
 let me: Me | null = null;
 let explorer: Explorer | null = null;
+const MONEY_PAGES = new Map([
+  ["/invoices", "invoices"],
+  ["/findings", "findings"],
+  ["/cloud", "cloud spend"],
+  ["/alerts", "alerts"],
+]);
 
 function go(path: string): void {
   history.pushState(null, "", path);
@@ -37,6 +44,10 @@ function drawNav(): void {
   nav.replaceChildren(
     h("a", { href: "/", "data-nav": true, "aria-current": here === "/" ? "page" : null }, "Home"),
     h("a", { href: "/explore", "data-nav": true, "aria-current": here === "/explore" ? "page" : null }, "Explorer"),
+    // Only what the person's grants reach (the API still decides every answer).
+    ...adminLinks(me.grants).map((link) =>
+      h("a", { href: link.href, "data-nav": true, "aria-current": here === link.href ? "page" : null }, link.label),
+    ),
     h("a", { href: "/v1/docs" }, "API"),
     h("span", { class: "who" }, me.person.name),
     signOut,
@@ -96,6 +107,21 @@ async function route(): Promise<void> {
   } else if (path === "/record") {
     document.title = "Tally: record";
     recordPage(main, new URLSearchParams(location.search));
+  } else if (path === "/sites" || siteOfPath(path) !== null) {
+    // Site management and the money pages load on demand: their code is not in the first bundle.
+    const site = siteOfPath(path);
+    const pages = await import("./pages/sites");
+    document.title = site ? `Tally: site ${site}` : "Tally: sites";
+    if (site) pages.sitePage(main, site);
+    else pages.sitesIndex(main, me, go);
+  } else if (MONEY_PAGES.has(path)) {
+    const pages = await import("./pages/finance");
+    const search = new URLSearchParams(location.search);
+    document.title = `Tally: ${MONEY_PAGES.get(path)}`;
+    if (path === "/invoices") pages.invoicesPage(main, search, go);
+    else if (path === "/findings") pages.findingsPage(main, search, go);
+    else if (path === "/cloud") pages.cloudPage(main, today);
+    else pages.alertsPage(main, search, go);
   } else {
     document.title = "Tally: not found";
     main.replaceChildren(h("h1", {}, "No such page"), h("p", {}, "This address is not a page of the portal. "), h("a", { href: "/", "data-nav": true }, "Go to your home page"));

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { adminLinks, siteOfPath, sitePath } from "./nav";
+
+const grant = (role: string, scope = "") => ({ grant_id: `${role}-${scope}`, role, scope });
+const labels = (roles: ReturnType<typeof grant>[]) => adminLinks(roles).map((l) => l.label);
+
+describe("links by grant", () => {
+  it("gives a plain user their invoices only", () => {
+    expect(labels([grant("user", "p-1")])).toEqual(["Invoices"]);
+  });
+  it("gives a site manager their sites, findings and alerts, no money", () => {
+    expect(adminLinks([grant("site_manager", "SITE-A"), grant("site_manager", "SITE B")])).toEqual([
+      { href: "/sites/SITE-A", label: "Site SITE-A" },
+      { href: "/sites/SITE%20B", label: "Site SITE B" },
+      { href: "/findings", label: "Findings" },
+      { href: "/alerts", label: "Alerts" },
+    ]);
+  });
+  it("gives finance the money pages and no site management", () => {
+    expect(labels([grant("finance")])).toEqual(["Invoices", "Findings", "Cloud spend", "Alerts"]);
+  });
+  it("gives an admin every site and every page, once", () => {
+    expect(labels([grant("admin"), grant("site_manager", "SITE-A"), grant("finance")])).toEqual([
+      "Sites",
+      "Invoices",
+      "Findings",
+      "Cloud spend",
+      "Alerts",
+    ]);
+  });
+  it("gives a VO manager nothing extra", () => {
+    expect(labels([grant("vo_manager", "atlas")])).toEqual([]);
+  });
+});
+
+describe("site paths", () => {
+  it("round-trips a site name", () => {
+    expect(siteOfPath(sitePath("SITE B/x"))).toBe("SITE B/x");
+    expect(siteOfPath("/sites")).toBeNull();
+    expect(siteOfPath("/sites/%E0%A4%A")).toBeNull();
+  });
+});
