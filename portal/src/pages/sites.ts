@@ -69,7 +69,7 @@ function entryForm(
   done: () => void,
 ): HTMLElement {
   const says = h("div", { "aria-live": "polite" });
-  const form = h("form", { class: "entry-form", "aria-label": legend }, h("fieldset", {}, h("legend", {}, legend), h("div", { class: "form-grid" }, controls), h("button", { type: "submit" }, legend)), says);
+  const form = h("form", { class: "entry-form", "aria-label": legend, novalidate: true }, h("fieldset", {}, h("legend", {}, legend), h("div", { class: "form-grid" }, controls), h("button", { type: "submit" }, legend)), says);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const built = build(values(form));
@@ -154,7 +154,7 @@ function benchmarks(site: string): HTMLElement {
   const endControl = (e: Benchmark): HTMLElement => {
     const day = input("end", { type: "date", required: true });
     const label = `End ${e.resource} ${e.benchmark_type} on`;
-    const form = h("form", { class: "inline" }, h("label", { for: day.id, class: "visually-hidden" }, label), day, h("button", { type: "submit", "aria-label": `End the ${e.resource} ${e.benchmark_type} interval` }, "End"));
+    const form = h("form", { class: "inline", novalidate: true }, h("label", { for: day.id, class: "visually-hidden" }, label), day, h("button", { type: "submit", "aria-label": `End the ${e.resource} ${e.benchmark_type} interval` }, "End"));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const built = endBody(e, day.value);
