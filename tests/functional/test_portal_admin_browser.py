@@ -46,6 +46,14 @@ SITE, OTHER = "NORTH-HPC", "RIVERSIDE-UNI"
 PROJECT = "portal-billing"
 PASSWORD = "a long enough password"
 WIDTHS = (1280, 390)
+#: Nothing on the page is still loading.
+BUSY = (
+    "() => ![...document.querySelectorAll('[aria-busy]')].some(e => e.getAttribute('aria-busy') === 'true')"
+)
+#: The elements that reach past a 390 px screen (outside a table's own scroll region), to say which.
+WIDE = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap'))
+  .slice(-5).map(e => e.tagName + '.' + e.className)"""
 
 
 @dataclass(frozen=True)
@@ -87,15 +95,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     svc.alerts.run(now + timedelta(hours=12))
 
     start, period = last_month(now)
-    at = lambda day: (start + timedelta(days=day, hours=10)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+
+    def at(day: int) -> str:
+        return (start + timedelta(days=day, hours=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     # Each job's own benchmark prices it: 2 h x 4 cores x 10 = 80 and 1 h x 8 x 10 = 80 core-hours.
     jobs = [
         job(9001, site=SITE, resource="hex", project=PROJECT, end_time=at(3), wall_seconds=7200, cores=4),
         job(9002, site=SITE, resource="hex", project=PROJECT, end_time=at(5), wall_seconds=3600, cores=8),
     ]
-    for record in jobs:
+    for record, (wall, cores) in zip(jobs, ((7200, 4), (3600, 8)), strict=True):
         record.update(start_time=None, submit_time=None, benchmark_type="HS06", benchmark_per_core=10.0)
-        record["cpu_seconds"] = int(record["wall_seconds"]) * int(record["cores"])  # type: ignore[call-overload]
+        record["cpu_seconds"] = wall * cores
     with running_asgi(with_portal(app, dist)) as url:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[SITE]}"}) as agent:
             answer = agent.post("/v1/records/jobs", json=jobs)
@@ -134,7 +145,7 @@ def sign_in(browser: Browser, world: World, role: str, width: int = 1280) -> tup
 
 
 def settled(page: Page) -> None:
-    page.wait_for_function("() => ![...document.querySelectorAll('[aria-busy]')].some(e => e.getAttribute('aria-busy') === 'true')")
+    page.wait_for_function(BUSY)
 
 
 def shoot(page: Page, name: str) -> None:
@@ -144,10 +155,7 @@ def shoot(page: Page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 900})
         settled(page)
         if width == 390:
-            wide = page.evaluate(
-                "() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391"
-                " && !e.closest('.table-wrap')).slice(-5).map(e => e.tagName + '.' + e.className)"
-            )
+            wide = page.evaluate(WIDE)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, (name, wide)
         page.screenshot(path=str(ARTEFACTS / f"{name}-{width}px.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -194,10 +202,12 @@ def test_a_site_manager_manages_the_registry_and_keys(world: World) -> None:
             expect(row).to_contain_text("from 2026-01-01, open")
             cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
             with httpx.Client(base_url=world.url, headers={"Cookie": cookie}) as http:
-                stored = [e for e in http.get("/v1/registry/resources").json() if e["resource"] == "portal-test"]
-            assert [(e["site"], e["benchmark_type"], e["benchmark_per_core"], e["valid_to"]) for e in stored] == [
-                (SITE, "HS06", 12.25, None)
-            ]
+                stored = [
+                    e for e in http.get("/v1/registry/resources").json() if e["resource"] == "portal-test"
+                ]
+            assert [
+                (e["site"], e["benchmark_type"], e["benchmark_per_core"], e["valid_to"]) for e in stored
+            ] == [(SITE, "HS06", 12.25, None)]
             # An overlapping interval is the API's 409, shown in words.
             form.get_by_label("Resource").fill("portal-test")
             form.get_by_label("Benchmark").select_option("HS06")
@@ -271,7 +281,9 @@ def test_another_sites_manager_editing_the_url_is_refused(world: World) -> None:
             form.get_by_label("VO").fill("atlas")
             form.get_by_role("button", name="Add a VO mapping").click()
             expect(form.locator(".error")).to_contain_text("Not allowed")
-            with httpx.Client(base_url=world.url, headers={"Authorization": f"Bearer {world.admin_token}"}) as http:
+            with httpx.Client(
+                base_url=world.url, headers={"Authorization": f"Bearer {world.admin_token}"}
+            ) as http:
                 mapped = http.get("/v1/registry/vo_mapping").json()
             assert [e for e in mapped if e["match_value"] == "intruder"] == []
             shoot(page, "site-refused")
@@ -287,7 +299,9 @@ def test_another_sites_manager_editing_the_url_is_refused(world: World) -> None:
 def test_finance_reads_invoices_findings_cloud_spend_and_alerts(world: World) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    api = httpx.Client(base_url=world.url, headers={"Authorization": f"Bearer {world.finance_token}"}, timeout=60)
+    api = httpx.Client(
+        base_url=world.url, headers={"Authorization": f"Bearer {world.finance_token}"}, timeout=60
+    )
     with sync_playwright() as pw, api:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
         try:
@@ -329,7 +343,11 @@ def test_finance_reads_invoices_findings_cloud_spend_and_alerts(world: World) ->
             table = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
             document = api.get(f"/v1/invoices/{fixed['number']}").json()
             totals = {r["currency"]: Decimal(r["amount"]) for r in table if r["unit"] == "total"}
-            assert totals == {c: Decimal(a) for c, a in document["totals"].items()} == {"EUR": world.invoice_total}
+            assert (
+                totals
+                == {c: Decimal(a) for c, a in document["totals"].items()}
+                == {"EUR": world.invoice_total}
+            )
             lines = [r for r in table if r["unit"] != "total"]
             assert sum(Decimal(r["amount"]) for r in lines) == world.invoice_total
             assert len(lines) == len(document["lines"])
@@ -343,7 +361,9 @@ def test_finance_reads_invoices_findings_cloud_spend_and_alerts(world: World) ->
             expect(page.locator("tr[data-verdict]")).to_have_count(len(found))
             flagged = sorted(Decimal(r["flagged_cost"]) for r in found if r["flagged_cost"] is not None)
             shown = sorted(
-                Decimal(v) for v in page.locator("td[data-flagged]").evaluate_all("t => t.map(e => e.dataset.flagged)") if v
+                Decimal(v)
+                for v in page.locator("td[data-flagged]").evaluate_all("t => t.map(e => e.dataset.flagged)")
+                if v
             )
             assert shown == flagged
             shoot(page, "finance-findings")

@@ -1,4 +1,5 @@
-"""The portal's own unit tests (Vitest: URL state, pivot, CSV, home pages per role), run by the
+"""The portal's own unit tests (Vitest: URL state, pivot, CSV, home pages per role, site registry
+forms, money layout, links by grant), run by the
 venv's Node.js, so `make test` runs them too. Skips, saying why, without Node.js."""
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def test_vitest_passes_every_front_end_unit_test(tmp_path: Path) -> None:
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     summary = json.loads(report.read_text())
     assert summary["numFailedTests"] == 0
-    # The suites this file stands for all ran: state and URL, pivot and CSV, home pages per role.
+    # The suites this file stands for all ran: state and URL, pivot and CSV, home pages per role,
+    # the site registry's forms, the money pages' layout and the links each grant earns.
     files = {r["name"].rsplit("/", 1)[-1] for r in summary["testResults"]}
     assert {"state.test.ts", "pivot.test.ts", "roles.test.ts"} <= files
+    assert {"registry.test.ts", "money.test.ts", "nav.test.ts"} <= files
     assert summary["numPassedTests"] >= 16
