@@ -1,6 +1,6 @@
 """The portal's own unit tests (Vitest: URL state, pivot, CSV, home pages per role, site registry
-forms, money layout, links by grant), run by the
-venv's Node.js, so `make test` runs them too. Skips, saying why, without Node.js."""
+forms, money layout, links by grant), run by the venv's Node.js, so `make test` runs them too.
+Skips, saying why, without Node.js."""
 
 from __future__ import annotations
 
