@@ -255,6 +255,14 @@ def test_a_site_manager_manages_the_registry_and_keys(world: World) -> None:
                 again = job(9101, site=SITE, resource="hex")
                 assert agent.post("/v1/records/jobs", json=[again]).status_code == 401
             shoot(page, "site-keys-revoked")
+            # Audited as the API audits: the site manager created and revoked this key.
+            with httpx.Client(
+                base_url=world.url, headers={"Authorization": f"Bearer {world.admin_token}"}
+            ) as http:
+                audit = http.get("/v1/audit", params={"target": f"site:{SITE}"}).json()
+            me = world.people["site_manager"]["person_id"]
+            done = {e["action"] for e in audit if me in e["actor"] and key_id in json.dumps(e["detail"])}
+            assert done == {"key.create", "key.revoke"}, audit
             assert errors == []
             context.close()
         finally:
@@ -287,7 +295,20 @@ def test_another_sites_manager_editing_the_url_is_refused(world: World) -> None:
                 mapped = http.get("/v1/registry/vo_mapping").json()
             assert [e for e in mapped if e["match_value"] == "intruder"] == []
             shoot(page, "site-refused")
-            # Their own site still works.
+            context.close()
+
+            # An admin reaches every site: the index lists those with registry entries.
+            context, page = sign_in(browser, world, "admin")
+            page.locator("#nav").get_by_role("link", name="Sites").click()
+            expect(page.get_by_role("heading", name="Site management")).to_be_visible()
+            page.get_by_role("link", name=OTHER, exact=True).click()
+            expect(page).to_have_url(f"{world.url}/sites/{OTHER}")
+            expect(page.locator("[data-section=benchmarks] tbody tr").first).to_be_visible()
+            shoot(page, "sites-admin")
+            context.close()
+
+            # Their own site still works for the other site's manager.
+            context, page = sign_in(browser, world, "other_site_manager")
             page.goto(f"{world.url}/sites/{OTHER}")
             expect(page.locator("[data-section=keys] tbody tr").first).to_be_visible()
             assert page.locator(".error").count() == 0
