@@ -16,7 +16,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,15 @@ class World:
     admin_token: str
     period: str
     invoice_total: Decimal  # EUR, worked out by hand from the priced jobs
+
+
+def six_months(today: date) -> tuple[str, str]:
+    """The last six months, this one included, worked out here on its own."""
+    year, month = today.year, today.month - 5
+    while month < 1:
+        year, month = year - 1, month + 12
+    end_year, end_month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return date(year, month, 1).isoformat(), date(end_year, end_month, 1).isoformat()
 
 
 def last_month(now: datetime) -> tuple[datetime, str]:
@@ -359,6 +368,9 @@ def test_finance_reads_invoices_findings_cloud_spend_and_alerts(world: World) ->
             with page.expect_download() as pdf:
                 row.get_by_role("link", name=f"PDF of {fixed['number']}").click()
             assert Path(pdf.value.path()).read_bytes()[:5] == b"%PDF-"
+            with page.expect_download() as excel:
+                row.get_by_role("link", name=f"Excel of {fixed['number']}").click()
+            assert Path(excel.value.path()).read_bytes()[:2] == b"PK"  # an Office Open XML zip
             with page.expect_download() as got:
                 row.get_by_role("link", name=f"CSV of {fixed['number']}").click()
             table = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_text())))
@@ -393,7 +405,27 @@ def test_finance_reads_invoices_findings_cloud_spend_and_alerts(world: World) ->
             expect(page.get_by_role("heading", name="Cloud spend against measured hours")).to_be_visible()
             settled(page)
             assert page.locator(".money-results .error").count() == 0
-            assert page.locator(".money-results tbody tr").count() >= 1
+            # Each row is the two reports' figures for its month, provider and account.
+            first, end = six_months(datetime.now(UTC).date())
+            asked = {"from": first, "to": end, "group_by": "month,provider,account"}
+            cost = api.get("/v1/reports/cloud_cost", params={**asked, "metrics": "billed_cost"}).json()[
+                "rows"
+            ]
+            hours = api.get("/v1/reports/vms", params={**asked, "metrics": "measured_hours"}).json()["rows"]
+
+            def key(r: dict[str, Any]) -> tuple[str, str, str]:
+                return (str(r["month"])[:7], str(r["provider"]), str(r["account"] or "–"))
+
+            billed = {(*key(r), r["currency"]): r["billed_cost"] for r in cost}
+            measured = {key(r): r["measured_hours"] for r in hours}
+            assert billed and measured
+            cells = page.locator(".money-results tbody tr").evaluate_all(
+                "rows => rows.map(r => [...r.children].map(c => c.dataset.value ?? c.textContent))"
+            )
+            got_billed = {(m, p, a, c): float(b) for m, p, a, c, b, *_ in cells if b != ""}
+            got_hours = {(row[0], row[1], row[2]): float(row[6]) for row in cells if row[6] != ""}
+            assert got_billed == pytest.approx(billed)
+            assert got_hours == pytest.approx(measured)
             shoot(page, "finance-cloud")
 
             nav.get_by_role("link", name="Alerts").click()
