@@ -228,7 +228,28 @@ def test_a_site_manager_manages_the_registry_and_keys(world: World) -> None:
             row.get_by_label("End portal-test HS06 on").fill("2026-07-01")
             row.get_by_label("End portal-test HS06 on").press("Enter")
             expect(row).to_contain_text("2026-01-01 to 2026-07-01 (end exclusive)")
+            # A queue mapped to a commercial application, then removed after a confirmation.
+            apps = page.locator("[data-section=applications]")
+            form = apps.get_by_role("form", name="Add an application rule")
+            form.get_by_label("Application", exact=True).fill("portal-app")
+            form.get_by_label("Queue").fill("portal-q")
+            form.get_by_label("Commercial application").check()
+            form.get_by_role("button", name="Add an application rule").click()
+            rule = apps.locator("tbody tr", has_text="portal-app")
+            expect(rule).to_contain_text("commercial")
+            with httpx.Client(base_url=world.url, headers={"Cookie": cookie}) as http:
+                rules = [
+                    e
+                    for e in http.get("/v1/registry/applications").json()
+                    if e["application"] == "portal-app"
+                ]
+            assert [(e["site"], e["queue"], e["commercial"], e["priority"]) for e in rules] == [
+                (SITE, "portal-q", True, 100)
+            ]
             shoot(page, "site-registry")
+            rule.get_by_role("button", name="Remove").click()
+            rule.get_by_role("button", name="Yes, remove").click()
+            expect(apps.locator("tbody tr", has_text="portal-app")).to_have_count(0)
 
             # A new key: shown once, with the warning and a copy button.
             keys = page.locator("[data-section=keys]")
