@@ -35,11 +35,13 @@ interface NewKey extends ApiKey {
 
 const words = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** A table that, on a narrow screen, stacks each row's cells under their column names. */
 function table(label: string, head: string[], rows: HTMLElement[]): HTMLElement {
+  for (const row of rows) Array.from(row.children).forEach((c, i) => head[i] && c.setAttribute("data-label", head[i]));
   return h(
     "div",
     { class: "table-wrap", tabindex: 0, role: "region", "aria-label": label },
-    h("table", {}, h("thead", {}, h("tr", {}, head.map((n) => h("th", { scope: "col" }, n)))), h("tbody", {}, rows)),
+    h("table", { class: "stack" }, h("thead", {}, h("tr", {}, head.map((n) => h("th", { scope: "col" }, n)))), h("tbody", {}, rows)),
   );
 }
 
