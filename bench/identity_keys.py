@@ -59,7 +59,9 @@ def count_new(store: SqliteControlStore, batches: list[list[bytes]]) -> tuple[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stored", type=int, default=2_000_000)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--new", type=int, default=200_000)

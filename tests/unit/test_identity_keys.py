@@ -132,8 +132,9 @@ def test_a_migrated_batch_counts_distinct_keys_of_both_forms(tmp_path: Path) -> 
 
 @pytest.mark.aws
 def test_dynamodb_keeps_bare_digests_so_its_old_items_still_deduplicate(moto_endpoint: str) -> None:
-    settings = aws_settings(moto_endpoint)
-    store = DynamoControlStore(settings.control_table, "eu-west-1", moto_endpoint)
+    table = aws_settings(moto_endpoint).control_table
+    assert table is not None
+    store = DynamoControlStore(table, "eu-west-1", moto_endpoint)
     when = datetime(2026, 3, 2, tzinfo=UTC)
     # Items written before the day prefix existed: the bare digest, hex, as the sort key.
     store.advance_sync("SITE-A", "jobs", "cluster1", when, [digest(n) for n in range(10)])

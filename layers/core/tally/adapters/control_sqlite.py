@@ -106,6 +106,29 @@ def _migrate_identity_keys(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA user_version = {IDENTITY_KEYS_VERSION}")
 
 
+# One statement inserts a whole batch of equal-length keys, cut from one blob in SQLite, instead of
+# binding each key from Python (measured on 200,000 keys: most of `executemany`'s cost).
+_CUT_KEYS = """
+WITH RECURSIVE at(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM at WHERE n + 1 < :count)
+INSERT OR IGNORE INTO {table} SELECT substr(:keys, n * :width + 1, :width) FROM at"""
+
+
+def _insert_keys(db: sqlite3.Connection, table: str, identities: Sequence[bytes]) -> None:
+    """INSERT OR IGNORE each key into `table` (a one-column key table)."""
+    if not identities:
+        return
+    try:
+        widths = set(map(len, identities))
+        keys = b"".join(identities)
+    except TypeError:
+        widths = set()  # not all bytes: let SQLite's binding refuse the odd one
+    if len(widths) == 1:
+        width = widths.pop()
+        db.execute(_CUT_KEYS.format(table=table), {"count": len(identities), "keys": keys, "width": width})
+        return
+    db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?)", ((identity,) for identity in identities))
+
+
 def _insert_counting_legacy(db: sqlite3.Connection, identities: Sequence[bytes]) -> int:
     """Insert keys into `sync_records`; return how many were never counted, under either form.
 
@@ -115,7 +138,7 @@ def _insert_counting_legacy(db: sqlite3.Connection, identities: Sequence[bytes])
     """
     db.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (identity BLOB PRIMARY KEY) WITHOUT ROWID")
     db.execute("DELETE FROM temp.incoming")
-    db.executemany("INSERT OR IGNORE INTO temp.incoming VALUES (?)", ((i,) for i in identities))
+    _insert_keys(db, "temp.incoming", identities)
     # EXISTS, so each key is one index look-up (never a scan of either table).
     db.execute(
         "DELETE FROM temp.incoming AS i WHERE EXISTS"
@@ -267,10 +290,7 @@ class SqliteControlStore:
                     added = _insert_counting_legacy(db, identities)
                 else:
                     before = db.total_changes
-                    db.executemany(
-                        "INSERT OR IGNORE INTO sync_records VALUES (?)",
-                        ((identity,) for identity in identities),
-                    )
+                    _insert_keys(db, "main.sync_records", identities)
                     added = db.total_changes - before
                 db.execute(
                     """INSERT INTO sync_state VALUES (?, ?, ?, ?, ?)
