@@ -161,8 +161,8 @@ class SqliteControlStore:
         self._path = path
         self._local = threading.local()
         # Sync state is written through one connection of its own, one batch at a time (writers
-        # queue for SQLite's write lock anyway): its page cache holds the identity index, whose
-        # random keys touch nearly every page in each batch, and only one such cache exists.
+        # queue for SQLite's write lock anyway): its page cache holds the identity index (and a
+        # migrated store's digests, which are looked up at random), and only one such cache exists.
         self._sync_lock = threading.Lock()
         self._sync_db: sqlite3.Connection | None = None
         # executescript manages its own transaction.
