@@ -14,7 +14,12 @@ focus-converter runs without validation, Tally with all of its rule checks.
 
     .venv/bin/python bench/billing.py [--rows 1000000] [--focus-rows 1000000] [--peer]
     .venv/bin/python bench/billing.py --reconcile-scaling 200,600,2000   # verifier: time, VmHWM, fit
+    .venv/bin/python bench/billing.py --reconcile-scaling 200,2000,20000 --reconcile-days 3
     .venv/bin/python bench/billing.py --reconcile-check 1000000          # streamed == whole period
+
+The scaling curve's month is generated and written a day at a time (the writer holds one day of
+the fleet: about 1.6 GB at 20,000 VMs, where the whole month would need about 23 GB). At 30 days
+the 20,000-VM run takes about an hour on two shared cores: `--reconcile-days` shortens the month.
 """
 
 from __future__ import annotations
@@ -276,19 +281,37 @@ def run_peer(path: Path, rows: int) -> Run:
 
 
 def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
-    """Hourly bill lines and 15-minute agent samples for `n_vms` VMs over `days` days of March 2025.
+    """Hourly bill lines and 15-minute agent samples for `n_vms` VMs over `days` days of March 2025,
+    whole (the day pieces of `reconcile_days` put together)."""
+    pieces = list(reconcile_days(n_vms, days))
+    return (
+        pa.concat_tables([bills for bills, _ in pieces]),
+        pa.concat_tables([samples for _, samples in pieces]),
+    )
+
+
+def reconcile_days(n_vms: int, days: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """The month of `make_reconcile_month` one day at a time (bill lines, samples), so a writer
+    holds one day of a 20,000-VM fleet (480,000 lines, 1.9M samples), not the month.
 
     Planted: every 100th VM's agent is silent on day 3, every 250th VM is billed double on day 5.
     """
+    rows_before = 0
+    for day in range(days):
+        bills = _reconcile_bills(n_vms, days, day, rows_before)
+        rows_before += bills.num_rows
+        yield bills, _reconcile_samples(n_vms, day)
+
+
+def _reconcile_bills(n_vms: int, days: int, day: int, rows_before: int) -> pa.Table:
     from decimal import Decimal
 
     from tally.billing.focus_schema import BILLING_SCHEMA, MONEY
-    from tally.domain.schema import stored_schema
 
     base = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp() * 1_000_000)
     utc = pa.timestamp("us", tz="UTC")
-    vm = np.repeat(np.arange(n_vms, dtype=np.int64), days * 24)
-    hour = np.tile(np.arange(days * 24, dtype=np.int64), n_vms)
+    vm = np.repeat(np.arange(n_vms, dtype=np.int64), 24)
+    hour = day * 24 + np.tile(np.arange(24, dtype=np.int64), n_vms)
     doubled = (vm % 250 == 0) & (hour // 24 == 4)
     vm = np.concatenate([vm, vm[doubled]])
     hour = np.concatenate([hour, hour[doubled]])
@@ -322,19 +345,22 @@ def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
         "x_purchase_option": pa.repeat(pa.scalar("on_demand"), n),
         "provider": pa.repeat(pa.scalar("aws"), n),
         "source_file": pa.repeat(pa.scalar("bench.csv"), n),
-        "source_row": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "source_row": pa.array(np.arange(rows_before + 1, rows_before + n + 1, dtype=np.int64)),
         "source_subrow": pa.repeat(pa.scalar(0, pa.int16()), n),
         "source_format": pa.repeat(pa.scalar("aws-cur"), n),
         "billing_period": pa.repeat(pa.scalar("2025-03"), n),
     }
-    billing = pa.table(
-        [values.get(f.name, pa.nulls(n, f.type)) for f in BILLING_SCHEMA], schema=BILLING_SCHEMA
-    )
+    return pa.table([values.get(f.name, pa.nulls(n, f.type)) for f in BILLING_SCHEMA], schema=BILLING_SCHEMA)
 
+
+def _reconcile_samples(n_vms: int, day: int) -> pa.Table:
+    from tally.domain.schema import stored_schema
+
+    base = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    utc = pa.timestamp("us", tz="UTC")
     slot_us = 15 * 60 * 1_000_000
-    per_vm = days * 96
-    svm = np.repeat(np.arange(n_vms, dtype=np.int64), per_vm)
-    slot = np.tile(np.arange(per_vm, dtype=np.int64), n_vms)
+    svm = np.repeat(np.arange(n_vms, dtype=np.int64), 96)
+    slot = day * 96 + np.tile(np.arange(96, dtype=np.int64), n_vms)
     keep = ~((svm % 100 == 0) & (slot // 96 == 2))
     svm, slot = svm[keep], slot[keep]
     m = len(svm)
@@ -356,8 +382,7 @@ def make_reconcile_month(n_vms: int, days: int) -> tuple[pa.Table, pa.Table]:
         "ingested_at": pa.array(base + (slot + 2) * slot_us).cast(utc),
         "batch_id": pa.repeat(pa.scalar("bench"), m),
     }
-    vms = pa.table([sample_values.get(f.name, pa.nulls(m, f.type)) for f in schema], schema=schema)
-    return billing, vms
+    return pa.table([sample_values.get(f.name, pa.nulls(m, f.type)) for f in schema], schema=schema)
 
 
 def bench_reconcile(n_vms: int, days: int) -> None:
@@ -407,13 +432,22 @@ def _peak_rss_mib() -> float:
 
 
 def _write_reconcile_month(home: str, n_vms: int, days: int) -> None:
+    """Write the month a day at a time: the bill lines through one Parquet writer (one file, as a
+    delivery is), the samples as each day's partition, so memory follows a day, not the month."""
     from tally.adapters.warehouse import open_warehouse
+    from tally.billing.focus_schema import BILLING_SCHEMA
     from tally.settings import Settings
 
-    billing, vms = make_reconcile_month(n_vms, days)
-    warehouse = open_warehouse(Settings(mode="local", home=Path(home)))
-    warehouse.write_parquet("billing/provider=aws/billing_period=2025-03/bench.parquet", billing)
-    warehouse.write_partitioned("vms", vms, "interval_start", "bench")
+    settings = Settings(mode="local", home=Path(home))
+    warehouse = open_warehouse(settings)
+    # Written in place under the key the service reads (a local warehouse is a folder).
+    bill_path = settings.local_warehouse / "billing/provider=aws/billing_period=2025-03/bench.parquet"
+    bill_path.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(bill_path, BILLING_SCHEMA) as bills_out:
+        for bills, samples in reconcile_days(n_vms, days):
+            bills_out.write_table(bills)
+            warehouse.write_partitioned("vms", samples, "interval_start", "bench")
+    print(f"  wrote {n_vms:,} VMs x {days} days, writer peak RSS {_peak_rss_mib():,.0f} MiB", flush=True)
 
 
 def _reconcile_service_in_child(

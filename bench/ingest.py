@@ -1,6 +1,6 @@
 """Ingest throughput over loopback HTTP against the raw Arrow floor, measured in the same run.
 
-    .venv/bin/python bench/ingest.py [--jobs 200000] [--batch 5000]
+    .venv/bin/python bench/ingest.py [--jobs 200000] [--batch 5000] [--baseline /path/to/other/checkout]
     .venv/bin/python bench/ingest.py --curve [--sizes 50000,200000,1000000]
 
 `--curve` instead posts 50k, 200k and 1M records (gzip, one client, a fresh server each) and prints
@@ -12,8 +12,9 @@ Two shapes of history are measured: a busy cluster's month and a quieter site's 
 Prints records per second for: the raw floor (pyarrow.json.read_json with the jobs schema, then
 pyarrow.parquet.write_table with the warehouse's options, on the very same NDJSON bytes), the app
 over HTTP with plain NDJSON bodies, and with gzip bodies (as agents send) from one and from two
-concurrent clients; the ratio of each to the floor; the cold import time of the Lambda handler
-module; and bytes per job on disk.
+concurrent clients; the ratio of each to the floor, and the server's CPU seconds beside the floor's
+(wall time is noisy on a shared machine); with `--baseline`, the same for another checkout's
+server; the cold import time of the Lambda handler module; and bytes per job on disk.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def raw_floor(bodies: list[bytes], out: Path) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds(pid: int) -> float:
+    """A live process's user + system CPU time so far (the machine may be shared: wall is noisy)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tally(home: Path, args: list[str]) -> str:
     env = {**os.environ, "TALLY_HOME": str(home)}
     done = subprocess.run(
@@ -81,8 +88,11 @@ def tally(home: Path, args: list[str]) -> str:
     return done.stdout.strip()
 
 
-def serve(home: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(home: Path, port: int, source: Path | None = None) -> subprocess.Popen[bytes]:
+    """A uvicorn server over `home`, running this checkout's Tally or the one under `source`."""
     env = {**os.environ, "TALLY_HOME": str(home)}
+    if source is not None:
+        env["PYTHONPATH"] = str(source / "layers" / "core")
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "tally.api.app:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, env=env)
@@ -177,6 +187,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18741)
     parser.add_argument("--curve", action="store_true", help="time and peak memory against batch count")
     parser.add_argument("--sizes", default="50000,200000,1000000", help="record counts for --curve")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another Tally checkout: its server also ingests each shape (gzip, one client), same run",
+    )
     a = parser.parse_args()
     if a.curve:
         curve([int(n) for n in a.sizes.split(",")], a.batch, a.port)
@@ -186,7 +202,7 @@ def main() -> None:
         # A busy cluster's month (batches of about one day) and a quieter site's half year
         # (several days per batch, so several day files per batch).
         for months in (1, 6):
-            scenario(Path(tmp) / f"m{months}", batches(a.jobs, a.batch, months), months, a.port)
+            scenario(Path(tmp) / f"m{months}", batches(a.jobs, a.batch, months), months, a.port, a.baseline)
     cold = cold_import_seconds() * 1000
     print(f"cold import of functions/ingest_api/app.py, no pandas as on Lambda (median of 5): {cold:.0f} ms")
 
@@ -235,31 +251,45 @@ def curve(sizes: list[int], size: int, port: int) -> None:
     )
 
 
-def scenario(tmp: Path, bodies: list[bytes], months: int, port: int) -> None:
+def scenario(tmp: Path, bodies: list[bytes], months: int, port: int, baseline: Path | None = None) -> None:
     n = sum(b.count(b"\n") for b in bodies)
     size = sum(len(b) for b in bodies)
     print(f"\n{n} jobs over {months} month(s) in {len(bodies)} batches, {size / 1e6:.1f} MB of NDJSON")
     floor_dir = tmp / "floor"
     floor_dir.mkdir(parents=True)
+    floor_cpu = time.process_time()
     floor = raw_floor(bodies, floor_dir)
+    floor_cpu = time.process_time() - floor_cpu
     floor_rate = n / floor
-    results = {}
-    for encoding, clients in ((None, 1), ("gzip", 1), ("gzip", 2)):
-        label = f"{encoding or 'ndjson'} x{clients}"
-        home = tmp / f"home-{encoding or 'plain'}-{clients}"
+    runs: list[tuple[str | None, int, Path | None]] = [(None, 1, None), ("gzip", 1, None), ("gzip", 2, None)]
+    if baseline is not None:
+        runs.append(("gzip", 1, baseline))
+    results: dict[str, tuple[float, float]] = {}
+    for encoding, clients, source in runs:
+        label = f"{encoding or 'ndjson'} x{clients}" + (" baseline" if source else "")
+        home = tmp / f"home-{encoding or 'plain'}-{clients}{'-baseline' if source else ''}"
         tally(home, ["sites", "add", "BENCH"])
         key = tally(home, ["keys", "create", "--site", "BENCH"])
-        proc = serve(home, port)
+        proc = serve(home, port, source)
         try:
-            results[label] = post_all(port, key, bodies, encoding, clients)
+            idle = cpu_seconds(proc.pid)
+            seconds = post_all(port, key, bodies, encoding, clients)
+            results[label] = (seconds, cpu_seconds(proc.pid) - idle)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        stored = list(parquet_bytes(home / "warehouse" / "jobs"))
-    print(f"raw floor (read_json + write_table, one file a batch): {floor_rate:>9,.0f} records/s")
-    for name, seconds in results.items():
+        if source is None:
+            stored = list(parquet_bytes(home / "warehouse" / "jobs"))
+    print(
+        f"raw floor (read_json + write_table, one file a batch): {floor_rate:>9,.0f} records/s"
+        f"  CPU {floor_cpu:5.2f} s"
+    )
+    for name, (seconds, cpu) in results.items():
         rate = n / seconds
-        print(f"ingest over HTTP, {name:<9} clients: {rate:>22,.0f} records/s  ratio {rate / floor_rate:.2f}")
+        print(
+            f"ingest over HTTP, {name:<18} {rate:>11,.0f} records/s  ratio {rate / floor_rate:.2f}"
+            f"  server CPU {cpu:5.2f} s (floor CPU / server CPU {floor_cpu / cpu:.2f})"
+        )
     print(f"day files written: {len(stored)} for {len(bodies)} batches; {sum(stored) / n:.1f} bytes per job")
 
 

@@ -39,6 +39,7 @@ from tally.domain.control import (
     parse_utc_text,
     utc_text,
 )
+from tally.domain.identity_keys import digest_of
 
 BATCH_TTL_SECONDS = 90 * 86_400
 # A transaction holds at most 100 actions: this many identity puts and the count update.
@@ -179,7 +180,8 @@ class DynamoControlStore:
     ) -> None:
         key = {"pk": {"S": f"SYNC#{site}"}, "sk": {"S": f"{kind}#{resource}"}}
         seen = f"SEEN#{site}#{kind}#{resource}"
-        digests = sorted({identity.hex() for identity in identities})
+        # The digest alone: a hashed store gains nothing from the day prefix, and its items predate it.
+        digests = sorted({digest_of(identity).hex() for identity in identities})
         for start in range(0, len(digests), SEEN_PER_TRANSACTION):
             self._count_new(key, seen, digests[start : start + SEEN_PER_TRANSACTION])
         try:

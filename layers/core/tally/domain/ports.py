@@ -73,10 +73,12 @@ class ControlStore(Protocol):
     def advance_sync(
         self, site: str, kind: str, resource: str, latest: datetime, identities: Sequence[bytes]
     ) -> None:
-        """Count the records (by identity digest) not counted before; move the latest time forward.
+        """Count the records (by identity key) not counted before; move the latest time forward.
 
-        Digests are unique across sites, kinds and resources (the ingest hashes those in with the
-        record's identity), so a store may keep them in one set.
+        Keys are unique across sites, kinds and resources (the ingest hashes those in with the
+        record's identity), so a store may keep them in one set. A key is the record's partition
+        day then its digest (`tally.domain.identity_keys`): a B-tree store keeps it whole, for
+        locality; a hashed store may keep the digest alone.
 
         A record posted again, in any later batch, is not counted twice: `record_count` is the
         number of distinct records stored for the site, kind and resource.
