@@ -19,7 +19,7 @@ from tally.money.invoices import (
     period_bounds,
     totals_of,
 )
-from tally.money.pricing import priced_lines
+from tally.money.pricing import priced_lines, priced_lines_by_project
 from tally.money.settings import MoneySettings
 from tally.money.tariff_store import TariffStore
 from tally.query.engine import QueryEngine
@@ -105,6 +105,31 @@ class MoneyService:
             ]
 
         return self.invoices.issue(make)[0]
+
+    def issue_month(
+        self,
+        engine: QueryEngine,
+        period: str,
+        project_class: str | None = None,
+        now: datetime | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> list[Invoice]:
+        """Invoice every project with priced usage in `period` (but those in `skip`, e.g. invoiced
+        already), from one aggregation of the usage; in project order, numbered in sequence."""
+        start, end = period_bounds(period)
+        issued_at = now or now_utc()
+        out = []
+        for project, lines in sorted(priced_lines_by_project(engine, start, end, project_class).items()):
+            if project in skip:
+                continue
+
+            def make(number: str, project: str = project, lines: list[Line] = lines) -> list[Invoice]:
+                return [
+                    self._document(number, lines, project, period, issued_at, project_class=project_class)
+                ]
+
+            out.extend(self.invoices.issue(make))
+        return out
 
     def credit(
         self, engine: QueryEngine, number: str, now: datetime | None = None
