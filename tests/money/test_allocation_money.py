@@ -58,17 +58,17 @@ def test_the_invoice_prices_batch_job_gpus_once_and_agrees_with_the_allocation(s
     invoice = svc.money.issue(svc.engine, world.PROJECT, "2026-03", now=world.NOW)
     lines = {(line.unit, line.tariff_id): line for line in invoice.lines}
     assert set(lines) == {("core_hour", "core-1"), ("core_hour", "core-2"), ("gpu_hour", "gpu-a100")}
-    assert (lines["core_hour", "core-1"].quantity, lines["core_hour", "core-1"].amount) == (
-        390,
-        Decimal("3.90"),
-    )
-    assert (lines["core_hour", "core-2"].quantity, lines["core_hour", "core-2"].amount) == (
-        440,
-        Decimal("6.60"),
-    )
+    first, second = lines["core_hour", "core-1"], lines["core_hour", "core-2"]
+    assert (first.quantity, first.amount) == (Decimal(390), Decimal("3.90"))
+    assert (second.quantity, second.amount) == (Decimal(440), Decimal("6.60"))
     gpus = lines["gpu_hour", "gpu-a100"]
     # g1's 2 GPU-hours from its job record, g2's 1 from its accelerator record (not its job's 2).
-    assert (gpus.quantity, gpus.rate, gpus.amount, gpus.records) == (3, Decimal("2.5"), Decimal("7.50"), 2)
+    assert (gpus.quantity, gpus.rate, gpus.amount, gpus.records) == (
+        Decimal(3),
+        Decimal("2.5"),
+        Decimal("7.50"),
+        2,
+    )
     assert gpus.gpu_model == "A100"
     assert invoice.totals == {"EUR": world.MONEY_USED}
 
