@@ -3,7 +3,8 @@
 -- A record's time: a job's end_time, a VM interval's or GPU interval's interval_start, a storage
 -- snapshot's end_time; so a tariff change mid-month prices each record at the rate of its time.
 -- Quantities: normalised core-hours of the tariff's benchmark (jobs_normalised), GPU-hours
--- (allocated device-seconds of accelerators_dedup / 3600), VM vCPU-hours and memory GB-hours
+-- (allocated device-seconds of accelerators_dedup / 3600; for a batch job no accelerator record
+-- names, its own GPU count x wall time, of its gpu_model, at its end_time), VM vCPU-hours and memory GB-hours
 -- (interval length x vCPUs or x memory bytes / 10^9, from vms_dedup), storage TB-months (each
 -- snapshot of a share, path and owner carries 1/n of its month, n its snapshots that month, so a
 -- month's TB-months are its mean used TB). A record no tariff covers is not in this view.
@@ -31,6 +32,17 @@ WITH usage AS (
     CAST(NULL AS varchar), model, CAST(allocated_seconds AS DOUBLE) / 3600
   FROM accelerators_dedup
   WHERE allocated_seconds IS NOT NULL
+  UNION ALL
+  SELECT
+    p.site, p.resource, p.project, p.user_name, p.person_id, p.end_time, 'gpu_hour',
+    CAST(NULL AS varchar), p.gpu_model, CAST(p.gpu_seconds AS DOUBLE) / 3600
+  FROM person_usage AS p
+  WHERE p.gpus > 0 AND p.gpu_model IS NOT NULL AND p.gpu_seconds IS NOT NULL
+    AND NOT EXISTS (
+      SELECT 1 FROM accelerators_dedup AS a
+      WHERE a.associated_kind = 'job' AND a.site = p.site AND a.resource = p.resource
+        AND a.associated_id = p.local_job_id
+    )
   UNION ALL
   SELECT
     site, resource, project, global_user, CAST(NULL AS varchar), interval_start, 'vm_vcpu_hour',

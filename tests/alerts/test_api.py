@@ -190,3 +190,51 @@ def test_the_cli_manages_rules_and_runs_the_evaluation(tmp_path: Path) -> None:
         json.loads(tally(tmp_path, "alerts", "run", "--at", "2026-03-10T13:00:00Z").stdout)["resolved"] == 1
     )
     assert tally(tmp_path, "alerts", "run", "--at", "yesterday").returncode == 1
+
+
+def test_the_listing_pages_by_cursor_over_http(api: Api) -> None:
+    world.add_rules(api.svc)
+    api.svc.alerts.run(world.NOW)
+    with api.client() as http:
+        every = http.get("/v1/alerts").json()
+        assert len(every) == len(world.EXPECTED)
+        assert "Next-Cursor" not in http.get("/v1/alerts").headers
+        seen, cursor, pages = [], None, 0
+        while True:
+            params = {"limit": "4"} | ({"cursor": cursor} if cursor else {})
+            answer = http.get("/v1/alerts", params=params)
+            assert answer.status_code == 200, answer.text
+            assert len(answer.json()) <= 4
+            seen += [a["alert_id"] for a in answer.json()]
+            pages += 1
+            cursor = answer.headers.get("Next-Cursor")
+            if cursor is None:
+                break
+        # 6 alerts in pages of 4: two pages, the same alerts in the same order as one listing.
+        assert pages == 2 and seen == [a["alert_id"] for a in every]
+        first_two = http.get("/v1/alerts", params={"limit": "2"})
+        rest = http.get("/v1/alerts", params={"cursor": first_two.headers["Next-Cursor"]}).json()
+        assert [a["alert_id"] for a in rest] == seen[2:]
+        for bad in ({"limit": "0"}, {"limit": "1001"}, {"cursor": "bm90IGEgY3Vyc29y"}, {"cursor": "a/b"}):
+            problem(http.get("/v1/alerts", params=bad), 422)
+
+
+def test_resolved_alerts_are_removed_after_their_retention(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tally.alerts.settings import AlertsSettings
+
+    svc = Services(local_settings(tmp_path, alerts=AlertsSettings(resolved_retention_days=30)))
+    world.plant(svc)
+    world.add_rules(svc)
+    svc.alerts.run(world.NOW)
+    for rule in svc.alerts.list_rules(world.EVERYTHING):
+        svc.alerts.delete_rule(rule.rule_id, world.EVERYTHING)
+    resolved_at = world.NOW + timedelta(hours=1)
+    assert len(svc.alerts.run(resolved_at).resolved) == len(world.EXPECTED)
+    # Kept through the retention ...
+    assert svc.alerts.run(resolved_at + timedelta(days=29)).purged == 0
+    assert len(svc.alerts.list_alerts(world.EVERYTHING)) == len(world.EXPECTED)
+    # ... and removed by the first evaluation after it.
+    assert svc.alerts.run(resolved_at + timedelta(days=30, seconds=1)).purged == len(world.EXPECTED)
+    assert svc.alerts.list_alerts(world.EVERYTHING) == []

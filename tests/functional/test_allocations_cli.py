@@ -70,7 +70,7 @@ def test_allocations_from_the_command_line(tmp_path: Path) -> None:
         "add",
         "p1",
         "--unit",
-        "money",
+        "dollars",
         "--amount",
         "1",
         "--start",
@@ -79,6 +79,13 @@ def test_allocations_from_the_command_line(tmp_path: Path) -> None:
         "2026-04-01",
     )
     assert bad.returncode == 1 and "use one of" in bad.stderr
+    money = ("p1", "--unit", "money", "--amount", "1", "--start", "2026-03-01", "--end", "2026-04-01")
+    no_currency = tally(home, "allocations", "add", *money)
+    assert no_currency.returncode == 1 and "names its currency" in no_currency.stderr
+    euros = tally(home, "allocations", "add", *money, "--currency", "EUR", "--json")
+    assert euros.returncode == 0, euros.stderr
+    assert (json.loads(euros.stdout)["unit"], json.loads(euros.stdout)["currency"]) == ("money", "EUR")
+    assert tally(home, "allocations", "remove", json.loads(euros.stdout)["allocation_id"]).returncode == 0
     nan = tally(
         home,
         "allocations",

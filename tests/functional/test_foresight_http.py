@@ -364,7 +364,11 @@ HOSTILE_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"amount": "1e-999999999"}, "amount"),
     ({"amount": "1e40"}, "amount"),
     ({"amount": True}, "amount"),
-    ({"unit": "money"}, "unit"),
+    ({"unit": "dollars"}, "unit"),
+    ({"unit": "money"}, "names its currency"),
+    ({"unit": "money", "currency": "XYZ"}, "ISO 4217"),
+    ({"unit": "money", "currency": "EURO"}, "currency"),
+    ({"currency": "EUR"}, "has no currency"),
     ({"start": "2026-04-01", "end": "2026-03-01"}, "after its start"),
     ({"start": "2026-02-30"}, "start"),
     ({"start": "2026-01-01", "end": "2099-01-01"}, "at most"),
@@ -429,3 +433,13 @@ def test_malformed_json_body_is_refused(world: World) -> None:
             "/v1/allocations", content=b"{not json", headers={"Content-Type": "application/json"}
         )
     assert answer.status_code in (400, 422) and answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_money_allocation_round_trips_over_http(world: World) -> None:
+    answer = create(world, unit="money", currency="CHF", amount="2500.50")
+    assert answer.status_code == 201, answer.text
+    made = answer.json()
+    assert (made["unit"], made["currency"], made["amount"]) == ("money", "CHF", 2500.5)
+    # No tariff prices anything in CHF here: nothing used, all of it remaining.
+    got = status(world, made["allocation_id"])
+    assert (got["used"], got["remaining"], got["allocation"]["currency"]) == (0, 2500.5, "CHF")

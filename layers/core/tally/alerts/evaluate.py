@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from tally.alerts.delivery import Deliverer, Event, Message
-from tally.alerts.kinds import EvaluationContext, kind_of
+from tally.alerts.kinds import AllocationSource, EvaluationContext, kind_of
 from tally.alerts.model import Alert, Condition, key_digest
 from tally.alerts.pricing import Pricer
 from tally.alerts.recipients import Recipients
@@ -36,6 +36,8 @@ class RunOutcome:
     rule_errors: dict[str, str] = field(default_factory=dict)
     deliveries: int = 0
     delivery_failures: int = 0
+    #: Resolved alerts removed as past their retention.
+    purged: int = 0
     skipped: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,6 +50,7 @@ class RunOutcome:
             "rule_errors": self.rule_errors,
             "deliveries": self.deliveries,
             "delivery_failures": self.delivery_failures,
+            "purged": self.purged,
             "skipped": self.skipped,
         }
 
@@ -60,9 +63,10 @@ class AlertEvaluator:
         pricer: Pricer,
         deliverer: Deliverer,
         recipients: Recipients,
+        foresight: AllocationSource | None = None,
     ) -> None:
         self.store, self.engine, self.pricer = store, engine, pricer
-        self.deliverer, self.recipients = deliverer, recipients
+        self.deliverer, self.recipients, self.foresight = deliverer, recipients, foresight
 
     def run(self, now: datetime) -> RunOutcome:
         outcome = RunOutcome(now)
@@ -70,7 +74,7 @@ class AlertEvaluator:
         outcome.rules = len(rules)
         open_alerts = {a.condition_key: a for a in self.store.list_alerts() if a.state == "open"}
         current: dict[str, Condition] = {}
-        ctx = EvaluationContext(self.engine, now, self.pricer)
+        ctx = EvaluationContext(self.engine, now, self.pricer, self.foresight)
         for rule in rules:
             try:
                 found = kind_of(rule.kind).evaluate(rule, ctx)

@@ -4,8 +4,9 @@ A `Pricer` gives the hourly rate of each VM or GPU it can price; idle hours time
 money an alert names. `BilledRates` prices a VM matched to imported bills (the instance keys of
 tally.reconcile.ids, as billed_vs_measured and the verifier match them): its billed cost over its
 billed hours in the month before the evaluation. A GPU attached to a VM is priced at its VM's rate (a GPU
-instance is billed whole); a GPU of a batch job has no bill, so only a tariff can price it.
-`FirstRate` chains pricers (a tariff first, then the bill) for when tariffs exist.
+instance is billed whole); a GPU of a batch job has no bill, so only a tariff can price it:
+`TariffRates` prices a GPU per GPU-hour of its model by the default price list's tariff valid at the
+evaluation. `FirstRate` chains pricers (a tariff first, then the bill).
 """
 
 from __future__ import annotations
@@ -126,6 +127,40 @@ class BilledRates:
         provider = provider_key(item.provider)
         instance = measured_instance_key(provider, item.instance_id)
         return (provider, instance) if instance else None
+
+
+TARIFF_GPU_RATES = """
+SELECT site, resource, gpu_model, tariff_id, rate, currency
+FROM tariffs
+WHERE unit = 'gpu_hour' AND coalesce(project_class, '') = ''
+  AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)
+"""
+
+
+class TariffRates:
+    """GPUs at the gpu_hour tariff of their site, resource and model valid at the evaluation (the
+    default price list, as an invoice without a project class prices them)."""
+
+    def __init__(self, engine: QueryEngine) -> None:
+        self.engine = engine
+
+    def hourly_rates(self, items: Sequence[Priced], at: datetime) -> dict[Priced, Rate]:
+        gpus = [i for i in items if i.kind == "gpu" and i.model]
+        if not gpus:
+            return {}
+        when = at.replace(tzinfo=None)
+        rates = {
+            (r["site"], r["resource"], r["gpu_model"]): Rate(
+                Decimal(r["rate"]).normalize(), str(r["currency"]), str(r["tariff_id"])
+            )
+            for r in self.engine.query(TARIFF_GPU_RATES, [when, when]).table.to_pylist()
+        }
+        out = {}
+        for item in gpus:
+            rate = rates.get((item.site, item.resource, item.model))
+            if rate is not None:
+                out[item] = rate
+        return out
 
 
 class FirstRate:

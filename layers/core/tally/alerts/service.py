@@ -8,15 +8,17 @@ project. What a caller cannot reach reads as absent (404), as in the registry.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from tally.alerts.delivery import Deliverer
 from tally.alerts.evaluate import AlertEvaluator, RunOutcome
-from tally.alerts.kinds import kind_of
+from tally.alerts.kinds import AllocationSource, kind_of
 from tally.alerts.model import (
     Alert,
     AlertError,
@@ -35,6 +37,36 @@ from tally.people.authz import Fence
 RUN_LEASE = "alerts/run"
 #: A run holds the lease at most this long (a crashed run cannot block the next for longer).
 RUN_LEASE_SECONDS = 900.0
+
+
+class BadCursorError(AlertError):
+    """A listing cursor this service did not hand out (422)."""
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    items: list[Alert]
+    #: Pass back as `cursor` for the next page; None on the last.
+    next_cursor: str | None
+
+
+def _cursor(alert: Alert) -> str:
+    text = f"{alert.fired_at.isoformat()}|{alert.alert_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[datetime, str]:
+    """The (fired_at, alert_id) a cursor names: the page goes on with the alerts after it."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        fired, alert_id = text.split("|")
+        at = datetime.fromisoformat(fired)
+        check_id(alert_id, "a")
+    except (binascii.Error, UnicodeDecodeError, ValueError, AlertError) as error:
+        raise BadCursorError("cursor is not one this listing handed out") from error
+    if at.tzinfo is None:
+        raise BadCursorError("cursor is not one this listing handed out")
+    return at, alert_id
 
 
 class AlertForbiddenError(AlertError):
@@ -67,8 +99,11 @@ class AlertsService:
         recipients: Recipients,
         leases: Leases,
         sites: KnownSites,
+        foresight: Callable[[], AllocationSource] | None = None,
+        resolved_retention_days: float = 0.0,
     ) -> None:
-        self.store, self._engine, self._pricer = store, engine, pricer
+        self.store, self._engine, self._pricer, self._foresight = store, engine, pricer, foresight
+        self.resolved_retention_days = resolved_retention_days
         self.deliverer, self.recipients, self.leases, self.sites = deliverer, recipients, leases, sites
 
     # -- rules ------------------------------------------------------------------------------------
@@ -139,6 +174,36 @@ class AlertsService:
         ]
         return sorted(alerts, key=lambda a: (a.fired_at, a.alert_id), reverse=True)
 
+    def page_alerts(
+        self,
+        fence: Fence,
+        limit: int,
+        cursor: str | None = None,
+        state: AlertState | None = None,
+        kind: str | None = None,
+        site: str | None = None,
+    ) -> AlertPage:
+        """`limit` alerts of the listing (newest first) after the one `cursor` names. The cursor is
+        a position (fired time and id), so alerts fired meanwhile do not shift later pages."""
+        alerts = self.list_alerts(fence, state=state, kind=kind, site=site)
+        if cursor is not None:
+            after = _after(cursor)
+            alerts = [a for a in alerts if (a.fired_at, a.alert_id) < after]
+        items = alerts[:limit]
+        more = len(alerts) > limit
+        return AlertPage(items, _cursor(items[-1]) if more and items else None)
+
+    def purge_resolved(self, now: datetime) -> int:
+        """Remove the alerts resolved longer than the retention ago; how many."""
+        if self.resolved_retention_days <= 0:
+            return 0
+        cutoff = now - timedelta(days=self.resolved_retention_days)
+        gone = 0
+        for alert in self.store.list_alerts():
+            if alert.state == "resolved" and alert.resolved_at is not None and alert.resolved_at < cutoff:
+                gone += int(self.store.delete_alert(alert.alert_id))
+        return gone
+
     def acknowledge(self, alert_id: str, fence: Fence, actor: str) -> Alert:
         alert = self.store.get_alert(check_id(alert_id, "a"))
         if alert is None or not _reaches_alert(fence, alert):
@@ -159,11 +224,15 @@ class AlertsService:
             if not any(r.enabled for r in self.store.list_rules()) and not any(
                 a.state == "open" for a in self.store.list_alerts()
             ):
-                return RunOutcome(now)  # nothing to evaluate or resolve: no query engine needed
+                # Nothing to evaluate or resolve: no query engine needed.
+                return replace(RunOutcome(now), purged=self.purge_resolved(now))
             engine = self._engine()
+            foresight = self._foresight() if self._foresight is not None else None
             evaluator = AlertEvaluator(
-                self.store, engine, self._pricer(engine), self.deliverer, self.recipients
+                self.store, engine, self._pricer(engine), self.deliverer, self.recipients, foresight
             )
-            return evaluator.run(now)
+            outcome = evaluator.run(now)
+            outcome.purged = self.purge_resolved(now)
+            return outcome
         finally:
             self.leases.release_lock(RUN_LEASE, holder)

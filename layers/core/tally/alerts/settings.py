@@ -14,6 +14,9 @@ class AlertsSettings(BaseModel):
 
     #: How often `tally serve` evaluates the rules (seconds); 0 turns its scheduler off.
     schedule_seconds: float = Field(default=900.0, ge=0)
+    #: Resolved alerts are kept this many days after they resolve, then removed by the next
+    #: evaluation (open alerts are kept however old); 0 keeps them for ever.
+    resolved_retention_days: float = Field(default=180.0, ge=0, le=36_500)
     #: The SNS topic alerts are published to (AWS mode).
     topic_arn: str | None = None
     #: A URL that gets each fired and resolved alert as a JSON POST.

@@ -114,6 +114,9 @@ class AlertStore:
         }
         self.docs.put_doc(ALERTS, alert.alert_id, doc)
 
+    def delete_alert(self, alert_id: str) -> bool:
+        return self.docs.delete_doc(ALERTS, alert_id)
+
     def get_alert(self, alert_id: str) -> Alert | None:
         doc = self.docs.get_doc(ALERTS, alert_id)
         return None if doc is None else self._alert(alert_id, doc)

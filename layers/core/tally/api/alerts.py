@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Response
 
 from tally.alerts.kinds.base import InvalidParamsError
 from tally.alerts.model import NAME, AlertError, AlertNotFoundError, AlertState, RuleInput, alert_json
-from tally.alerts.service import AlertForbiddenError, UnknownSiteError
+from tally.alerts.service import AlertForbiddenError, BadCursorError, UnknownSiteError
 from tally.api.alerts_models import AlertOut, RuleOut
 from tally.api.contract import problems
 from tally.api.deps import AlertsManageAccess, AlertsReadAccess, ServicesDep
@@ -31,18 +31,50 @@ def _problem(error: AlertError) -> Problem:
     return Problem(409, "Alert conflict", str(error))
 
 
+NEXT_CURSOR = "Next-Cursor"
+PAGE_DEFAULT, PAGE_MAX = 200, 1000
+
+
 @router.get(
-    "/v1/alerts", responses=problems(401, 403, 422), summary="List the alerts the caller's grants reach"
+    "/v1/alerts",
+    responses={
+        200: {
+            "description": "A page of alerts, newest first",
+            "headers": {
+                NEXT_CURSOR: {
+                    "description": "pass as `cursor` for the next page; absent on the last",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **problems(401, 403, 422),
+    },
+    summary="List the alerts the caller's grants reach, newest first, a page at a time",
 )
 def list_alerts(
+    response: Response,
     svc: ServicesDep,
     access: AlertsReadAccess,
     state: AlertState | None = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
     site: Annotated[str | None, Query(pattern=NAME)] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="the Next-Cursor header of the page before",
+        ),
+    ] = None,
 ) -> list[AlertOut]:
-    alerts = svc.alerts.list_alerts(access.fence, state=state, kind=kind, site=site)
-    return [AlertOut.model_validate(alert_json(a)) for a in alerts]
+    try:
+        page = svc.alerts.page_alerts(access.fence, limit, cursor, state=state, kind=kind, site=site)
+    except BadCursorError as error:
+        raise Problem(422, "Invalid cursor", str(error)) from error
+    if page.next_cursor is not None:
+        response.headers[NEXT_CURSOR] = page.next_cursor
+    return [AlertOut.model_validate(alert_json(a)) for a in page.items]
 
 
 @router.post(
@@ -69,7 +101,10 @@ def list_rules(svc: ServicesDep, access: AlertsManageAccess) -> list[RuleOut]:
     "/v1/alerts/rules",
     status_code=201,
     responses=problems(400, 401, 403, 422),
-    summary="Add an alert rule (kinds: idle_vm, idle_gpu, stuck_vm, silent_agent, heavy_user, heavy_load)",
+    summary=(
+        "Add an alert rule (kinds: idle_vm, idle_gpu, stuck_vm, silent_agent, heavy_user, heavy_load, "
+        "allocation)"
+    ),
 )
 def add_rule(body: Annotated[RuleInput, Body()], svc: ServicesDep, access: AlertsManageAccess) -> RuleOut:
     try:

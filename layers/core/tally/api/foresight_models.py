@@ -38,10 +38,18 @@ class AllocationBody(BaseModel):
     start: date = Field(description="the period's first day (UTC)")
     end: date = Field(description="the day after the period's last (exclusive)")
     note: str = Field(default="", max_length=MAX_TEXT)
+    currency: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="a money allocation's currency (ISO 4217); none for the other units",
+    )
 
     def model(self) -> AllocationIn:
         refs = tuple(ResourceRef(r.site, r.resource) for r in self.resources)
-        return AllocationIn(self.project, refs, self.unit, self.amount, self.start, self.end, self.note)
+        return AllocationIn(
+            self.project, refs, self.unit, self.amount, self.start, self.end, self.note, self.currency
+        )
 
 
 class AllocationOut(BaseModel):
@@ -55,6 +63,7 @@ class AllocationOut(BaseModel):
     note: str
     created_at: datetime
     created_by: str
+    currency: str | None = Field(default=None, description="a money allocation's currency")
 
     @classmethod
     def of(cls, a: Allocation) -> AllocationOut:
@@ -69,6 +78,7 @@ class AllocationOut(BaseModel):
             note=a.note,
             created_at=a.created_at,
             created_by=a.created_by,
+            currency=a.currency,
         )
 
 

@@ -46,12 +46,29 @@ def _unit(text: str) -> AllocationUnit:
 
 
 def _body(
-    project: str, unit: str, amount: str, start: str, end: str, resource: list[str] | None, note: str
+    project: str,
+    unit: str,
+    amount: str,
+    start: str,
+    end: str,
+    resource: list[str] | None,
+    note: str,
+    currency: str | None = None,
 ) -> AllocationIn:
     refs = tuple(parse_resource(r) for r in resource or [])
     return AllocationIn(
-        project, refs, _unit(unit), Decimal(amount), _day(start, "--start"), _day(end, "--end"), note
+        project,
+        refs,
+        _unit(unit),
+        Decimal(amount),
+        _day(start, "--start"),
+        _day(end, "--end"),
+        note,
+        currency,
     )
+
+
+Currency = Annotated[str | None, typer.Option("--currency", help="a money allocation's currency, e.g. EUR")]
 
 
 Resources = Annotated[
@@ -69,11 +86,12 @@ def add(
     end: Annotated[str, typer.Option("--end", help="the day after the last, YYYY-MM-DD")],
     resource: Resources = None,
     note: Annotated[str, typer.Option("--note")] = "",
+    currency: Currency = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the allocation as JSON.")] = False,
 ) -> None:
     """Give a project an allocation."""
     made = services().foresight.create(
-        _body(project, unit, amount, start, end, resource, note), OPERATOR, _actor()
+        _body(project, unit, amount, start, end, resource, note, currency), OPERATOR, _actor()
     )
     if as_json:
         print_json(AllocationOut.of(made).model_dump(mode="json"))
@@ -91,9 +109,10 @@ def change(
     end: Annotated[str, typer.Option("--end")],
     resource: Resources = None,
     note: Annotated[str, typer.Option("--note")] = "",
+    currency: Currency = None,
 ) -> None:
     """Replace an allocation's terms (all of them, as given)."""
-    body = _body(project, unit, amount, start, end, resource, note)
+    body = _body(project, unit, amount, start, end, resource, note, currency)
     services().foresight.replace(allocation_id, body, OPERATOR, _actor())
     out.print(f"allocation {allocation_id} changed")
 

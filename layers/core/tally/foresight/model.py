@@ -1,8 +1,9 @@
 """Allocations: a project's amount of a unit on some resources (or all) for a period.
 
 Units are normalised core-hours per benchmark and GPU-hours, each read from the jobs report metric
-of the same meaning, so an allocation's `used` is the number a report gives. A money unit can join
-`AllocationUnit` later: its usage will come from the priced records instead of a report metric.
+of the same meaning, so an allocation's `used` is the number a report gives; or money in one
+currency, whose use is the project's priced usage (`usage_priced`: each record at the tariff valid
+at its time, as invoices price it) in that currency.
 Periods are whole UTC days: `start` inclusive, `end` exclusive.
 """
 
@@ -15,12 +16,14 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from tally.domain.control import ControlError, validate_site_name
+from tally.money.currencies import check_currency
 
 
 class AllocationUnit(StrEnum):
     HEPSCORE23_CORE_HOURS = "hepscore23_core_hours"
     HS06_CORE_HOURS = "hs06_core_hours"
     GPU_HOURS = "gpu_hours"
+    MONEY = "money"
 
 
 #: The jobs report metric each unit is measured by (tally.reports.catalog.JOBS).
@@ -78,6 +81,8 @@ class Allocation:
     created_at: datetime
     created_by: str
     note: str = ""
+    #: The currency of a money allocation (None for the other units).
+    currency: str | None = None
 
     @property
     def sites(self) -> set[str]:
@@ -106,6 +111,20 @@ def check_amount(value: Decimal | str | int | float) -> Decimal:
     if not amount.is_finite() or amount < MIN_AMOUNT or amount > MAX_AMOUNT:
         raise AllocationError(f"amount must be a finite number from {MIN_AMOUNT} to {MAX_AMOUNT:,.0f}")
     return amount
+
+
+def check_unit_currency(unit: AllocationUnit, currency: str | None) -> str | None:
+    """A money allocation names its currency; the other units none."""
+    if unit is AllocationUnit.MONEY:
+        if currency is None:
+            raise AllocationError("a money allocation names its currency (e.g. EUR)")
+        try:
+            return check_currency(currency)
+        except ValueError as error:
+            raise AllocationError(str(error)) from error
+    if currency is not None:
+        raise AllocationError(f"an allocation in {unit.value} has no currency")
+    return None
 
 
 def check_period(start: date, end: date) -> tuple[date, date]:

@@ -36,6 +36,7 @@ from tally.foresight.model import (
     check_period,
     check_resources,
     check_text,
+    check_unit_currency,
 )
 from tally.foresight.settings import ForesightSettings
 from tally.foresight.status import AllocationStatus, build_status
@@ -58,6 +59,7 @@ class AllocationIn:
     start: date
     end: date
     note: str = ""
+    currency: str | None = None  # a money allocation's
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,16 @@ class ForesightService:
     @staticmethod
     def checked(body: AllocationIn) -> AllocationIn:
         start, end = check_period(body.start, body.end)
+        unit = AllocationUnit(body.unit)
         return AllocationIn(
             check_text(body.project, "project"),
             check_resources(list(body.resources)),
-            AllocationUnit(body.unit),
+            unit,
             check_amount(body.amount),
             start,
             end,
             check_text(body.note, "note", allow_empty=True),
+            check_unit_currency(unit, body.currency),
         )
 
     def create(self, body: AllocationIn, fence: Fence, actor: str) -> Allocation:
@@ -149,6 +153,7 @@ class ForesightService:
             _now(),
             actor,
             body.note,
+            body.currency,
         )
         if not self.store.put(allocation, create_only=True):
             raise AllocationError("allocation id collision: try again")
@@ -168,6 +173,7 @@ class ForesightService:
             start=body.start,
             end=body.end,
             note=body.note,
+            currency=body.currency,
         )
         self.store.put(updated)
         self._audit(actor, "allocation.replace", allocation_id, **self._detail(updated))
@@ -201,9 +207,14 @@ class ForesightService:
             "amount": str(a.amount),
             "start": a.start.isoformat(),
             "end": a.end.isoformat(),
+            "currency": a.currency,
         }
 
     # -- status ------------------------------------------------------------------------------------
+    def all_allocations(self) -> list[Allocation]:
+        """Every allocation, unfenced: for other services (alert rules), which decide who is told."""
+        return self.store.list()
+
     def allocation_status(self, allocation: Allocation, at: datetime | None = None) -> AllocationStatus:
         """Used, remaining, burn rates and the forecast to the period's end, as of `at` (now).
 
@@ -221,6 +232,8 @@ class ForesightService:
         self, unit: AllocationUnit, month: date, fence: Clauses | None, at: datetime | None = None
     ) -> list[ResourceForecast]:
         """Per site and resource with use in the history window: the forecast total of `month`."""
+        if unit is AllocationUnit.MONEY:
+            raise AllocationError("usage forecasts are of usage units; money is an allocation's unit only")
         at = (at or _now()).astimezone(UTC)
         today = at.date()
         next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)

@@ -30,6 +30,7 @@ class AllocationStore:
             "created_at": utc_text(allocation.created_at),
             "created_by": allocation.created_by,
             "note": allocation.note,
+            "currency": allocation.currency,
         }
         return self.docs.put_doc(COLLECTION, allocation.allocation_id, doc, create_only=create_only)
 
@@ -58,4 +59,5 @@ class AllocationStore:
             created,
             doc["created_by"],
             doc.get("note", ""),
+            doc.get("currency"),
         )

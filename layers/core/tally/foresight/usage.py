@@ -51,6 +51,8 @@ def allocation_daily(
     """The allocation's project's usage on its resources, per day of [start, end) (days with none
     are left out). The report filters on the project and the sites; pairs of site and resource are
     picked here, as a report cannot filter on pairs."""
+    if allocation.unit is AllocationUnit.MONEY:
+        return _money_daily(engine, allocation, start, end)
     filters: dict[str, tuple[str, ...]] = {"project": (allocation.project,)}
     if allocation.resources:
         filters["site"] = tuple(sorted(allocation.sites))
@@ -60,4 +62,17 @@ def allocation_daily(
         if allocation.covers(site, resource):
             for day, value in days.items():
                 out[day] += value
+    return dict(out)
+
+
+def _money_daily(engine: QueryEngine, allocation: Allocation, start: date, end: date) -> dict[date, Decimal]:
+    """A money allocation's use per day: the project's usage priced as invoices price it."""
+    from tally.money.pricing import priced_by_day  # the money package loads with its first use
+
+    assert allocation.currency is not None
+    priced = priced_by_day(engine, allocation.project, allocation.currency, start, end, allocation.sites)
+    out: dict[date, Decimal] = defaultdict(Decimal)
+    for (day, site, resource), amount in priced.items():
+        if allocation.covers(site, resource):
+            out[day] += amount
     return dict(out)

@@ -1,13 +1,11 @@
-"""Named mutual exclusion across processes through the control store's leases (as the registry's)."""
+"""Named mutual exclusion across processes through the control store's leases (as the registry's),
+on the one lease loop of tally.domain.leases."""
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager
 
+from tally.domain.leases import leased
 from tally.domain.ports import Leases
 from tally.registry.store import LEASE_SECONDS, WAIT_SECONDS
 
@@ -16,16 +14,12 @@ class MoneyBusyError(RuntimeError):
     """Another edit held the lease for longer than an edit waits."""
 
 
-@contextmanager
-def holding(leases: Leases, name: str) -> Iterator[None]:
-    holder = uuid.uuid4().hex
-    deadline, pause = time.monotonic() + WAIT_SECONDS, 0.01
-    while not leases.acquire_lock(name, holder, datetime.now(UTC), LEASE_SECONDS):
-        if time.monotonic() > deadline:
-            raise MoneyBusyError(f"another change of {name} is under way: retry")
-        time.sleep(pause)
-        pause = min(pause * 2, 0.2)
-    try:
-        yield
-    finally:
-        leases.release_lock(name, holder)
+def holding(leases: Leases, name: str) -> AbstractContextManager[None]:
+    """Hold lease `name` for the block, or raise MoneyBusyError when another edit keeps it."""
+    return leased(
+        leases,
+        name,
+        LEASE_SECONDS,
+        WAIT_SECONDS,
+        lambda: MoneyBusyError(f"another change of {name} is under way: retry"),
+    )

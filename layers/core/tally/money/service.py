@@ -19,10 +19,13 @@ from tally.money.invoices import (
     period_bounds,
     totals_of,
 )
-from tally.money.pricing import priced_lines
+from tally.money.pricing import priced_lines, priced_lines_by_project
 from tally.money.settings import MoneySettings
 from tally.money.tariff_store import TariffStore
 from tally.query.engine import QueryEngine
+
+#: Invoices of a month's run written per hold of the numbering lease.
+ISSUE_BATCH = 100
 
 
 class MoneyService:
@@ -105,6 +108,45 @@ class MoneyService:
             ]
 
         return self.invoices.issue(make)[0]
+
+    def issue_month(
+        self,
+        engine: QueryEngine,
+        period: str,
+        project_class: str | None = None,
+        now: datetime | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> list[Invoice]:
+        """Invoice every project with priced usage in `period` (but those in `skip`, e.g. invoiced
+        already), from one aggregation of the usage; in project order, numbered in sequence, a
+        batch of documents per hold of the numbering lease (well inside the lease's time)."""
+        start, end = period_bounds(period)
+        issued_at = now or now_utc()
+        todo = [
+            (project, lines)
+            for project, lines in sorted(priced_lines_by_project(engine, start, end, project_class).items())
+            if project not in skip
+        ]
+        out: list[Invoice] = []
+        for first in range(0, len(todo), ISSUE_BATCH):
+            batch = todo[first : first + ISSUE_BATCH]
+
+            def make(number: str, batch: list[tuple[str, list[Line]]] = batch) -> list[Invoice]:
+                sequence = int(number.rsplit("-", 1)[1])
+                return [
+                    self._document(
+                        self.invoices.number(sequence + k),
+                        lines,
+                        project,
+                        period,
+                        issued_at,
+                        project_class=project_class,
+                    )
+                    for k, (project, lines) in enumerate(batch)
+                ]
+
+            out.extend(self.invoices.issue(make))
+        return out
 
     def credit(
         self, engine: QueryEngine, number: str, now: datetime | None = None

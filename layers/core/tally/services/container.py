@@ -244,10 +244,11 @@ class Services:
 
     @cached_property
     def alerts(self) -> AlertsService:
-        """Alert rules and alerts in the control store, evaluated over the query engine, priced at
-        the billed rate, delivered through the configured channels."""
+        """Alert rules and alerts in the control store, evaluated over the query engine (allocation
+        rules over the foresight service), priced by the tariff (GPUs) or else the billed rate,
+        delivered through the configured channels."""
         from tally.alerts.delivery import Deliverer, channels_of
-        from tally.alerts.pricing import BilledRates
+        from tally.alerts.pricing import BilledRates, FirstRate, Pricer, TariffRates
         from tally.alerts.recipients import Recipients
         from tally.alerts.service import AlertsService
         from tally.alerts.store import AlertStore
@@ -262,14 +263,19 @@ class Services:
                 "sns", region_name=settings.aws_region, endpoint_url=settings.sns_endpoint_url
             )
 
+        def pricer(engine: QueryEngine) -> Pricer:
+            return FirstRate(TariffRates(engine), BilledRates(engine))
+
         return AlertsService(
             AlertStore(self.control),
             lambda: self.engine,
-            BilledRates,
+            pricer,
             Deliverer(channels_of(settings.alerts, sns)),
             Recipients(PeopleStore(self.control)),
             leases=self.control,
             sites=self.control,
+            foresight=lambda: self.foresight,
+            resolved_retention_days=settings.alerts.resolved_retention_days,
         )
 
     @cached_property

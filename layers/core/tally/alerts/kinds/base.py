@@ -11,13 +11,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from tally.alerts.model import AlertError, AlertRule, Condition, RuleScope
 from tally.alerts.pricing import Pricer
 from tally.domain.ports import Param, QueryEngine
+
+if TYPE_CHECKING:
+    from tally.foresight.model import Allocation
+    from tally.foresight.status import AllocationStatus
 
 #: The longest window any rule may look back over (a month and a bit).
 MAX_HOURS = 24 * 40
@@ -35,11 +39,21 @@ class Params(BaseModel):
         return value
 
 
+class AllocationSource(Protocol):
+    """The allocations and their status (the foresight service) for allocation rules."""
+
+    def all_allocations(self) -> list[Allocation]: ...
+
+    def allocation_status(self, allocation: Allocation, at: datetime | None = None) -> AllocationStatus: ...
+
+
 @dataclass(frozen=True)
 class EvaluationContext:
     engine: QueryEngine
     now: datetime  # UTC, aware
     pricer: Pricer
+    #: None where no allocation rule can be evaluated (their evaluation fails, counted).
+    foresight: AllocationSource | None = None
 
     def query(self, sql: str, params: Sequence[Param]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.engine.query(sql, params).table.to_pylist()
@@ -135,3 +149,23 @@ def partitions(start: datetime, end: datetime) -> list[Param]:
 
 def hours_before(now: datetime, hours: float) -> datetime:
     return now - timedelta(hours=hours)
+
+
+#: Scope fields to columns, for queries whose rows name their site, resource and project as such.
+SCOPE_COLUMNS: dict[str, str] = {"site": "site", "resource": "resource", "project": "project"}
+
+
+def window_rows(
+    ctx: EvaluationContext,
+    sql: str,
+    scope: RuleScope,
+    start: datetime,
+    after: Sequence[Param],
+    columns: dict[str, str] = SCOPE_COLUMNS,
+) -> list[dict[str, Any]]:
+    """Run the common shape of a windowed rule's query: `sql` opens with the partition and time
+    bounds of [start, ctx.now] (`dt >= ? AND dt <= ? AND <from> >= ? AND <to> <= ?`) followed by one
+    `{scope}` placeholder, and goes on with the parameters `after`."""
+    scope_sql, scope_params = scope_filter(scope, columns)
+    bounds = [*partitions(start, ctx.now), naive(start), naive(ctx.now)]
+    return ctx.query(sql.format(scope=scope_sql), [*bounds, *scope_params, *after])

@@ -21,7 +21,7 @@ from tally.alerts.kinds.base import (
     naive,
     partitions,
     register,
-    scope_filter,
+    window_rows,
 )
 from tally.alerts.model import AlertRule, Condition
 from tally.alerts.pricing import Priced, price
@@ -131,20 +131,12 @@ class IdleVm(RuleKind):
     def evaluate(self, rule: AlertRule, ctx: EvaluationContext) -> list[Condition]:
         p: IdleParams = self.params(rule)
         start = hours_before(ctx.now, max(p.lookback_hours, p.hours))
-        scope_sql, scope_params = scope_filter(
-            rule.scope, {"site": "site", "resource": "resource", "project": "project"}
-        )
-        rows = ctx.query(
-            IDLE_VMS.format(scope=scope_sql),
-            [
-                *partitions(start, ctx.now),
-                naive(start),
-                naive(ctx.now),
-                *scope_params,
-                p.below_percent,
-                naive(hours_before(ctx.now, p.fresh_hours)),
-                p.hours * 3600,
-            ],
+        rows = window_rows(
+            ctx,
+            IDLE_VMS,
+            rule.scope,
+            start,
+            [p.below_percent, naive(hours_before(ctx.now, p.fresh_hours)), p.hours * 3600],
         )
         items = {
             (r["provider"], r["account"], r["instance_id"]): Priced(
@@ -193,19 +185,14 @@ class IdleGpu(RuleKind):
     def evaluate(self, rule: AlertRule, ctx: EvaluationContext) -> list[Condition]:
         p: IdleParams = self.params(rule)
         start = hours_before(ctx.now, max(p.lookback_hours, p.hours))
-        scope_sql, scope_params = scope_filter(
-            rule.scope, {"site": "site", "resource": "resource", "project": "project"}
-        )
-        bounds = partitions(start, ctx.now)
-        rows = ctx.query(
-            IDLE_GPUS.format(scope=scope_sql),
+        rows = window_rows(
+            ctx,
+            IDLE_GPUS,
+            rule.scope,
+            start,
             [
-                *bounds,
-                naive(start),
-                naive(ctx.now),
-                *scope_params,
                 p.below_percent,
-                *bounds,
+                *partitions(start, ctx.now),  # the hosts' samples
                 naive(start),
                 naive(hours_before(ctx.now, p.fresh_hours)),
                 p.hours * 3600,

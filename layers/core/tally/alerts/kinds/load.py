@@ -24,6 +24,7 @@ from tally.alerts.kinds.base import (
     partitions,
     register,
     scope_filter,
+    window_rows,
 )
 from tally.alerts.model import AlertRule, Condition
 
@@ -70,18 +71,13 @@ class HeavyUser(RuleKind):
     def evaluate(self, rule: AlertRule, ctx: EvaluationContext) -> list[Condition]:
         p: HeavyUserParams = self.params(rule)
         start = hours_before(ctx.now, p.window_hours)
-        scope_sql, scope_params = scope_filter(rule.scope, {"site": "site", "resource": "resource"})
-        rows = ctx.query(
-            HEAVY_USERS.format(scope=scope_sql),
-            [
-                *partitions(start, ctx.now),
-                naive(start),
-                naive(ctx.now),
-                *scope_params,
-                p.min_site_core_hours,
-                p.min_users,
-                p.share_percent,
-            ],
+        rows = window_rows(
+            ctx,
+            HEAVY_USERS,
+            rule.scope,
+            start,
+            [p.min_site_core_hours, p.min_users, p.share_percent],
+            {"site": "site", "resource": "resource"},
         )
         out = []
         for r in rows:

@@ -14,9 +14,8 @@ from tally.alerts.kinds.base import (
     RuleKind,
     hours_before,
     naive,
-    partitions,
     register,
-    scope_filter,
+    window_rows,
 )
 from tally.alerts.model import AlertRule, Condition
 from tally.alerts.pricing import Priced, price
@@ -68,16 +67,12 @@ class StuckVm(RuleKind):
     def evaluate(self, rule: AlertRule, ctx: EvaluationContext) -> list[Condition]:
         p: StuckParams = self.params(rule)
         start = hours_before(ctx.now, p.hours)
-        scope_sql, scope_params = scope_filter(
-            rule.scope, {"site": "site", "resource": "resource", "project": "project"}
-        )
-        rows = ctx.query(
-            STUCK_VMS.format(scope=scope_sql),
+        rows = window_rows(
+            ctx,
+            STUCK_VMS,
+            rule.scope,
+            start,
             [
-                *partitions(start, ctx.now),
-                naive(start),
-                naive(ctx.now),
-                *scope_params,
                 p.hours * 3600 * p.min_coverage,
                 p.flat_band_percent,
                 p.busy_above_percent,
