@@ -1,6 +1,6 @@
 """The registry in the warehouse: one small Parquet file per kind, rewritten whole on each change.
 
-Keys: `registry/<kind>/registry.parquet` (kind: resources, applications, vo_mapping), read by the
+Keys: `registry/<kind>/registry.parquet` (kind: resources, applications, vo_mapping, carbon_intensity), read by the
 Athena tables registry_<kind> and by the DuckDB engine. The file is the store of record: an edit
 reads it, validates the whole set, and writes it back (S3 PUT and the local rename are atomic,
 so readers never see half a file).

@@ -131,6 +131,27 @@ JOBS = Kind(
             "CPU time / core time",
         ),
         "mean_wait_hours": Metric("avg(CAST(wait_seconds AS DOUBLE)) / 3600", "number", "mean queue wait"),
+        # Energy sums only the jobs that measured it (NULL when none did, never 0);
+        # jobs_without_energy says how many did not, jobs_without_intensity how many measured
+        # energy at a site and time with no carbon intensity (so their CO2e is not in co2e_kg).
+        "energy_kwh": Metric(exact_sum("energy_joules"), "number", "measured energy, kWh", 3_600_000),
+        "co2e_kg": Metric(
+            exact_sum("energy_joule_grams_per_kwh"),
+            "number",
+            "estimated emissions: energy x the site's carbon intensity at the job's end, kg CO2e",
+            3_600_000_000,  # J x g/kWh -> kWh x g (/ 3.6e6) -> kg (/ 1000)
+        ),
+        "jobs_without_energy": Metric(
+            "sum(CASE WHEN energy_joules IS NULL THEN 1 ELSE 0 END)", "integer", "jobs with no energy measured"
+        ),
+        "jobs_without_intensity": Metric(
+            "sum(energy_without_intensity)", "integer", "jobs with energy but no carbon intensity"
+        ),
+        "memory_efficiency": _ratio(
+            "memory_used_bytes",
+            "memory_requested_bytes",
+            "peak memory used / memory requested (jobs with both)",
+        ),
     },
     default_metrics=("jobs", "core_hours", "normalised_core_hours", "cpu_efficiency"),
     normalised=frozenset(
@@ -163,6 +184,8 @@ VMS = Kind(
             "vcpu_hours", "normalised_hours", "vCPU hours of instances with no benchmark", 1
         ),
         "cpu_efficiency": _ratio("cpu_busy_hours", "vcpu_hours", "busy CPU / vCPU hours"),
+        "network_rx_bytes": Metric("sum(net_rx_bytes)", "integer", "network bytes received"),
+        "network_tx_bytes": Metric("sum(net_tx_bytes)", "integer", "network bytes sent"),
     },
     default_metrics=("instance_days", "measured_hours", "vcpu_hours", "normalised_hours"),
     normalised=frozenset({"normalised_hours"}),
