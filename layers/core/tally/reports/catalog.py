@@ -142,7 +142,9 @@ JOBS = Kind(
             3_600_000_000,  # J x g/kWh -> kWh x g (/ 3.6e6) -> kg (/ 1000)
         ),
         "jobs_without_energy": Metric(
-            "sum(CASE WHEN energy_joules IS NULL THEN 1 ELSE 0 END)", "integer", "jobs with no energy measured"
+            "sum(CASE WHEN energy_joules IS NULL THEN 1 ELSE 0 END)",
+            "integer",
+            "jobs with no energy measured",
         ),
         "jobs_without_intensity": Metric(
             "sum(energy_without_intensity)", "integer", "jobs with energy but no carbon intensity"
