@@ -68,7 +68,8 @@ def report(world: World, who: str, kind: str = "jobs", **params: str) -> list[di
     return rows
 
 
-def num(value: Any) -> float | None:
+def num(value: Any) -> Any:
+    """A metric's value as a float (exact sums may come as decimal text), None kept."""
     return None if value is None else float(value)
 
 

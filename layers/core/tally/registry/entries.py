@@ -242,11 +242,11 @@ def check_entries(entries: list[Entry]) -> None:
                     "other starts"
                 )
     intensities = [e for e in entries if isinstance(e, CarbonIntensity)]
-    for i, first in enumerate(intensities):
-        for second in intensities[i + 1 :]:
-            if first.overlaps(second):
+    for i, earlier in enumerate(intensities):
+        for later in intensities[i + 1 :]:
+            if earlier.overlaps(later):
                 raise RegistryError(
-                    f"carbon intensity intervals of {first.site} overlap: entries "
-                    f"{first.entry_id or '(new)'} and {second.entry_id or '(new)'}; end one before the "
+                    f"carbon intensity intervals of {earlier.site} overlap: entries "
+                    f"{earlier.entry_id or '(new)'} and {later.entry_id or '(new)'}; end one before the "
                     "other starts"
                 )
