@@ -10,7 +10,12 @@ from pathlib import Path
 from tally_agent.sources import slurm
 from tests.agent.helpers import expected
 from tests.agent.parsing import make_ctx, parse_all
-from tests.agent.test_apel_fixtures import APEL_SLURM_FIELDS
+
+# The columns of the shared dump (its README), in order.
+APEL_SLURM_FIELDS = (
+    "JobID,JobName,User,Group,Start,End,Elapsed,CPUTimeRAW,Partition,NCPUS,NNodes,NodeList,"
+    "MaxRSS,MaxVMSize,State"
+)
 
 
 def _lines(data_dir: Path) -> list[str]:
