@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 from tally.domain.records import UtcTime
 from tally.registry.patterns import glob_to_like
@@ -182,8 +182,9 @@ class CarbonIntensity(Entry):
         ]
     )
 
-    # 0 is a real value (a site on its own renewable supply); no grid is near 2 kg/kWh.
-    grams_co2e_per_kwh: Annotated[float, Field(ge=0, le=2_000, allow_inf_nan=False)]
+    # 0 is a real value (a site on its own renewable supply); no grid is near 2 kg/kWh. Strict: a
+    # number only (true is not 1 g/kWh, nor "200" a number).
+    grams_co2e_per_kwh: Annotated[float, Strict(), Field(ge=0, le=2_000, allow_inf_nan=False)]
     valid_from: EntryTime
     valid_to: EntryTime | None = None
     # Where the factor comes from (a grid operator's figure, a supplier's contract, ...).
