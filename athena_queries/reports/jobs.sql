@@ -1,6 +1,7 @@
 -- The rows the jobs report aggregates (one per deduplicated job). The reports API and
 -- `tally report jobs` group them by allow-listed dimensions with bound filters; see
--- tally.reports.catalog. jobs_by_application.sql is used when the application is asked for.
+-- tally.reports.catalog. jobs_by_application.sql is used when the application is asked for,
+-- jobs_emissions.sql when emissions are.
 SELECT
   u.site, u.resource, u.vo, u.project,
   -- A person: the Tally person the job's identity links to (person_usage), else their global
@@ -11,17 +12,10 @@ SELECT
   u.wall_seconds, u.cpu_seconds, u.core_seconds, u.gpu_seconds, u.wait_seconds,
   u.normalised_hepscore23_seconds, u.normalised_hs06_seconds, u.normalised_core_seconds,
   u.normalisation_type,
-  -- Energy (NULL where none was measured) and its emissions at the site's carbon intensity valid
-  -- at the job's end (registry_carbon_intensity; NULL where none is); memory where both are known.
+  -- Energy (NULL where none was measured); memory where both are known. Emissions need the
+  -- carbon intensity join: jobs_emissions.sql, read only when a report asks for them.
   u.energy_joules,
-  u.energy_joules * c.grams_co2e_per_kwh AS energy_joule_grams_per_kwh,
-  CASE WHEN u.energy_joules IS NOT NULL AND c.grams_co2e_per_kwh IS NULL THEN 1 ELSE 0 END
-    AS energy_without_intensity,
   CASE WHEN u.memory_requested_bytes > 0 THEN u.memory_max_bytes END AS memory_used_bytes,
   CASE WHEN u.memory_max_bytes IS NOT NULL AND u.memory_requested_bytes > 0
     THEN u.memory_requested_bytes END AS memory_requested_bytes
 FROM person_usage AS u
-LEFT JOIN registry_carbon_intensity AS c
-  ON c.site = u.site
-  AND u.end_time >= c.valid_from
-  AND (c.valid_to IS NULL OR u.end_time < c.valid_to)

@@ -50,6 +50,10 @@ class Kind:
     enriched: frozenset[str] = field(default_factory=frozenset)
     enriched_base: str | None = None
     boolean_dimensions: frozenset[str] = field(default_factory=frozenset)
+    # Metrics that need the base query `joined_base` (emissions: the carbon intensity join), so a
+    # report asking for none of them does not pay for the join. `enriched_base` has them too.
+    joined: frozenset[str] = field(default_factory=frozenset)
+    joined_base: str | None = None
     # Metrics that need a benchmark, and the metric that says how much had none: asked for one,
     # a report always shows the other, so a missing benchmark never just reports less.
     normalised: frozenset[str] = field(default_factory=frozenset)
@@ -95,6 +99,8 @@ JOBS = Kind(
     base="jobs",
     enriched_base="jobs_by_application",
     enriched=frozenset({"application", "commercial"}),
+    joined_base="jobs_emissions",
+    joined=frozenset({"co2e_kg", "jobs_without_intensity"}),
     boolean_dimensions=frozenset({"commercial"}),
     dimensions={
         "site": "site",
