@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from tally.api.app import create_app
+from tally.reports.builder import build_query
+from tally.reports.spec import make_spec
 from tally.services.container import Services
 from tests.support.deployments import local_settings
 from tests.support.energy_world import INTENSITIES, JOBS, VMS
@@ -166,3 +168,27 @@ def test_network_bytes_per_account(world: World) -> None:
         )
     }
     assert got == {"acc-1": (305, 37), "acc-2": (None, None)}
+
+
+def test_emissions_with_the_application_base(world: World) -> None:
+    # Grouped by the commercial flag, the report reads the application base, which joins the
+    # intensities too: the same figures (no job here is commercial).
+    got = {
+        (r["site"], r["commercial"]): num(r["co2e_kg"])
+        for r in report(world, "admin", group_by="site,commercial", metrics="co2e_kg")
+    }
+    assert got == {
+        ("north", False): pytest.approx(0.95),
+        ("south", False): pytest.approx(2.0),
+        ("west", False): None,
+    }
+
+
+def test_only_emissions_read_the_intensity_join() -> None:
+    def sql(metrics: list[str], group_by: list[str]) -> str:
+        return build_query(make_spec("jobs", group_by, metrics, "2026-01-01", "2026-02-01")).sql
+
+    assert "registry_carbon_intensity" not in sql(["jobs", "energy_kwh", "memory_efficiency"], ["site"])
+    assert "registry_carbon_intensity" in sql(["co2e_kg"], ["site"])
+    assert "registry_carbon_intensity" in sql(["jobs_without_intensity"], ["site"])
+    assert "registry_carbon_intensity" in sql(["co2e_kg"], ["application"])
