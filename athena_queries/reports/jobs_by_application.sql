@@ -1,11 +1,25 @@
 -- As jobs.sql, with the application and commercial flag (jobs_classified), for reports that ask for them.
 SELECT
-  site, resource, vo, project,
+  u.site, u.resource, u.vo, u.project,
   -- A person: the Tally person the job's identity links to (person_usage), else their global
   -- identity, else their login at this site (two sites' logins of the same name are two people).
-  coalesce(person_id, global_user, local_user || '@' || site) AS report_user, person_id,
-  queue, infrastructure, state, application, commercial,
-  end_time AS event_time, dt,
-  wall_seconds, cpu_seconds, core_seconds, gpu_seconds, wait_seconds,
-  normalised_hepscore23_seconds, normalised_hs06_seconds, normalised_core_seconds, normalisation_type
-FROM jobs_classified
+  coalesce(u.person_id, u.global_user, u.local_user || '@' || u.site) AS report_user, u.person_id,
+  u.queue, u.infrastructure, u.state, u.application, u.commercial,
+  u.end_time AS event_time, u.dt,
+  u.wall_seconds, u.cpu_seconds, u.core_seconds, u.gpu_seconds, u.wait_seconds,
+  u.normalised_hepscore23_seconds, u.normalised_hs06_seconds, u.normalised_core_seconds,
+  u.normalisation_type,
+  -- Energy (NULL where none was measured) and its emissions at the site's carbon intensity valid
+  -- at the job's end (registry_carbon_intensity; NULL where none is); memory where both are known.
+  u.energy_joules,
+  u.energy_joules * c.grams_co2e_per_kwh AS energy_joule_grams_per_kwh,
+  CASE WHEN u.energy_joules IS NOT NULL AND c.grams_co2e_per_kwh IS NULL THEN 1 ELSE 0 END
+    AS energy_without_intensity,
+  CASE WHEN u.memory_requested_bytes > 0 THEN u.memory_max_bytes END AS memory_used_bytes,
+  CASE WHEN u.memory_max_bytes IS NOT NULL AND u.memory_requested_bytes > 0
+    THEN u.memory_requested_bytes END AS memory_requested_bytes
+FROM jobs_classified AS u
+LEFT JOIN registry_carbon_intensity AS c
+  ON c.site = u.site
+  AND u.end_time >= c.valid_from
+  AND (c.valid_to IS NULL OR u.end_time < c.valid_to)

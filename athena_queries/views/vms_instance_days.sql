@@ -5,13 +5,15 @@
 -- from the record when it states the type, else from registry_benchmarks for the VM's site and
 -- resource at the interval start; HEPscore23 is preferred where both are known. measurement says
 -- how the intervals were measured: 'agent' (inside the VM) or 'events' (from the cloud's
--- notifications, e.g. OpenStack: no CPU counters, so cpu_busy_hours is 0 there).
+-- notifications, e.g. OpenStack: no CPU counters, so cpu_busy_hours is 0 there). net_rx_bytes and
+-- net_tx_bytes sum the samples' network counters (NULL when no sample of the day had any).
 CREATE OR REPLACE VIEW vms_instance_days AS
 WITH intervals AS (
   SELECT
     v.site, v.resource, v.provider, v.account, v.region, v.instance_id, v.instance_type,
     v.project, v.vo, v.dt, v.interval_start, v.interval_end, v.uptime_seconds, v.vcpus,
-    v.cpu_busy_seconds, coalesce(v.measurement, 'agent') AS measurement,
+    v.cpu_busy_seconds, v.net_rx_bytes, v.net_tx_bytes,
+    coalesce(v.measurement, 'agent') AS measurement,
     date_diff('second', v.interval_start, v.interval_end) AS interval_seconds,
     coalesce(
       CASE WHEN v.benchmark_type = 'HEPscore23' THEN v.benchmark_per_core END,
@@ -46,7 +48,9 @@ SELECT
   CAST(sum(interval_seconds * vcpus * hepscore23_per_core) AS DOUBLE) / 3600 AS normalised_hours_hepscore23,
   CAST(sum(interval_seconds * vcpus * hs06_per_core) AS DOUBLE) / 3600 AS normalised_hours_hs06,
   CAST(sum(interval_seconds * vcpus * coalesce(hepscore23_per_core, hs06_per_core)) AS DOUBLE) / 3600
-    AS normalised_hours
+    AS normalised_hours,
+  sum(net_rx_bytes) AS net_rx_bytes,
+  sum(net_tx_bytes) AS net_tx_bytes
 FROM intervals
 GROUP BY
   site, resource, provider, account, region, instance_id, instance_type, project, vo, dt,

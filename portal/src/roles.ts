@@ -1,5 +1,6 @@
 // The home page of each role: which panels a person's grants give them. Pure, so it is tested.
 import type { Grant } from "./api";
+import { efficiencyPanel, energyPanel } from "./footprint";
 import { type ExplorerState, defaultState } from "./state";
 
 export const ROLE_TITLES: Record<string, string> = {
@@ -120,12 +121,21 @@ export function sections(grants: Grant[], personId: string, today: Date = new Da
               title: "My CPU efficiency (CPU time per core time) by resource",
               state: view("jobs", { range: MONTHS, rows: ["month"], cols: ["resource"], metrics: ["cpu_efficiency"], filters: mine, chart: "line" }),
             },
+            energyPanel("user", "My", mine),
           ],
         });
         break;
       }
       case "project_manager":
-        out.push({ ...base, title: `Project ${grant.scope}`, panels: community("project", grant.scope) });
+        out.push({
+          ...base,
+          title: `Project ${grant.scope}`,
+          panels: [
+            ...community("project", grant.scope),
+            energyPanel("project", `${grant.scope}:`, { project: [grant.scope] }),
+            efficiencyPanel("project", `${grant.scope}:`, { project: [grant.scope] }),
+          ],
+        });
         break;
       case "vo_manager":
         out.push({ ...base, title: `VO ${grant.scope}`, panels: community("vo", grant.scope) });

@@ -92,6 +92,11 @@ EXPECT: dict[tuple[str, str], tuple[str, ...]] = {
         "README.md",
         'tally query "SELECT provider, instance_key, day, billed_hours, measured_hours, presence',
     ): ("billed_only",),
+    (
+        "README.md",
+        'tally registry add carbon_intensity \'{"site": "LAKESIDE-GRID", "grams_co2e_per_kwh": 120, '
+        '"valid_from": "2020-01-01T00:00:00Z", "source": "grid operator"}\'',
+    ): ("added carbon_intensity entry", "site,kwh,kg_co2e\nLAKESIDE-GRID,,\nNORTH-HPC,"),
     ("infra/DEPLOY.md", 'curl -s "$API_URL/v1/health"'): ('"status":"ok"',),
     ("infra/DEPLOY.md", "export TALLY_MODE=aws AWS_REGION=eu-west-1"): (
         '"site": "EXAMPLE-SITE"',

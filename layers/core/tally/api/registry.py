@@ -1,5 +1,6 @@
 """Registry CRUD under /v1/registry/{kind}: a site's key reads and edits only its site's entries, a
-site manager those of their sites, an admin all (tally.people.authz decides)."""
+site manager those of their sites, an admin all (tally.people.authz decides). Every change is
+written to the audit log (`registry.add`, `registry.replace`, `registry.delete`)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ def _reachable(registry: RegistryStore, kind: RegistryKind, entry_id: str, acces
     return entry
 
 
+def _audited(svc: ServicesDep, access: Access, action: str, kind: RegistryKind, entry: Entry) -> None:
+    svc.people.audit(access.actor, f"registry.{action}", entry.entry_id, kind=kind, site=entry.site)
+
+
 def _guard(error: RegistryError) -> Problem:
     if isinstance(error, RegistryNotFoundError):
         return not_found(str(error))
@@ -91,9 +96,11 @@ def add_entry(
 ) -> dict[str, Any]:
     entry = _entry(kind, body, access)
     try:
-        return _dump(svc.registry.add(kind, entry))
+        stored = svc.registry.add(kind, entry)
     except RegistryError as error:
         raise _guard(error) from error
+    _audited(svc, access, "add", kind, stored)
+    return _dump(stored)
 
 
 @router.get(
@@ -124,9 +131,11 @@ def replace_entry(
     try:
         stored = _reachable(svc.registry, kind, entry_id, access)
         entry = _entry(kind, {"site": stored.site, **body}, access)
-        return _dump(svc.registry.replace(kind, entry_id, entry, stored.site))
+        replaced = svc.registry.replace(kind, entry_id, entry, stored.site)
     except RegistryError as error:
         raise _guard(error) from error
+    _audited(svc, access, "replace", kind, replaced)
+    return _dump(replaced)
 
 
 @router.delete(
@@ -143,4 +152,5 @@ def delete_entry(
         svc.registry.delete(kind, entry_id, stored.site)
     except RegistryError as error:
         raise _guard(error) from error
+    _audited(svc, access, "delete", kind, stored)
     return Response(status_code=204)

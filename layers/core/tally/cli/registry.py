@@ -1,7 +1,9 @@
-"""`tally registry ...`: list, add and remove resource benchmarks, application rules, VO mappings."""
+"""`tally registry ...`: list, add and remove resource benchmarks, application rules, VO mappings
+and carbon intensities; changes are audited as `cli:<login>`."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Annotated
 
 import orjson
@@ -16,7 +18,7 @@ app = typer.Typer(help="The normalisation registry the views join.", no_args_is_
 
 @app.command("list")
 def list_entries(
-    kind: Annotated[str, typer.Argument(help="resources, applications or vo_mapping")],
+    kind: Annotated[str, typer.Argument(help="resources, applications, vo_mapping or carbon_intensity")],
     site: Annotated[str | None, typer.Option(help="only this site")] = None,
 ) -> None:
     """Print the entries of one kind as JSON."""
@@ -26,23 +28,29 @@ def list_entries(
 
 @app.command("add")
 def add(
-    kind: Annotated[str, typer.Argument(help="resources, applications or vo_mapping")],
+    kind: Annotated[str, typer.Argument(help="resources, applications, vo_mapping or carbon_intensity")],
     entry: Annotated[str, typer.Argument(help='the entry as JSON, e.g. \'{"site": "a", ...}\'')],
 ) -> None:
     """Add one entry (checked against the others: no overlapping validity, no duplicate rule)."""
     registry_kind = _kind(kind)
     model = parse_entry(registry_kind, entry)
-    stored = services().registry.add(registry_kind, model)
+    svc = services()
+    stored = svc.registry.add(registry_kind, model)
+    svc.people.audit(_actor(), "registry.add", stored.entry_id, kind=registry_kind, site=stored.site)
     out.print(f"added {kind} entry {stored.entry_id}")
 
 
 @app.command("remove")
 def remove(
-    kind: Annotated[str, typer.Argument(help="resources, applications or vo_mapping")],
+    kind: Annotated[str, typer.Argument(help="resources, applications, vo_mapping or carbon_intensity")],
     entry_id: Annotated[str, typer.Argument()],
 ) -> None:
     """Remove one entry by id."""
-    services().registry.delete(_kind(kind), entry_id)
+    registry_kind = _kind(kind)
+    svc = services()
+    stored = svc.registry.get(registry_kind, entry_id)
+    svc.registry.delete(registry_kind, entry_id)
+    svc.people.audit(_actor(), "registry.delete", entry_id, kind=registry_kind, site=stored.site)
     out.print(f"removed {kind} entry {entry_id}")
 
 
@@ -67,6 +75,10 @@ def describe(error: ValidationError) -> str:
         field = ".".join(str(p) for p in item["loc"])
         parts.append(f"{field}: {item['msg']}" if field else str(item["msg"]))
     return "; ".join(parts)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
 
 
 def _kind(kind: str) -> RegistryKind:

@@ -108,6 +108,13 @@ def demo_window(now: datetime, months: int) -> tuple[datetime, datetime]:
     return datetime(year, month, 1, tzinfo=UTC), end
 
 
+def demo_energy_joules(wall: int, cores: int, nodes: int, gpus: int, efficiency: float) -> int:
+    """A plausible measured energy: each node's idle draw, its busy cores and its GPUs (watts x
+    seconds). No random draw, so adding energy leaves every other generated value as it was."""
+    watts = 90.0 * nodes + 8.0 * cores * efficiency + 250.0 * gpus
+    return int(watts * wall)
+
+
 def _job(
     rng: random.Random, c: Cluster, number: int, start: datetime, end_limit: datetime
 ) -> dict[str, object]:
@@ -164,6 +171,9 @@ def _job(
         "exit_code": 0,
         "node_list": f"{c.resource}-n{rng.randint(1, 400):03d}",
     }
+    if c.batch_system == "slurm":
+        # Slurm measures energy (ConsumedEnergyRaw) on these clusters; the others leave it NULL.
+        record["energy_joules"] = demo_energy_joules(wall, cores, nodes, gpus, efficiency)
     if vo is not None:
         record.update(
             vo=vo,

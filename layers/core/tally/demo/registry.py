@@ -1,11 +1,19 @@
 """Demo registry entries for the clusters of tally.demo.generator: benchmarks (with one hardware
-upgrade in the middle of a month), application rules (some commercial) and VO mappings."""
+upgrade in the middle of a month), application rules (some commercial), VO mappings and the sites'
+carbon intensities (one changing mid-month with a new supply contract)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tally.registry.entries import ApplicationRule, Entry, RegistryKind, ResourceBenchmark, VoMapping
+from tally.registry.entries import (
+    ApplicationRule,
+    CarbonIntensity,
+    Entry,
+    RegistryKind,
+    ResourceBenchmark,
+    VoMapping,
+)
 from tally.registry.store import RegistryStore
 
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)
@@ -104,7 +112,30 @@ def demo_entries(start: datetime, end: datetime) -> dict[RegistryKind, list[Entr
         ),
         VoMapping(site="RIVERSIDE-UNI", match_field="local_group", match_value="physics", vo="physics"),
     ]
-    return {"resources": resources, "applications": applications, "vo_mapping": vo_mapping}
+    carbon_intensity: list[Entry] = [
+        CarbonIntensity(
+            site="NORTH-HPC",
+            grams_co2e_per_kwh=210.0,
+            valid_from=SINCE,
+            valid_to=upgrade,
+            source="national grid average",
+        ),
+        CarbonIntensity(
+            site="NORTH-HPC",
+            grams_co2e_per_kwh=45.0,
+            valid_from=upgrade,
+            source="renewable supply contract",
+        ),
+        CarbonIntensity(
+            site="RIVERSIDE-UNI", grams_co2e_per_kwh=180.0, valid_from=SINCE, source="campus supplier"
+        ),
+    ]
+    return {
+        "resources": resources,
+        "applications": applications,
+        "vo_mapping": vo_mapping,
+        "carbon_intensity": carbon_intensity,
+    }
 
 
 def seed_demo_registry(store: RegistryStore, start: datetime, end: datetime) -> dict[RegistryKind, int]:

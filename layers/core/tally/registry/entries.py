@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 from tally.domain.records import UtcTime
 from tally.registry.patterns import glob_to_like
 
-RegistryKind = Literal["resources", "applications", "vo_mapping"]
-REGISTRY_KINDS: tuple[RegistryKind, ...] = ("resources", "applications", "vo_mapping")
+RegistryKind = Literal["resources", "applications", "vo_mapping", "carbon_intensity"]
+REGISTRY_KINDS: tuple[RegistryKind, ...] = ("resources", "applications", "vo_mapping", "carbon_intensity")
 
 Text = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 OptText = Annotated[str | None, Field(default=None, min_length=1, max_length=256)]
@@ -164,10 +164,57 @@ class VoMapping(Entry):
         return (self.site, self.match_field, self.match_value)
 
 
+class CarbonIntensity(Entry):
+    """The carbon intensity of a site's electricity during [valid_from, valid_to), in grams of CO2
+    equivalent per kWh: the factor that turns a job's measured energy into estimated emissions."""
+
+    kind = "carbon_intensity"
+    arrow_schema = pa.schema(
+        [
+            ("entry_id", pa.string()),
+            ("site", pa.string()),
+            ("grams_co2e_per_kwh", pa.float64()),
+            ("valid_from", TS),
+            ("valid_to", TS),
+            ("source", pa.string()),
+            ("note", pa.string()),
+            ("updated_at", TS),
+        ]
+    )
+
+    # 0 is a real value (a site on its own renewable supply); no grid is near 2 kg/kWh. Strict: a
+    # number only (true is not 1 g/kWh, nor "200" a number).
+    grams_co2e_per_kwh: Annotated[float, Strict(), Field(ge=0, le=2_000, allow_inf_nan=False)]
+    valid_from: EntryTime
+    valid_to: EntryTime | None = None
+    # Where the factor comes from (a grid operator's figure, a supplier's contract, ...).
+    source: OptText = None
+
+    @model_validator(mode="after")
+    def _interval(self) -> CarbonIntensity:
+        if self.valid_to is not None and self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        return self
+
+    def overlaps(self, other: CarbonIntensity) -> bool:
+        if self.site != other.site:
+            return False
+        return _intervals_meet(self.valid_from, self.valid_to, other.valid_from, other.valid_to)
+
+
+def _intervals_meet(
+    first_from: datetime, first_to: datetime | None, second_from: datetime, second_to: datetime | None
+) -> bool:
+    first_end = first_to or datetime.max.replace(tzinfo=first_from.tzinfo)
+    second_end = second_to or datetime.max.replace(tzinfo=second_from.tzinfo)
+    return first_from < second_end and second_from < first_end
+
+
 ENTRY_TYPES: dict[RegistryKind, type[Entry]] = {
     "resources": ResourceBenchmark,
     "applications": ApplicationRule,
     "vo_mapping": VoMapping,
+    "carbon_intensity": CarbonIntensity,
 }
 
 
@@ -193,5 +240,14 @@ def check_entries(entries: list[Entry]) -> None:
                 raise RegistryError(
                     f"{first.benchmark_type} intervals of {first.site}/{first.resource} overlap: entries "
                     f"{first.entry_id or '(new)'} and {second.entry_id or '(new)'}; end one before the "
+                    "other starts"
+                )
+    intensities = [e for e in entries if isinstance(e, CarbonIntensity)]
+    for i, earlier in enumerate(intensities):
+        for later in intensities[i + 1 :]:
+            if earlier.overlaps(later):
+                raise RegistryError(
+                    f"carbon intensity intervals of {earlier.site} overlap: entries "
+                    f"{earlier.entry_id or '(new)'} and {later.entry_id or '(new)'}; end one before the "
                     "other starts"
                 )

@@ -1,9 +1,9 @@
 """The registry in the warehouse: one small Parquet file per kind, rewritten whole on each change.
 
-Keys: `registry/<kind>/registry.parquet` (kind: resources, applications, vo_mapping), read by the
-Athena tables registry_<kind> and by the DuckDB engine. The file is the store of record: an edit
-reads it, validates the whole set, and writes it back (S3 PUT and the local rename are atomic,
-so readers never see half a file).
+Keys: `registry/<kind>/registry.parquet` (kind: resources, applications, vo_mapping,
+carbon_intensity), read by the Athena tables registry_<kind> and by the DuckDB engine. The file
+is the store of record: an edit reads it, validates the whole set, and writes it back (S3 PUT
+and the local rename are atomic, so readers never see half a file).
 
 Edits are serialised per kind, so none is lost: within a process by a lock, across processes
 (several `tally serve` workers on one TALLY_HOME, concurrent Lambdas) by a lease in the control

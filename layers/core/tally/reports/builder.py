@@ -21,7 +21,12 @@ class BuiltQuery:
 def build_query(spec: ReportSpec) -> BuiltQuery:
     kind = spec.catalog
     used = set(spec.group_by) | set(spec.filters)
-    base_name = kind.enriched_base if kind.enriched_base and used & kind.enriched else kind.base
+    if kind.enriched_base and used & kind.enriched:
+        base_name = kind.enriched_base
+    elif kind.joined_base and set(spec.metrics) & kind.joined:
+        base_name = kind.joined_base
+    else:
+        base_name = kind.base
     base = (kind.base_sql or get_file("reports", base_name).text).strip().rstrip(";")
     expressions = {
         name: TIME_DIMENSIONS[name] if name in TIME_DIMENSIONS else kind.dimensions[name]

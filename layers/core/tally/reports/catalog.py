@@ -50,6 +50,10 @@ class Kind:
     enriched: frozenset[str] = field(default_factory=frozenset)
     enriched_base: str | None = None
     boolean_dimensions: frozenset[str] = field(default_factory=frozenset)
+    # Metrics that need the base query `joined_base` (emissions: the carbon intensity join), so a
+    # report asking for none of them does not pay for the join. `enriched_base` has them too.
+    joined: frozenset[str] = field(default_factory=frozenset)
+    joined_base: str | None = None
     # Metrics that need a benchmark, and the metric that says how much had none: asked for one,
     # a report always shows the other, so a missing benchmark never just reports less.
     normalised: frozenset[str] = field(default_factory=frozenset)
@@ -95,6 +99,8 @@ JOBS = Kind(
     base="jobs",
     enriched_base="jobs_by_application",
     enriched=frozenset({"application", "commercial"}),
+    joined_base="jobs_emissions",
+    joined=frozenset({"co2e_kg", "jobs_without_intensity"}),
     boolean_dimensions=frozenset({"commercial"}),
     dimensions={
         "site": "site",
@@ -131,6 +137,29 @@ JOBS = Kind(
             "CPU time / core time",
         ),
         "mean_wait_hours": Metric("avg(CAST(wait_seconds AS DOUBLE)) / 3600", "number", "mean queue wait"),
+        # Energy sums only the jobs that measured it (NULL when none did, never 0);
+        # jobs_without_energy says how many did not, jobs_without_intensity how many measured
+        # energy at a site and time with no carbon intensity (so their CO2e is not in co2e_kg).
+        "energy_kwh": Metric(exact_sum("energy_joules"), "number", "measured energy, kWh", 3_600_000),
+        "co2e_kg": Metric(
+            exact_sum("energy_joule_grams_per_kwh"),
+            "number",
+            "estimated emissions: energy x the site's carbon intensity at the job's end, kg CO2e",
+            3_600_000_000,  # J x g/kWh -> kWh x g (/ 3.6e6) -> kg (/ 1000)
+        ),
+        "jobs_without_energy": Metric(
+            "sum(CASE WHEN energy_joules IS NULL THEN 1 ELSE 0 END)",
+            "integer",
+            "jobs with no energy measured",
+        ),
+        "jobs_without_intensity": Metric(
+            "sum(energy_without_intensity)", "integer", "jobs with energy but no carbon intensity"
+        ),
+        "memory_efficiency": _ratio(
+            "memory_used_bytes",
+            "memory_requested_bytes",
+            "peak memory used / memory requested (jobs with both)",
+        ),
     },
     default_metrics=("jobs", "core_hours", "normalised_core_hours", "cpu_efficiency"),
     normalised=frozenset(
@@ -163,6 +192,8 @@ VMS = Kind(
             "vcpu_hours", "normalised_hours", "vCPU hours of instances with no benchmark", 1
         ),
         "cpu_efficiency": _ratio("cpu_busy_hours", "vcpu_hours", "busy CPU / vCPU hours"),
+        "network_rx_bytes": Metric("sum(net_rx_bytes)", "integer", "network bytes received"),
+        "network_tx_bytes": Metric("sum(net_tx_bytes)", "integer", "network bytes sent"),
     },
     default_metrics=("instance_days", "measured_hours", "vcpu_hours", "normalised_hours"),
     normalised=frozenset({"normalised_hours"}),
