@@ -15,9 +15,10 @@ from fastapi import APIRouter, Body, Response
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.contract import problems
-from tally.api.deps import SESSION_COOKIE, PersonDep, ServicesDep
+from tally.api.deps import PersonDep, ServicesDep
 from tally.api.people_models import GrantOut, LoginIn, LoginOut, Me, NewToken, PersonOut, TokenIn, TokenOut
 from tally.api.problems import Problem, forbidden, unauthorized
+from tally.auth.credentials import SESSION_COOKIE
 from tally.people.model import PeopleError, Session
 from tally.people.service import LoginThrottledError
 
