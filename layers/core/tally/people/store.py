@@ -26,8 +26,16 @@ AUDIT = "audit"
 
 
 class Documents(Protocol):
-    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
-        """Store the document; with `create_only`, only if there is none under that id (True if stored)."""
+    def put_doc(
+        self,
+        collection: str,
+        doc_id: str,
+        doc: dict[str, Any],
+        create_only: bool = False,
+        expires_at: datetime | None = None,
+    ) -> bool:
+        """Store the document; with `create_only`, only if there is none under that id (True if stored).
+        With `expires_at`, the document is gone from that time on (tally.domain.ports.ControlStore)."""
 
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
     def list_docs(self, collection: str) -> list[dict[str, Any]]:
