@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -75,10 +76,9 @@ def test_dynamodb_items_carry_the_tables_ttl_attribute(settings: Settings) -> No
     store.put_doc(COLLECTION, "m-2", {"n": 2})
     db = boto3.client("dynamodb", endpoint_url=settings.dynamodb_endpoint_url, region_name="eu-west-1")
 
-    def item(doc_id: str) -> dict[str, object]:
+    def item(doc_id: str) -> dict[str, Any]:
         key = {"pk": {"S": f"PEOPLE#{COLLECTION}"}, "sk": {"S": doc_id}}
-        found: dict[str, object] = db.get_item(TableName=settings.control_table, Key=key)["Item"]
-        return found
+        return dict(db.get_item(TableName=str(settings.control_table), Key=key)["Item"])
 
     # Epoch seconds, rounded up: DynamoDB never deletes the item before it expires.
     assert item("m-1")[TTL_ATTRIBUTE] == {"N": str(math.ceil(expires.timestamp()))}
