@@ -1261,7 +1261,7 @@ def test_the_people_authoriser_role_reads_only_the_peoples_items(cfn: Resources)
 
 
 #: The sign-in routes a browser reaches before it holds any token (the callback above all), and
-#: the sign-out (a session cookie, no bearer): none may sit behind the JWT authoriser.
+#: the sign-out (a session cookie, no bearer): none may sit behind the people authoriser.
 SIGN_IN_PATHS = ("/v1/auth/config", "/v1/auth/oidc/login", "/v1/auth/oidc/callback", "/v1/auth/oidc/logout")
 
 

@@ -177,7 +177,10 @@ class PeopleStore:
             "created_at": utc_text(session.created_at),
             "expires_at": utc_text(session.expires_at),
         }
-        self.docs.put_doc("sessions", session.session_id, doc, create_only=True)
+        # A session never ended by its person is dropped by the store once it expires.
+        self.docs.put_doc(
+            "sessions", session.session_id, doc, create_only=True, expires_at=session.expires_at
+        )
 
     def get_session(self, session_id: str) -> Session | None:
         d = self.docs.get_doc("sessions", session_id)
