@@ -55,6 +55,10 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON people_docs WHEN O
 SYNC_CACHE_KIB = 64 * 1024
 # Columns added after the first release: added in place to an older file (old rows read NULL).
 ADDED_COLUMNS = {"api_keys": {"scopes": "TEXT"}, "people_docs": {"expires_at": "REAL"}}
+# Made once the added columns exist: a put's purge of expired documents reads this index only, never
+# a long collection of documents that do not expire (the audit log).
+AFTER_COLUMNS = """CREATE INDEX IF NOT EXISTS people_docs_expiring ON people_docs (collection, expires_at)
+    WHERE expires_at IS NOT NULL"""
 
 
 def _key(row: sqlite3.Row) -> ApiKey:
@@ -96,6 +100,7 @@ class SqliteControlStore:
                 for name, sql_type in columns.items():
                     if name not in have:
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+            db.execute(AFTER_COLUMNS)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
