@@ -26,7 +26,14 @@ from pathlib import Path
 from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
-FUNCTIONS = ("ingest_api", "compaction", "view_deployer", "billing_importer", "invoice_verifier")
+FUNCTIONS = (
+    "ingest_api",
+    "compaction",
+    "view_deployer",
+    "billing_importer",
+    "invoice_verifier",
+    "people_authoriser",
+)
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 _IMPORTTIME = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s*(\S+)")
 

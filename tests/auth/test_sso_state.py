@@ -1,11 +1,10 @@
 """The pieces of a browser sign-in that need no provider: the sealed login cookie, the safe return
-path, and the used-state markers (each state completes once; old markers are swept)."""
+path, and the used-state markers (each state completes once; a marker expires with its login)."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ from tally.auth.oidc import OidcConfig
 from tally.auth.return_to import safe_return_to
 from tally.auth.sso import USED_STATES, SsoError
 from tally.services.container import Services
-from tests.support.deployments import local_settings
+from tally.settings import Settings
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LOGIN = PendingLogin("st" * 20, "no" * 20, "ve" * 40, "/portal?x=1", NOW + timedelta(minutes=10))
@@ -61,31 +60,22 @@ def test_none_and_empty_return_to_the_root() -> None:
     assert safe_return_to(None) == safe_return_to("") == "/"
 
 
-def test_a_state_completes_once_and_old_markers_are_swept(tmp_path: Path) -> None:
+def test_a_state_completes_once_and_its_marker_expires_with_the_login(settings: Settings) -> None:
     config = OidcConfig(issuer="https://idp.example", client_id="tally", redirect_uri="https://t.example/cb")
-    svc = Services(local_settings(tmp_path / "home", oidc=config))
+    svc = Services(settings.model_copy(update={"oidc": config}))
     sso = svc.sso
     assert sso is not None
+    now = datetime.now(UTC)
     ttl = timedelta(seconds=sso.settings.login_ttl_seconds)
-    sso._mark_used("first", NOW + ttl, NOW)
+    sso._mark_used("first", now + ttl)
     with pytest.raises(SsoError) as refused:
-        sso._mark_used("first", NOW + ttl, NOW + timedelta(seconds=5))
+        sso._mark_used("first", now + ttl)
     assert refused.value.status == 400
-    marker = hashlib.sha256(b"first").hexdigest()
-    assert [d["_id"] for d in svc.control.list_docs(USED_STATES)] == [marker]
-    # A lifetime later the first marker's cookie has expired: the next sign-in sweeps it.
-    later = NOW + ttl + timedelta(seconds=1)
-    sso._mark_used("second", later + ttl, later)
-    assert [d["_id"] for d in svc.control.list_docs(USED_STATES)] == [hashlib.sha256(b"second").hexdigest()]
-
-
-def test_the_section_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tally.settings import Settings
-
-    assert Settings().sso.auto_provision is False  # the default: unlinked subjects are refused
-    monkeypatch.setenv("TALLY_SSO", '{"auto_provision": true, "login_ttl_seconds": 120}')
-    read = Settings().sso
-    assert (read.auto_provision, read.login_ttl_seconds) == (True, 120)
-    monkeypatch.setenv("TALLY_SSO", '{"post_logout_redirect_uri": "http://tally.example/"}')
-    with pytest.raises(ValueError, match="https"):
-        Settings()
+    first, old = hashlib.sha256(b"first").hexdigest(), hashlib.sha256(b"old").hexdigest()
+    assert [d["_id"] for d in svc.control.list_docs(USED_STATES)] == [first]
+    # A marker whose login cookie has expired is gone: not listed, and no obstacle to its state.
+    sso._mark_used("old", now - timedelta(seconds=1))
+    assert [d["_id"] for d in svc.control.list_docs(USED_STATES)] == [first]
+    assert svc.control.get_doc(USED_STATES, old) is None
+    sso._mark_used("old", now + ttl)
+    assert [d["_id"] for d in svc.control.list_docs(USED_STATES)] == sorted([first, old])

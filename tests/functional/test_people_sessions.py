@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -66,6 +66,17 @@ def test_sign_in_sets_a_hardened_cookie_and_unsafe_methods_need_the_csrf_token(
     assert out_without.status_code == 403 and out.status_code == 204
     assert after.status_code == 401  # the session is gone from the store
     assert {p.email for p in svc.people.store.list_people()} == {"ada@example.org", "bo@example.org"}
+
+
+def test_a_session_past_its_expiry_is_gone_from_the_store_unread(served: tuple[str, Services]) -> None:
+    _url, svc = served
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    session, cookie = svc.people.login("ada@example.org", PASSWORD, now=long_ago)
+    assert session.expires_at < datetime.now(UTC)
+    assert svc.people.store.get_session(session.session_id) is None  # no logout needed
+    assert svc.people.session_principal(cookie) is None
+    live, _cookie = svc.people.login("ada@example.org", PASSWORD)
+    assert svc.people.store.get_session(live.session_id) == live
 
 
 def test_sessions_expire(served: tuple[str, Services]) -> None:

@@ -45,6 +45,7 @@ FUNCTIONS = (
     "logs_importer",
     "alerts_evaluator",
     "apel_publisher",
+    "people_authoriser",
 )
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
 
@@ -169,7 +170,7 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
         function = build.build_function(name, tmp_path / name)
         sizes[name] = build.tree_size(function)
         layers = layer_size + (numeric_size if name in ("invoice_verifier", "alerts_evaluator") else 0)
-        layers += auth_size if name == "ingest_api" else 0
+        layers += auth_size if name in ("ingest_api", "people_authoriser") else 0
         layers += documents_size if name == "ingest_api" else 0
         layers += apel_size if name == "apel_publisher" else 0
         assert layers + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
@@ -228,6 +229,8 @@ def invoke(env_paths: dict[str, Path], function: str, script: str, env: dict[str
         layers.append(str(env_paths["numeric"]))
     if function == "ingest_api":
         layers += [str(env_paths["auth"]), str(env_paths["documents"])]
+    if function == "people_authoriser":
+        layers.append(str(env_paths["auth"]))
     prelude = (
         "import sys, json\n"
         f"sys.path[:0] = [{str(REPO / 'functions' / function)!r}, *{layers!r}, "
@@ -298,6 +301,33 @@ def test_api_handler_answers_in_a_fresh_environment(lambda_like: dict[str, Path]
     assert result["duckdb"] is False
     # Everything third-party came from the layer (nothing leaked in from this machine).
     assert result["files"] == [str(lambda_like["layer"].parent)]
+
+
+def test_people_authoriser_answers_in_a_fresh_environment(lambda_like: dict[str, Path]) -> None:
+    """A request without a person's credential is refused before any store read, and without
+    loading the web framework, DuckDB or the JWT library (the authoriser's cold start)."""
+    event = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeKey": "GET /v1/me",
+        "rawPath": "/v1/me",
+        "headers": {"host": "api.example.org", "authorization": "Basic YWRhOnB3"},
+        "requestContext": {"http": {"method": "GET", "path": "/v1/me"}, "requestId": "corr-9"},
+    }
+    script = (
+        "import app\n"
+        f"answer = app.handler({event!r}, Context())\n"
+        "loaded = {name: name in sys.modules for name in ('fastapi', 'duckdb', 'joserfc', 'mangum')}\n"
+        "print('RESULT ' + json.dumps({'answer': answer, 'loaded': loaded}))\n"
+    )
+    env = {
+        "TALLY_MODE": "aws",
+        "TALLY_WAREHOUSE_URI": "s3://bucket/warehouse",
+        "TALLY_CONTROL_TABLE": "control",
+    }
+    result = invoke(lambda_like, "people_authoriser", script, env)
+    assert result["answer"] == {"isAuthorized": False}
+    assert result["loaded"] == {"fastapi": False, "duckdb": False, "joserfc": False, "mangum": False}
 
 
 def test_api_layers_verify_an_identity_providers_token(lambda_like: dict[str, Path]) -> None:

@@ -365,3 +365,50 @@ def test_alerts_evaluator_role_keeps_alerts_in_the_control_table_and_publishes_t
     assert Services(deployment.settings).alerts.store.get_alert(alert.alert_id) == alert
     [message] = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
     assert json.loads(json.loads(message["Body"])["Message"])["alert"]["alert_id"] == alert.alert_id
+
+
+def test_people_authoriser_role_reads_people_and_drops_expired_sessions_only(
+    deployment: Deployment, as_role: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = Services(deployment.settings)
+    ada = owner.people.add_person("Ada", "ada@example.org", "test", password="correct horse battery")
+    owner.people.add_grant(ada.person_id, "admin", None, "test")
+    _token, plain = owner.people.create_token(owner.people.principal_of(ada), "notebook", days=1)
+    live, live_cookie = owner.people.login("ada@example.org", "correct horse battery")
+    old, old_cookie = owner.people.login("ada@example.org", "correct horse battery")
+    stale = owner.control.get_doc("sessions", old.session_id)
+    assert stale is not None
+    stale["expires_at"] = "2026-01-01T00:00:00.000000Z"
+    owner.control.put_doc("sessions", old.session_id, {k: v for k, v in stale.items() if k != "_id"})
+    for name, value in {
+        "TALLY_MODE": "aws",
+        "TALLY_WAREHOUSE_URI": str(deployment.settings.warehouse_uri),
+        "TALLY_CONTROL_TABLE": str(deployment.settings.control_table),
+        "TALLY_S3_ENDPOINT_URL": deployment.endpoint,
+        "TALLY_DYNAMODB_ENDPOINT_URL": deployment.endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    as_role(deployment.keys_for("PeopleAuthoriserRole"))
+
+    def event(headers: dict[str, str], cookies: list[str] | None = None) -> dict[str, Any]:
+        context = {"requestId": "r-1", "http": {"method": "GET", "path": "/v1/me"}}
+        return {"version": "2.0", "type": "REQUEST", "headers": headers, "cookies": cookies or [],
+                "requestContext": context}  # fmt: skip
+
+    with enable_iam_authentication():
+        function = load_function("people_authoriser")
+        context = LambdaContext("tally-people-authoriser")
+        by_token = function.handler(event({"authorization": f"Bearer {plain}"}), context)
+        by_cookie = function.handler(event({}, [f"tally_session={live_cookie}"]), context)
+        expired = function.handler(event({}, [f"tally_session={old_cookie}"]), context)
+        # It cannot add people, nor write the warehouse. (That it reads only the people's items is
+        # a condition moto does not check: test_template.py holds the role to it.)
+        with pytest.raises(Exception, match="AccessDenied"):
+            function.services.people.add_person("Mallory", "m@example.org", "test")
+        with pytest.raises(OSError, match=r"(?i)access.?denied"):
+            function.services.warehouse.put_bytes("people/identities/forged.parquet", b"forged")
+    assert by_token == {"isAuthorized": True, "context": {"person_id": ada.person_id, "via": "token"}}
+    assert by_cookie == {"isAuthorized": True, "context": {"person_id": ada.person_id, "via": "session"}}
+    assert expired == {"isAuthorized": False}
+    assert owner.people.store.get_session(old.session_id) is None  # dropped on its late use
+    assert owner.people.store.get_session(live.session_id) is not None

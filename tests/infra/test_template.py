@@ -59,6 +59,7 @@ def functions(cfn: Resources) -> Resources:
         "LogsImporterFunction",
         "AlertsEvaluatorFunction",
         "ApelPublisherFunction",
+        "PeopleAuthoriserFunction",
     }
     return found
 
@@ -492,6 +493,7 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
     extra = {
         "InvoiceVerifierFunction": ["TallyNumericLayer"],
         "IngestFunction": ["TallyAuthLayer", "TallyDocumentsLayer"],
+        "PeopleAuthoriserFunction": ["TallyAuthLayer"],
         "ApelPublisherFunction": ["TallyApelLayer"],
         "AlertsEvaluatorFunction": ["TallyNumericLayer"],
     }
@@ -717,6 +719,7 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
             numeric if name in ("InvoiceVerifierFunction", "AlertsEvaluatorFunction") else set()
         )
         shipped |= auth | documents if name == "IngestFunction" else set()
+        shipped |= auth if name == "PeopleAuthoriserFunction" else set()
         shipped |= apel if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         optional = FORECAST_PACKAGES if name == "IngestFunction" else set()
@@ -1099,6 +1102,10 @@ def test_control_table_matches_what_the_store_creates(cfn: Resources, moto_endpo
     store = (REPO / "layers/core/tally/adapters/control_dynamodb.py").read_text()
     ttl = props["TimeToLiveSpecification"]
     assert ttl["Enabled"] is True and f'"{ttl["AttributeName"]}"' in store
+    # Batch outcomes and expiring documents (sign-in replay markers) carry that attribute.
+    from tally.adapters.control_dynamodb import TTL_ATTRIBUTE
+
+    assert ttl["AttributeName"] == TTL_ATTRIBUTE
 
 
 # -- API ------------------------------------------------------------------------------------------
@@ -1163,12 +1170,16 @@ PEOPLE_ROUTES = ("/v1/people", "/v1/people/{proxy+}", "/v1/me")
 COGNITO_ISSUER = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${PeopleUserPool}"
 
 
-def test_people_routes_are_fronted_by_the_user_pools_jwt_authoriser(cfn: Resources) -> None:
+def test_people_routes_are_fronted_by_the_people_authoriser(cfn: Resources, functions: Resources) -> None:
     body = cfn["HttpApi"]["Properties"]["Body"]
     scheme = body["components"]["securitySchemes"]["PeopleAuthorizer"]["x-amazon-apigateway-authorizer"]
-    assert scheme["type"] == "jwt" and scheme["identitySource"] == "$request.header.Authorization"
-    assert sub_text(scheme["jwtConfiguration"]["issuer"]) == COGNITO_ISSUER
-    assert [ref_target(a) for a in scheme["jwtConfiguration"]["audience"]] == ["PortalClient"]
+    assert scheme["type"] == "request"
+    assert scheme["authorizerPayloadFormatVersion"] == "2.0" and scheme["enableSimpleResponses"] is True
+    [arn] = scheme["authorizerUri"]["Fn::Sub"][1].values()
+    assert ref_target(arn) == "PeopleAuthoriserFunction"
+    # Not cached, and so no identity source: API Gateway would refuse, unasked, a request lacking
+    # any one of them, and a script sends only Authorization, a browser only its cookie.
+    assert scheme["authorizerResultTtlInSeconds"] == 0 and not scheme.get("identitySource")
     paths = body["paths"]
     assert set(PEOPLE_ROUTES) | {"/v1/{proxy+}"} == set(paths)
     for path, methods in paths.items():
@@ -1186,10 +1197,71 @@ def test_people_routes_are_fronted_by_the_user_pools_jwt_authoriser(cfn: Resourc
         "IngestFunctionPeopleItemsPermission",
         "IngestFunctionMePermission",
     } <= set(permissions)
+    # API Gateway may invoke the authoriser as this API's authoriser, and only so.
+    invoking = {
+        name: p["Properties"]
+        for name, p in permissions.items()
+        if ref_target(p["Properties"]["FunctionName"]) == "PeopleAuthoriserFunction"
+    }
+    assert list(invoking) == ["PeopleAuthoriserPermission"]
+    permission = invoking["PeopleAuthoriserPermission"]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert sub_text(permission["SourceArn"]).endswith(":${HttpApi}/authorizers/*")
+    # It verifies the provider's tokens as the API does: the same provider, the same settings.
+    env = functions["PeopleAuthoriserFunction"]["Properties"]["Environment"]["Variables"]
+    api_env = functions["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["TALLY_OIDC"] == api_env["TALLY_OIDC"]
+    assert {k: env[k] for k in ("TALLY_MODE", "TALLY_CONTROL_TABLE")} == {
+        k: api_env[k] for k in ("TALLY_MODE", "TALLY_CONTROL_TABLE")
+    }
+    # It never provisions people (that would need writes the role does not grant).
+    assert not any(name.startswith("TALLY_SSO") for name in env)
+
+
+def test_the_people_authoriser_role_reads_only_the_peoples_items(cfn: Resources) -> None:
+    """What the authoriser's code calls on the table (a document read, a collection query, an
+    expired session dropped) and nothing else, each held to the people's partition keys."""
+    store = REPO / "layers/core/tally/adapters/control_dynamodb.py"
+    tree = ast.parse(store.read_text())
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name in (
+            "get_doc",
+            "list_docs",
+            "delete_doc",
+            "_get",
+            "_query",
+        ):
+            used |= {
+                n.func.attr
+                for n in ast.walk(node)
+                if isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and ast.unparse(n.func.value) == "self._db"
+            }
+    assert used == {"get_item", "query", "update_item"}
+    assert granted(cfn, "PeopleAuthoriserRole", "dynamodb") == {api_action("dynamodb", m) for m in used}
+    assert not granted(cfn, "PeopleAuthoriserRole", "s3")
+    statements = [
+        s
+        for p in cfn["PeopleAuthoriserRole"]["Properties"]["Policies"]
+        for s in as_list(p["PolicyDocument"]["Statement"])
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+    conditions = {a: s["Condition"] for s in statements for a in as_list(s["Action"])}
+    people = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PEOPLE#*"]}}
+    sessions = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["PEOPLE#sessions"]}}
+    assert conditions == {
+        "dynamodb:GetItem": people,
+        "dynamodb:Query": people,
+        "dynamodb:UpdateItem": sessions,
+    }
+    assert all(ref_target(s["Resource"]) == "ControlTable" for s in statements)
 
 
 #: The sign-in routes a browser reaches before it holds any token (the callback above all), and
-#: the sign-out (a session cookie, no bearer): none may sit behind the JWT authoriser.
+#: the sign-out (a session cookie, no bearer): none may sit behind the people authoriser.
 SIGN_IN_PATHS = ("/v1/auth/config", "/v1/auth/oidc/login", "/v1/auth/oidc/callback", "/v1/auth/oidc/logout")
 
 

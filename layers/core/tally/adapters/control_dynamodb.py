@@ -10,7 +10,8 @@ Items:
     pk=BILLACCT       sk=<provider>#<account>    provider, billing_account_id, owner, claimed_at
     pk=LOCK#<name>    sk=LOCK                    holder, lease_until (epoch seconds)
     pk=PEOPLE#<collection>  sk=<id>              doc (JSON; tally.people.store, tally.alerts.store
-                                                 collections alert_rules, alerts, alert_open); removed: no doc
+                                                 collections alert_rules, alerts, alert_open); removed: no
+                                                 doc; expires_at (TTL) when the document expires
 
 Keys stored before scopes existed have no `scopes` attribute and read as unscoped (see ApiKey).
 """
@@ -18,6 +19,7 @@ Keys stored before scopes existed have no `scopes` attribute and read as unscope
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -42,6 +44,8 @@ from tally.domain.control import (
 from tally.domain.identity_keys import digest_of
 
 BATCH_TTL_SECONDS = 90 * 86_400
+#: The table's TimeToLiveSpecification attribute (template.yaml): batch outcomes, expiring documents.
+TTL_ATTRIBUTE = "expires_at"
 # A transaction holds at most 100 actions: this many identity puts and the count update.
 SEEN_PER_TRANSACTION = 99
 TRANSACTION_ATTEMPTS = 8
@@ -49,6 +53,12 @@ TRANSACTION_ATTEMPTS = 8
 # of those running at once (TransactionConflict): threads of one process take turns instead. (moto's
 # server, which the tests use, also mishandles concurrent transactions.)
 _COUNT_LOCK = threading.Lock()
+
+
+def _expired(item: dict[str, Any]) -> bool:
+    """Past its TTL: DynamoDB deletes expired items only eventually (within days), so reads skip them."""
+    ttl = item.get(TTL_ATTRIBUTE)
+    return ttl is not None and float(ttl["N"]) <= time.time()
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -299,7 +309,7 @@ class DynamoControlStore:
                     "pk": {"S": f"BATCH#{outcome.batch_id}"},
                     "sk": {"S": "BATCH"},
                     "outcome": {"S": json.dumps(outcome.__dict__)},
-                    "expires_at": {"N": str(int(time.time()) + BATCH_TTL_SECONDS)},
+                    TTL_ATTRIBUTE: {"N": str(int(time.time()) + BATCH_TTL_SECONDS)},
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
@@ -395,14 +405,29 @@ class DynamoControlStore:
     # Deleting is an update that removes the document (the API's role may not delete items); the
     # audit collection is written create-only and never updated or emptied.
 
-    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
+    def put_doc(
+        self,
+        collection: str,
+        doc_id: str,
+        doc: dict[str, Any],
+        create_only: bool = False,
+        expires_at: datetime | None = None,
+    ) -> bool:
         item = {"pk": {"S": f"PEOPLE#{collection}"}, "sk": {"S": doc_id}, "doc": {"S": json.dumps(doc)}}
+        if expires_at is not None:
+            # The table's TTL attribute (epoch seconds): DynamoDB deletes the item some time after.
+            item[TTL_ATTRIBUTE] = {"N": str(math.ceil(expires_at.timestamp()))}
         if collection == "audit" and not create_only:
             raise ControlError("the audit log is append-only")
         try:
             if create_only:
+                # An expired document not yet deleted by DynamoDB is no obstacle.
                 self._db.put_item(
-                    TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(doc)"
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(doc) OR #ttl <= :now",
+                    ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                    ExpressionAttributeValues={":now": {"N": str(int(time.time()))}},
                 )
             else:
                 self._db.put_item(TableName=self._table, Item=item)
@@ -414,7 +439,7 @@ class DynamoControlStore:
 
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         item = self._get(f"PEOPLE#{collection}", doc_id)
-        if item is None or "doc" not in item:
+        if item is None or "doc" not in item or _expired(item):
             return None
         return {**json.loads(item["doc"]["S"]), "_id": doc_id}
 
@@ -422,7 +447,7 @@ class DynamoControlStore:
         return [
             {**json.loads(i["doc"]["S"]), "_id": i["sk"]["S"]}
             for i in self._query(f"PEOPLE#{collection}")
-            if "doc" in i
+            if "doc" in i and not _expired(i)
         ]
 
     def delete_doc(self, collection: str, doc_id: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS billing_accounts (
     claimed_at TEXT NOT NULL, PRIMARY KEY (provider, billing_account_id));
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS people_docs (
-    collection TEXT NOT NULL, doc_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (collection, doc_id));
+    collection TEXT NOT NULL, doc_id TEXT NOT NULL, doc TEXT NOT NULL, expires_at REAL,
+    PRIMARY KEY (collection, doc_id));
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON people_docs WHEN OLD.collection = 'audit'
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON people_docs WHEN OLD.collection = 'audit'
@@ -52,13 +54,17 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON people_docs WHEN O
 """
 # The page cache of the sync-state writer's connection, in KiB (see `_sync_conn`).
 SYNC_CACHE_KIB = 64 * 1024
-# Columns added after the first release: added in place to an older file (old rows read NULL).
-ADDED_COLUMNS = {"api_keys": {"scopes": "TEXT"}}
 # PRAGMA user_version of a store whose record identities are day-prefixed keys
 # (`tally.domain.identity_keys`). A store from before keeps its bare digests, unchanged, in
 # LEGACY_IDENTITIES (see `_migrate_identity_keys`).
 IDENTITY_KEYS_VERSION = 1
 LEGACY_IDENTITIES = "sync_records_digest_only"
+# Columns added after the first release: added in place to an older file (old rows read NULL).
+ADDED_COLUMNS = {"api_keys": {"scopes": "TEXT"}, "people_docs": {"expires_at": "REAL"}}
+# Made once the added columns exist: a put's purge of expired documents reads this index only, never
+# a long collection of documents that do not expire (the audit log).
+AFTER_COLUMNS = """CREATE INDEX IF NOT EXISTS people_docs_expiring ON people_docs (collection, expires_at)
+    WHERE expires_at IS NOT NULL"""
 
 
 def _key(row: sqlite3.Row) -> ApiKey:
@@ -175,6 +181,7 @@ class SqliteControlStore:
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
             _migrate_identity_keys(db)
             self._legacy_identities = _has_table(db, LEGACY_IDENTITIES)
+            db.execute(AFTER_COLUMNS)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -407,20 +414,36 @@ class SqliteControlStore:
 
     # -- people documents (tally.people.store): JSON per (collection, id); audit rows are immutable
 
-    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
+    def put_doc(
+        self,
+        collection: str,
+        doc_id: str,
+        doc: dict[str, Any],
+        create_only: bool = False,
+        expires_at: datetime | None = None,
+    ) -> bool:
         if collection == "audit" and not create_only:
             raise ControlError("the audit log is append-only")
         verb = "INSERT OR IGNORE" if create_only else "INSERT OR REPLACE"
         with self._tx() as db:
+            # The collection's expired documents go first, so a create-only put may take their ids.
+            db.execute(
+                "DELETE FROM people_docs WHERE collection = ? AND expires_at <= ?", (collection, time.time())
+            )
             cursor = db.execute(
-                f"{verb} INTO people_docs VALUES (?, ?, ?)", (collection, doc_id, json.dumps(doc))
+                f"{verb} INTO people_docs (collection, doc_id, doc, expires_at) VALUES (?, ?, ?, ?)",
+                (collection, doc_id, json.dumps(doc), None if expires_at is None else expires_at.timestamp()),
             )
         return cursor.rowcount == 1
 
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None:
         row = (
             self._conn()
-            .execute("SELECT doc FROM people_docs WHERE collection = ? AND doc_id = ?", (collection, doc_id))
+            .execute(
+                "SELECT doc FROM people_docs WHERE collection = ? AND doc_id = ?"
+                " AND (expires_at IS NULL OR expires_at > ?)",
+                (collection, doc_id, time.time()),
+            )
             .fetchone()
         )
         return None if row is None else {**json.loads(row["doc"]), "_id": doc_id}
@@ -429,7 +452,9 @@ class SqliteControlStore:
         rows = (
             self._conn()
             .execute(
-                "SELECT doc_id, doc FROM people_docs WHERE collection = ? ORDER BY doc_id", (collection,)
+                "SELECT doc_id, doc FROM people_docs WHERE collection = ?"
+                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY doc_id",
+                (collection, time.time()),
             )
             .fetchall()
         )

@@ -12,11 +12,12 @@ from tally.alerts.kinds.base import InvalidParamsError
 from tally.alerts.model import NAME, AlertError, AlertNotFoundError, AlertState, RuleInput, alert_json
 from tally.alerts.service import AlertForbiddenError, BadCursorError, UnknownSiteError
 from tally.api.alerts_models import AlertOut, RuleOut
+from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems
 from tally.api.deps import AlertsManageAccess, AlertsReadAccess, ServicesDep
 from tally.api.problems import Problem, forbidden, not_found
 
-router = APIRouter(tags=["alerts"])
+router = APIRouter(tags=["alerts"], route_class=CappedBodyRoute)
 
 
 def _problem(error: AlertError) -> Problem:

@@ -14,14 +14,16 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response
 from starlette.concurrency import run_in_threadpool
 
+from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems
-from tally.api.deps import SESSION_COOKIE, PersonDep, ServicesDep
+from tally.api.deps import PersonDep, ServicesDep
 from tally.api.people_models import GrantOut, LoginIn, LoginOut, Me, NewToken, PersonOut, TokenIn, TokenOut
 from tally.api.problems import Problem, forbidden, unauthorized
+from tally.auth.credentials import SESSION_COOKIE
 from tally.people.model import PeopleError, Session
 from tally.people.service import LoginThrottledError
 
-router = APIRouter()
+router = APIRouter(route_class=CappedBodyRoute)
 
 
 def set_session_cookie(response: Response, session: Session, cookie: str) -> None:

@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import Cookie, Depends, Header, Request
 
 from tally.api.problems import Problem, forbidden, unauthorized
-from tally.auth.sso import SsoError, looks_like_jwt
+from tally.auth.credentials import SESSION_COOKIE, Kind, presented
+from tally.auth.sso import SsoError
 from tally.domain.control import (
     BILLING_READ,
     BILLING_WRITE,
@@ -23,11 +24,9 @@ from tally.domain.control import (
 )
 from tally.people.authz import Action, Caller, Fence, authorise
 from tally.people.model import PersonPrincipal
-from tally.people.service import is_person_token
 from tally.services.container import Services
 from tally.services.ingest import Principal
 
-SESSION_COOKIE = "tally_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -48,18 +47,17 @@ def caller(
     provider's access token) or a session cookie.
     A cookie is sent by the browser on its own, so a request that changes anything must also carry
     the session's CSRF token in X-CSRF-Token (a cross-site page cannot read it)."""
-    if authorization is not None or session is None:
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() == "bearer" and is_person_token(token):
-            person = svc.people.token_principal(token)
-            if person is None:
-                raise unauthorized("the personal access token is not valid, has expired or was revoked")
-            return person
-        if scheme.lower() == "bearer" and looks_like_jwt(token):
-            return _provider_principal(svc, token)
+    credential = presented(authorization, session)
+    if credential.kind is Kind.PERSONAL_TOKEN:
+        person = svc.people.token_principal(credential.secret)
+        if person is None:
+            raise unauthorized("the personal access token is not valid, has expired or was revoked")
+        return person
+    if credential.kind is Kind.PROVIDER_TOKEN:
+        return _provider_principal(svc, credential.secret)
+    if credential.kind is Kind.OTHER:
         return svc.authenticate(authorization)
-    person = svc.people.session_principal(session)
+    person = svc.people.session_principal(credential.secret)
     if person is None or person.session is None:
         raise unauthorized("the session has expired or is not valid: sign in again at /v1/auth/login")
     if request.method not in SAFE_METHODS and not (

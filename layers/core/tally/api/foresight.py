@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
+from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems
 from tally.api.deps import Access, ServicesDep, UsageAccess, authorised
 from tally.api.foresight_models import (
@@ -40,7 +41,7 @@ from tally.query.engine import QueryError
 from tally.reports.catalog import JOBS
 from tally.reports.spec import MAX_FILTER_VALUES, MAX_VALUE_LENGTH, ReportError, parse_time
 
-router = APIRouter(tags=["foresight"])
+router = APIRouter(tags=["foresight"], route_class=CappedBodyRoute)
 MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE_LENGTH)]
 Filter = Annotated[

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.body import NDJSON_TYPES, check_utf8, decompress, media_type, read_capped, split_lines
+from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems
 from tally.api.deps import RecordsWriter, RegistryReader, RegistryWriter, ServicesDep
 from tally.api.models import IngestResponse
 from tally.api.problems import not_found, unprocessable
 from tally.kinds.spec import IDENTIFIER, KindDefinition, KindSpec, check_kind_name
 
-router = APIRouter(prefix="/v1", tags=["kinds"])
+router = APIRouter(prefix="/v1", tags=["kinds"], route_class=CappedBodyRoute)
 
 KindName = Annotated[
     str,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems
 from tally.api.deps import ServicesDep
 from tally.api.money_access import (
@@ -26,7 +27,7 @@ from tally.money.tariff_store import TariffNotFoundError, TariffUnknownSiteError
 from tally.money.tariffs import Tariff, TariffError, TariffId
 from tally.query.engine import QueryError
 
-router = APIRouter(tags=["money"])
+router = APIRouter(tags=["money"], route_class=CappedBodyRoute)
 
 
 def _invalid(what: str, error: ValidationError) -> Problem:

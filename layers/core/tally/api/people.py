@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.auth import router as auth_router
+from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems
 from tally.api.deps import Access, AuditAccess, PeopleAccess, ServicesDep
 from tally.api.ingest_status import router as ingest_router
@@ -32,7 +33,7 @@ from tally.api.problems import Problem, forbidden, not_found
 from tally.people.model import PeopleConflictError, PeopleError, PeopleNotFoundError, Person
 from tally.people.service import LoginThrottledError, PeopleService
 
-people_routes = APIRouter(tags=["people"])
+people_routes = APIRouter(tags=["people"], route_class=CappedBodyRoute)
 T = TypeVar("T")
 
 

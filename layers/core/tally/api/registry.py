@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response
 from pydantic import ValidationError
 
+from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems, registry_body
 from tally.api.deps import Access, RegistryReadAccess, RegistryWriteAccess, ServicesDep
 from tally.api.problems import Problem, forbidden, not_found
@@ -21,7 +22,7 @@ from tally.registry.store import (
 )
 from tally.services.ingest import Principal
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], route_class=CappedBodyRoute)
 
 
 def _entry(kind: RegistryKind, body: dict[str, Any], access: Access) -> Entry:

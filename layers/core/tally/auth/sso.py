@@ -70,7 +70,6 @@ class SsoService:
             client = OidcClient(config)
         self.client = client
         self._key: bytes | None = None
-        self._swept_at: datetime | None = None
 
     # -- the sealing key: one per deployment, kept in the control store -------------------------
     def _sealing_key(self) -> bytes:
@@ -107,7 +106,7 @@ class SsoService:
         state = params.get("state") or ""
         if not same(state, pending.state):
             raise SsoError(400, "the callback's state is not this browser's sign-in")
-        self._mark_used(state, pending.expires_at, now)
+        self._mark_used(state, pending.expires_at)
         error = params.get("error")
         if error is not None:
             label = error if _ERROR_LABEL.match(error) else "error"
@@ -124,20 +123,12 @@ class SsoService:
         session, value = self.people.open_session(person.person_id, f"oidc:{self.config.issuer}", now)
         return session, value, pending.return_to
 
-    def _mark_used(self, state: str, expires_at: datetime, now: datetime) -> None:
-        """Each state completes once. A marker is needed only while its cookie could still be
-        presented; expired ones are swept, at most once per sign-in lifetime per process (a sweep
-        reads the whole collection)."""
-        interval = timedelta(seconds=self.settings.login_ttl_seconds)
-        if self._swept_at is None or now - self._swept_at >= interval:
-            self._swept_at = now
-            for doc in self.docs.list_docs(USED_STATES):
-                if float(doc.get("expires_at", 0)) <= now.timestamp():
-                    self.docs.delete_doc(USED_STATES, str(doc["_id"]))
+    def _mark_used(self, state: str, expires_at: datetime) -> None:
+        """Each state completes once. A marker is needed only while its login cookie could still
+        be presented, so it expires with the cookie (the control store drops it then)."""
         digest = hashlib.sha256(state.encode()).hexdigest()
-        if not self.docs.put_doc(
-            USED_STATES, digest, {"expires_at": expires_at.timestamp()}, create_only=True
-        ):
+        marker = {"expires_at": expires_at.timestamp()}
+        if not self.docs.put_doc(USED_STATES, digest, marker, create_only=True, expires_at=expires_at):
             raise SsoError(400, "this sign-in was completed already: a callback cannot be replayed")
 
     def logout_url(self) -> str | None:

@@ -113,8 +113,19 @@ class ControlStore(Protocol):
         """Give the lease back (only if `holder` still has it)."""
 
     # Documents of people (tally.people.store) and alerts (tally.alerts.store); `audit` is append-only.
-    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
-        """Store the document; with `create_only`, only if there is none under that id (True if stored)."""
+    def put_doc(
+        self,
+        collection: str,
+        doc_id: str,
+        doc: dict[str, Any],
+        create_only: bool = False,
+        expires_at: datetime | None = None,
+    ) -> bool:
+        """Store the document; with `create_only`, only if there is none under that id (True if stored).
+
+        A document given `expires_at` is gone from that (wall-clock) time on: never read or listed,
+        no obstacle to a `create_only` put, and removed by the store (SQLite: purged by the next put
+        into its collection; DynamoDB: its TTL attribute)."""
 
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
     def list_docs(self, collection: str) -> list[dict[str, Any]]:
@@ -128,7 +139,12 @@ class Documents(Protocol):
     views use."""
 
     def put_doc(
-        self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False
+        self,
+        collection: str,
+        doc_id: str,
+        doc: dict[str, Any],
+        create_only: bool = False,
+        expires_at: datetime | None = None,
     ) -> bool: ...
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
     def list_docs(self, collection: str) -> list[dict[str, Any]]: ...

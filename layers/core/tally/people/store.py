@@ -26,8 +26,16 @@ AUDIT = "audit"
 
 
 class Documents(Protocol):
-    def put_doc(self, collection: str, doc_id: str, doc: dict[str, Any], create_only: bool = False) -> bool:
-        """Store the document; with `create_only`, only if there is none under that id (True if stored)."""
+    def put_doc(
+        self,
+        collection: str,
+        doc_id: str,
+        doc: dict[str, Any],
+        create_only: bool = False,
+        expires_at: datetime | None = None,
+    ) -> bool:
+        """Store the document; with `create_only`, only if there is none under that id (True if stored).
+        With `expires_at`, the document is gone from that time on (tally.domain.ports.ControlStore)."""
 
     def get_doc(self, collection: str, doc_id: str) -> dict[str, Any] | None: ...
     def list_docs(self, collection: str) -> list[dict[str, Any]]:
@@ -169,7 +177,10 @@ class PeopleStore:
             "created_at": utc_text(session.created_at),
             "expires_at": utc_text(session.expires_at),
         }
-        self.docs.put_doc("sessions", session.session_id, doc, create_only=True)
+        # A session never ended by its person is dropped by the store once it expires.
+        self.docs.put_doc(
+            "sessions", session.session_id, doc, create_only=True, expires_at=session.expires_at
+        )
 
     def get_session(self, session_id: str) -> Session | None:
         d = self.docs.get_doc("sessions", session_id)
