@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from tally.listing.service import RecordListingService
     from tally.logs.service import LogImportService
     from tally.money.service import MoneyService
-    from tally.people.model import PersonPrincipal
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
@@ -291,6 +290,7 @@ class Services:
     @cached_property
     def subscriptions(self) -> SubscriptionService:
         """Scheduled reports: people's saved views delivered weekly or monthly, within their grants."""
+        from tally.people.model import PersonPrincipal
         from tally.people.store import PeopleStore
         from tally.subscriptions.delivery import ReportSender
         from tally.subscriptions.service import SubscriptionService
