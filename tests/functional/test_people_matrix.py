@@ -263,6 +263,29 @@ def own_view(w: World, role: str) -> str:
     return name
 
 
+REPORT_VIEW = {"version": 1, "page": "explore", "search": "kind=jobs&rows=site&metrics=jobs"}
+
+
+def other_role(role: str) -> str:
+    return "admin" if role != "admin" else "user"
+
+
+def own_report_view(w: World, role: str) -> str:
+    name = f"report{w.n()}"
+    w.svc.saved_views.put(w.people[role].person_id, name, "A report", REPORT_VIEW)
+    return name
+
+
+def subscription_body(view: str) -> dict[str, str]:
+    return {"view": view, "cadence": "weekly", "format": "pdf", "channel": "email"}
+
+
+def own_subscription(w: World, role: str) -> str:
+    person = w.people[role].person_id
+    view = own_report_view(w, role)
+    return w.svc.subscriptions.create(person, view, "weekly", "csv", "email").subscription_id
+
+
 def own_token(w: World, role: str) -> str:
     principal = w.svc.people.token_principal(w.tokens[role])
     assert principal is not None
@@ -764,6 +787,36 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("DELETE", "/v1/me/views/{name}"): Case(
         lambda h, w, role: h.delete(f"/v1/me/views/{own_view(w, role)}"),
         lambda h, _w, role: h.delete(f"/v1/me/views/{'admin' if role != 'admin' else 'user'}-view"),
+        every(204, 404),
+    ),
+    # Subscriptions: a person subscribes their own saved views; another's view or subscription
+    # is not theirs to reach (404).
+    ("GET", "/v1/me/subscriptions"): Case(
+        lambda h, _w, _r: h.get("/v1/me/subscriptions"),
+        lambda h, _w, _r: h.get("/v1/me/subscriptions"),
+        every(200, 200),
+        own_rows=lambda r, w, role: (
+            [s["id"] for s in r.json()]
+            == [s.subscription_id for s in w.svc.subscriptions.list_subscriptions(w.people[role].person_id)]
+        ),
+    ),
+    ("POST", "/v1/me/subscriptions"): Case(
+        lambda h, w, role: h.post("/v1/me/subscriptions", json=subscription_body(own_report_view(w, role))),
+        lambda h, w, role: h.post(
+            "/v1/me/subscriptions", json=subscription_body(own_report_view(w, other_role(role)))
+        ),
+        every(201, 404),
+        own_rows=lambda r, _w, _role: r.json()["cadence"] == "weekly" and r.json()["id"].startswith("s-"),
+    ),
+    ("GET", "/v1/me/subscriptions/{subscription_id}"): Case(
+        lambda h, w, role: h.get(f"/v1/me/subscriptions/{own_subscription(w, role)}"),
+        lambda h, w, role: h.get(f"/v1/me/subscriptions/{own_subscription(w, other_role(role))}"),
+        every(200, 404),
+        own_rows=lambda r, _w, _role: r.json()["deliveries"] == [],
+    ),
+    ("DELETE", "/v1/me/subscriptions/{subscription_id}"): Case(
+        lambda h, w, role: h.delete(f"/v1/me/subscriptions/{own_subscription(w, role)}"),
+        lambda h, w, role: h.delete(f"/v1/me/subscriptions/{own_subscription(w, other_role(role))}"),
         every(204, 404),
     ),
     ("GET", "/v1/tokens"): Case(

@@ -22,7 +22,7 @@ from tally.services.container import Services
 from tests.alerts.receivers import Mailbox, smtp_server
 from tests.subscriptions import world
 from tests.subscriptions.receivers import FileHook, file_hook
-from tests.subscriptions.world import A, AFTER_FEBRUARY, AFTER_W09, ANN_EMAIL, B, FEBRUARY, WEEK_W09, World
+from tests.subscriptions.world import AFTER_FEBRUARY, AFTER_W09, ANN_EMAIL, FEBRUARY, WEEK_W09, A, B, World
 
 
 @pytest.fixture
@@ -84,7 +84,9 @@ def test_a_weekly_csv_is_mailed_once_for_the_week_just_ended(planted: World, mai
     assert by_site(csv_rows(attachment(mailbox.mails[1][1])[1])) == {B: (1, Decimal(4))}
 
 
-def test_a_monthly_workbook_by_mail_and_a_pdf_by_webhook(planted: World, mailbox: Mailbox, hook: FileHook) -> None:
+def test_a_monthly_workbook_by_mail_and_a_pdf_by_webhook(
+    planted: World, mailbox: Mailbox, hook: FileHook
+) -> None:
     subs = planted.svc.subscriptions
     subs.create(planted.ann, world.VIEW, "monthly", "xlsx", "email", now=world.SUBSCRIBED)
     pdf = subs.create(planted.ann, world.VIEW, "monthly", "pdf", "webhook", hook.url, now=world.SUBSCRIBED)
@@ -111,7 +113,9 @@ def test_a_monthly_workbook_by_mail_and_a_pdf_by_webhook(planted: World, mailbox
     # The table's cells in reading order: the header, a row per site, and a totals row with jobs
     # and core hours summed (5 jobs, 40 + 12 = 52 h); cpu_efficiency is a ratio: no total.
     cells_read = " ".join(text.split())
-    assert "site jobs core_hours cpu_efficiency SITE-A 3 40.000000 0.900 SITE-B 2 12.000000 0.900" in cells_read
+    assert (
+        "site jobs core_hours cpu_efficiency SITE-A 3 40.000000 0.900 SITE-B 2 12.000000 0.900" in cells_read
+    )
     assert cells_read.endswith("Total 5 52.000000")
 
 

@@ -104,10 +104,15 @@ def plant(svc: Services) -> World:
         rows = [job(n, *spec) for n, spec in enumerate(JOBS) if spec[0] == site]
         body = b"\n".join(orjson.dumps(r) for r in rows)
         result = svc.ingest.ingest(
-            "jobs", RecordLines(body, len(rows)), Principal(site, "test"), now=datetime(2026, 3, 2, 1, tzinfo=UTC)
+            "jobs",
+            RecordLines(body, len(rows)),
+            Principal(site, "test"),
+            now=datetime(2026, 3, 2, 1, tzinfo=UTC),
         )  # type: ignore[arg-type]
         assert result.rejected == 0, result.errors
     ann = svc.people.add_person("Ann", ANN_EMAIL, "test")
-    grants = {site: svc.people.add_grant(ann.person_id, "site_manager", site, "test").grant_id for site in (A, B)}
+    grants = {
+        site: svc.people.add_grant(ann.person_id, "site_manager", site, "test").grant_id for site in (A, B)
+    }
     svc.saved_views.put(ann.person_id, VIEW, VIEW_TITLE, VIEW_STATE)
     return World(svc, ann.person_id, grants)
