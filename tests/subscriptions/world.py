@@ -108,7 +108,7 @@ def plant(svc: Services) -> World:
             RecordLines(body, len(rows)),
             Principal(site, "test"),
             now=datetime(2026, 3, 2, 1, tzinfo=UTC),
-        )  # type: ignore[arg-type]
+        )
         assert result.rejected == 0, result.errors
     ann = svc.people.add_person("Ann", ANN_EMAIL, "test")
     grants = {
