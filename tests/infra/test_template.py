@@ -718,6 +718,7 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
             numeric if name in ("InvoiceVerifierFunction", "AlertsEvaluatorFunction") else set()
         )
         shipped |= auth | documents if name == "IngestFunction" else set()
+        shipped |= documents if name == "AlertsEvaluatorFunction" else set()  # subscription PDFs
         shipped |= apel if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         optional = FORECAST_PACKAGES if name == "IngestFunction" else set()

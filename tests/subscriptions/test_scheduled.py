@@ -74,7 +74,7 @@ def test_the_command_line_adds_lists_runs_shows_and_removes(tmp_path: Path) -> N
     shown = json.loads(run(tmp_path, "show", sub["id"]).stdout)
     [delivery] = shown["deliveries"]
     assert (delivery["period"], delivery["state"], delivery["attempts"]) == ("2030-W01", "failed", 1)
-    assert "no SMTP relay" in delivery["detail"]
+    assert "no SMTP relay is configured" in delivery["detail"]
     bad = run(tmp_path, "add", "--person", planted.ann, "--view", "nope")
     assert bad.returncode == 1 and "no saved view" in bad.stderr
     assert run(tmp_path, "run", "--at", "yesterday").returncode == 1

@@ -40,19 +40,21 @@ class ReportSender:
         settings: SubscriptionsSettings,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.alerts, self.settings, self.sleep = alerts, settings, sleep
+        # The alerts' section is read as a relay's settings: its SMTP host is optional here too.
+        self.relay, self.settings, self.sleep = alerts, settings, sleep
 
     def email(self, to: str, subject: str, text: str, document: Document) -> None:
-        if not self.alerts.smtp_host:
-            raise DeliveryError("no SMTP relay is configured (TALLY_ALERTS_SMTP_HOST)")
+        relay = self.relay
+        if not relay.smtp_host:
+            raise DeliveryError("no SMTP relay is configured (the alerts' smtp_host setting)")
         mail = EmailMessage()
-        mail["From"] = self.alerts.smtp_from
+        mail["From"] = relay.smtp_from
         mail["To"] = to
         mail["Subject"] = subject
         mail.set_content(text)
         maintype, _, subtype = document.media_type.partition(";")[0].partition("/")
         mail.add_attachment(document.data, maintype=maintype, subtype=subtype, filename=document.filename)
-        send_mail(self.alerts, mail)
+        send_mail(relay, mail)
 
     def webhook(self, url: str, headers: dict[str, str], document: Document) -> None:
         sent = {
@@ -62,7 +64,7 @@ class ReportSender:
         }
         if self.settings.webhook_secret:
             sent[SIGNATURE_HEADER] = signature(self.settings.webhook_secret, document.data)
-        a = self.alerts
+        a = self.relay
         extra = {} if self.sleep is None else {"sleep": self.sleep}
         post(
             url,

@@ -5,7 +5,7 @@ query names the kind, rows and columns (together: the report's grouping), metric
 filters, sort and top-N. The view's own time range is replaced by the delivery's period.
 
 Authorisation is the reports API's: the person's fence for reading usage from the one point
-(tally.people.authz), turned into row clauses by tally.api.reports.report_fence, so a revoked
+(tally.people.authz), turned into row clauses by tally.reports.fence.report_fence, so a revoked
 grant narrows or refuses the next delivery exactly as it would a request to /v1/reports.
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from tally.api.problems import Problem
-from tally.api.reports import report_fence
 from tally.domain.errors import RequestRefused
 from tally.people.authz import Action, authorise
 from tally.people.model import PersonPrincipal
 from tally.query.engine import QueryEngine
 from tally.reports.catalog import KINDS
+from tally.reports.fence import report_fence
 from tally.reports.run import ReportResult, run_report
 from tally.reports.spec import ReportError, make_spec
 
