@@ -6,7 +6,7 @@
     python infra/build.py layer OUT_DIR --name numeric   # numpy, for the invoice verifier only
     python infra/build.py layer OUT_DIR --name auth      # JWT verification, for the API only
     python infra/build.py layer OUT_DIR --name apel      # ARGO AMS client, for the APEL publisher only
-    python infra/build.py layer OUT_DIR --name documents # invoice PDFs (ReportLab), for the API only
+    python infra/build.py layer OUT_DIR --name documents # PDFs (ReportLab): the API, the alerts evaluator
     python infra/build.py function NAME OUT_DIR    # one folder of functions/
     python infra/build.py lock                     # regenerate layers/*/requirements.txt
 
@@ -77,7 +77,8 @@ NUMERIC_ROOTS: tuple[str, ...] = ("numpy",)
 AUTH_ROOTS: tuple[str, ...] = ("joserfc", "argon2-cffi")
 #: The apel layer, the APEL publisher's alone: ARGO AMS's client (tally.interop.apel.ams).
 APEL_ROOTS: tuple[str, ...] = ("argo-ams-library",)
-#: The documents layer, the API function's alone: invoice PDFs (tally.money.render, loaded lazily).
+#: The documents layer, the API's and the alerts evaluator's: PDFs of invoices (tally.money.render)
+#: and of report subscriptions (tally.subscriptions.document), ReportLab loaded lazily by both.
 DOCUMENTS_ROOTS: tuple[str, ...] = ("reportlab",)
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(

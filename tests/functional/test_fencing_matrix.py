@@ -385,6 +385,18 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/me/views"): _people_only("GET", "/v1/me/views"),
     ("PUT", "/v1/me/views/{name}"): _people_only("PUT", "/v1/me/views/v", {"title": "t", "state": {}}),
     ("DELETE", "/v1/me/views/{name}"): _people_only("DELETE", "/v1/me/views/v"),
+    ("GET", "/v1/me/subscriptions"): _people_only("GET", "/v1/me/subscriptions"),
+    ("POST", "/v1/me/subscriptions"): _people_only(
+        "POST",
+        "/v1/me/subscriptions",
+        {"view": "v", "cadence": "weekly", "format": "csv", "channel": "email"},
+    ),
+    ("GET", "/v1/me/subscriptions/{subscription_id}"): _people_only(
+        "GET", "/v1/me/subscriptions/s-0123456789ab"
+    ),
+    ("DELETE", "/v1/me/subscriptions/{subscription_id}"): _people_only(
+        "DELETE", "/v1/me/subscriptions/s-0123456789ab"
+    ),
     ("GET", "/v1/sites/{site}/keys"): _people_only("GET", f"/v1/sites/{OWN}/keys"),
     ("POST", "/v1/sites/{site}/keys"): _people_only("POST", f"/v1/sites/{OWN}/keys", {}),
     ("DELETE", "/v1/sites/{site}/keys/{key_id}"): _people_only(

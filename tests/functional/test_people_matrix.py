@@ -30,6 +30,7 @@ from tally.people.authz import Fence
 from tally.people.model import Person, PersonPrincipal
 from tally.registry.entries import VoMapping
 from tally.services.container import Services
+from tally.subscriptions.model import Subscription
 from tests.support.deployments import local_settings
 from tests.support.records import job, vm
 from tests.support.routes import app_routes
@@ -261,6 +262,35 @@ def own_view(w: World, role: str) -> str:
     name = f"gone{w.n()}"
     w.svc.saved_views.put(w.people[role].person_id, name, "To delete", {})
     return name
+
+
+REPORT_VIEW = {"version": 1, "page": "explore", "search": "kind=jobs&rows=site&metrics=jobs"}
+
+
+def other_role(role: str) -> str:
+    return "admin" if role != "admin" else "user"
+
+
+def subscription_body(role: str) -> dict[str, str]:
+    """A subscription of the role's own saved view (an explorer report)."""
+    return {"view": f"{role}-view", "cadence": "weekly", "format": "pdf", "channel": "email"}
+
+
+def own_subscription(w: World, role: str) -> str:
+    """A fresh subscription of the role's person, stored as the service stores one (the calls
+    make many for the same person and view, which the API would refuse as duplicates)."""
+    sub = Subscription(
+        f"s-{w.n():012x}",
+        w.people[role].person_id,
+        f"{role}-view",
+        "monthly",
+        "csv",
+        "email",
+        None,
+        datetime.now(UTC),
+    )
+    w.svc.subscriptions.store.put(sub)
+    return sub.subscription_id
 
 
 def own_token(w: World, role: str) -> str:
@@ -766,6 +796,34 @@ ROUTES: dict[tuple[str, str], Case] = {
         lambda h, _w, role: h.delete(f"/v1/me/views/{'admin' if role != 'admin' else 'user'}-view"),
         every(204, 404),
     ),
+    # Subscriptions: a person subscribes their own saved views; another's view or subscription
+    # is not theirs to reach (404).
+    ("GET", "/v1/me/subscriptions"): Case(
+        lambda h, _w, _r: h.get("/v1/me/subscriptions"),
+        lambda h, _w, _r: h.get("/v1/me/subscriptions"),
+        every(200, 200),
+        own_rows=lambda r, w, role: (
+            [s["id"] for s in r.json()]
+            == [s.subscription_id for s in w.svc.subscriptions.list_subscriptions(w.people[role].person_id)]
+        ),
+    ),
+    ("POST", "/v1/me/subscriptions"): Case(
+        lambda h, _w, role: h.post("/v1/me/subscriptions", json=subscription_body(role)),
+        lambda h, _w, role: h.post("/v1/me/subscriptions", json=subscription_body(other_role(role))),
+        every(201, 404),
+        own_rows=lambda r, _w, _role: r.json()["cadence"] == "weekly" and r.json()["id"].startswith("s-"),
+    ),
+    ("GET", "/v1/me/subscriptions/{subscription_id}"): Case(
+        lambda h, w, role: h.get(f"/v1/me/subscriptions/{own_subscription(w, role)}"),
+        lambda h, w, role: h.get(f"/v1/me/subscriptions/{own_subscription(w, other_role(role))}"),
+        every(200, 404),
+        own_rows=lambda r, _w, _role: r.json()["deliveries"] == [],
+    ),
+    ("DELETE", "/v1/me/subscriptions/{subscription_id}"): Case(
+        lambda h, w, role: h.delete(f"/v1/me/subscriptions/{own_subscription(w, role)}"),
+        lambda h, w, role: h.delete(f"/v1/me/subscriptions/{own_subscription(w, other_role(role))}"),
+        every(204, 404),
+    ),
     ("GET", "/v1/tokens"): Case(
         lambda h, _w, _r: h.get("/v1/tokens"),
         lambda h, _w, _r: h.get("/v1/tokens"),
@@ -1052,7 +1110,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     svc.people.link_identity(at_b.person_id, "local", B, "bea", "test")
     for role in ROLES:
         tokens[role] = svc.people.create_token(_principal(svc, people[role]), "matrix", 1)[1]
-        svc.saved_views.put(people[role].person_id, f"{role}-view", role, {"kind": "jobs"})
+        svc.saved_views.put(people[role].person_id, f"{role}-view", role, REPORT_VIEW)
     with running_app(app) as url:
         w = World(url, svc, people, tokens, {"at_b": at_b, "grants": grants, "entry": {}, "alloc": {}})
         for name, project, sites in (("p1_A", "p1", [A]), ("p2_B", "p2", [B]), ("p3_all", "p3", [])):

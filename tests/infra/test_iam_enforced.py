@@ -34,6 +34,8 @@ from tally.compaction import Compactor
 from tally.services.container import Services
 from tally.services.ingest import Principal
 from tally.settings import Settings
+from tally.subscriptions.model import Delivery, Subscription
+from tally.subscriptions.service import RUN_LEASE as SUBSCRIPTIONS_LEASE
 from tests.billing_store.helpers import CUR_FINAL, FINAL_ACCOUNT, billing_rows, not_final_of_final_account
 from tests.infra.sam import REPO, as_list, transformed
 from tests.reconcile.scenarios import fleet, plant_over_billed
@@ -340,6 +342,9 @@ def test_alerts_evaluator_role_keeps_alerts_in_the_control_table_and_publishes_t
         "r-00000000beef", "idle_vm", "idle", RuleScope(site="SITE-A"), {"hours": 24.0}, True, at, "t"
     )
     Services(deployment.settings).alerts.store.put_rule(rule, create=True)
+    # A report subscription, which the same function delivers (tally.subscriptions).
+    subscription = Subscription("s-00000000beef", "p-1", "by-site", "weekly", "csv", "email", None, at)
+    Services(deployment.settings).subscriptions.store.put(subscription)
     as_role(deployment.keys_for("AlertsEvaluatorRole"))
 
     with enable_iam_authentication():
@@ -355,6 +360,13 @@ def test_alerts_evaluator_role_keeps_alerts_in_the_control_table_and_publishes_t
         store.release_open("digest")
         assert svc.control.acquire_lock(RUN_LEASE, "me", datetime.now(UTC), 60)
         svc.control.release_lock(RUN_LEASE, "me")
+        subscriptions = svc.subscriptions.store
+        assert subscriptions.all() == [subscription] and svc.saved_views.list("p-1") == []
+        delivery = Delivery(subscription.subscription_id, "2026-W10", at, at, "sent", 1, "x.csv", 2, at)
+        subscriptions.put_delivery(delivery)
+        assert subscriptions.get_delivery(subscription.subscription_id, "2026-W10") == delivery
+        assert svc.control.acquire_lock(SUBSCRIPTIONS_LEASE, "me", datetime.now(UTC), 60)
+        svc.control.release_lock(SUBSCRIPTIONS_LEASE, "me")
         client = boto3.client("sns", endpoint_url=deployment.endpoint, region_name=REGION)
         assert SnsChannel(topic, client).send(Message("fired", alert)) == "sent"
         with pytest.raises(Exception, match="AccessDenied"):  # publish, and nothing else

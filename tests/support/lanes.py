@@ -40,6 +40,7 @@ BY_FOLDER: dict[str, str] = {
     "docs": FUNCTIONAL,
     "functional": FUNCTIONAL,
     "money": FUNCTIONAL,
+    "subscriptions": FUNCTIONAL,
     "infra": INFRA,
     "packaging": INFRA,
 }

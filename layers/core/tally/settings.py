@@ -25,6 +25,7 @@ from tally.money.settings import MoneySettings
 from tally.people.settings import PeopleSettings
 from tally.query.settings import AthenaSettings, QuerySettings
 from tally.services.reconcile_settings import ReconcileSettings
+from tally.subscriptions.settings import SubscriptionsSettings
 
 
 class Settings(BaseSettings):
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     health: IngestHealthSettings = IngestHealthSettings()
     # Invoices: the issuer printed on them and its number prefix (TALLY_MONEY as JSON).
     money: MoneySettings = MoneySettings()
+    # Scheduled reports: webhook prefixes, retries, a person's limit (TALLY_SUBSCRIPTIONS, JSON).
+    subscriptions: SubscriptionsSettings = SubscriptionsSettings()
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -73,24 +73,47 @@ class WebhookChannel:
 
     def send(self, message: Message) -> str:
         data = json.dumps(message.body()).encode()
-        last = ""
-        for attempt in range(self.attempts):
-            if attempt:
-                self.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(  # noqa: S310 (the URL is checked to be http(s))
-                self.url, data=data, method="POST", headers={"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
-                    answer.read(65536)
-                return "sent"
-            except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code}"
-                if error.code < 500 and error.code != 429:
-                    break
-            except (urllib.error.URLError, OSError, TimeoutError) as error:
-                last = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
-        raise DeliveryError(f"webhook {last} after {attempt + 1} tries")
+        post(
+            self.url,
+            data,
+            {"Content-Type": "application/json"},
+            self.timeout,
+            self.attempts,
+            self.backoff,
+            self.sleep,
+        )
+        return "sent"
+
+
+def post(
+    url: str,
+    data: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    attempts: int,
+    backoff: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """POST `data` to an http(s) URL: at most `attempts` tries, doubling back-off on network
+    errors and 5xx/429 answers (a 4xx is final); DeliveryError after the last."""
+    if not url.startswith(("http://", "https://")):
+        raise DeliveryError(f"not an http(s) URL: {url[:60]!r}")
+    last = ""
+    for attempt in range(attempts):
+        if attempt:
+            sleep(backoff * 2 ** (attempt - 1))
+        request = urllib.request.Request(url, data=data, method="POST", headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (checked above)
+                answer.read(65536)
+            return
+        except urllib.error.HTTPError as error:
+            last = f"HTTP {error.code}"
+            if error.code < 500 and error.code != 429:
+                break
+        except (urllib.error.URLError, OSError, TimeoutError) as error:
+            last = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+    raise DeliveryError(f"webhook {last} after {attempt + 1} tries")
 
 
 class SmtpChannel:
@@ -111,16 +134,21 @@ class SmtpChannel:
         mail.set_content(
             f"{message.alert.summary}\n\n" + json.dumps(message.body(), indent=2, sort_keys=True) + "\n"
         )
-        try:
-            with smtplib.SMTP(str(s.smtp_host), s.smtp_port, timeout=s.smtp_timeout_seconds) as smtp:
-                if s.smtp_starttls:
-                    smtp.starttls()
-                if s.smtp_username and s.smtp_password:
-                    smtp.login(s.smtp_username, s.smtp_password)
-                smtp.send_message(mail)
-        except (smtplib.SMTPException, OSError) as error:
-            raise DeliveryError(f"smtp {type(error).__name__}: {error}") from error
+        send_mail(s, mail)
         return "sent"
+
+
+def send_mail(s: AlertsSettings, mail: EmailMessage) -> None:
+    """One mail through the configured SMTP relay (DeliveryError when it fails)."""
+    try:
+        with smtplib.SMTP(str(s.smtp_host), s.smtp_port, timeout=s.smtp_timeout_seconds) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_username and s.smtp_password:
+                smtp.login(s.smtp_username, s.smtp_password)
+            smtp.send_message(mail)
+    except (smtplib.SMTPException, OSError) as error:
+        raise DeliveryError(f"smtp {type(error).__name__}: {error}") from error
 
 
 class SnsChannel:

@@ -26,7 +26,6 @@ from tally.api.foresight_models import (
     fairshare_row,
 )
 from tally.api.problems import Problem, forbidden, not_found
-from tally.api.reports import report_fence
 from tally.foresight.fairshare import DIMENSIONS, UNIT_COLUMNS, FairshareSpec
 from tally.foresight.forecast import ForecastLibraryMissingError
 from tally.foresight.model import (
@@ -39,6 +38,7 @@ from tally.foresight.model import (
 from tally.people.authz import Action
 from tally.query.engine import QueryError
 from tally.reports.catalog import JOBS
+from tally.reports.fence import report_fence
 from tally.reports.spec import MAX_FILTER_VALUES, MAX_VALUE_LENGTH, ReportError, parse_time
 
 router = APIRouter(tags=["foresight"], route_class=CappedBodyRoute)

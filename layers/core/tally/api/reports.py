@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from tally.api.contract import problems
 from tally.api.deps import ServicesDep, UsageAccess
-from tally.api.problems import Problem, forbidden
+from tally.api.problems import Problem
 from tally.kinds.spec import IDENTIFIER
 from tally.kinds.tables import report_kind, table_def
-from tally.people.authz import Fence
 from tally.query.ddl import TableDef
 from tally.query.engine import QueryError
 from tally.reports.catalog import KINDS, Kind
+from tally.reports.fence import report_fence
 from tally.reports.output import MEDIA_TYPES, Format, render
 from tally.reports.run import run_report
 from tally.reports.spec import MAX_LIMIT, OTHER, ReportError, make_spec
@@ -45,22 +45,6 @@ def _custom_kind(kind: str, svc: Services) -> CustomReport | None:
 
 def invalid(detail: str) -> Problem:
     return Problem(422, "Invalid report request", detail)
-
-
-def report_fence(
-    fence: Fence, kind: str, catalog: Kind, by_person: bool
-) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
-    """The fence as (column, values) clauses of this report kind's base query (None: every row)."""
-    if fence.aggregated and by_person:
-        raise forbidden("finance reads usage in aggregate: a report by user needs another grant")
-    if fence.everything:
-        return None
-    columns = catalog.fence_columns
-    clauses = tuple((columns[d], values) for d, values in fence.clauses if d in columns)
-    if not clauses:
-        reach = ", ".join(d for d, _ in fence.clauses)
-        raise forbidden(f"no grant of this caller reaches {kind} usage (its grants reach rows by {reach})")
-    return clauses
 
 
 @router.get(

@@ -20,6 +20,7 @@ from tally.cli.query import query as query_command
 from tally.cli.reconcile import reconcile as reconcile_command
 from tally.cli.registry import app as registry_app
 from tally.cli.report import report as report_command
+from tally.cli.subscriptions import app as subscriptions_app
 from tally.domain.control import ControlError
 from tally.domain.errors import RequestRefused
 
@@ -50,6 +51,7 @@ app.command("forecast")(allocations.forecast)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(tariffs_app, name="tariffs")
 app.add_typer(invoices_app, name="invoices")
+app.add_typer(subscriptions_app, name="subscriptions")
 
 
 def main() -> None:

@@ -141,8 +141,9 @@ def serve(
     scheduler = None
     if settings.alerts.schedule_seconds > 0:
         from tally.alerts.scheduler import AlertScheduler
+        from tally.services.scheduled import run_scheduled
 
-        scheduler = AlertScheduler(svc.alerts.run, settings.alerts.schedule_seconds)
+        scheduler = AlertScheduler(lambda: run_scheduled(svc), settings.alerts.schedule_seconds)
         scheduler.start()
         err.print(f"alerts: evaluated every {settings.alerts.schedule_seconds:g} s", highlight=False)
     try:

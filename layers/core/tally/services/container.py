@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from tally.services.billing_landing import LandedBills
     from tally.services.reconcile import ReconcileService
     from tally.site_keys.service import SiteKeyService
+    from tally.subscriptions.service import SubscriptionService
 
 
 @dataclass
@@ -291,6 +292,37 @@ class Services:
         from tally.saved_views.service import SavedViewService
 
         return SavedViewService(self.control)
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionService:
+        """Scheduled reports: people's saved views delivered weekly or monthly, within their grants."""
+        from tally.people.model import PersonPrincipal
+        from tally.people.store import PeopleStore
+        from tally.subscriptions.delivery import ReportSender
+        from tally.subscriptions.service import SubscriptionService
+        from tally.subscriptions.store import SubscriptionStore
+
+        people = PeopleStore(self.control)
+
+        def principal(person_id: str) -> PersonPrincipal | None:
+            person = people.get_person(person_id)
+            # All their grants, as a provider's access token carries them (no token subset).
+            return (
+                None
+                if person is None
+                else PersonPrincipal(person, tuple(people.list_grants(person_id)), "oidc")
+            )
+
+        settings = self.settings
+        return SubscriptionService(
+            SubscriptionStore(self.control),
+            self.saved_views,
+            principal,
+            lambda: self.engine,
+            ReportSender(settings.alerts, settings.subscriptions),
+            self.control,
+            settings.subscriptions,
+        )
 
     @cached_property
     def ingest_health(self) -> IngestHealthService:
