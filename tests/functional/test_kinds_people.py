@@ -51,13 +51,14 @@ def people(tmp_path: Path) -> Iterator[People]:
         svc.add_site(site)
     tokens: dict[str, str] = {}
     # (name, role, scope): a manager of A, one of both sites, an admin, a VO manager and a user.
-    for name, grants in {
+    grants_of: dict[str, list[tuple[str, str | None]]] = {
         "manager_a": [("site_manager", A)],
         "manager_ab": [("site_manager", A), ("site_manager", B)],
         "admin": [("admin", None)],
         "vo_manager": [("vo_manager", "atlas")],
         "user": [("user", None)],
-    }.items():
+    }
+    for name, grants in grants_of.items():
         person = svc.people.add_person(name, f"{name}@example.org", "test")
         for role, scope in grants:
             svc.people.add_grant(person.person_id, role, scope, "test")
