@@ -492,7 +492,7 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
     extra = {
         "InvoiceVerifierFunction": ["TallyNumericLayer"],
         "IngestFunction": ["TallyAuthLayer", "TallyDocumentsLayer"],
-        "ApelPublisherFunction": ["TallyApelLayer"],
+        "ApelPublisherFunction": ["TallyAuthLayer", "TallyApelLayer"],
         "AlertsEvaluatorFunction": ["TallyNumericLayer"],
     }
     for name, fn in functions.items():
@@ -501,7 +501,8 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         assert props["Runtime"] in ("python3.12", "python3.13"), name
         # numpy (the numeric layer) is the verifier's and the alerts evaluator's: the others load
         # without its 47 MB; JWT verification (the auth layer) and invoice PDFs (the documents
-        # layer) the API's alone; the AMS client (the apel layer) the APEL publisher's.
+        # layer) the API's; the AMS client (the apel layer) the APEL publisher's, which also takes
+        # the auth layer for its cryptography (S/MIME signing).
         expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -717,7 +718,7 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
             numeric if name in ("InvoiceVerifierFunction", "AlertsEvaluatorFunction") else set()
         )
         shipped |= auth | documents if name == "IngestFunction" else set()
-        shipped |= apel if name == "ApelPublisherFunction" else set()
+        shipped |= apel | auth if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         optional = FORECAST_PACKAGES if name == "IngestFunction" else set()
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES - optional):
