@@ -18,6 +18,7 @@ import pytest
 
 from tally.api.app import create_app
 from tally.services.container import Services
+from tests.support.cli import tally
 from tests.support.deployments import Deployment, local_settings
 from tests.support.paths import FIXTURES
 from tests.support.records import job
@@ -208,3 +209,21 @@ def test_the_shared_cream_sample_gives_apel_s_identity(deployment: Deployment, s
         first["GlobalJobId"],
         first["LrmsId"],
     )
+
+
+def test_tally_logs_import_takes_a_blah_log(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert tally(home, "sites", "add", A).returncode == 0
+    args = ("logs", "import", "blah", str(LOG), "--site", A, "--resource", "cluster1", "--json")
+    first = tally(home, *args)
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout)
+    assert (result["kind"], result["records"], result["accepted"], result["unparsable"]) == (
+        "grid_identities",
+        5,
+        5,
+        2,
+    )
+    again = json.loads(tally(home, *args).stdout)
+    assert again["replayed"] is True
+    assert stored_identities(Services(local_settings(home))) == IDENTITIES
