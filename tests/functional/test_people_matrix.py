@@ -63,7 +63,10 @@ APEL_SYNC = (
     "NumberOfJobs: 1\nMonth: 3\nYear: 2026\n%%\n"
 )
 KIND = {
-    "fields": [{"name": "rack", "type": "string", "required": True}, {"name": "at", "type": "timestamp"}],
+    "fields": [
+        {"name": "rack", "type": "string", "required": True},
+        {"name": "at", "type": "timestamp", "required": True},
+    ],
     "identity": ["rack", "at"],
     "event_time": "at",
 }
