@@ -21,7 +21,7 @@ LOCATION '{{warehouse_uri}}/quarantine/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
   'projection.record_kind.type' = 'enum',
-  'projection.record_kind.values' = 'jobs,vms,storage,accelerators,summaries,syncs,billing',
+  'projection.record_kind.values' = 'jobs,vms,storage,accelerators,summaries,syncs,grid_identities,billing',
   'projection.dt.type' = 'date',
   'projection.dt.format' = 'yyyy-MM-dd',
   'projection.dt.range' = '2000-01-01,NOW',

@@ -1,4 +1,5 @@
--- jobs_normalised: deduplicated jobs with their effective VO and APEL normalisation.
+-- jobs_normalised: deduplicated jobs (with their grid identity, jobs_identified) with their
+-- effective VO and APEL normalisation.
 --
 -- VO: the record's own VO, else the registry's mapping of the job's project, else of its local
 -- group (registry_vo_mapping; at most one mapping per site, field and value).
@@ -35,7 +36,7 @@ resolved AS (
       END,
       s.benchmark_per_core
     ) AS hs06_per_core
-  FROM jobs_dedup AS j
+  FROM jobs_identified AS j
   LEFT JOIN project_vo AS pv ON pv.site = j.site AND pv.match_value = j.project
   LEFT JOIN group_vo AS gv ON gv.site = j.site AND gv.match_value = j.local_group
   LEFT JOIN registry_benchmarks AS h

@@ -64,7 +64,15 @@ def test_records_route_declares_every_status_it_can_answer() -> None:
     post = DOC["paths"]["/v1/records/{kind}"]["post"]
     assert set(post["responses"]) == {"200", "400", "401", "403", "404", "413", "415", "422"}
     kind = next(p for p in post["parameters"] if p["name"] == "kind")
-    assert kind["schema"]["enum"] == ["jobs", "vms", "storage", "accelerators", "summaries", "syncs"]
+    assert kind["schema"]["enum"] == [
+        "jobs",
+        "vms",
+        "storage",
+        "accelerators",
+        "summaries",
+        "syncs",
+        "grid_identities",
+    ]
     assert "gzip" in post["requestBody"]["description"]
     assert set(post["requestBody"]["content"]) == {"application/json", *NDJSON_TYPES}
 

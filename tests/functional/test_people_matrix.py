@@ -24,6 +24,7 @@ from tally.api.app import create_app
 from tally.api.foresight_models import AllocationBody
 from tally.demo.bills import generate_bills
 from tally.foresight.settings import ForesightSettings
+from tally.kinds.spec import KindSpec
 from tally.money.invoices import Invoice
 from tally.money.tariffs import Tariff
 from tally.people.authz import Fence
@@ -63,7 +64,10 @@ APEL_SYNC = (
     "NumberOfJobs: 1\nMonth: 3\nYear: 2026\n%%\n"
 )
 KIND = {
-    "fields": [{"name": "rack", "type": "string", "required": True}, {"name": "at", "type": "timestamp"}],
+    "fields": [
+        {"name": "rack", "type": "string", "required": True},
+        {"name": "at", "type": "timestamp", "required": True},
+    ],
     "identity": ["rack", "at"],
     "event_time": "at",
 }
@@ -560,19 +564,28 @@ ROUTES: dict[tuple[str, str], Case] = {
         ),
         every(403, 403),
     ),
-    # Custom kinds: defined and posted to by site keys (people's grants do not reach them yet).
+    # Custom kinds: a site manager defines them for their site, an admin for any; records are
+    # posted by site keys only. Definitions are shared (their records are fenced).
     ("PUT", "/v1/kinds/{name}"): Case(
-        lambda h, w, _r: h.put(f"/v1/kinds/k{w.n()}", json=KIND),
-        lambda h, w, _r: h.put(f"/v1/kinds/k{w.n()}", json={**KIND, "description": "another"}),
-        every(403, 403),
+        lambda h, w, _r: h.put(f"/v1/kinds/k{w.n()}", params={"site": A}, json=KIND),
+        lambda h, w, _r: h.put(f"/v1/kinds/k{w.n()}", params={"site": B}, json=KIND),
+        only({"admin": (201, 201), "site_manager": (201, 403)}),
+        own_rows=lambda r, _w, _r: r.json()["owner_site"] == A and r.json()["version"] == 1,
+        other_rows=lambda r, _w, _r: r.json()["owner_site"] == B and r.json()["version"] == 1,
     ),
     ("GET", "/v1/kinds"): Case(
-        lambda h, _w, _r: h.get("/v1/kinds"), lambda h, _w, _r: h.get("/v1/kinds"), every(403, 403)
+        lambda h, _w, _r: h.get("/v1/kinds"),
+        lambda h, _w, _r: h.get("/v1/kinds"),
+        only({"admin": (200, 200), "site_manager": (200, 200)}),
+        own_rows=lambda r, _w, _r: {"readings", "other"} <= {k["name"] for k in r.json()},
+        other_rows=lambda r, _w, _r: {"readings", "other"} <= {k["name"] for k in r.json()},
     ),
     ("GET", "/v1/kinds/{name}"): Case(
         lambda h, _w, _r: h.get("/v1/kinds/readings"),
         lambda h, _w, _r: h.get("/v1/kinds/other"),
-        every(403, 403),
+        only({"admin": (200, 200), "site_manager": (200, 200)}),
+        own_rows=lambda r, _w, _r: r.json()["owner_site"] == A,
+        other_rows=lambda r, _w, _r: r.json()["owner_site"] == B,
     ),
     ("POST", "/v1/records/custom/{name}"): Case(
         lambda h, _w, _r: h.post("/v1/records/custom/readings", json=[{"site": A}]),
@@ -1134,6 +1147,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {billing_b}"}) as http:
             assert csv_bill(AZURE_BILL.content, AZURE_BILL.filename)(http, w, "").status_code == 200
         plant_alerts(w)
+        svc.kinds.define("readings", KindSpec.model_validate(KIND), A)
+        svc.kinds.define("other", KindSpec.model_validate(KIND), B)
         # Money: one VM of p1 at A (1 vCPU-hour in March), a vCPU tariff at each site, and the
         # invoices of p1 and p2 and one per-person invoice of the user (in p2, so p1's manager
         # does not read it).

@@ -494,7 +494,7 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         "InvoiceVerifierFunction": ["TallyNumericLayer"],
         "IngestFunction": ["TallyAuthLayer", "TallyDocumentsLayer"],
         "PeopleAuthoriserFunction": ["TallyAuthLayer"],
-        "ApelPublisherFunction": ["TallyApelLayer"],
+        "ApelPublisherFunction": ["TallyAuthLayer", "TallyApelLayer"],
         "AlertsEvaluatorFunction": ["TallyNumericLayer", "TallyDocumentsLayer"],
     }
     for name, fn in functions.items():
@@ -502,9 +502,10 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         assert props["Architectures"] == ["arm64"], name
         assert props["Runtime"] in ("python3.12", "python3.13"), name
         # numpy (the numeric layer) is the verifier's and the alerts evaluator's: the others load
-        # without its 47 MB; JWT verification (the auth layer) the API's alone; PDFs (the documents
-        # layer) the API's (invoices) and the alerts evaluator's (report subscriptions); the AMS
-        # client (the apel layer) the APEL publisher's.
+        # without its 47 MB; JWT verification (the auth layer) the API's and the people authoriser's;
+        # PDFs (the documents layer) the API's (invoices) and the alerts evaluator's (report
+        # subscriptions); the AMS client (the apel layer) the APEL publisher's, which also takes the
+        # auth layer for its cryptography (S/MIME signing).
         expected = ["TallyCoreLayer", *extra.get(name, [])]
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -722,7 +723,7 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
         shipped |= auth | documents if name == "IngestFunction" else set()
         shipped |= auth if name == "PeopleAuthoriserFunction" else set()
         shipped |= documents if name == "AlertsEvaluatorFunction" else set()  # subscription PDFs
-        shipped |= apel if name == "ApelPublisherFunction" else set()
+        shipped |= apel | auth if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
         optional = FORECAST_PACKAGES if name == "IngestFunction" else set()
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES - optional):

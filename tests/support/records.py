@@ -112,6 +112,27 @@ def sync(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, object]:
     return record
 
 
+def grid_identity(n: int = 1, site: str = "SITE-A", **over: object) -> dict[str, object]:
+    """A BLAH line of job 1000+n (the job of `job(n)`), handed to the batch system on 1 March 2026."""
+    record: dict[str, object] = {
+        "site": site,
+        "resource": "cluster1",
+        "lrms_id": f"{1000 + n}.batch1",
+        "submit_time": (datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=n)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+        "global_user": f"/DC=org/DC=example/CN=Grid User {n}",
+        "fqan": "/atlas/Role=production/Capability=NULL",
+        "vo": "atlas",
+        "vo_group": "/atlas",
+        "vo_role": "Role=production",
+        "ce": "ce1.example.org:8443/cream-slurm-long",
+        "grid_job_id": f"CREAM{n:09d}",
+    }
+    record.update(over)
+    return record
+
+
 Factory = Callable[..., dict[str, object]]
 FACTORIES: dict[str, Factory] = {
     "jobs": job,
@@ -120,6 +141,7 @@ FACTORIES: dict[str, Factory] = {
     "accelerators": accelerator,
     "summaries": summary,
     "syncs": sync,
+    "grid_identities": grid_identity,
 }
 
 

@@ -45,7 +45,11 @@ def parse(lines: Iterable[str], ctx: ParseContext) -> Iterator[Dict[str, Any]]:
         stats.lines += 1
         if not raw.strip():
             continue
-        pairs = dict(_PAIR.findall(raw))
+        pairs: Dict[str, str] = {}
+        for key, value in _PAIR.findall(raw):
+            # A key written twice keeps its first value: a line's first userFQAN is the primary
+            # FQAN (APEL's BLAH parser keeps the first occurrence too).
+            pairs.setdefault(key, value)
         try:
             if "lrmsID" not in pairs or "userDN" not in pairs:
                 raise UnitError("no lrmsID or userDN")

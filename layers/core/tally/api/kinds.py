@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from tally.api.body import NDJSON_TYPES, check_utf8, decompress, media_type, read_capped, split_lines
 from tally.api.capped_route import CappedBodyRoute
 from tally.api.contract import problems
-from tally.api.deps import RecordsWriter, RegistryReader, RegistryWriter, ServicesDep
+from tally.api.deps import RecordsWriter, RegistryReadAccess, RegistryWriteAccess, ServicesDep
 from tally.api.models import IngestResponse
 from tally.api.problems import not_found, unprocessable
+from tally.kinds.access import defining_site
 from tally.kinds.spec import IDENTIFIER, KindDefinition, KindSpec, check_kind_name
 
 router = APIRouter(prefix="/v1", tags=["kinds"], route_class=CappedBodyRoute)
@@ -58,13 +59,31 @@ def _name(name: str) -> str:
         "span. Once defined, it may gain fields that are not required (records stored before read "
         "them as NULL) and change descriptions and units; changing a field's type, removing one, or "
         "changing the identity, event time or partition is refused (409). Only the defining site may "
-        "change a kind."
+        "change a kind: a key of that site (`registry:write`), its site manager, or an admin."
     ),
 )
 def put_kind(
-    name: KindName, spec: KindSpec, svc: ServicesDep, who: RegistryWriter, response: Response
+    name: KindName,
+    spec: KindSpec,
+    svc: ServicesDep,
+    access: RegistryWriteAccess,
+    response: Response,
+    site: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=256,
+            description="The defining site (a person's grant must reach it); default: the key's "
+            "site, the existing kind's site, or the only site the caller manages.",
+        ),
+    ] = None,
 ) -> KindDefinition:
-    definition, created = svc.kinds.define(_name(name), spec, who.site)
+    kind = _name(name)
+    existing = svc.kinds.get(kind)
+    owner = defining_site(access.fence, site, existing.owner_site if existing else None)
+    if existing is None and svc.control.get_site(owner) is None:
+        raise unprocessable(f"no site named {owner!r}")
+    definition, created = svc.kinds.define(kind, spec, owner)
     response.status_code = 201 if created else 200
     return definition
 
@@ -75,7 +94,7 @@ def put_kind(
     responses=problems(401, 403, 422),
     summary="List the custom record kinds",
 )
-def list_kinds(svc: ServicesDep, who: RegistryReader) -> list[KindDefinition]:
+def list_kinds(svc: ServicesDep, access: RegistryReadAccess) -> list[KindDefinition]:
     return svc.kinds.definitions()
 
 
@@ -85,7 +104,7 @@ def list_kinds(svc: ServicesDep, who: RegistryReader) -> list[KindDefinition]:
     responses=problems(401, 403, 404, 422),
     summary="Show one custom record kind",
 )
-def get_kind(name: KindName, svc: ServicesDep, who: RegistryReader) -> KindDefinition:
+def get_kind(name: KindName, svc: ServicesDep, access: RegistryReadAccess) -> KindDefinition:
     definition = svc.kinds.get(_name(name))
     if definition is None:
         raise not_found(f"no custom kind named {name!r}")

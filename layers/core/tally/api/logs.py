@@ -73,7 +73,9 @@ def _body() -> dict[str, Any]:
         "Parsed with the site agent's own parser for `source` (the records are those "
         "`tally-agent import` would send), then ingested as an agent's batches: fenced by the key's "
         "site and resources, validated, deduplicated, quarantined. Lines the parser cannot read are "
-        "listed in `problems` and quarantined. Posting the same file again writes nothing new."
+        "listed in `problems` and quarantined. Posting the same file again writes nothing new. "
+        "`blah` (BLAH/CREAM logs) gives `grid_identities` records, which the view jobs_identified "
+        "joins to the jobs of the same resource posted without a global user or VO."
     ),
 )
 async def post_log(
@@ -145,7 +147,7 @@ def _resource(who: Principal, resource: str | None) -> str:
     if who.resources and resource not in who.resources:
         raise forbidden(
             f"this key belongs to site {who.site!r} (resources {', '.join(who.resources)}) and cannot "
-            f"write jobs records for resource {resource!r}"
+            f"write records for resource {resource!r}"
         )
     return resource
 

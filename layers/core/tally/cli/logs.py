@@ -17,7 +17,9 @@ from tally.domain.control import RECORDS_WRITE
 from tally.logs.parse import LOG_SOURCES, LogFormatError
 from tally.services.ingest import Principal
 
-app = typer.Typer(help="Import raw batch-system accounting logs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Import raw batch-system accounting logs and BLAH/CREAM grid identity logs.", no_args_is_help=True
+)
 
 
 @app.command("import")
@@ -51,6 +53,7 @@ def import_log(
         print_json(
             {
                 "source": result.source,
+                "kind": result.kind,
                 "site": result.site,
                 "resource": result.resource,
                 "log_id": result.log_id,

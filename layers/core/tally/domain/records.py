@@ -24,8 +24,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-RecordKind = Literal["jobs", "vms", "storage", "accelerators", "summaries", "syncs"]
-KINDS: tuple[RecordKind, ...] = ("jobs", "vms", "storage", "accelerators", "summaries", "syncs")
+RecordKind = Literal["jobs", "vms", "storage", "accelerators", "summaries", "syncs", "grid_identities"]
+KINDS: tuple[RecordKind, ...] = (
+    "jobs",
+    "vms",
+    "storage",
+    "accelerators",
+    "summaries",
+    "syncs",
+    "grid_identities",
+)
 
 # String length limits: generous for real data, small enough to refuse garbage.
 NAME = 256
@@ -370,6 +378,35 @@ class SyncRecord(UsageRecord):
     message_type: OptName
 
 
+class GridIdentityRecord(UsageRecord):
+    """One BLAH/CREAM accounting line: the grid identity (certificate DN, VOMS FQAN) of the batch
+    job a computing element submitted. Joined to `jobs` by the view jobs_identified, so a job
+    posted without a global user or VO gets them whichever of the two arrived first."""
+
+    kind = "grid_identities"
+    identity = ("site", "resource", "lrms_id", "submit_time")
+    partition_time = "submit_time"
+    # One line per grid job: a busy CE writes tens of thousands a day.
+    partition_span = "day"
+    unique_strings = ("lrms_id", "grid_job_id")
+    event_time = "submit_time"
+
+    # The batch system (cluster) the CE submits to: the `resource` of its jobs.
+    resource: Name
+    # BLAH's lrmsID: the batch job id, possibly with the server suffix (`9575064.lrms1`).
+    lrms_id: Name
+    # BLAH's timestamp: when the CE handed the job to the batch system.
+    submit_time: UtcTime
+    global_user: Annotated[str, Field(min_length=1, max_length=LONG)]
+    fqan: OptLong
+    vo: OptName
+    vo_group: OptName
+    vo_role: OptName
+    ce: OptName
+    grid_job_id: OptName
+    local_user: OptName
+
+
 MODELS: dict[RecordKind, type[UsageRecord]] = {
     "jobs": JobRecord,
     "vms": VmRecord,
@@ -377,4 +414,5 @@ MODELS: dict[RecordKind, type[UsageRecord]] = {
     "accelerators": AcceleratorRecord,
     "summaries": SummaryRecord,
     "syncs": SyncRecord,
+    "grid_identities": GridIdentityRecord,
 }

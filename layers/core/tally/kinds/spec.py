@@ -142,7 +142,17 @@ RESERVED = frozenset(
 )
 #: Names of the built-in tables and views a kind may not shadow.
 TAKEN_NAMES = frozenset(
-    {"jobs", "vms", "storage", "accelerators", "billing", "reconciliation", "summaries", "syncs"}
+    {
+        "jobs",
+        "vms",
+        "storage",
+        "accelerators",
+        "billing",
+        "reconciliation",
+        "summaries",
+        "syncs",
+        "grid_identities",
+    }
 )
 
 

@@ -2,8 +2,11 @@
 
 The server imports the agent's parsers (`tally_agent.registry.BATCH`), so a file posted to
 `/v1/logs/{source}` gives exactly the records `tally-agent import` would send; the agent imports
-nothing from the server. The parser's line problems are kept all (the agent keeps the first 50 and
-logs each), because the server quarantines every unreadable line with its reason.
+nothing from the server. BLAH/CREAM logs go through the agent's BLAH parser too; the agent joins
+them to its jobs itself, the server stores them as `grid_identities` (with the site and resource
+of the post) for the view jobs_identified to join. The parser's line problems are kept all (the
+agent keeps the first 50 and logs each), because the server quarantines every unreadable line with
+its reason.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from datetime import tzinfo
 from typing import Any
 
 from tally_agent.context import ParseContext, ParseStats
-from tally_agent.registry import BATCH, nothing_recognised
+from tally_agent.registry import BATCH, SOURCES, Source, nothing_recognised
 from tally_agent.timeutil import site_zone
 
-#: Sources a raw log may come from: the batch systems the agent reads (jobs).
-LOG_SOURCES: dict[str, str] = {name: source.expects for name, source in BATCH.items()}
+#: Parsers of raw logs: the batch systems the agent reads (jobs) and BLAH (grid identities).
+PARSERS: dict[str, Source] = {**BATCH, "blah": SOURCES["blah"]}
+#: Sources a raw log may come from, and what each expects.
+LOG_SOURCES: dict[str, str] = {name: source.expects for name, source in PARSERS.items()}
+#: The table each parser's records go to (the agent's "identities" are grid_identities here).
+STORED_AS: dict[str, str] = {"identities": "grid_identities"}
 #: Lines listed with their reasons in one answer (every one is quarantined).
 MAX_PROBLEMS_KEPT = 100_000
 # sacct's --format list: field names, `%width` suffixes, separated by `,` or `|`.
@@ -54,7 +61,8 @@ class LogParse:
 
     def __init__(self, source: str, text: str, ctx: ParseContext) -> None:
         self.source = source
-        self.kind = BATCH[source].kind
+        made = PARSERS[source].kind
+        self.kind = STORED_AS.get(made, made)
         self.text = text
         self.ctx = ctx
         self.content_lines = 0
@@ -68,12 +76,30 @@ class LogParse:
             yield line
 
     def records(self) -> Iterator[dict[str, Any]]:
-        for record in BATCH[self.source].parse(self._lines(), self.ctx):
+        parsed = PARSERS[self.source].parse(self._lines(), self.ctx)
+        if self.kind == "grid_identities":
+            parsed = self._identities(parsed)
+        for record in parsed:
             self.records_out += 1
             yield record
         unrecognised = nothing_recognised(self.source, self.content_lines, self.ctx.stats)
         if unrecognised:
             raise LogFormatError("; ".join([unrecognised, *self.ctx.stats.hints]))
+
+    def _identities(self, parsed: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """BLAH lines as grid_identities records: the post's site and resource added, and of the
+        lines a CE writes for one job (one per FQAN, same lrmsID and timestamp) the first kept, as
+        the primary FQAN (APEL's BLAH parser keeps the first too); the others count as skipped."""
+        seen: set[tuple[str, str | None]] = set()
+        for mapping in parsed:
+            key = (str(mapping["lrms_id"]), mapping.get("timestamp"))
+            if key in seen:
+                self.ctx.stats.skipped += 1
+                continue
+            seen.add(key)
+            record = {"site": self.ctx.site, "resource": self.ctx.resource, **mapping}
+            record["submit_time"] = record.pop("timestamp")
+            yield record
 
     @property
     def lines(self) -> int:
@@ -115,7 +141,7 @@ def parse_log(
     timezone: str | None = None,
 ) -> LogParse:
     """Start parsing `text` as the agent parses a file of `source` for `site` and `resource`."""
-    batch = BATCH[check_source(source)]
+    batch = PARSERS[check_source(source)]
     options: dict[str, str] = {}
     if fields:
         if not batch.fields:

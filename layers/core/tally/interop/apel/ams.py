@@ -20,19 +20,23 @@ def ams_token(section: AmsSettings, region: str) -> str:
     """The AMS token: given, or read from Secrets Manager / SSM Parameter Store."""
     if section.token is not None:
         return section.token.get_secret_value()
-    name = str(section.token_parameter)
+    return read_secret(str(section.token_parameter), region, section.aws_endpoint_url, "the AMS token")
+
+
+def read_secret(name: str, region: str, endpoint_url: str | None, what: str) -> str:
+    """A secret's text: a Secrets Manager secret by its ARN, else an SSM parameter (decrypted)."""
     import boto3
 
     try:
         if name.startswith("arn:") and ":secretsmanager:" in name:
-            client = boto3.client("secretsmanager", region_name=region, endpoint_url=section.aws_endpoint_url)
+            client = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
             secret: str = client.get_secret_value(SecretId=name)["SecretString"]
             return secret.strip()
-        client = boto3.client("ssm", region_name=region, endpoint_url=section.aws_endpoint_url)
+        client = boto3.client("ssm", region_name=region, endpoint_url=endpoint_url)
         value: str = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         return value.strip()
     except Exception as exc:  # botocore's errors: say which name could not be read
-        raise PublishError(f"could not read the AMS token {name!r}: {exc}") from exc
+        raise PublishError(f"could not read {what} {name!r}: {exc}") from exc
 
 
 class AmsOutbox:

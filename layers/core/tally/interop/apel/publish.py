@@ -115,6 +115,17 @@ class ApelPublisher:
         self._sites = sites
         self._s3_client = s3_client
         self._region = region
+        self._signer: Any = None  # tally.interop.apel.signing.MessageSigner, loaded on first use
+
+    def signed(self, queue: Outbox) -> Outbox:
+        """`queue` itself, or (with `apel.signing`) an outbox signing every message put in it."""
+        if self.settings.signing is None:
+            return queue
+        from tally.interop.apel.signing import SignedOutbox, load_signer  # needs `cryptography`
+
+        if self._signer is None:
+            self._signer = load_signer(self.settings.signing, self._region)
+        return SignedOutbox(queue, self._signer)
 
     def local_queue(self, folder: Path | None = None) -> Outbox:
         """The SSM outgoing queue on this host: `folder`, else `apel.outgoing_dir`."""
@@ -164,7 +175,7 @@ class ApelPublisher:
 
     def publish(self, site: str, months: Sequence[str], to: Outbox | Path | None = None) -> Published:
         """Publish into `to`: an outbox, a queue folder, or (None) the local queue configured."""
-        queue = to if to is not None and not isinstance(to, Path) else self.local_queue(to)
+        queue = self.signed(to if to is not None and not isinstance(to, Path) else self.local_queue(to))
         engine = self._engine()
         done = Published(site, list(months), queue.target)
         per = self.settings.records_per_message

@@ -34,6 +34,29 @@ class AmsSettings(BaseModel):
         return self
 
 
+class SigningSettings(BaseModel):
+    """S/MIME signing of published messages (`apel.signing`), as SSM's sender signs them: the host
+    certificate and its key, each a PEM file or (on AWS) named, as the AMS token is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    certificate: Path | None = None
+    key: Path | None = None
+    # On AWS: a Secrets Manager secret ARN, or an SSM parameter name (SecureString), holding the PEM.
+    certificate_parameter: str | None = None
+    key_parameter: str | None = None
+    # Only for tests: the Secrets Manager / SSM endpoint (moto's server).
+    aws_endpoint_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> SigningSettings:
+        if (self.certificate is None) == (self.certificate_parameter is None):
+            raise ValueError("apel.signing needs exactly one of certificate and certificate_parameter")
+        if (self.key is None) == (self.key_parameter is None):
+            raise ValueError("apel.signing needs exactly one of key and key_parameter")
+        return self
+
+
 class ApelSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -48,6 +71,8 @@ class ApelSettings(BaseModel):
     outgoing_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+(/.*)?$")
     # Publish straight to ARGO AMS (the scheduled publisher then writes no S3 queue files).
     ams: AmsSettings | None = None
+    # Sign every published message (S/MIME, as ssmsend does when it is given a certificate).
+    signing: SigningSettings | None = None
     # APEL's unloader writes at most 1,000 records a message (`apel/db/unloader.py`).
     records_per_message: int = Field(default=1000, ge=1, le=1000)
     # Sites the scheduled publisher covers; all sites when empty.

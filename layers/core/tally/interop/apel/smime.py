@@ -69,4 +69,17 @@ def verify(data: bytes, ca_file: Path | None) -> Signed:
         name = subject.stdout.decode("utf-8", errors="replace").strip().removeprefix("subject=").strip()
         if subject.returncode != 0 or not name.startswith("/"):
             raise NotAllowed("the S/MIME signer's certificate names no subject")
-        return Signed((root / "out").read_bytes(), name)
+        return Signed(signed_text((root / "out").read_bytes()), name)
+
+
+def signed_text(content: bytes) -> bytes:
+    """The message of a signed part: without the `text/plain` MIME header that `-text` signing
+    (ssm's `crypto.sign`) puts before it, and with the CRLF line ends of S/MIME canonical text
+    made LF again, as ssm's receiver does (`crypto.verify` splits the header off at the blank line)."""
+    if not content[:64].lower().startswith(b"content-type:"):
+        return content
+    text = content.replace(b"\r\n", b"\n")
+    header, blank, body = text.partition(b"\n\n")
+    if not blank or b"text/plain" not in header.lower() or b"content-transfer-encoding" in header.lower():
+        return content
+    return body
