@@ -685,8 +685,9 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
 #: dirq writes the SSM outgoing queue on the host (`tally apel publish`); on Lambda the publisher
 #: writes that layout to S3 itself or publishes to AMS.
 LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
-#: Loaded by the API only on its first forecast (tally.foresight.forecast), which answers 503 (usage
-#: forecasts) or says so in an allocation's status where they are missing: statsmodels with scipy
+#: Loaded by the API and the alerts evaluator (allocation rules) only on a first forecast
+#: (tally.foresight.forecast), which answers 503 (usage forecasts) or says so in an allocation's
+#: status where they are missing, so an allocation rule then fires on its thresholds alone: statsmodels with scipy
 #: and pandas is about 210 MB unzipped on arm64, more than the 250 MB Lambda limit leaves beside
 #: the core layer (tests/functional/test_foresight_http.py runs that case).
 FORECAST_PACKAGES = {"numpy", "statsmodels", "scipy"}
@@ -725,7 +726,7 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
         shipped |= documents if name == "AlertsEvaluatorFunction" else set()  # subscription PDFs
         shipped |= apel | auth if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
-        optional = FORECAST_PACKAGES if name == "IngestFunction" else set()
+        optional = FORECAST_PACKAGES if name in ("IngestFunction", "AlertsEvaluatorFunction") else set()
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES - optional):
             dists = {build.canonical(d) for d in distributions.get(module, [module])}
             assert dists & shipped, f"{name} imports {module}, which neither the layer nor Lambda provides"

@@ -26,10 +26,10 @@ import pyarrow as pa
 
 from tally.domain.control import hash_secret
 from tally.domain.ports import Leases, Warehouse
+from tally.people.audit import AuditLog
 from tally.people.model import (
     IDENTITY_KINDS,
     AccessToken,
-    AuditEvent,
     Grant,
     Identity,
     PeopleConflictError,
@@ -107,8 +107,7 @@ class PeopleService:
 
     # -- audit ---------------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str, **detail: object) -> None:
-        event = AuditEvent(uuid.uuid4().hex[:16], datetime.now(UTC), actor, action, target, dict(detail))
-        self.store.append_audit(event)
+        AuditLog(self.store)(actor, action, target, **detail)
 
     # -- people ---------------------------------------------------------------------------------------
     def person(self, person_id: str) -> Person:

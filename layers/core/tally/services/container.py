@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from tally.listing.service import RecordListingService
     from tally.logs.service import LogImportService
     from tally.money.service import MoneyService
+    from tally.people.audit import AuditLog
     from tally.people.service import PeopleService
     from tally.query.engine import QueryEngine
     from tally.registry.store import RegistryStore
@@ -234,13 +235,22 @@ class Services:
         return SsoService(self.settings.oidc, self.settings.sso, self.people, self.control)
 
     @cached_property
+    def audit_log(self) -> AuditLog:
+        """The append-only audit log, for components that audit their changes without needing the
+        people service (and its passwords)."""
+        from tally.people.audit import AuditLog
+        from tally.people.store import PeopleStore
+
+        return AuditLog(PeopleStore(self.control))
+
+    @cached_property
     def foresight(self) -> ForesightService:
         """Allocations (in the control store), their status and forecasts, and fair share."""
         from tally.foresight.service import ForesightService
         from tally.foresight.store import AllocationStore
 
         return ForesightService(
-            lambda: self.engine, AllocationStore(self.control), self.settings.foresight, self.people.audit
+            lambda: self.engine, AllocationStore(self.control), self.settings.foresight, self.audit_log
         )
 
     @cached_property
@@ -336,7 +346,7 @@ class Services:
         """A site's keys managed by people and the CLI alike, each change in the audit log."""
         from tally.site_keys.service import SiteKeyService
 
-        return SiteKeyService(self.control, self.create_key, self.people.audit)
+        return SiteKeyService(self.control, self.create_key, self.audit_log)
 
     @cached_property
     def reconciliation_findings(self) -> FindingsService:
