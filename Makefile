@@ -30,9 +30,13 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Every lane (tests/support/lanes.py): unit, sql, functional, infra, on moto's server too.
+# Every lane (tests/support/lanes.py): unit, sql, functional, infra, on moto's server too. Two
+# pytest-xdist workers, each test module whole on one (its module fixtures start once); each worker
+# has its own temp folder and moto server, and servers take free ports. `make test WORKERS=0` runs
+# in one process; WORKERS=auto uses every core.
+WORKERS ?= 2
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 
 # The fast lane, under two minutes on two cores: lint, types, and the unit and SQL tests less
 # those on moto's server and the slow ones.

