@@ -687,9 +687,9 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
 LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
 #: Loaded by the API and the alerts evaluator (allocation rules) only on a first forecast
 #: (tally.foresight.forecast), which answers 503 (usage forecasts) or says so in an allocation's
-#: status where they are missing, so an allocation rule then fires on its thresholds alone: statsmodels with scipy
-#: and pandas is about 210 MB unzipped on arm64, more than the 250 MB Lambda limit leaves beside
-#: the core layer (tests/functional/test_foresight_http.py runs that case).
+#: status where they are missing, so an allocation rule then fires on its thresholds alone:
+#: statsmodels with scipy and pandas is about 210 MB unzipped on arm64, more than the 250 MB Lambda
+#: limit leaves beside the core layer (tests/functional/test_foresight_http.py runs that case).
 FORECAST_PACKAGES = {"numpy", "statsmodels", "scipy"}
 
 
