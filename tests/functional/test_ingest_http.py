@@ -19,6 +19,7 @@ EVENT_FIELD = {
     "accelerators": "interval_end",
     "summaries": "month_start",
     "syncs": "month_start",
+    "grid_identities": "submit_time",
 }
 PARTITION_FIELD = {
     "jobs": "end_time",
@@ -27,6 +28,7 @@ PARTITION_FIELD = {
     "accelerators": "interval_start",
     "summaries": "month_start",
     "syncs": "month_start",
+    "grid_identities": "submit_time",
 }
 RESOURCE_FIELD = {
     "jobs": "resource",
@@ -35,6 +37,7 @@ RESOURCE_FIELD = {
     "accelerators": "resource",
     "summaries": "resource",
     "syncs": "resource",
+    "grid_identities": "resource",
 }
 
 
@@ -60,8 +63,8 @@ def test_every_kind_is_stored_partitioned_and_advances_sync_state(deployment: De
 
     wh = deployment.services.warehouse
     keys = wh.list_keys(kind)
-    # dt is the day (VM samples) or the month (every other kind) of the partition time.
-    width = 10 if kind == "vms" else 7
+    # dt is the day (VM samples, BLAH lines) or the month (every other kind) of the partition time.
+    width = 10 if kind in ("vms", "grid_identities") else 7
     expected_days = sorted({str(r[PARTITION_FIELD[kind]])[:width] for r in records})
     assert keys == [f"{kind}/dt={day}/{body['batch_id']}.parquet" for day in expected_days]
     for key in keys:
