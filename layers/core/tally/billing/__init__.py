@@ -34,9 +34,24 @@ one may be stored (they share the key). A file's rejected rows do not create par
 layer should quarantine them alongside the replaced partitions.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from tally.billing.focus_schema import BILLING_SCHEMA, RESTATEMENT_KEY
-from tally.billing.importer import import_billing
 from tally.billing.model import BillingImport, BillingImportError, Reject, Violation
+
+if TYPE_CHECKING:
+    from tally.billing.importer import import_billing
+
+
+def __getattr__(name: str) -> Any:
+    # The importer (pyarrow.compute, the readers) loads on first use, not with its error class:
+    # the API's problem handlers need the class at start, an import needs the rest only then.
+    if name == "import_billing":
+        from tally.billing.importer import import_billing
+
+        return import_billing
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BILLING_SCHEMA",

@@ -16,8 +16,6 @@ import io
 from decimal import Decimal
 from typing import Literal
 
-import xlsxwriter
-
 from tally.money.invoices import Invoice
 from tally.money.tariffs import UNIT_LABELS
 
@@ -94,6 +92,8 @@ def to_csv(invoice: Invoice) -> bytes:
 
 def to_xlsx(invoice: Invoice) -> bytes:
     buffer = io.BytesIO()
+    import xlsxwriter  # loaded for the first workbook, not at start
+
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = book.add_worksheet(invoice.number)
     bold = book.add_format({"bold": True})

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlglot import exp
+if TYPE_CHECKING:  # sqlglot loads with the first DDL parsed, not with the API
+    from sqlglot import exp
 
 from tally.query.sql_files import SqlFileError, list_files, parse_athena
 
@@ -66,6 +68,8 @@ def _relative(location: str) -> str:
 
 
 def _column(node: exp.ColumnDef) -> Column:
+    from sqlglot import exp
+
     kind = node.args.get("kind")
     if not isinstance(kind, exp.DataType):
         raise SqlFileError(f"column {node.name!r} has no type")
@@ -75,6 +79,8 @@ def _column(node: exp.ColumnDef) -> Column:
 
 
 def parse_table(sql: str) -> TableDef:
+    from sqlglot import exp
+
     statement = parse_athena(sql)
     if not isinstance(statement, exp.Create) or statement.kind != "TABLE":
         raise SqlFileError("expected CREATE EXTERNAL TABLE")

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlglot
-from sqlglot import exp
+if TYPE_CHECKING:  # sqlglot loads when SQL is first parsed: the API's cold start does not need it
+    from sqlglot import exp
 
 SECTIONS = ("tables", "views", "reports")
 
@@ -65,6 +66,8 @@ def get_file(section: str, name: str, root: Path | None = None) -> SqlFile:
 
 def parse_athena(sql: str) -> exp.Expr:
     """One statement in the Athena dialect (Hive DDL or Trino DML), or SqlFileError."""
+    import sqlglot
+
     try:
         statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
     except sqlglot.errors.ParseError as error:
@@ -76,6 +79,8 @@ def parse_athena(sql: str) -> exp.Expr:
 
 def view_body(item: SqlFile) -> exp.Expr:
     """The SELECT of a `CREATE OR REPLACE VIEW <file name> AS ...` file."""
+    from sqlglot import exp
+
     statement = parse_athena(item.text)
     if not isinstance(statement, exp.Create) or statement.kind != "VIEW":
         raise SqlFileError(f"{item.path.name}: expected CREATE OR REPLACE VIEW")
@@ -92,6 +97,8 @@ def view_body(item: SqlFile) -> exp.Expr:
 
 def referenced_tables(query: exp.Expr) -> set[str]:
     """Names of the tables and views a query reads (CTE names excluded)."""
+    from sqlglot import exp
+
     ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     return {t.name for t in query.find_all(exp.Table) if t.name and t.name not in ctes}
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-import xlsxwriter
 
 #: (column, header, kind) in document order; kind decides the cell type and format.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -70,6 +69,8 @@ def to_xlsx(
 ) -> bytes:
     """Sheets: Findings (instance-days not ok), Instance days (all), Invoices, Summary."""
     buffer = io.BytesIO()
+    import xlsxwriter  # loaded for the first workbook, not at start
+
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     header = book.add_format({"bold": True, "bg_color": "#DDE4EE", "border": 1})
     formats = {

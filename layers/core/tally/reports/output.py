@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-import xlsxwriter
 
 from tally.reports.run import ReportResult
 
@@ -77,6 +76,8 @@ def to_csv(result: ReportResult) -> bytes:
 
 def to_xlsx(result: ReportResult) -> bytes:
     buffer = io.BytesIO()
+    import xlsxwriter  # loaded for the first workbook, not at start
+
     book = xlsxwriter.Workbook(
         buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False}
     )

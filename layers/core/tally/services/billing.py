@@ -52,7 +52,7 @@ from tally.adapters.billing_table import (
 )
 from tally.adapters.quarantine import FileProvenance, QuarantineEntry, write_quarantine
 from tally.adapters.warehouse import partition_runs
-from tally.billing import BILLING_SCHEMA, BillingImport, BillingImportError, Reject, import_billing
+from tally.billing import BILLING_SCHEMA, BillingImport, BillingImportError, Reject
 from tally.billing.delivery import (
     Action,
     BillingOwnershipError,
@@ -125,6 +125,8 @@ class BillingService:
         """
         if not parts:
             raise BillingStoreError("empty", "a delivery needs at least one file")
+        from tally.billing.importer import import_billing  # pyarrow.compute: loaded on first import
+
         now = now or datetime.now(UTC)
         fill = check_defaults(defaults)
         imports: list[BillingImport] = []
