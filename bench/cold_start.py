@@ -28,6 +28,7 @@ from types import ModuleType
 REPO = Path(__file__).resolve().parents[1]
 FUNCTIONS = (
     "ingest_api",
+    "site_ingest",
     "compaction",
     "view_deployer",
     "billing_importer",

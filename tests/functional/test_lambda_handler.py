@@ -30,8 +30,11 @@ def _event(name: str, key: str, body: bytes | None = None) -> dict[str, Any]:
     return event
 
 
-@pytest.fixture
-def lambda_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, Services, str]:
+# The whole API's function and the sites' ingest function answer the ingest routes alike.
+@pytest.fixture(params=["ingest_api", "site_ingest"])
+def lambda_env(
+    request: pytest.FixtureRequest, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ModuleType, Services, str]:
     settings = aws_settings(moto_endpoint)
     for name, value in {
         "TALLY_MODE": "aws",
@@ -41,7 +44,7 @@ def lambda_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Mod
         "TALLY_DYNAMODB_ENDPOINT_URL": moto_endpoint,
     }.items():
         monkeypatch.setenv(name, str(value))
-    module = load_function("ingest_api")
+    module = load_function(request.param)
     svc = Services(settings)
     svc.add_site("SITE-A")
     return module, svc, svc.create_key("SITE-A").plain
@@ -69,3 +72,17 @@ def test_problem_json_through_mangum(lambda_env: tuple[ModuleType, Services, str
     unauthorized = module.handler(_event("http_api_v2_post_records.json", "nope", gzipped([job(1)])), CONTEXT)
     assert unauthorized["statusCode"] == 401
     assert svc.warehouse.list_keys("") == []
+
+
+def test_the_sites_ingest_function_serves_only_the_ingest_routes(
+    lambda_env: tuple[ModuleType, Services, str],
+) -> None:
+    module, _svc, key = lambda_env
+    event = _event("http_api_v2_get_sync_state.json", key)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/reports/jobs"
+    answer = module.handler(event, CONTEXT)
+    # The whole API has the route (and judges the query); the ingest function has no such route
+    # (API Gateway sends reports to the API function, see tests/infra/test_template.py).
+    served = "site_ingest" not in str(module.__file__)
+    assert (answer["statusCode"] != 404) == served, answer
+    assert answer["headers"]["content-type"] == "application/problem+json"  # either way

@@ -38,6 +38,7 @@ CORE_LAYER_BUDGET = 120_000_000  # bytes unzipped: what every function loads fro
 EM_AARCH64 = 183
 FUNCTIONS = (
     "ingest_api",
+    "site_ingest",
     "compaction",
     "view_deployer",
     "billing_importer",
@@ -170,7 +171,8 @@ def test_arm64_layers_are_aarch64_cpython312_code_within_lambda_limits(
         function = build.build_function(name, tmp_path / name)
         sizes[name] = build.tree_size(function)
         layers = layer_size + (numeric_size if name in ("invoice_verifier", "alerts_evaluator") else 0)
-        layers += auth_size if name in ("ingest_api", "people_authoriser", "apel_publisher") else 0
+        with_auth = ("ingest_api", "site_ingest", "people_authoriser", "apel_publisher")
+        layers += auth_size if name in with_auth else 0
         layers += documents_size if name in ("ingest_api", "alerts_evaluator") else 0
         layers += apel_size if name == "apel_publisher" else 0
         assert layers + sizes[name] < LAMBDA_UNZIPPED_LIMIT, name
@@ -229,7 +231,7 @@ def invoke(env_paths: dict[str, Path], function: str, script: str, env: dict[str
         layers.append(str(env_paths["numeric"]))
     if function == "ingest_api":
         layers += [str(env_paths["auth"]), str(env_paths["documents"])]
-    if function == "people_authoriser":
+    if function in ("people_authoriser", "site_ingest"):
         layers.append(str(env_paths["auth"]))
     prelude = (
         "import sys, json\n"
@@ -261,7 +263,8 @@ def invoke(env_paths: dict[str, Path], function: str, script: str, env: dict[str
     return result
 
 
-def test_api_handler_answers_in_a_fresh_environment(lambda_like: dict[str, Path]) -> None:
+@pytest.mark.parametrize("function", ["ingest_api", "site_ingest"])
+def test_api_handler_answers_in_a_fresh_environment(lambda_like: dict[str, Path], function: str) -> None:
     event = {
         "version": "2.0",
         "routeKey": "ANY /v1/{proxy+}",
@@ -281,12 +284,13 @@ def test_api_handler_answers_in_a_fresh_environment(lambda_like: dict[str, Path]
         f"answer = app.handler({event!r}, Context())\n"
         "print('RESULT ' + json.dumps({'status': answer['statusCode'], 'body': json.loads(answer['body']),\n"
         "      'headers': answer['headers'], 'duckdb': 'duckdb' in sys.modules,\n"
+        "      'loaded': [m for m in ('sqlglot', 'xlsxwriter', 'reportlab') if m in sys.modules],\n"
         "      'files': sorted({m.__file__.split('/python/')[0] for m in list(sys.modules.values())\n"
         "                       if getattr(m, '__file__', None) and '/python/' in m.__file__})}))\n"
     )
     result = invoke(
         lambda_like,
-        "ingest_api",
+        function,
         script,
         {
             "TALLY_MODE": "aws",
@@ -299,6 +303,8 @@ def test_api_handler_answers_in_a_fresh_environment(lambda_like: dict[str, Path]
     assert result["body"] == {"status": "ok", "mode": "aws"}
     assert result["headers"]["x-correlation-id"] == "corr-123"
     assert result["duckdb"] is False
+    # SQL parsing and the Excel and PDF writers load with the first request that needs them.
+    assert result["loaded"] == []
     # Everything third-party came from the layer (nothing leaked in from this machine).
     assert result["files"] == [str(lambda_like["layer"].parent)]
 

@@ -19,6 +19,7 @@ import pytest
 
 from tally.adapters.billing_table import partition_folder
 from tally.adapters.warehouse import partition_key, partition_value
+from tally.api.ingest_app import ROUTES as INGEST_ROUTES
 from tally.billing.focus_schema import BILLING_SCHEMA
 from tally.domain.records import KINDS, MODELS
 from tally.domain.schema import stored_schema
@@ -60,6 +61,7 @@ def functions(cfn: Resources) -> Resources:
         "AlertsEvaluatorFunction",
         "ApelPublisherFunction",
         "PeopleAuthoriserFunction",
+        "SiteIngestFunction",
     }
     return found
 
@@ -400,7 +402,7 @@ def test_every_schedule_and_event_source_targets_an_existing_function(
             assert invoked_by_rules[source_rule] == ref_target(props["FunctionName"]), name
     body = str(cfn["HttpApi"]["Properties"]["Body"])
     integrations = set(re.findall(r"functions/\$\{(\w+)\.Arn\}/invocations", body))
-    assert integrations == {"IngestFunction"}
+    assert integrations == {"IngestFunction", "SiteIngestFunction"}
     for name, custom in cfn.items():
         if custom["Type"].startswith("Custom::"):
             assert ref_target(custom["Properties"]["ServiceToken"]) in functions, name
@@ -494,6 +496,7 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         "InvoiceVerifierFunction": ["TallyNumericLayer"],
         "IngestFunction": ["TallyAuthLayer", "TallyDocumentsLayer"],
         "PeopleAuthoriserFunction": ["TallyAuthLayer"],
+        "SiteIngestFunction": ["TallyAuthLayer"],
         "ApelPublisherFunction": ["TallyAuthLayer", "TallyApelLayer"],
         "AlertsEvaluatorFunction": ["TallyNumericLayer", "TallyDocumentsLayer"],
     }
@@ -523,7 +526,9 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         ]
     }
     assert source()["Parameters"]["CompactionReservedConcurrency"]["Default"] == 1
-    assert "Fn::If" in functions["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    for name in ("IngestFunction", "SiteIngestFunction"):
+        assert functions[name]["Properties"]["Timeout"] < 30, name
+        assert "Fn::If" in functions[name]["Properties"]["ReservedConcurrentExecutions"], name
 
 
 def test_billing_importer_takes_landed_objects_one_at_a_time(cfn: Resources, functions: Resources) -> None:
@@ -722,7 +727,7 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
             numeric if name in ("InvoiceVerifierFunction", "AlertsEvaluatorFunction") else set()
         )
         shipped |= auth | documents if name == "IngestFunction" else set()
-        shipped |= auth if name == "PeopleAuthoriserFunction" else set()
+        shipped |= auth if name in ("PeopleAuthoriserFunction", "SiteIngestFunction") else set()
         shipped |= documents if name == "AlertsEvaluatorFunction" else set()  # subscription PDFs
         shipped |= apel | auth if name == "ApelPublisherFunction" else set()
         entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
@@ -1039,6 +1044,7 @@ def test_one_warehouse_root_for_functions_glue_and_lifecycle(functions: Resource
     root = "s3://${WarehouseBucket}/warehouse"
     for name in (
         "IngestFunction",
+        "SiteIngestFunction",
         "CompactionFunction",
         "BillingImporterFunction",
         "InvoiceVerifierFunction",
@@ -1184,7 +1190,7 @@ def test_people_routes_are_fronted_by_the_people_authoriser(cfn: Resources, func
     # Not cached, and so no identity source: API Gateway would refuse, unasked, a request lacking
     # any one of them, and a script sends only Authorization, a browser only its cookie.
     assert scheme["authorizerResultTtlInSeconds"] == 0 and not scheme.get("identitySource")
-    paths = body["paths"]
+    paths = {p: m for p, m in body["paths"].items() if p not in SITE_INGEST_PATHS}
     assert set(PEOPLE_ROUTES) | {"/v1/{proxy+}"} == set(paths)
     for path, methods in paths.items():
         [operation] = methods.values()
@@ -1277,6 +1283,71 @@ def api_gateway_route(paths: list[str], path: str) -> str:
     greedy = [p for p in paths if p.endswith("/{proxy+}") and path.startswith(p[: -len("{proxy+}")])]
     assert greedy, f"no route of the API matches {path}"
     return max(greedy, key=len)
+
+
+SITE_INGEST_PATHS = {path for _method, path in INGEST_ROUTES}
+
+
+def _route_matches(template: str, path: str) -> bool:
+    """Whether an HTTP API route path matches a request path ({x}: one segment, {proxy+}: the rest)."""
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    if want[-1] == "{proxy+}":
+        return len(got) >= len(want) and all(w == g for w, g in zip(want[:-1], got, strict=False))
+    return len(want) == len(got) and all(w == g or w.startswith("{") for w, g in zip(want, got, strict=True))
+
+
+def api_gateway_function(body: dict[str, Any], method: str, path: str) -> str:
+    """The function an HTTP API hands a request to: of the routes matching method (or ANY) and path,
+    a route without a greedy segment beats one with; then more literal segments; then the exact
+    method over ANY (API Gateway's route selection, for the kinds of routes this API has)."""
+    candidates = []
+    for template, operations in body["paths"].items():
+        for verb, operation in operations.items():
+            verb = verb.upper()
+            if verb not in (method, "X-AMAZON-APIGATEWAY-ANY-METHOD") or not _route_matches(template, path):
+                continue
+            segments = template.strip("/").split("/")
+            literal = sum(not s.startswith("{") for s in segments)
+            rank = ("{proxy+}" not in template, literal, verb == method)
+            integration = sub_text(operation["x-amazon-apigateway-integration"]["uri"])
+            [function] = re.findall(r"functions/\$\{(\w+)\.Arn\}/invocations", integration)
+            candidates.append((rank, function))
+    assert candidates, f"no route of the API matches {method} {path}"
+    return str(max(candidates)[1])
+
+
+def test_the_sites_ingest_routes_go_to_the_ingest_function_and_nothing_else(cfn: Resources) -> None:
+    from fastapi import routing
+
+    from tally.api.ingest_app import create_ingest_app
+    from tests.support.deployments import local_settings
+    from tests.support.routes import app_routes
+
+    body = cfn["HttpApi"]["Properties"]["Body"]
+    for method, path in INGEST_ROUTES:
+        operation = body["paths"][path][method.lower()]
+        assert operation.get("security") is None  # the function checks the site key
+        assert "${SiteIngestFunction.Arn}" in sub_text(operation["x-amazon-apigateway-integration"]["uri"])
+    # The ingest app serves exactly its routes (and health) ...
+    app = create_ingest_app(local_settings(Path("/nonexistent-tally-home")))
+    served = {
+        (m, r.path) for r in routing.iter_route_contexts(app.routes) for m in r.methods or () if m != "HEAD"
+    }
+    assert set(INGEST_ROUTES) <= served
+    # ... and for every route of the whole API, a concrete request lands where it should: the
+    # ingest routes at the ingest function, everything else (GET /v1/records/jobs, a person's
+    # listing, included) at the API function.
+    full = app_routes()
+    assert set(INGEST_ROUTES) <= full
+    for method, path in full:
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        expected = "SiteIngestFunction" if (method, path) in INGEST_ROUTES else "IngestFunction"
+        if path.startswith("/v1/records/{kind}") and (method, "/v1/records/custom/{name}") in INGEST_ROUTES:
+            concrete = concrete.replace("/v1/records/x1", "/v1/records/jobs", 1)
+        assert api_gateway_function(body, method, concrete) == expected, (method, path)
+    assert api_gateway_function(body, "POST", "/v1/records/custom/lab_meter") == "SiteIngestFunction"
+    assert api_gateway_function(body, "GET", "/v1/records/jobs") == "IngestFunction"
+    assert api_gateway_function(body, "POST", "/v1/billing") == "IngestFunction"
 
 
 def test_the_sign_in_routes_reach_the_function_without_the_authoriser(cfn: Resources) -> None:

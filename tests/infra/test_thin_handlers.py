@@ -22,7 +22,7 @@ def test_every_function_of_the_template_has_its_handler_here() -> None:
         for r in source()["Resources"].values()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert len(code_uris) == 9
+    assert len(code_uris) == 10
     assert {p.parent.name for p in HANDLERS} == code_uris
 
 
