@@ -160,7 +160,8 @@ function savedViews(): HTMLElement {
                   .then(draw)
                   .catch((error: unknown) => list.prepend(errorBox(`Not deleted: ${error instanceof Error ? error.message : String(error)}`)));
               });
-              return h("li", {}, href ? h("a", { href, "data-nav": true }, v.title) : h("span", {}, `${v.title} (saved by another version of the portal)`), " ", remove);
+              const subscribe = href ? h("a", { href: `/subscriptions?view=${encodeURIComponent(v.name)}`, "data-nav": true, "aria-label": `Subscribe to ${v.title}` }, "Subscribe") : null;
+              return h("li", {}, href ? h("a", { href, "data-nav": true }, v.title) : h("span", {}, `${v.title} (saved by another version of the portal)`), " ", subscribe, " ", remove);
             }),
           ),
         );
