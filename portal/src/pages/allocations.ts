@@ -28,7 +28,7 @@ function statusCard(a: Allocation, s: AllocationStatus | null, refusal: string |
   card.append(
     h(
       "dl",
-      { class: "pair figures" },
+      { class: "facts figures" },
       figure("Used", `${formatNumber(s.used)} ${unit} (${formatNumber(s.percent_used)} %)`, "used", s.used),
       figure("Remaining", `${formatNumber(s.remaining)} ${unit}`, "remaining", s.remaining),
       figure(`Burn rate, last ${s.burn_window_days} days`, rate(s.burn_rate_recent), "burn_rate_recent", s.burn_rate_recent),
@@ -52,8 +52,16 @@ function statusCard(a: Allocation, s: AllocationStatus | null, refusal: string |
     card.append(chartEl);
     // Drawn once the card is in the page, so the chart knows its width.
     requestAnimationFrame(() => {
-      draw(chartEl, useChartOption(series, unit, a.amount));
+      const drawn = draw(chartEl, useChartOption(series, unit, a.amount));
       chartEl.dataset.state = "ready";
+      // Follow the page's width (a turned phone, a resized window); let go once the card is gone.
+      const watch = new ResizeObserver(() => {
+        if (!chartEl.isConnected) {
+          watch.disconnect();
+          drawn.chart.dispose();
+        } else drawn.chart.resize();
+      });
+      watch.observe(card);
     });
     if (s.forecast) card.append(h("p", { class: "hint" }, `Forecast by ${s.forecast.method} from ${s.forecast.history_days} days of history; the band joins today's use to the intervals of the period's total.`));
   }

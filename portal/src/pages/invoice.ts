@@ -58,7 +58,7 @@ export function invoicePage(main: HTMLElement, number: string): void {
       if (where.cancels) facts.push(["Cancels", link(where.cancels)]);
       if (where.corrects) facts.push(["Corrects", link(where.corrects)]);
       body.replaceChildren(
-        h("dl", { class: "pair invoice-facts" }, facts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", { "data-fact": term.toLowerCase() }, value)])),
+        h("dl", { class: "facts invoice-facts" }, facts.flatMap(([term, value]) => [h("dt", {}, term), h("dd", { "data-fact": term.toLowerCase() }, value)])),
         doc.lines.length ? lines(doc) : h("p", { class: "empty" }, "This invoice has no line."),
         h("p", { class: "downloads" }, "Download: ", download("pdf", "PDF"), " ", download("csv", "CSV"), " ", download("xlsx", "Excel")),
       );

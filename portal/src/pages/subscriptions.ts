@@ -182,7 +182,7 @@ export function subscriptionPage(main: HTMLElement, id: string, now: Date): void
       body.replaceChildren(
         h(
           "dl",
-          { class: "pair" },
+          { class: "facts" },
           [
             ["Saved view", s.view],
             ["Cadence", s.cadence],

@@ -95,7 +95,10 @@ def build_status(
         elapsed,
         forecast,
         note,
-        tuple((start + timedelta(days=i), daily.get(start + timedelta(days=i), Decimal(0))) for i in range(_days_so_far(start, end, today))),
+        tuple(
+            (start + timedelta(days=i), daily.get(start + timedelta(days=i), Decimal(0)))
+            for i in range(_days_so_far(start, end, today))
+        ),
     )
 
 
