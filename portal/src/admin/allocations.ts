@@ -132,12 +132,12 @@ export function useChartOption(series: UseSeries, unit: string, amount: number):
   const lower = (band: [number | null, number | null][]): (number | null)[] => band.map(([lo]) => lo);
   const width = (band: [number | null, number | null][]): (number | null)[] => band.map(([lo, hi]) => (lo === null || hi === null ? null : hi - lo));
   const edge = (name: string, stack: string, data: (number | null)[]): Record<string, unknown> => ({ name, type: "line", stack, data, symbol: "none", lineStyle: { opacity: 0 }, tooltip: { show: false } });
-  const area = (name: string, stack: string, data: (number | null)[], opacity: number): Record<string, unknown> => ({ name, type: "line", stack, data, symbol: "none", lineStyle: { opacity: 0 }, areaStyle: { color: "#4a7bd0", opacity } });
+  const area = (name: string, stack: string, data: (number | null)[], opacity: number): Record<string, unknown> => ({ name, type: "line", stack, data, symbol: "none", lineStyle: { opacity: 0 }, itemStyle: { color: "#4a7bd0", opacity: opacity * 2 }, areaStyle: { color: "#4a7bd0", opacity } });
   return {
     animation: false,
     tooltip: { trigger: "axis" },
     legend: { type: "scroll", bottom: 0, data: ["used", "expected", "80 % interval", "95 % interval"] },
-    grid: { left: 8, right: 16, top: 32, bottom: 40, containLabel: true },
+    grid: { left: 8, right: 64, top: 32, bottom: 40, containLabel: true },
     xAxis: { type: "category", data: series.days, boundaryGap: false },
     yAxis: { type: "value", name: unit, nameTextStyle: { align: "left" } },
     series: [

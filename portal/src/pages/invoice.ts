@@ -1,6 +1,7 @@
 // One invoice: its line items, totals per currency, where it stands (issued, credited: its credit
 // note and correction) and its downloads. Every figure is the API's exact decimal text.
 import { ApiError, getJson } from "../api";
+import { lastDay } from "../admin/allocations";
 import { type InvoiceDocument, invoicePath, lineUnit, standing } from "../admin/invoice";
 import { type InvoiceSummary, invoiceTitle, money } from "../admin/money";
 import { errorBox, h } from "../dom";
@@ -27,7 +28,7 @@ function lines(doc: InvoiceDocument): HTMLElement {
     ),
   );
   const totals = Object.entries(doc.totals).map(([currency, amount]) =>
-    h("tr", { class: "total", "data-total": currency }, h("th", { scope: "row", colspan: 6, "data-label": "total" }, `Total ${currency}`), h("td", { class: "num", "data-amount": amount, "data-label": "amount" }, money(amount, currency))),
+    h("tr", { class: "total", "data-total": currency }, h("th", { scope: "row", colspan: 6, "data-label": "" }, `Total ${currency}`), h("td", { class: "num", "data-amount": amount, "data-label": "" }, money(amount, currency))),
   );
   return h(
     "div",
@@ -49,7 +50,7 @@ export function invoicePage(main: HTMLElement, number: string): void {
         ["Kind", invoiceTitle(doc)],
         ["Status", where.status],
         ["Project", doc.project + (doc.user ? ` (user ${doc.user})` : "")],
-        ["Period", `${doc.period} (${doc.period_start} to ${doc.period_end}, end exclusive)`],
+        ["Period", `${doc.period} (${doc.period_start} to ${lastDay(doc.period_end)})`],
         ["Issue date", doc.issue_date],
         ["Issuer", doc.issuer],
       ];

@@ -44,7 +44,7 @@ function form(views: SavedView[], preset: string, done: () => void): HTMLElement
     ["url", url, urlField],
   ];
   for (const [name, control, wrap] of fields) {
-    const note = h("small", { class: "warn-text", id: uid(`${name}-error`) });
+    const note = h("small", { class: "field-error", id: uid(`${name}-error`) });
     problems.set(name, note);
     wrap.append(note);
     control.setAttribute("aria-describedby", note.id);
@@ -55,7 +55,7 @@ function form(views: SavedView[], preset: string, done: () => void): HTMLElement
   channel.addEventListener("change", showUrl);
   showUrl();
   const submit = h("button", { type: "submit" }, "Subscribe");
-  const el = h("form", { class: "form-grid subscribe", "aria-label": "Subscribe a saved view", novalidate: true }, fields.map(([, , wrap]) => wrap), submit, said);
+  const el = h("form", { class: "form-grid subscribe", "aria-label": "Subscribe a saved view", novalidate: true }, fields.map(([, , wrap]) => wrap), h("div", { class: "submit" }, submit), said);
   el.addEventListener("submit", (event) => {
     event.preventDefault();
     for (const [name, control] of fields) {
