@@ -205,7 +205,10 @@ def test_a_user_subscribes_a_saved_view_and_deletes_it(world: World, browser: Br
     context, page = sign_in(browser, world, "user")
     errors = errors_of(page)
     # The subscribe action beside the saved view on the home page.
-    page.locator("[data-saved-views]").get_by_role("link", name="Subscribe to Jobs by site").click()
+    saved = page.locator(
+        "[data-saved-views] li", has=page.get_by_role("link", name="Jobs by site", exact=True)
+    )
+    saved.get_by_role("link", name="Subscribe", exact=True).click()
     expect(page.get_by_role("heading", name="My report subscriptions")).to_be_visible()
     settled(page)
     expect(page.locator("tr[data-subscription]")).to_have_count(1)  # the one made through the API
@@ -338,7 +341,10 @@ def test_a_project_manager_reads_their_allocation(world: World, browser: Browser
         listed = http.get("/v1/allocations").json()
         status = http.get(f"/v1/allocations/{world.allocation}/status").json()
     expect(page.locator("[data-allocation]")).to_have_count(len(listed))
-    figure = lambda key: float(card.locator(f"[data-figure='{key}']").get_attribute("data-value") or "nan")  # noqa: E731
+
+    def figure(key: str) -> float:
+        return float(card.locator(f"[data-figure='{key}']").get_attribute("data-value") or "nan")
+
     assert figure("used") == pytest.approx(status["used"])
     assert figure("remaining") == pytest.approx(status["remaining"])
     assert status["used"] + status["remaining"] == pytest.approx(status["allocation"]["amount"])
@@ -352,6 +358,14 @@ def test_a_project_manager_reads_their_allocation(world: World, browser: Browser
     else:
         expect(card.locator("[data-no-forecast]")).to_contain_text(status["forecast_note"])
     expect(card.locator(".chart[data-state='ready'] canvas")).to_have_count(1)
+    # Fair share: the API's rows, as many and with the same shares.
+    with api(world, "project_manager") as http:
+        shares = http.get("/v1/fairshare", params={"group_by": "project,user"}).json()["rows"]
+    assert shares and {r["project"] for r in shares} == {DEMO_PROJECT}
+    expect(page.locator("tr[data-fairshare]")).to_have_count(len(shares))
+    got = page.locator("tr[data-fairshare] td:last-child").evaluate_all("c => c.map(e => +e.dataset.value)")
+    # Aged to a moment apart from the page's: equal to well within the decay of those seconds.
+    assert got == pytest.approx([r["share"] for r in shares], rel=1e-4)
     shoot(page, "pm-allocations")
     assert errors == []
     context.close()

@@ -68,9 +68,56 @@ function statusCard(a: Allocation, s: AllocationStatus | null, refusal: string |
   return card;
 }
 
+interface Fairshare {
+  at: string;
+  half_life_days: number;
+  unit: string;
+  rows: { project: string | null; user: string | null; usage_hours: number; decayed_hours: number; share: number }[];
+}
+
+/** Fair share per project and user (Slurm's decay): the API's rows as a table. */
+function fairshareSection(): HTMLElement {
+  const body = h("div", { class: "money-results", "aria-busy": "true", "aria-label": "Fair share" }, h("p", { class: "status" }, "Loading…"));
+  getJson<Fairshare>("/v1/fairshare?group_by=project,user")
+    .then((fs) => {
+      if (!fs.rows.length) {
+        body.replaceChildren(h("p", { class: "empty" }, "No usage to share within your grants."));
+        return;
+      }
+      const head = ["project", "user", "usage (hours)", "decayed (hours)", "share"];
+      const rows = fs.rows.map((r) =>
+        h(
+          "tr",
+          { "data-fairshare": `${r.project ?? ""}/${r.user ?? ""}` },
+          h("th", { scope: "row", "data-label": head[0] }, r.project ?? "–"),
+          h("td", { "data-label": head[1] }, r.user ?? "–"),
+          h("td", { class: "num", "data-label": head[2], "data-value": r.usage_hours }, formatNumber(r.usage_hours)),
+          h("td", { class: "num", "data-label": head[3], "data-value": r.decayed_hours }, formatNumber(r.decayed_hours)),
+          h("td", { class: "num", "data-label": head[4], "data-value": r.share }, `${formatNumber(r.share * 100)} %`),
+        ),
+      );
+      body.replaceChildren(
+        h("p", { class: "hint" }, `${fs.unit.replace(/_/g, " ")} decayed with a half-life of ${formatNumber(fs.half_life_days)} days, to ${fs.at.slice(0, 16).replace("T", " ")} UTC.`),
+        h(
+          "div",
+          { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Fair share table" },
+          h("table", { class: "stack" }, h("thead", {}, h("tr", {}, head.map((n) => h("th", { scope: "col" }, n)))), h("tbody", {}, rows)),
+        ),
+      );
+    })
+    .catch((error: unknown) => body.replaceChildren(errorBox(`Fair share cannot be read: ${words(error)}`)))
+    .finally(() => body.setAttribute("aria-busy", "false"));
+  return h("section", { class: "card", "aria-label": "Fair share" }, h("h2", {}, "Fair share"), body);
+}
+
 export function allocationsPage(main: HTMLElement): void {
   const list = h("div", { class: "money-results", "aria-busy": "true", "aria-label": "Allocations" }, h("p", { class: "status" }, "Loading…"));
-  main.replaceChildren(h("h1", {}, "Allocations"), h("p", { class: "hint" }, "What each allocation your grants reach has used, what remains, how fast it burns, and where the forecast says it ends."), list);
+  main.replaceChildren(
+    h("h1", {}, "Allocations"),
+    h("p", { class: "hint" }, "What each allocation your grants reach has used, what remains, how fast it burns, and where the forecast says it ends."),
+    list,
+    fairshareSection(),
+  );
   void (async () => {
     try {
       const allocations = await getJson<Allocation[]>("/v1/allocations");
