@@ -2,6 +2,7 @@
 // back/forward move between pages without reloading.
 import "./style.css";
 import { ApiError, type Me, getJson, request, setCsrf } from "./api";
+import { invoiceOfPath } from "./admin/invoice";
 import { adminLinks, siteOfPath } from "./admin/nav";
 import { errorBox, h } from "./dom";
 import { type Explorer, explorerPage } from "./pages/explorer";
@@ -114,6 +115,21 @@ async function route(): Promise<void> {
     document.title = site ? `Tally: site ${site}` : "Tally: sites";
     if (site) pages.sitePage(main, site);
     else pages.sitesIndex(main, me, go);
+  } else if (invoiceOfPath(path) !== null) {
+    const number = invoiceOfPath(path) as string;
+    const pages = await import("./pages/invoice");
+    document.title = `Tally: invoice ${number}`;
+    pages.invoicePage(main, number);
+  } else if (path === "/subscriptions" || path.startsWith("/subscriptions/")) {
+    const pages = await import("./pages/subscriptions");
+    const id = pages.subscriptionOfPath(path);
+    document.title = id ? "Tally: subscription" : "Tally: subscriptions";
+    if (id) pages.subscriptionPage(main, id, today);
+    else pages.subscriptionsPage(main, new URLSearchParams(location.search), today);
+  } else if (path === "/allocations") {
+    const pages = await import("./pages/allocations");
+    document.title = "Tally: allocations";
+    pages.allocationsPage(main);
   } else if (MONEY_PAGES.has(path)) {
     const pages = await import("./pages/finance");
     const search = new URLSearchParams(location.search);

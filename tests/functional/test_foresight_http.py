@@ -169,6 +169,9 @@ def test_used_is_the_reports_figure_by_resource(world: World) -> None:
     assert got["remaining"] == pytest.approx(10.5)
     assert got["percent_used"] == pytest.approx(90 / 100.5 * 100)
     assert got["forecast"] is None and "over" in got["forecast_note"]  # March 2026 is past
+    # Every day of March (the period is over), oldest first, adding up to the used figure.
+    assert [d["day"] for d in got["daily_use"]] == [f"2026-03-{n:02d}" for n in range(1, 32)]
+    assert sum(d["used"] for d in got["daily_use"]) == pytest.approx(90)
     with world.client("admin") as http:
         report = http.get(
             "/v1/reports/jobs",

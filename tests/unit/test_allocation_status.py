@@ -138,3 +138,19 @@ def test_without_statsmodels_the_status_says_why_there_is_no_forecast(
     status = build_status(allocation("1000"), daily, AT, history_days=56, burn_window_days=7)
     assert status.used == Decimal("212") and status.forecast is None
     assert status.forecast_note is not None and "statsmodels" in status.forecast_note
+
+
+def test_daily_use_lists_the_periods_days_so_far() -> None:
+    status = build_status(allocation("1000"), FLAT, AT, history_days=56, burn_window_days=7)
+    # 1..10 March at 20 and 11 March's 7 so far; none of January or February.
+    assert [d for d, _ in status.daily] == [date(2026, 3, 1) + timedelta(days=i) for i in range(11)]
+    assert [v for _, v in status.daily] == [Decimal("20")] * 10 + [Decimal("7")]
+    assert sum(v for _, v in status.daily) == status.used
+    # Before the period: no day; after it: every one of its days, a day without use as 0.
+    early = build_status(allocation("1000", date(2026, 4, 1), date(2026, 5, 1)), FLAT, AT, 56, 7)
+    assert early.daily == ()
+    sparse = {date(2026, 2, 3): Decimal("5")}
+    late = build_status(allocation("10", date(2026, 2, 1), date(2026, 2, 5)), sparse, AT, 56, 7)
+    assert late.daily == tuple(
+        (date(2026, 2, d), Decimal("5") if d == 3 else Decimal(0)) for d in (1, 2, 3, 4)
+    )

@@ -41,7 +41,7 @@ export function filterInvoices(list: InvoiceSummary[], filter: InvoiceFilter): I
     .sort((a, b) => (a.period === b.period ? a.number.localeCompare(b.number) : a.period < b.period ? 1 : -1));
 }
 
-export function invoiceTitle(invoice: InvoiceSummary): string {
+export function invoiceTitle(invoice: Pick<InvoiceSummary, "kind" | "credits" | "corrects">): string {
   if (invoice.kind === "credit_note") return invoice.credits ? `Credit note (cancels ${invoice.credits})` : "Credit note";
   return invoice.corrects ? `Invoice (corrects ${invoice.corrects})` : "Invoice";
 }

@@ -11,6 +11,7 @@ const INVOICES = new Set(["admin", "finance", "project_manager", "user"]);
 const FINDINGS = new Set(["admin", "finance", "site_manager"]);
 const CLOUD = new Set(["admin", "finance"]);
 const ALERTS = new Set(["admin", "finance", "site_manager", "project_manager"]);
+const ALLOCATIONS = new Set(["admin", "finance", "site_manager", "project_manager", "user"]);
 
 export function sitePath(site: string): string {
   return `/sites/${encodeURIComponent(site)}`;
@@ -40,5 +41,8 @@ export function adminLinks(grants: Grant[]): NavLink[] {
   if (any(FINDINGS)) out.push({ href: "/findings", label: "Findings" });
   if (any(CLOUD)) out.push({ href: "/cloud", label: "Cloud spend" });
   if (any(ALERTS)) out.push({ href: "/alerts", label: "Alerts" });
+  if (any(ALLOCATIONS)) out.push({ href: "/allocations", label: "Allocations" });
+  // Every signed-in person keeps their own subscriptions (of their own saved views).
+  out.push({ href: "/subscriptions", label: "Subscriptions" });
   return out;
 }

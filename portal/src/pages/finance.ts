@@ -2,6 +2,7 @@
 // hours, and alerts. Every figure is the API's; the page lays it out.
 import { getJson, sendJson } from "../api";
 import { type InvoiceSummary, filterInvoices, filterSearch, invoiceFilter, invoiceTitle, money, spendRows, totalsText } from "../admin/money";
+import { invoicePath } from "../admin/invoice";
 import { errorBox, field, formatNumber, h, uid } from "../dom";
 import type { Report } from "../pivot";
 import { resolve } from "../timerange";
@@ -53,7 +54,7 @@ export function invoicesPage(main: HTMLElement, search: URLSearchParams, go: (pa
       return h(
         "tr",
         { "data-invoice": i.number, class: i.kind === "credit_note" ? "credit" : "" },
-        h("th", { scope: "row" }, i.number),
+        h("th", { scope: "row" }, h("a", { href: invoicePath(i.number), "data-nav": true, "aria-label": `Line items of ${i.number}` }, i.number)),
         h("td", {}, invoiceTitle(i)),
         h("td", {}, i.project + (i.user ? ` (${i.user})` : "")),
         h("td", {}, i.period),

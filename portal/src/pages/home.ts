@@ -1,7 +1,7 @@
 // The home page: one section per grant the person holds, each panel a report or ingest health.
 import { type IngestCount, type Me, getJson } from "../api";
 import { chartOption, draw } from "../chart";
-import { errorBox, formatNumber, h } from "../dom";
+import { errorBox, formatNumber, h, uid } from "../dom";
 import type { Pivot } from "../pivot";
 import { fetchReport, failure, render } from "../results";
 import { type IngestPanel, type Panel, sections } from "../roles";
@@ -160,7 +160,10 @@ function savedViews(): HTMLElement {
                   .then(draw)
                   .catch((error: unknown) => list.prepend(errorBox(`Not deleted: ${error instanceof Error ? error.message : String(error)}`)));
               });
-              return h("li", {}, href ? h("a", { href, "data-nav": true }, v.title) : h("span", {}, `${v.title} (saved by another version of the portal)`), " ", remove);
+              // Named "Subscribe", described by the view's own link (its title stays that link's alone).
+              const id = uid("view");
+              const subscribe = href ? h("a", { href: `/subscriptions?view=${encodeURIComponent(v.name)}`, "data-nav": true, "aria-describedby": id }, "Subscribe") : null;
+              return h("li", {}, href ? h("a", { href, "data-nav": true, id }, v.title) : h("span", {}, `${v.title} (saved by another version of the portal)`), " ", subscribe, " ", remove);
             }),
           ),
         );

@@ -98,6 +98,11 @@ class ForecastOut(BaseModel):
         return cls(**{name: getattr(f, name) for name in cls.model_fields})
 
 
+class DailyUseOut(BaseModel):
+    day: date
+    used: float
+
+
 class AllocationStatusOut(BaseModel):
     allocation: AllocationOut
     as_of: datetime
@@ -111,6 +116,9 @@ class AllocationStatusOut(BaseModel):
     elapsed_days: int
     forecast: ForecastOut | None
     forecast_note: str | None
+    daily_use: list[DailyUseOut] = Field(
+        default_factory=list, description="each of the period's days so far (today's so far), oldest first"
+    )
 
     @classmethod
     def of(cls, s: AllocationStatus) -> AllocationStatusOut:
@@ -127,6 +135,7 @@ class AllocationStatusOut(BaseModel):
             elapsed_days=s.elapsed_days,
             forecast=ForecastOut.of(s.forecast) if s.forecast else None,
             forecast_note=s.forecast_note,
+            daily_use=[DailyUseOut(day=d, used=float(v)) for d, v in s.daily],
         )
 
 

@@ -46,6 +46,8 @@ class AllocationStatus:
     forecast: AllocationForecast | None
     #: Why there is no forecast (the period is over, too little history).
     forecast_note: str | None
+    #: The use of each of the period's days so far, oldest first (what a cumulative chart draws).
+    daily: tuple[tuple[date, Decimal], ...] = ()
 
 
 def build_status(
@@ -93,7 +95,16 @@ def build_status(
         elapsed,
         forecast,
         note,
+        tuple(
+            (start + timedelta(days=i), daily.get(start + timedelta(days=i), Decimal(0)))
+            for i in range(_days_so_far(start, end, today))
+        ),
     )
+
+
+def _days_so_far(start: date, end: date, today: date) -> int:
+    """The period's days up to and including today (none before it starts)."""
+    return max((min(today + timedelta(days=1), end) - start).days, 0)
 
 
 def _projected(
