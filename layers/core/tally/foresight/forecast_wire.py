@@ -10,8 +10,8 @@ the forecaster function, which carries them and this module with tally.foresight
           or {"error": {"kind": "unavailable" | "invalid" | "failed", "detail": str}}
 
 "unavailable" is too little history (tally.foresight.forecast.ForecastUnavailableError: the status
-says so); "invalid" a request that is not one; "failed" a forecaster without its libraries. A value is a number only if it is a finite int or
-float (never a boolean, a string or null).
+says so); "invalid" a request that is not one; "failed" a forecaster without its libraries. A value
+is a number only if it is a finite int or float (never a boolean, a string or null).
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ def decode_answer(value: object, request: ForecastRequest) -> TotalForecast:
             raise WireError("the error's detail is not text")
         if error["kind"] == "unavailable":
             raise ForecastUnavailableError(detail[:MAX_TEXT])
-        raise WireError(f"the forecaster refused the request ({str(error['kind'])[:40]}): {detail[:MAX_TEXT]}")
+        raise WireError(
+            f"the forecaster refused the request ({str(error['kind'])[:40]}): {detail[:MAX_TEXT]}"
+        )
     body = _object(_object(value, "the answer", {"forecast"})["forecast"], "the forecast", _FIELDS)
     method = body["method"]
     if not isinstance(method, str) or not 0 < len(method) <= MAX_TEXT:
@@ -141,7 +143,11 @@ def decode_answer(value: object, request: ForecastRequest) -> TotalForecast:
         method,
         _count(body["history_days"], "history_days", len(request.history), len(request.history)),
         _count(body["horizon_days"], "horizon_days", request.horizon, request.horizon),
-        *(_number(body[k], k) for k in ("expected", "lower_80", "upper_80", "lower_95", "upper_95")),
+        _number(body["expected"], "expected"),
+        _number(body["lower_80"], "lower_80"),
+        _number(body["upper_80"], "upper_80"),
+        _number(body["lower_95"], "lower_95"),
+        _number(body["upper_95"], "upper_95"),
         tuple(_number(v, f"daily[{i}]") for i, v in enumerate(daily)),
         _number(body["standard_error"], "standard_error"),
         _count(body["degrees_of_freedom"], "degrees_of_freedom", 0, MAX_HISTORY_DAYS),
