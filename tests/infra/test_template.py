@@ -693,11 +693,12 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
 #: dirq writes the SSM outgoing queue on the host (`tally apel publish`); on Lambda the publisher
 #: writes that layout to S3 itself or publishes to AMS.
 LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
-#: Loaded by the API and the alerts evaluator (allocation rules) only on a first forecast
-#: (tally.foresight.forecast), which answers 503 (usage forecasts) or says so in an allocation's
-#: status where they are missing, so an allocation rule then fires on its thresholds alone:
-#: statsmodels with scipy and pandas is about 210 MB unzipped on arm64, more than the 250 MB Lambda
-#: limit leaves beside the core layer (tests/functional/test_foresight_http.py runs that case).
+#: Loaded by the API and the alerts evaluator (allocation rules) only on a first in-process forecast
+#: (tally.foresight.forecast), which they never make on AWS: there the forecaster function, on a
+#: layer of its own, forecasts for them (statsmodels with scipy and pandas is about 205 MB unzipped
+#: on arm64, more than the 250 MB Lambda limit leaves beside the core layer). Where neither is to
+#: be had, usage forecasts answer 503 and an allocation's status says so
+#: (tests/functional/test_foresight_http.py and test_forecaster_lambda.py run those cases).
 FORECAST_PACKAGES = {"numpy", "statsmodels", "scipy"}
 
 
