@@ -360,6 +360,31 @@ def test_invoice_verifier_role_reads_inputs_writes_results_and_publishes_to_fina
     assert [ref_target(s["Resource"]) for s in alerts_publish] == ["AlertsTopic"]
 
 
+def test_only_the_api_and_the_alerts_evaluator_may_invoke_the_forecaster(cfn: Resources) -> None:
+    invokers = {}
+    for name, statement in policy_statements(cfn):
+        if statement["Effect"] == "Allow" and "lambda:InvokeFunction" in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                target = ref_target(resource)
+                if target == "ForecasterFunction":
+                    assert as_list(statement["Action"]) == ["lambda:InvokeFunction"], name
+                    invokers[name] = statement
+    assert set(invokers) == {"IngestRole", "AlertsEvaluatorRole"}
+    # No service may invoke it (no resource policy), and it may only log and trace.
+    assert not [
+        p
+        for p in of_type(cfn, "AWS::Lambda::Permission").values()
+        if ref_target(p["Properties"]["FunctionName"]) == "ForecasterFunction"
+    ]
+    actions = {
+        a
+        for p in cfn["ForecasterRole"]["Properties"]["Policies"]
+        for s in as_list(p["PolicyDocument"]["Statement"])
+        for a in as_list(s["Action"])
+    }
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"} | XRAY_ACTIONS
+
+
 # -- triggers, dead letters, alarms -----------------------------------------------------------------
 
 

@@ -191,3 +191,21 @@ def test_probability_above_needs_no_scipy(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "scipy.stats", None)
     assert total.probability_above(total.upper_95) == pytest.approx(0.025, abs=1e-9)
     assert total.probability_above(total.expected - 1e6) == pytest.approx(1.0)
+
+
+def test_the_composition_root_chooses_the_forecaster_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from tally.foresight.forecaster import InProcessForecaster, LambdaForecaster
+    from tally.services.container import Services
+    from tally.settings import Settings
+
+    monkeypatch.setenv("TALLY_HOME", str(tmp_path))
+    assert isinstance(Services(Settings()).forecaster, InProcessForecaster)
+    monkeypatch.setenv("TALLY_FORECASTER_FUNCTION", "arn:aws:lambda:eu-west-1:123456789012:function:fc")
+    monkeypatch.setenv("TALLY_FORECASTER_TIMEOUT_SECONDS", "4.5")
+    svc = Services(Settings())
+    assert svc.settings.forecaster_timeout_seconds == 4.5
+    chosen = svc.forecaster
+    assert isinstance(chosen, LambdaForecaster) and chosen.function_name.endswith(":function:fc")
+    assert svc.foresight.forecaster is chosen  # the API's and the alerts evaluator's service
