@@ -165,8 +165,8 @@ def main() -> None:
             f"{'handler ' + name + ': import app':44} {low * 1000:8.0f} ms (median {median * 1000:.0f}), "
             f"{low / arrow:.2f}x import pyarrow; CPU {(min(CPU_SECONDS) - floor_cpu) * 1000:.0f} ms"
         )
-    # The forecaster on its own layer: `import app` is the wire module only; the first forecast
-    # imports numpy, scipy, pandas and statsmodels and fits (a cold invocation pays both).
+    # The forecaster on its own layer: `import app` (Lambda's init phase) imports numpy, scipy,
+    # pandas and statsmodels; the first forecast adds the fit.
     where = [REPO / "functions" / "forecaster", paths["forecast"], paths["runtime"]]
     low, median = best(args.runs, paths["python"], where, "import app", "app")
     cpu = (min(CPU_SECONDS) - floor_cpu) * 1000

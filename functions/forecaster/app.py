@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tally.foresight.forecast_wire import handle
+from tally.foresight.forecast_wire import handle, preload
+
+preload()  # once per sandbox, in the init phase
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ is a number only if it is a finite int or float (never a boolean, a string or nu
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import asdict, dataclass, fields
 from datetime import date
@@ -161,6 +162,16 @@ def decode_answer(value: object, request: ForecastRequest) -> TotalForecast:
 
 
 # -- the forecaster function's work ---------------------------------------------------------------
+def preload() -> None:
+    """Import the fit's libraries now: in Lambda's init phase, which a cold start pays before the
+    first request, rather than inside that request (and against its caller's timeout)."""
+    for module in ("numpy", "scipy.stats", "statsmodels.api"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return  # the first request answers "failed", saying what is missing
+
+
 def handle(event: object) -> dict[str, Any]:
     """Answer one request (a Lambda event): a forecast or an error, never an exception, so the
     caller tells a refused request from a failed function."""
