@@ -12,6 +12,7 @@ which the API answers 503 and an allocation's status notes instead of a forecast
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, Protocol
@@ -50,6 +51,8 @@ class LambdaForecaster:
     def __init__(self, client: Callable[[], Any], function_name: str) -> None:
         self._client_factory = client
         self._client: Any = None
+        # Request threads share one client; boto3 builds clients unsafely across threads.
+        self._lock = threading.Lock()
         self.function_name = function_name
 
     def forecast_total(
@@ -68,8 +71,9 @@ class LambdaForecaster:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            if self._client is None:
-                self._client = self._client_factory()
+            with self._lock:
+                if self._client is None:
+                    self._client = self._client_factory()
             response = self._client.invoke(
                 FunctionName=self.function_name, InvocationType="RequestResponse", Payload=body
             )
