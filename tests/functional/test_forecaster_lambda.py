@@ -207,7 +207,7 @@ def test_usage_forecasts_through_the_function_are_forecast_totals(stand_in: Lamb
     month_end = (month + timedelta(days=32)).replace(day=1)
     want = direct(api, (month_end - api.today).days, (month - api.today).days)
     calls = len(stand_in.events)
-    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.admin}"}) as http:
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.admin}"}, timeout=60) as http:
         answer = http.get("/v1/forecasts/usage", params={"unit": "hepscore23_core_hours"})
         assert answer.status_code == 200, answer.text
         [row] = answer.json()
@@ -236,7 +236,7 @@ def test_an_allocations_forecast_through_the_function(stand_in: LambdaStandIn, a
         "end": str(end),
         "resources": [{"site": SITE}],
     }
-    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.admin}"}) as http:
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {api.admin}"}, timeout=60) as http:
         made = http.post("/v1/allocations", json=body)
         assert made.status_code == 201, made.text
         path = f"/v1/allocations/{made.json()['allocation_id']}/status"
