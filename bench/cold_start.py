@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cold_start.py [--runs 7] [--dir /tmp/tally-bench-cold]
 
-Builds the core and numeric layers for this machine's architecture (the arm64 build is the same
+Builds the core, numeric and forecast layers for this machine's architecture (the arm64 build is the same
 packages for another CPU), lays them out as Lambda does (each layer's python/ on sys.path, boto3
 from the runtime), and runs every handler's `import app` in a fresh interpreter under
 `python -X importtime`, best of --runs. The baseline, measured in the same run, is the bare
@@ -36,6 +36,13 @@ FUNCTIONS = (
     "people_authoriser",
 )
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+#: A forecaster invocation as the API sends one: 56 days of history, a month ahead.
+FORECAST_EVENT = {
+    "history": [40.0 + 0.5 * i + (15.0 if i % 7 < 5 else 0.0) + (i * 37) % 11 for i in range(56)],
+    "first_day": "2026-01-05",
+    "horizon": 31,
+    "first_counted": 0,
+}
 _IMPORTTIME = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s*(\S+)")
 
 
@@ -56,6 +63,7 @@ def lay_out(build: ModuleType, root: Path) -> dict[str, Path]:
     platforms = [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}", f"manylinux_2_34_{machine}"]
     build.build_layer(root / "core", platforms, version)
     build.build_layer(root / "numeric", platforms, version, name="numeric")
+    build.build_layer(root / "forecast", platforms, version, name="forecast")
     pins = build.read_constraints()
     requirements = root / "runtime.txt"
     requirements.write_text("".join(f"{n}=={pins[n]}\n" for n in RUNTIME_PACKAGES))
@@ -69,6 +77,7 @@ def lay_out(build: ModuleType, root: Path) -> dict[str, Path]:
     return {
         "core": root / "core" / "python",
         "numeric": root / "numeric" / "python",
+        "forecast": root / "forecast" / "python",
         "runtime": root / "runtime",
         "python": root / "venv" / "bin" / "python",
     }
@@ -135,7 +144,9 @@ def main() -> None:
     paths = lay_out(build, args.dir)
     core_mb = build.tree_size(paths["core"].parent) / 1e6
     numeric_mb = build.tree_size(paths["numeric"].parent) / 1e6
+    forecast_mb = build.tree_size(paths["forecast"].parent) / 1e6
     print(f"core layer {core_mb:.1f} MB unzipped, numeric layer {numeric_mb:.1f} MB (verifier only)")
+    print(f"forecast layer {forecast_mb:.1f} MB unzipped (the forecaster's only layer)")
     print(f"python {platform.python_version()} on {platform.machine()}, best and median of {args.runs}")
 
     base = [paths["core"], paths["runtime"]]
@@ -155,6 +166,20 @@ def main() -> None:
             f"{'handler ' + name + ': import app':44} {low * 1000:8.0f} ms (median {median * 1000:.0f}), "
             f"{low / arrow:.2f}x import pyarrow; CPU {(min(CPU_SECONDS) - floor_cpu) * 1000:.0f} ms"
         )
+    # The forecaster on its own layer: `import app` (Lambda's init phase) imports numpy, scipy,
+    # pandas and statsmodels; the first forecast adds the fit.
+    where = [REPO / "functions" / "forecaster", paths["forecast"], paths["runtime"]]
+    low, median = best(args.runs, paths["python"], where, "import app", "app")
+    cpu = (min(CPU_SECONDS) - floor_cpu) * 1000
+    label = "handler forecaster: import app"
+    print(f"{label:44} {_ms(low, median)}, {low / arrow:.2f}x import pyarrow; CPU {cpu:.0f} ms")
+    first = f"import app; app.handler({FORECAST_EVENT!r}, None)"
+    low, median = best(args.runs, paths["python"], where, first, None)
+    cpu = (min(CPU_SECONDS) - floor_cpu) * 1000
+    label = "forecaster: import app + first forecast"
+    print(
+        f"{label:44} {_ms(low, median)}, {low / arrow:.2f}x import pyarrow; CPU {cpu:.0f} ms (with the fit)"
+    )
     # The API handler as deployed, X-Ray tracing on: its import, and what the X-Ray SDK and its
     # patching cost on their own (where they are paid depends on the code: at import, or on the
     # first invocation); the modules that import before it are excluded from its figure.

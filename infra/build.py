@@ -7,6 +7,7 @@
     python infra/build.py layer OUT_DIR --name auth      # JWT verification, for the API only
     python infra/build.py layer OUT_DIR --name apel      # ARGO AMS client, for the APEL publisher only
     python infra/build.py layer OUT_DIR --name documents # PDFs (ReportLab): the API, the alerts evaluator
+    python infra/build.py layer OUT_DIR --name forecast  # statsmodels & co: the forecaster alone
     python infra/build.py function NAME OUT_DIR    # one folder of functions/
     python infra/build.py lock                     # regenerate layers/*/requirements.txt
 
@@ -19,7 +20,10 @@ the core layer is within a megabyte of its budget). `dirq` (the SSM directory qu
 as an sdist, so no layer carries it: on AWS the publisher writes the queue's layout to S3 itself
 (tally.interop.apel.outbox) or publishes to AMS.
 `documents` (ReportLab and Pillow: the API renders invoice PDFs; the core layer has no room for
-them within its budget, and tally.money.render imports them only when a PDF is asked for). A
+them within its budget, and tally.money.render imports them only when a PDF is asked for).
+`forecast` (numpy, scipy, pandas, patsy, statsmodels: about 200 MB, which no function with the
+core layer has room for) is the forecaster function's only layer: it carries its own copy of the
+few pure modules of Tally it runs (FORECAST_MODULES), not the core layer. A
 layer's third-party packages are installed by pip for the Lambda platform (`--platform
 manylinux..._aarch64 --python-version 3.12 --only-binary=:all:`), so any Python 3 with pip on any
 OS can build it. Every version is pinned in
@@ -51,6 +55,7 @@ NUMERIC = REPO / "layers" / "numeric"
 AUTH = REPO / "layers" / "auth"
 APEL = REPO / "layers" / "apel"
 DOCUMENTS = REPO / "layers" / "documents"
+FORECAST = REPO / "layers" / "forecast"
 REQUIREMENTS = CORE / "requirements.txt"
 CONSTRAINTS = REPO / "constraints.txt"
 
@@ -80,6 +85,16 @@ APEL_ROOTS: tuple[str, ...] = ("argo-ams-library",)
 #: The documents layer, the API's and the alerts evaluator's: PDFs of invoices (tally.money.render)
 #: and of report subscriptions (tally.subscriptions.document), ReportLab loaded lazily by both.
 DOCUMENTS_ROOTS: tuple[str, ...] = ("reportlab",)
+#: The forecast layer, the forecaster function's alone (without the core layer, so its whole
+#: closure is locked, not the part beyond the core layer's).
+FORECAST_ROOTS: tuple[str, ...] = ("statsmodels",)
+#: What the forecaster function runs of Tally (standard library and FORECAST_ROOTS only).
+FORECAST_MODULES: tuple[str, ...] = (
+    "__init__.py",
+    "foresight/__init__.py",
+    "foresight/forecast.py",
+    "foresight/forecast_wire.py",
+)
 #: Provided by the Lambda Python runtime (boto3 and its dependencies): not shipped again.
 RUNTIME_PROVIDED: frozenset[str] = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
@@ -196,6 +211,8 @@ def lock(layer: str = "core", python_version: str = DEFAULT_PYTHON) -> list[str]
         seen = _closure(APEL_ROOTS, python_version) - core
     elif layer == "documents":
         seen = _closure(DOCUMENTS_ROOTS, python_version) - core
+    elif layer == "forecast":
+        seen = _closure(FORECAST_ROOTS, python_version)
     else:
         raise SystemExit(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     missing = sorted(n for n in seen if n not in pins)
@@ -220,6 +237,7 @@ LAYERS: dict[str, Path] = {
     "auth": AUTH,
     "apel": APEL,
     "documents": DOCUMENTS,
+    "forecast": FORECAST,
 }
 
 
@@ -364,6 +382,10 @@ def build_layer(
     for platform in platforms:
         command += ["--platform", platform]
     subprocess.run(command, check=True)
+    if name == "forecast":
+        for module in FORECAST_MODULES:
+            (target / "tally" / module).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(CORE / "tally" / module, target / "tally" / module)
     if name != "core":
         _prune(target)
         _report_strip(name, strip_libraries(target))

@@ -152,3 +152,45 @@ def test_bad_allocation_rule_params_are_refused(svc: Services, params: dict[str,
         svc.alerts.add_rule(
             RuleInput.model_validate({"kind": "allocation", "params": params}), EVERYTHING, "test"
         )
+
+
+def test_allocation_alerts_with_the_forecaster_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the evaluator runs on AWS: forecasts from the forecaster function (boto3 against Lambda's
+    Invoke API on loopback, the real handler behind it) fire the same runs-out alert; a failing
+    forecaster leaves the thresholds firing alone, with no rule error."""
+    from tally.foresight.settings import ForesightSettings
+    from tests.support.deployments import local_settings
+    from tests.support.lambda_server import lambda_stand_in
+    from tests.support.lambdas import load_function
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with lambda_stand_in("forecaster", load_function("forecaster").handler) as stand_in:
+        settings = local_settings(
+            tmp_path,
+            foresight=ForesightSettings(history_days=7),
+            forecaster_function="forecaster",
+            lambda_endpoint_url=stand_in.url,
+            forecaster_timeout_seconds=2.0,
+        )
+        svc = Services(settings)
+        world.plant_usage(svc)
+        tight = world.allocate(svc, AllocationUnit.MONEY, "22", (ResourceRef(world.HPC),), "EUR")
+        svc.alerts.add_rule(RuleInput.model_validate({"kind": "allocation"}), EVERYTHING, "test")
+        run = svc.alerts.run(world.NOW)
+        assert run.rule_errors == {} and stand_in.events  # the forecast came from the function
+        fired = subjects(svc.alerts.list_alerts(EVERYTHING))
+        t = tight.allocation_id
+        assert set(fired) == {f"{t}/used-80%", f"{t}/runs-out"}
+        assert fired[f"{t}/runs-out"].measures["runs_out_on"] == "2026-03-27"  # as in-process
+
+        def failing(event: object, context: object) -> object:
+            raise MemoryError("the sandbox ran out of memory")
+
+        stand_in.handler = failing
+        again = svc.alerts.run(world.NOW)
+        assert again.rule_errors == {} and again.fired == [] and len(again.resolved) == 1
+        states = {a.subject: a.state for a in svc.alerts.list_alerts(EVERYTHING)}
+        assert states == {f"{t}/used-80%": "open", f"{t}/runs-out": "resolved"}

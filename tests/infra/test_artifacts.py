@@ -21,6 +21,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -104,6 +105,13 @@ def arm_documents_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFact
 def arm_numeric_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("numeric-arm64")
     build.build_layer(out, name="numeric")
+    return out
+
+
+@pytest.fixture(scope="module")
+def arm_forecast_layer(build: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("forecast-arm64")
+    build.build_layer(out, name="forecast")
     return out
 
 
@@ -477,3 +485,99 @@ def test_billing_importer_imports_a_landed_file_with_the_layers_packages(
     assert (summary["provider"], summary["accepted"], summary["rejected"]) == ("aws", 5, 0)
     listed = s3.list_objects_v2(Bucket="artifacts-warehouse", Prefix="warehouse/billing/provider=aws/")
     assert [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".parquet")]
+
+
+# -- the forecaster: its own layer, without the core layer -------------------------------------
+
+
+def test_arm64_forecast_layer_holds_statsmodels_and_only_the_forecast_modules(
+    build: ModuleType, arm_forecast_layer: Path, tmp_path: Path
+) -> None:
+    python = arm_forecast_layer / "python"
+    for package in ("numpy", "scipy", "pandas", "patsy", "statsmodels"):
+        assert (python / package).is_dir(), package
+    libraries = [p for p in python.rglob("*.so*") if p.is_file()]
+    wrong = [p.name for p in libraries if elf_machine(p) not in (EM_AARCH64, None)]
+    assert libraries and not wrong, f"not aarch64: {wrong[:5]}"
+    shipped = sorted(
+        str(p.relative_to(python / "tally")) for p in (python / "tally").rglob("*") if p.is_file()
+    )
+    assert shipped == sorted(build.FORECAST_MODULES)
+    # Pruned as the other layers are: no test suites, no bytecode.
+    assert not list(python.rglob("tests")) and not list(python.rglob("__pycache__"))
+    function = build.build_function("forecaster", tmp_path / "forecaster")
+    size = build.tree_size(arm_forecast_layer) + build.tree_size(function)
+    assert size < LAMBDA_UNZIPPED_LIMIT, size
+    print("unzipped bytes:", json.dumps({"forecast layer + forecaster": size}))
+
+
+@pytest.fixture(scope="module")
+def forecast_like(build: ModuleType, lambda_like: dict[str, Path]) -> dict[str, Path]:
+    """The forecast layer built for this machine beside the fresh venv and the runtime's boto3."""
+    version = subprocess.run(
+        [
+            str(lambda_like["python"]),
+            "-c",
+            "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    machine = platform.machine()
+    platforms = [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}", f"manylinux_2_34_{machine}"]
+    build.build_layer(lambda_like["root"] / "forecast", platforms, version, name="forecast")
+    return {**lambda_like, "forecast": lambda_like["root"] / "forecast" / "python"}
+
+
+def test_forecaster_answers_from_its_own_layer_alone(forecast_like: dict[str, Path]) -> None:
+    """The handler on the forecast layer and the runtime only (no core layer): a real fit, the
+    numbers forecast_total gives here, and a hostile request answered, not raised."""
+    from tally.foresight.forecast import forecast_total
+
+    history = [40.0 + 0.5 * i + (15.0 if i % 7 < 5 else 0.0) + (i * 37) % 11 for i in range(56)]
+    event = {"history": history, "first_day": "2026-01-05", "horizon": 28, "first_counted": 2}
+    script = (
+        "import app\n"
+        f"answer = app.handler({event!r}, None)\n"
+        "nan = {'history': [float('nan')] * 10, 'first_day': '2026-01-05', 'horizon': 3}\n"
+        "hostile = app.handler(nan, None)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pyarrow', 'fastapi'))\n"
+        "tally = sorted(m for m in sys.modules if m.startswith('tally'))\n"
+        "print('RESULT ' + json.dumps({'answer': answer, 'hostile': hostile, 'loaded': loaded,\n"
+        "      'tally': tally, 'statsmodels': sys.modules['statsmodels'].__file__}))\n"
+    )
+    prelude = (
+        "import sys, json\n"
+        f"sys.path[:0] = [{str(REPO / 'functions' / 'forecaster')!r}, {str(forecast_like['forecast'])!r}, "
+        f"{str(forecast_like['runtime'])!r}]\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(forecast_like["root"]),
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    run = subprocess.run(
+        [str(forecast_like["python"]), "-I", "-c", prelude + script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=forecast_like["root"],
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    [line] = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+    result = json.loads(line.removeprefix("RESULT "))
+    want = forecast_total(history, date(2026, 1, 5), 28, 2)
+    forecast = result["answer"]["forecast"]
+    assert forecast["method"] == want.method and forecast["degrees_of_freedom"] == want.degrees_of_freedom
+    for field in ("expected", "lower_80", "upper_80", "lower_95", "upper_95", "standard_error"):
+        assert forecast[field] == pytest.approx(getattr(want, field), rel=1e-9), field
+    assert result["hostile"]["error"]["kind"] == "invalid"
+    assert result["loaded"] == []  # nothing of the core layer's packages
+    assert result["tally"] == [
+        "tally",
+        "tally.foresight",
+        "tally.foresight.forecast",
+        "tally.foresight.forecast_wire",
+    ]
+    assert result["statsmodels"].startswith(str(forecast_like["forecast"]))

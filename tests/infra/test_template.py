@@ -62,6 +62,7 @@ def functions(cfn: Resources) -> Resources:
         "ApelPublisherFunction",
         "PeopleAuthoriserFunction",
         "SiteIngestFunction",
+        "ForecasterFunction",
     }
     return found
 
@@ -81,7 +82,7 @@ def test_cfn_lint_passes_with_no_ignores() -> None:
 
 def test_sam_transform_yields_plain_cloudformation(cfn: Resources) -> None:
     assert not [n for n, r in cfn.items() if r["Type"].startswith("AWS::Serverless::")]
-    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 5
+    assert len(of_type(cfn, "AWS::Lambda::LayerVersion")) == 6
 
 
 # -- identity and least privilege --------------------------------------------------------------
@@ -361,6 +362,31 @@ def test_invoice_verifier_role_reads_inputs_writes_results_and_publishes_to_fina
     assert [ref_target(s["Resource"]) for s in alerts_publish] == ["AlertsTopic"]
 
 
+def test_only_the_api_and_the_alerts_evaluator_may_invoke_the_forecaster(cfn: Resources) -> None:
+    invokers = {}
+    for name, statement in policy_statements(cfn):
+        if statement["Effect"] == "Allow" and "lambda:InvokeFunction" in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                target = ref_target(resource)
+                if target == "ForecasterFunction":
+                    assert as_list(statement["Action"]) == ["lambda:InvokeFunction"], name
+                    invokers[name] = statement
+    assert set(invokers) == {"IngestRole", "AlertsEvaluatorRole"}
+    # No service may invoke it (no resource policy), and it may only log and trace.
+    assert not [
+        p
+        for p in of_type(cfn, "AWS::Lambda::Permission").values()
+        if ref_target(p["Properties"]["FunctionName"]) == "ForecasterFunction"
+    ]
+    actions = {
+        a
+        for p in cfn["ForecasterRole"]["Properties"]["Policies"]
+        for s in as_list(p["PolicyDocument"]["Statement"])
+        for a in as_list(s["Action"])
+    }
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"} | XRAY_ACTIONS
+
+
 # -- triggers, dead letters, alarms -----------------------------------------------------------------
 
 
@@ -490,6 +516,7 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         "TallyAuthLayer",
         "TallyCoreLayer",
         "TallyDocumentsLayer",
+        "TallyForecastLayer",
         "TallyNumericLayer",
     ]
     extra = {
@@ -509,7 +536,9 @@ def test_functions_run_arm64_python_with_the_core_layer_logs_and_traces(
         # PDFs (the documents layer) the API's (invoices) and the alerts evaluator's (report
         # subscriptions); the AMS client (the apel layer) the APEL publisher's, which also takes the
         # auth layer for its cryptography (S/MIME signing).
-        expected = ["TallyCoreLayer", *extra.get(name, [])]
+        # The forecaster runs on its own layer alone (statsmodels & co do not fit beside the core).
+        expected = ["TallyForecastLayer"] if name == "ForecasterFunction" else ["TallyCoreLayer"]
+        expected += extra.get(name, [])
         assert [ref_target(x) for x in props["Layers"]] == [layers[e] for e in expected], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert 128 <= props["MemorySize"] <= 10240 and 1 <= props["Timeout"] <= 900, name
@@ -648,6 +677,10 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
     assert (REPO / "layers/auth/requirements.txt").read_text() == build.render_lock("auth")
     assert (REPO / "layers/apel/requirements.txt").read_text() == build.render_lock("apel")
     assert (REPO / "layers/documents/requirements.txt").read_text() == build.render_lock("documents")
+    assert (REPO / "layers/forecast/requirements.txt").read_text() == build.render_lock("forecast")
+    forecast = {line.split("==")[0] for line in build.lock("forecast")}
+    assert {"numpy", "scipy", "pandas", "patsy", "statsmodels"} <= forecast
+    assert not forecast & {"pyarrow", "fastapi", "pydantic", "duckdb", "boto3"}
     locked = {line.split("==")[0] for line in build.lock("core")}
     assert {"pyarrow", "fastapi", "mangum", "pydantic", "aws-lambda-powertools"} <= locked
     assert not locked & {
@@ -690,11 +723,12 @@ def test_layer_requirements_are_the_locked_closure_from_constraints() -> None:
 #: dirq writes the SSM outgoing queue on the host (`tally apel publish`); on Lambda the publisher
 #: writes that layout to S3 itself or publishes to AMS.
 LOCAL_ONLY_PACKAGES = {"duckdb", "dirq"}
-#: Loaded by the API and the alerts evaluator (allocation rules) only on a first forecast
-#: (tally.foresight.forecast), which answers 503 (usage forecasts) or says so in an allocation's
-#: status where they are missing, so an allocation rule then fires on its thresholds alone:
-#: statsmodels with scipy and pandas is about 210 MB unzipped on arm64, more than the 250 MB Lambda
-#: limit leaves beside the core layer (tests/functional/test_foresight_http.py runs that case).
+#: Loaded by the API and the alerts evaluator (allocation rules) only on a first in-process forecast
+#: (tally.foresight.forecast), which they never make on AWS: there the forecaster function, on a
+#: layer of its own, forecasts for them (statsmodels with scipy and pandas is about 205 MB unzipped
+#: on arm64, more than the 250 MB Lambda limit leaves beside the core layer). Where neither is to
+#: be had, usage forecasts answer 503 and an allocation's status says so
+#: (tests/functional/test_foresight_http.py and test_forecaster_lambda.py run those cases).
 FORECAST_PACKAGES = {"numpy", "statsmodels", "scipy"}
 
 
@@ -730,7 +764,14 @@ def test_every_package_a_handler_imports_is_in_the_layer_or_the_runtime(function
         shipped |= auth if name in ("PeopleAuthoriserFunction", "SiteIngestFunction") else set()
         shipped |= documents if name == "AlertsEvaluatorFunction" else set()  # subscription PDFs
         shipped |= apel | auth if name == "ApelPublisherFunction" else set()
-        entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
+        props = sources[name]["Properties"]
+        entry = REPO / (props.get("CodeUri") or props["Code"]) / "app.py"
+        if name == "ForecasterFunction":
+            # Its own layer alone: the forecast packages and the few modules of Tally it copies.
+            shipped = {line.split("==")[0] for line in build.lock("forecast")} | set(build.RUNTIME_PROVIDED)
+            tally = REPO / "layers/core/tally"
+            reached = {str(f.relative_to(tally)) for f in closure(entry).files if f.is_relative_to(tally)}
+            assert reached and reached <= set(build.FORECAST_MODULES), reached
         optional = FORECAST_PACKAGES if name in ("IngestFunction", "AlertsEvaluatorFunction") else set()
         for module in sorted(third_party_imports(closure(entry)) - LOCAL_ONLY_PACKAGES - optional):
             dists = {build.canonical(d) for d in distributions.get(module, [module])}
@@ -941,7 +982,8 @@ def test_every_environment_variable_a_handler_needs_is_set_and_none_is_unused(
     sources = source()["Resources"]
     for name, fn in functions.items():
         env = set(fn["Properties"].get("Environment", {}).get("Variables", {}))
-        entry = REPO / sources[name]["Properties"]["CodeUri"] / "app.py"
+        props = sources[name]["Properties"]
+        entry = REPO / (props.get("CodeUri") or props["Code"]) / "app.py"
         required, optional = env_reads(closure(entry))
         missing = required - env - LAMBDA_PROVIDED
         assert not missing, f"{name} reads {sorted(missing)} but the template does not set them"
@@ -950,6 +992,10 @@ def test_every_environment_variable_a_handler_needs_is_set_and_none_is_unused(
     ingest_env = functions["IngestFunction"]["Properties"]["Environment"]["Variables"]
     assert {"TALLY_MODE", "TALLY_WAREHOUSE_URI", "TALLY_CONTROL_TABLE"} <= set(ingest_env)
     assert ingest_env["TALLY_MODE"] == "aws"
+    # The API and the alerts evaluator forecast through the forecaster function.
+    evaluator_env = functions["AlertsEvaluatorFunction"]["Properties"]["Environment"]["Variables"]
+    for variables in (ingest_env, evaluator_env):
+        assert ref_target(variables["TALLY_FORECASTER_FUNCTION"]) == "ForecasterFunction"
 
 
 def test_the_environment_check_sees_what_the_core_needs() -> None:

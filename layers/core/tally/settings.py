@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     dynamodb_endpoint_url: str | None = None
     sns_endpoint_url: str | None = None
+    # The forecaster function (AWS: the API and the alerts evaluator have no statsmodels): its
+    # name or ARN; None forecasts in this process. The endpoint only for tests.
+    forecaster_function: str | None = None
+    lambda_endpoint_url: str | None = None
+    # The forecaster's answer is awaited this long; past it, no forecast (503, or a status note).
+    forecaster_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # The SNS topic the invoice verifier tells finance on when a bill needs a look.
     finance_topic_arn: str | None = None
 

@@ -14,7 +14,11 @@ are Student's t with the fit's residual degrees of freedom. Days are clipped at 
 never negative).
 
 statsmodels (with scipy and pandas) is imported on the first forecast only: processes that never
-forecast (ingest, compaction, most API calls) never load it.
+forecast (ingest, compaction, most API calls) never load it. A forecast's answer (TotalForecast)
+needs none of them: its tail probabilities are computed here from the t distribution's regularised
+incomplete beta function, so a process that receives a forecast from elsewhere (the API on AWS,
+from the forecaster function: tally.foresight.forecaster) reads it with the standard library alone.
+This module and tally.foresight.forecast_wire are all the forecaster function carries of Tally.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from math import exp, lgamma, log
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy too loads on the first forecast: the API's Lambda has no numeric layer
@@ -59,9 +64,47 @@ class TotalForecast:
         """The chance that the total exceeds `amount`."""
         if self.standard_error == 0 or self.degrees_of_freedom == 0:
             return 1.0 if self.expected > amount else 0.0
-        from scipy.stats import t
+        return t_sf((amount - self.expected) / self.standard_error, self.degrees_of_freedom)
 
-        return float(t.sf((amount - self.expected) / self.standard_error, self.degrees_of_freedom))
+
+def t_sf(x: float, df: float) -> float:
+    """P(T > x) for Student's t with `df` degrees of freedom: half the regularised incomplete beta
+    I_{df / (df + x^2)}(df / 2, 1 / 2) in the upper tail (scipy.stats.t.sf without scipy)."""
+    tail = 0.5 * _incomplete_beta(df / 2, 0.5, df / (df + x * x))
+    return tail if x >= 0 else 1.0 - tail
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by its continued fraction (Lentz's
+    method), on the side of x where the fraction converges fast."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(1.0 - x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _beta_fraction(a, b, x) / a
+    return 1.0 - front * _beta_fraction(b, a, 1.0 - x) / b
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    tiny, eps = 1e-300, 1e-15
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
 
 
 class ForecastUnavailableError(ValueError):
@@ -70,6 +113,11 @@ class ForecastUnavailableError(ValueError):
 
 class ForecastLibraryMissingError(ForecastUnavailableError):
     """statsmodels is not installed where this runs (a Lambda without it: see the README)."""
+
+
+class ForecasterUnavailableError(ForecastLibraryMissingError):
+    """The forecaster this process asks (the forecaster function on AWS) failed, timed out or
+    answered something that is not a forecast: answered as forecasts are where no library is."""
 
 
 def _design(first_day: date, days: int, offset: int, seasonal: bool) -> Matrix:

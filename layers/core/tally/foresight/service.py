@@ -23,8 +23,8 @@ from tally.foresight.forecast import (
     ForecastLibraryMissingError,
     ForecastUnavailableError,
     TotalForecast,
-    forecast_total,
 )
+from tally.foresight.forecaster import Forecaster, InProcessForecaster
 from tally.foresight.model import (
     Allocation,
     AllocationError,
@@ -83,11 +83,14 @@ class ForesightService:
         store: AllocationStore,
         settings: ForesightSettings,
         audit: Audit,
+        forecaster: Forecaster | None = None,
     ) -> None:
         self._engine = engine
         self.store = store
         self.settings = settings
         self._audit = audit
+        #: In this process unless the composition root gives another (the forecaster function).
+        self.forecaster: Forecaster = forecaster or InProcessForecaster()
 
     # -- who may see and change an allocation ----------------------------------------------------
     def member_projects(self, person_ids: set[str], at: datetime | None = None) -> set[str]:
@@ -225,7 +228,14 @@ class ForesightService:
         first = min(allocation.start, today - timedelta(days=self.settings.history_days))
         last = min(today + timedelta(days=1), allocation.end)
         daily = allocation_daily(self._engine(), allocation, first, last) if last > first else {}
-        return build_status(allocation, daily, at, self.settings.history_days, self.settings.burn_window_days)
+        return build_status(
+            allocation,
+            daily,
+            at,
+            self.settings.history_days,
+            self.settings.burn_window_days,
+            self.forecaster,
+        )
 
     # -- capacity planning -------------------------------------------------------------------------
     def usage_forecast(
@@ -253,7 +263,9 @@ class ForesightService:
             if not any(v > 0 for v in history):
                 continue  # e.g. GPU-hours of a CPU cluster: nothing to plan for
             try:
-                total = forecast_total(history, history_start, (month_end - today).days, (month - today).days)
+                total = self.forecaster.forecast_total(
+                    history, history_start, (month_end - today).days, (month - today).days
+                )
             except ForecastLibraryMissingError:
                 raise
             except ForecastUnavailableError:

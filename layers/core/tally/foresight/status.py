@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from tally.foresight.forecast import ForecastUnavailableError, TotalForecast, forecast_total
+from tally.foresight.forecast import ForecastUnavailableError, TotalForecast
+from tally.foresight.forecaster import Forecaster, InProcessForecaster
 from tally.foresight.model import Allocation
 
 
@@ -56,9 +57,10 @@ def build_status(
     at: datetime,
     history_days: int,
     burn_window_days: int,
+    forecaster: Forecaster | None = None,
 ) -> AllocationStatus:
     """`daily`: the allocation's use per day, covering the period up to `at`'s day and the
-    `history_days` complete days before it."""
+    `history_days` complete days before it; `forecaster`: in this process unless given."""
     today = at.date()
     start, end = allocation.start, allocation.end
     used = sum((v for d, v in daily.items() if start <= d < end and d <= today), Decimal(0))
@@ -77,7 +79,9 @@ def build_status(
         horizon = (end - today).days
         first_counted = max((start - today).days, 0)
         try:
-            total = forecast_total(history, history_start, horizon, first_counted)
+            total = (forecaster or InProcessForecaster()).forecast_total(
+                history, history_start, horizon, first_counted
+            )
             forecast = _projected(allocation, total, complete, today, first_counted)
         except ForecastUnavailableError as error:
             note = str(error)

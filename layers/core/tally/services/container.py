@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tally.auth.sso import SsoService
     from tally.compaction.compactor import Compactor
     from tally.findings.service import FindingsService
+    from tally.foresight.forecaster import Forecaster
     from tally.foresight.service import ForesightService
     from tally.ingest_health.service import IngestHealthService
     from tally.interop.apel.publish import ApelPublisher
@@ -250,8 +251,40 @@ class Services:
         from tally.foresight.store import AllocationStore
 
         return ForesightService(
-            lambda: self.engine, AllocationStore(self.control), self.settings.foresight, self.audit_log
+            lambda: self.engine,
+            AllocationStore(self.control),
+            self.settings.foresight,
+            self.audit_log,
+            self.forecaster,
         )
+
+    @cached_property
+    def forecaster(self) -> Forecaster:
+        """The forecaster function when the settings name one (AWS), else this process."""
+        from tally.foresight.forecaster import InProcessForecaster, LambdaForecaster
+
+        settings = self.settings
+        if settings.forecaster_function is None:
+            return InProcessForecaster()
+
+        def client() -> Any:
+            import boto3
+            from botocore.config import Config
+
+            timeout = settings.forecaster_timeout_seconds
+            config = Config(
+                connect_timeout=min(timeout, 5.0),
+                read_timeout=timeout,
+                retries={"max_attempts": 1, "mode": "standard"},  # no retry: the caller waits
+            )
+            return boto3.client(
+                "lambda",
+                region_name=settings.aws_region,
+                endpoint_url=settings.lambda_endpoint_url,
+                config=config,
+            )
+
+        return LambdaForecaster(client, settings.forecaster_function)
 
     @cached_property
     def alerts(self) -> AlertsService:
