@@ -101,6 +101,18 @@ def test_only_days_from_first_counted_are_summed() -> None:
     assert tail.expected == pytest.approx(sum(whole.daily[4:]))
 
 
+def test_a_trend_falling_below_zero_counts_those_days_as_zero_in_the_total() -> None:
+    # 14 days falling by 10 a day from 140 (with a little wobble): the fitted line crosses zero on
+    # about the 15th day, so most of a 28-day horizon is clipped. By hand: the line y = 140 - 10 d
+    # gives 0 from day 14 on, so the expected total is about 0 (never the negative sum of the line).
+    history = [140.0 - 10 * d + (1.0 if d % 2 else -1.0) for d in range(14)]
+    forecast = forecast_total(history, date(2026, 3, 2), 28, first_counted=2)
+    assert all(v >= 0 for v in forecast.daily)
+    assert forecast.expected == pytest.approx(sum(forecast.daily[2:]), abs=1e-9)
+    assert forecast.expected < 10  # the unclipped line would sum to about -3,800
+    assert forecast.lower_80 <= forecast.expected <= forecast.upper_80
+
+
 def test_flat_history_stays_flat_with_no_spread() -> None:
     forecast = forecast_total([3.0] * 30, MONDAY, 10, first_counted=2)
     assert (forecast.expected, forecast.lower_95, forecast.upper_95) == (24.0, 24.0, 24.0)

@@ -190,7 +190,10 @@ def forecast_total(
     error_variance = float(fit.scale) * _error_sum_weight(rho, counted)
     se = float(np.sqrt(parameter_variance + error_variance))
     df = int(fit.df_resid)
-    expected = float(mean[first_counted:].sum())
+    # Usage is never negative: a trend that falls below zero inside the horizon counts those days
+    # as zero, in the daily path and so in the total (the run-out day is read from the path).
+    clipped = np.maximum(mean, 0.0)
+    expected = float(clipped[first_counted:].sum())
     z80, z95 = float(t.ppf(0.9, df)), float(t.ppf(0.975, df))
     method = "linear trend + day of week, AR(1) errors" if seasonal else "linear trend, AR(1) errors"
     return TotalForecast(
@@ -202,7 +205,7 @@ def forecast_total(
         max(expected + z80 * se, 0.0),
         max(expected - z95 * se, 0.0),
         max(expected + z95 * se, 0.0),
-        tuple(max(float(v), 0.0) for v in mean),
+        tuple(float(v) for v in clipped),
         se,
         df,
     )
