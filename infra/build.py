@@ -68,6 +68,7 @@ LAYER_ROOTS: tuple[str, ...] = (
     "pydantic-settings",
     "pyarrow",
     "orjson",
+    "isal",  # gzip bodies (tally.api.body)
     "sqlglot",
     "xlsxwriter",
     "aws-lambda-powertools",

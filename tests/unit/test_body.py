@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import pytest
 
@@ -29,6 +30,45 @@ def test_gzip_failures(body: bytes, status: int, phrase: str) -> None:
     with pytest.raises(Problem) as refused:
         decompress(body, "gzip", 1000)
     assert refused.value.status == status and phrase in refused.value.detail
+
+
+def _zlib_says(body: bytes) -> str:
+    """zlib's own complaint about a one-member gzip body, straight from zlib."""
+    try:
+        zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(body)
+    except zlib.error as exc:
+        return str(exc)
+    raise AssertionError("zlib accepted the body")
+
+
+_GOOD = gzip.compress(b'{"a":1}\n' * 50, mtime=0)
+
+
+# Bodies the faster inflater refuses in words of its own (or reads as a truncated header): the
+# answer is still zlib's, as it always was.
+@pytest.mark.parametrize(
+    "body",
+    [
+        _GOOD[:-8] + bytes(8),  # wrong CRC and length
+        _GOOD[:-4] + (1).to_bytes(4, "little"),  # wrong length
+        zlib.compress(b'{"a":1}\n'),  # zlib's format, not gzip's
+        b"\x1f\x8b\x09" + _GOOD[3:],  # unknown compression method
+        b"not gzip",  # shorter than a gzip header
+    ],
+    ids=["crc", "length", "zlib-format", "method", "short"],
+)
+def test_refused_gzip_is_explained_in_zlibs_words(body: bytes) -> None:
+    with pytest.raises(Problem) as refused:
+        decompress(body, "gzip", 1 << 20)
+    assert refused.value.status == 400
+    assert refused.value.detail == f"body is not valid gzip: {_zlib_says(body)}"
+
+
+def test_gzip_members_of_every_size_inflate_to_their_text() -> None:
+    # Members small and large (more than one inflate window), and trailing zero padding.
+    texts = [b"", b"x", bytes(range(256)) * 300, b'{"a":1}\n' * 20_000]
+    body = b"".join(gzip.compress(t, level, mtime=0) for t, level in zip(texts, (1, 6, 9, 6), strict=True))
+    assert decompress(body + bytes(16), "gzip", 1 << 22) == b"".join(texts)
 
 
 def test_identity_body_over_the_limit() -> None:

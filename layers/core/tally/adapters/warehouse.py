@@ -34,6 +34,11 @@ PARQUET_OPTIONS: dict[str, object] = {
     "compression_level": 3,
     "write_statistics": True,
 }
+#: A batch's own files (`write_partitioned`) at zstd level 1: compaction rewrites them at level 3
+#: (`write_parquet`), so the warehouse keeps its size and ingest spends less on a file that lives a
+#: day. Measured on 200,000 jobs in 40 files: 0.38 -> 0.29 s CPU, 42.0 -> 42.7 bytes per job before
+#: compaction.
+FRESH_OPTIONS: dict[str, object] = PARQUET_OPTIONS | {"compression_level": 1}
 
 
 # A temporary file older than this was left by a writer that died before its rename (a live write
@@ -121,13 +126,16 @@ class FsWarehouse:
             for values, part in partition_runs(rows, ["__partition"], order or [time_column])
         ]
         for key, part in parts:
-            self.write_parquet(key, part)
+            self._write(key, part, FRESH_OPTIONS)
         return sorted(key for key, _ in parts)
 
     def write_parquet(self, key: str, rows: pa.Table) -> None:
+        self._write(key, rows, PARQUET_OPTIONS)
+
+    def _write(self, key: str, rows: pa.Table, base: dict[str, object]) -> None:
         path = self._path(key)
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        options = PARQUET_OPTIONS | parquet_encodings(rows.schema)
+        options = base | parquet_encodings(rows.schema)
         if not self.atomic_rename:
             # S3 PUT is atomic: readers see the whole object or none of it.
             pq.write_table(rows, path, filesystem=self.fs, **options)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable
+from typing import Protocol, cast
 
 import orjson
+from isal import isal_zlib
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from tally.api.problems import bad_request, too_large, unprocessable, unsupported
+from tally.api.problems import Problem, bad_request, too_large, unprocessable, unsupported
 from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, arrow_safe, checked_lines
 
 JSON_TYPES = {"application/json"}
@@ -99,24 +102,48 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
         return body
     if encoding not in ("gzip", "x-gzip"):
         raise unsupported(f"Content-Encoding {content_encoding!r} is not accepted: use gzip or none")
+    try:
+        # ISA-L's inflate (zlib's interface) takes about 0.4 of zlib's CPU on agents' batches.
+        # (Its stub declares `error` as an instance; it is the exception class.)
+        return _inflate(body, limit, isal_zlib.decompressobj, cast(type[Exception], isal_zlib.error))
+    except Problem:
+        # Refused: zlib inflates it again to say why in its words (ISA-L's differ, and it reads a
+        # few bytes of junk after a member as a truncated header), as clients have always been told.
+        return _inflate(body, limit, zlib.decompressobj, zlib.error)
+
+
+def _inflate(body: bytes, limit: int, inflater_of: Callable[..., Inflater], error: type[Exception]) -> bytes:
     out = bytearray()
     rest = body
     # Concatenated gzip members are one valid stream (RFC 1952); inflate each, bounded in total.
     while True:
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        inflater = inflater_of(wbits=16 + zlib.MAX_WBITS)
         try:
             # Bounded output: a decompression bomb stops at the limit instead of filling memory.
             out += inflater.decompress(rest, limit + 1 - len(out))
             if len(out) > limit or inflater.unconsumed_tail:
                 raise too_large(f"body decompresses to more than the limit of {limit} bytes")
             out += inflater.flush()
-        except zlib.error as exc:
+        except error as exc:
             raise bad_request(f"body is not valid gzip: {exc}") from exc
         if not inflater.eof:
             raise bad_request("gzip body is truncated: the stream ends before its end marker")
         rest = inflater.unused_data
         if not rest.strip(b"\0"):
             return bytes(out)
+
+
+class Inflater(Protocol):
+    """What zlib's and ISA-L's decompression objects both offer."""
+
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+    @property
+    def unused_data(self) -> bytes: ...
+    @property
+    def eof(self) -> bool: ...
+    def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
+    def flush(self, length: int = ..., /) -> bytes: ...
 
 
 def check_utf8(body: bytes) -> None:
@@ -140,7 +167,8 @@ def split_lines(media: str, body: bytes, max_records: int | None = None) -> Reco
     stripped = body.strip()
     if not stripped:
         raise unprocessable("batch is empty: send at least one record")
-    if stripped.count(b"\n") + 1 > limit:
+    newlines = stripped.count(b"\n")
+    if newlines + 1 > limit:
         # Too many lines: refused unless blank ones make up the excess (counted, never copied).
         for seen, _ in enumerate(_LINE.finditer(stripped), 1):
             if seen > limit:
@@ -149,7 +177,7 @@ def split_lines(media: str, body: bytes, max_records: int | None = None) -> Reco
         kept = [match.group() for match in _LINE.finditer(stripped)]
         ndjson = b"\n".join(kept)
         return RecordLines(ndjson, len(kept), arrow_safe(ndjson, kept), checked=True)
-    return checked_lines(stripped)
+    return checked_lines(stripped, newlines)
 
 
 def _too_many(limit: int) -> Exception:

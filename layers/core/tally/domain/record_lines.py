@@ -47,15 +47,17 @@ def check_lines(lines: RecordLines) -> RecordLines:
     return lines if lines.checked else checked_lines(lines.ndjson.strip())
 
 
-def checked_lines(stripped: bytes) -> RecordLines:
-    """Lines of a stripped NDJSON body without blank ones, `arrow_safe` decided."""
+def checked_lines(stripped: bytes, newlines: int | None = None) -> RecordLines:
+    """Lines of a stripped NDJSON body without blank ones, `arrow_safe` decided. `newlines`, when
+    the caller has counted them already, is `stripped.count(b"\\n")` (a scan of the body saved)."""
     if not stripped:
         return RecordLines(b"", 0, False, checked=True)
     if stripped.startswith(b"{") and _LINE_NOT_OBJECT.search(stripped) is None:
         # The usual body: every line starts with `{`, so none is blank. Decided in two scans in C,
         # without a Python object per line.
         safe = _is_utf8(stripped) and not _has_long_line(stripped)
-        return RecordLines(stripped, stripped.count(b"\n") + 1, safe, checked=True)
+        count = stripped.count(b"\n") if newlines is None else newlines
+        return RecordLines(stripped, count + 1, safe, checked=True)
     lines = stripped.split(b"\n")
     kept = [line for line in lines if line and not line.isspace()]
     ndjson = stripped if len(kept) == len(lines) else b"\n".join(kept)
