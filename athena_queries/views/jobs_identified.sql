@@ -10,51 +10,64 @@
 -- What the job itself says is kept; only missing values are filled, and a job given an identity is
 -- infrastructure 'grid'. A join of views, so the order in which the job and its BLAH line arrive
 -- makes no difference.
+--
+-- The jobs are read once. The rule is worked out on the (few) identity lines instead: of the lines
+-- of one site, resource and batch id, ordered by submit time S (lines of equal S reduced to the
+-- smallest DN first), a line wins every job ending at E with
+--   S <= E < next S and E <= S + 28 days              (the last submitted before the end), or else
+--   S - 1 day <= E < next S - 1 day and E < S          (the latest submitted within a day after).
+-- Each kind of interval is disjoint within a batch id, so each of the two joins gives a job at
+-- most one line and no window runs over the jobs; the first kind wins when both match.
 CREATE OR REPLACE VIEW jobs_identified AS
-WITH unidentified AS (
-  SELECT site, resource, local_job_id, end_time
-  FROM jobs_dedup
-  WHERE global_user IS NULL OR vo IS NULL
-),
-ranked AS (
+WITH lines AS (
   SELECT
-    u.site, u.resource, u.local_job_id, u.end_time,
-    i.global_user, i.vo, i.vo_group, i.vo_role,
+    site, resource, split_part(lrms_id, '.', 1) AS job_id, submit_time,
+    global_user, vo, vo_group, vo_role,
     row_number() OVER (
-      PARTITION BY u.site, u.resource, u.local_job_id, u.end_time
-      ORDER BY
-        CASE WHEN i.submit_time <= u.end_time THEN 0 ELSE 1 END,
-        i.submit_time DESC,
-        i.global_user
-    ) AS identity_rank
-  FROM unidentified AS u
-  JOIN grid_identities_dedup AS i
-    ON i.site = u.site
-    AND i.resource = u.resource
-    AND split_part(i.lrms_id, '.', 1) = split_part(u.local_job_id, '.', 1)
-    AND u.end_time >= i.submit_time - INTERVAL '1' DAY
-    AND u.end_time <= i.submit_time + INTERVAL '28' DAY
+      PARTITION BY site, resource, split_part(lrms_id, '.', 1), submit_time
+      ORDER BY global_user, vo, vo_group, vo_role, lrms_id
+    ) AS dn_rank
+  FROM grid_identities_dedup
+  WHERE site IS NOT NULL AND resource IS NOT NULL AND lrms_id IS NOT NULL AND submit_time IS NOT NULL
 ),
-matched AS (
-  SELECT site, resource, local_job_id, end_time, global_user, vo, vo_group, vo_role
-  FROM ranked
-  WHERE identity_rank = 1
+intervals AS (
+  SELECT
+    site, resource, job_id, submit_time, global_user, vo, vo_group, vo_role,
+    lead(submit_time) OVER (PARTITION BY site, resource, job_id ORDER BY submit_time) AS next_submit
+  FROM lines
+  WHERE dn_rank = 1
 )
 SELECT
   j.site, j.resource, j.batch_system,
-  CASE WHEN m.global_user IS NOT NULL THEN 'grid' ELSE j.infrastructure END AS infrastructure,
+  CASE
+    WHEN (CASE WHEN b.submit_time IS NOT NULL THEN b.global_user ELSE a.global_user END) IS NOT NULL
+      THEN 'grid'
+    ELSE j.infrastructure
+  END AS infrastructure,
   j.local_job_id, j.array_job_id, j.array_index, j.job_name, j.local_user, j.local_group,
-  coalesce(j.global_user, m.global_user) AS global_user,
-  coalesce(j.vo, m.vo) AS vo,
-  coalesce(j.vo_group, m.vo_group) AS vo_group,
-  coalesce(j.vo_role, m.vo_role) AS vo_role,
+  coalesce(j.global_user, CASE WHEN b.submit_time IS NOT NULL THEN b.global_user ELSE a.global_user END)
+    AS global_user,
+  coalesce(j.vo, CASE WHEN b.submit_time IS NOT NULL THEN b.vo ELSE a.vo END) AS vo,
+  coalesce(j.vo_group, CASE WHEN b.submit_time IS NOT NULL THEN b.vo_group ELSE a.vo_group END) AS vo_group,
+  coalesce(j.vo_role, CASE WHEN b.submit_time IS NOT NULL THEN b.vo_role ELSE a.vo_role END) AS vo_role,
   j.project, j.queue, j.qos, j.application, j.submit_time, j.start_time, j.end_time,
   j.wall_seconds, j.cpu_seconds, j.cores, j.nodes, j.gpus, j.gpu_model, j.memory_requested_bytes,
   j.memory_max_bytes, j.energy_joules, j.state, j.exit_code, j.node_list, j.benchmark_type,
   j.benchmark_per_core, j.cancelled_by, j.ingested_at, j.batch_id, j.dt
 FROM jobs_dedup AS j
-LEFT JOIN matched AS m
-  ON m.site = j.site
-  AND m.resource = j.resource
-  AND m.local_job_id = j.local_job_id
-  AND m.end_time = j.end_time
+LEFT JOIN intervals AS b
+  ON (j.global_user IS NULL OR j.vo IS NULL)
+  AND b.site = j.site
+  AND b.resource = j.resource
+  AND b.job_id = split_part(j.local_job_id, '.', 1)
+  AND j.end_time >= b.submit_time
+  AND (b.next_submit IS NULL OR j.end_time < b.next_submit)
+  AND j.end_time <= b.submit_time + INTERVAL '28' DAY
+LEFT JOIN intervals AS a
+  ON (j.global_user IS NULL OR j.vo IS NULL)
+  AND a.site = j.site
+  AND a.resource = j.resource
+  AND a.job_id = split_part(j.local_job_id, '.', 1)
+  AND j.end_time >= a.submit_time - INTERVAL '1' DAY
+  AND j.end_time < a.submit_time
+  AND (a.next_submit IS NULL OR j.end_time < a.next_submit - INTERVAL '1' DAY)
