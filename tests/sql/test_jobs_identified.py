@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from tally.adapters.warehouse import open_warehouse
-from tally.domain.records import MODELS
+from tally.domain.records import MODELS, RecordKind
 from tally.domain.schema import cluster_order, stored_schema
 from tally.query.duckdb_engine import DuckDbEngine
 from tally.settings import Settings
@@ -62,7 +62,11 @@ def line(lrms_id: str, submit: datetime, dn: str, vo: str = "atlas", resource: s
 def identified(home: Path, jobs: list[dict[str, Any]], lines: list[dict[str, Any]]) -> dict[str, Any]:
     """local_job_id -> (global_user, vo, vo_group, infrastructure) as jobs_identified gives them."""
     warehouse = open_warehouse(Settings(mode="local", home=home))
-    for kind, rows in (("jobs", jobs), ("grid_identities", lines)):
+    written: tuple[tuple[RecordKind, list[dict[str, Any]]], ...] = (
+        ("jobs", jobs),
+        ("grid_identities", lines),
+    )
+    for kind, rows in written:
         if rows:
             model = MODELS[kind]
             table = pa.Table.from_pylist(rows, schema=stored_schema(kind))
