@@ -4,6 +4,11 @@ jobs written with the project's own warehouse writer, against a bare DuckDB scan
     .venv/bin/python bench/query.py [--jobs 10000000] [--dir /tmp/tally-bench-query] [--runs 3]
     .venv/bin/python bench/query.py --startup [--dir /tmp/tally-bench-startup] [--runs 5]
     .venv/bin/python bench/query.py --curve [--sizes 1000000,3000000] [--files 100,1000]
+    .venv/bin/python bench/query.py --jobs 1000000 --baseline /path/to/other/checkout
+
+`--baseline DIR` also times the same report with the code and SQL of another checkout of Tally
+(its layers/core and athena_queries) on the same warehouse: each checkout in a fresh process,
+alternately, best of --runs each, so a change to the views is measured against what it replaces.
 
 `--curve` prints the monthly report's time (best of --runs, on a new engine in a child process) and
 that process's peak memory over 1M and 3M jobs, then over 1M jobs in 100 and 1,000 files, each
@@ -304,16 +309,24 @@ def report_only(home: Path, runs: int) -> None:
     """The child of `--curve`: best time of the monthly report on a new engine, on stdout."""
     engine = DuckDbEngine(home / "warehouse")
     spec = make_spec("jobs", *MONTHLY, "2026-01-01", "2026-04-01")
+    import tally
     from bench.curve import peak_mb
 
-    print(_best(runs, lambda: run_report(engine, spec)), peak_mb())
+    print(_best(runs, lambda: run_report(engine, spec)), peak_mb(), Path(tally.__file__).resolve().parent)
 
 
-def _report_child(home: Path, runs: int) -> tuple[float, float]:
-    """Time and own peak memory of the report in a fresh process."""
+def _report_child(home: Path, runs: int, checkout: Path | None = None) -> tuple[float, float]:
+    """Time and own peak memory of the report in a fresh process, with the code and SQL of
+    `checkout` when given (its packages come first on the path, before this checkout's install)."""
     argv = [sys.executable, __file__, "--report-only", "--dir", str(home), "--runs", str(runs)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    here = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": here}
+    if checkout is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(checkout / "layers" / "core"), str(checkout), here])
+        env["TALLY_SQL_DIR"] = str(checkout / "athena_queries")
     out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout.split()
+    if checkout is not None and not Path(out[2]).is_relative_to(checkout.resolve()):
+        raise SystemExit(f"the report ran the tally of {out[2]}, not of {checkout}")
     return float(out[0]), float(out[1])
 
 
@@ -354,6 +367,9 @@ def main() -> None:
     parser.add_argument("--curve", action="store_true", help="time and peak memory against jobs and files")
     parser.add_argument("--sizes", default="1000000,3000000", help="job counts for --curve")
     parser.add_argument("--files", default="100,1000", help="file counts for --curve")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout to time the report against"
+    )
     parser.add_argument("--report-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.startup:
@@ -404,6 +420,24 @@ def main() -> None:
     print(f"monthly report:      {report:.3f} s ({rows:,} rows: site x VO x project x month, normalised)")
     print(f"bare DuckDB scan:    {scan:.3f} s (same columns, same grouping, no views)")
     print(f"ratio report/scan:   {report / scan:.2f} (target <= 2)")
+    if args.baseline:
+        compare(home, args.baseline.resolve(), args.runs, scan)
+
+
+def compare(home: Path, baseline: Path, runs: int, scan: float) -> None:
+    """The report in fresh processes, this checkout and `baseline` alternately (twice each)."""
+    here = Path(__file__).resolve().parents[1]
+    if not (baseline / "athena_queries" / "views").is_dir():
+        raise SystemExit(f"--baseline {baseline}: no athena_queries/views there")
+    mine, theirs = [], []
+    for _ in range(2):
+        mine.append(_report_child(home, runs, here)[0])
+        theirs.append(_report_child(home, runs, baseline)[0])
+    now, before = min(mine), min(theirs)
+    print(f"\nmonthly report, fresh process, best of {runs} x 2, same warehouse:")
+    print(f"  this checkout ({here}):  {now:.3f} s, report/scan {now / scan:.2f}")
+    print(f"  baseline ({baseline}):  {before:.3f} s, report/scan {before / scan:.2f}")
+    print(f"  this / baseline:         {now / before:.2f}")
 
 
 if __name__ == "__main__":
