@@ -4,11 +4,13 @@ jobs written with the project's own warehouse writer, against a bare DuckDB scan
     .venv/bin/python bench/query.py [--jobs 10000000] [--dir /tmp/tally-bench-query] [--runs 3]
     .venv/bin/python bench/query.py --startup [--dir /tmp/tally-bench-startup] [--runs 5]
     .venv/bin/python bench/query.py --curve [--sizes 1000000,3000000] [--files 100,1000]
-    .venv/bin/python bench/query.py --jobs 1000000 --baseline /path/to/other/checkout
+    .venv/bin/python bench/query.py --jobs 1000000 --baseline /path/to/other/checkout [--grid-share 0.2]
 
 `--baseline DIR` also times the same report with the code and SQL of another checkout of Tally
 (its layers/core and athena_queries) on the same warehouse: each checkout in a fresh process,
 alternately, best of --runs each, so a change to the views is measured against what it replaces.
+`--grid-share` also writes BLAH lines (grid_identities) for that share of the jobs, which the view
+jobs_identified joins to them (without any, the join has nothing to do).
 
 `--curve` prints the monthly report's time (best of --runs, on a new engine in a child process) and
 that process's peak memory over 1M and 3M jobs, then over 1M jobs in 100 and 1,000 files, each
@@ -45,6 +47,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tally.adapters.warehouse import open_warehouse
 from tally.domain.records import MODELS
@@ -142,8 +145,35 @@ def month_of_jobs(rng: np.random.Generator, year: int, month: int, n: int, first
     )
 
 
-def build(home: Path, jobs: int, files: int = len(MONTHS)) -> None:
-    """`jobs` jobs over three months, written as about `files` files (batches per month)."""
+def blah_lines(rng: np.random.Generator, jobs: pa.Table, share: float) -> pa.Table:
+    """BLAH lines (grid_identities) for `share` of `jobs`, each handed over at the job's submit
+    time, as a CREAM CE logs them; the job id carries the CE's suffix (`123.ce1`)."""
+    picked = jobs.filter(pa.array(rng.random(jobs.num_rows) < share))
+    n = picked.num_rows
+    dns = pick(rng, [f"/DC=org/DC=bench/CN=Grid User {i}" for i in range(500)], n)
+    vos = pick(rng, [v for v in VOS if v], n)
+    columns = {
+        "site": picked["site"],
+        "resource": picked["resource"],
+        "lrms_id": pc.binary_join_element_wise(picked["local_job_id"], pa.scalar("ce1"), "."),
+        "submit_time": picked["submit_time"],
+        "global_user": dns,
+        "vo": vos,
+        "vo_group": pc.binary_join_element_wise(pa.scalar("/"), vos, ""),
+        "vo_role": pa.array(["Role=NULL"] * n, pa.string()),
+        "ingested_at": picked["ingested_at"],
+        "batch_id": picked["batch_id"],
+    }
+    schema = stored_schema("grid_identities")
+    return pa.table(
+        [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in schema],
+        schema=schema,
+    )
+
+
+def build(home: Path, jobs: int, files: int = len(MONTHS), grid_share: float = 0.0) -> None:
+    """`jobs` jobs over three months, written as about `files` files (batches per month), and
+    BLAH lines for `grid_share` of them."""
     warehouse = open_warehouse(Settings(mode="local", home=home))
     rng = np.random.default_rng(42)
     per_month = -(-jobs // len(MONTHS))
@@ -151,6 +181,17 @@ def build(home: Path, jobs: int, files: int = len(MONTHS)) -> None:
     for i, (year, month) in enumerate(MONTHS):
         n = min(per_month, jobs - i * per_month)
         table = month_of_jobs(rng, year, month, n, i * per_month)
+        if grid_share > 0:
+            lines = blah_lines(rng, table, grid_share)
+            model = MODELS["grid_identities"]
+            warehouse.write_partitioned(
+                "grid_identities",
+                lines,
+                model.partition_time,
+                f"bench-blah-{year}-{month:02d}",
+                model.partition_span,
+                cluster_order("grid_identities"),
+            )
         step = -(-n // slices)
         for k in range(0, n, step):
             warehouse.write_partitioned(
@@ -368,6 +409,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,3000000", help="job counts for --curve")
     parser.add_argument("--files", default="100,1000", help="file counts for --curve")
     parser.add_argument(
+        "--grid-share", type=float, default=0.0, help="share of jobs with a BLAH line (grid_identities)"
+    )
+    parser.add_argument(
         "--baseline", type=Path, default=None, help="another checkout to time the report against"
     )
     parser.add_argument("--report-only", action="store_true", help=argparse.SUPPRESS)
@@ -385,11 +429,11 @@ def main() -> None:
         return
     home: Path = args.dir or Path("/tmp/tally-bench-query")
     root = home / "warehouse"
-    marker = home / f"built-{args.jobs}"
+    marker = home / f"built-{args.jobs}-{args.grid_share}"
     if not (args.reuse and marker.exists()):
         shutil.rmtree(home, ignore_errors=True)
         started = time.perf_counter()
-        build(home, args.jobs)
+        build(home, args.jobs, grid_share=args.grid_share)
         marker.touch()
         print(f"built {args.jobs:,} jobs in {time.perf_counter() - started:.1f} s")
     files = list((root / "jobs").rglob("*.parquet"))

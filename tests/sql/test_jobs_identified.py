@@ -181,19 +181,27 @@ def apel_rule(job_row: dict[str, Any], lines: list[dict[str, Any]]) -> tuple[Any
     return grid(best["global_user"], best["vo"])
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_jobs_and_lines_follow_the_rule(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "spread_hours"),
+    [(1, 1000), (2, 1000), (3, 1000), (4, 60), (5, 60), (6, 30)],
+    ids=["sparse-1", "sparse-2", "sparse-3", "dense-4", "dense-5", "dense-6"],
+)
+def test_random_jobs_and_lines_follow_the_rule(tmp_path: Path, seed: int, spread_hours: int) -> None:
     rng = random.Random(seed)
     # Few batch ids, reused, and lines spread over two months around the jobs: many jobs match
     # several lines, some none, and the window's edges are hit at whole hours.
     jobs = [
-        job(f"{rng.randrange(8)}.{i}", END + timedelta(hours=rng.randrange(-300, 300))) for i in range(150)
+        job(
+            f"{rng.randrange(8)}.{i}",
+            END + timedelta(hours=rng.randrange(-min(300, spread_hours), min(300, spread_hours))),
+        )
+        for i in range(150)
     ]
     lines = []
     taken = set()
     for _ in range(60):
         batch_id = f"{rng.randrange(8)}"
-        submit = END + timedelta(hours=rng.randrange(-1000, 400))
+        submit = END + timedelta(hours=rng.randrange(-spread_hours, spread_hours * 2 // 5))
         if (batch_id, submit) in taken:
             continue
         taken.add((batch_id, submit))
