@@ -66,6 +66,7 @@ def test_vm_records_reach_the_warehouse_once_across_an_outage(tmp_path: Path) ->
             "attempts = 1\nretry_delay = 0\nretry_base_seconds = 0\ntimeout = 120\n"
             "[vm]\nprovider = aws\n"
             f"aws_url = {metadata_url}\nmin_interval_seconds = 1\nsince_boot_max_seconds = {10**9}\n"
+            "metadata_timeout = 60\n"  # the fake metadata service answers from this busy process
             "project = climate\n"
         )
         agent = [sys.executable, "-m", "tally_agent", "vm", "--config", str(config), "--json"]
