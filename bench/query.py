@@ -4,6 +4,13 @@ jobs written with the project's own warehouse writer, against a bare DuckDB scan
     .venv/bin/python bench/query.py [--jobs 10000000] [--dir /tmp/tally-bench-query] [--runs 3]
     .venv/bin/python bench/query.py --startup [--dir /tmp/tally-bench-startup] [--runs 5]
     .venv/bin/python bench/query.py --curve [--sizes 1000000,3000000] [--files 100,1000]
+    .venv/bin/python bench/query.py --jobs 1000000 --baseline /path/to/other/checkout [--grid-share 0.2]
+
+`--baseline DIR` also times the same report with the code and SQL of another checkout of Tally
+(its layers/core and athena_queries) on the same warehouse: each checkout in a fresh process,
+alternately, best of --runs each, so a change to the views is measured against what it replaces.
+`--grid-share` also writes BLAH lines (grid_identities) for that share of the jobs, which the view
+jobs_identified joins to them (without any, the join has nothing to do).
 
 `--curve` prints the monthly report's time (best of --runs, on a new engine in a child process) and
 that process's peak memory over 1M and 3M jobs, then over 1M jobs in 100 and 1,000 files, each
@@ -40,6 +47,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tally.adapters.warehouse import open_warehouse
 from tally.domain.records import MODELS
@@ -137,8 +145,35 @@ def month_of_jobs(rng: np.random.Generator, year: int, month: int, n: int, first
     )
 
 
-def build(home: Path, jobs: int, files: int = len(MONTHS)) -> None:
-    """`jobs` jobs over three months, written as about `files` files (batches per month)."""
+def blah_lines(rng: np.random.Generator, jobs: pa.Table, share: float) -> pa.Table:
+    """BLAH lines (grid_identities) for `share` of `jobs`, each handed over at the job's submit
+    time, as a CREAM CE logs them; the job id carries the CE's suffix (`123.ce1`)."""
+    picked = jobs.filter(pa.array(rng.random(jobs.num_rows) < share))
+    n = picked.num_rows
+    dns = pick(rng, [f"/DC=org/DC=bench/CN=Grid User {i}" for i in range(500)], n)
+    vos = pick(rng, [v for v in VOS if v], n)
+    columns = {
+        "site": picked["site"],
+        "resource": picked["resource"],
+        "lrms_id": pc.binary_join_element_wise(picked["local_job_id"], pa.scalar("ce1"), "."),
+        "submit_time": picked["submit_time"],
+        "global_user": dns,
+        "vo": vos,
+        "vo_group": pc.binary_join_element_wise(pa.scalar("/"), vos, ""),
+        "vo_role": pa.array(["Role=NULL"] * n, pa.string()),
+        "ingested_at": picked["ingested_at"],
+        "batch_id": picked["batch_id"],
+    }
+    schema = stored_schema("grid_identities")
+    return pa.table(
+        [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in schema],
+        schema=schema,
+    )
+
+
+def build(home: Path, jobs: int, files: int = len(MONTHS), grid_share: float = 0.0) -> None:
+    """`jobs` jobs over three months, written as about `files` files (batches per month), and
+    BLAH lines for `grid_share` of them."""
     warehouse = open_warehouse(Settings(mode="local", home=home))
     rng = np.random.default_rng(42)
     per_month = -(-jobs // len(MONTHS))
@@ -146,6 +181,17 @@ def build(home: Path, jobs: int, files: int = len(MONTHS)) -> None:
     for i, (year, month) in enumerate(MONTHS):
         n = min(per_month, jobs - i * per_month)
         table = month_of_jobs(rng, year, month, n, i * per_month)
+        if grid_share > 0:
+            lines = blah_lines(rng, table, grid_share)
+            model = MODELS["grid_identities"]
+            warehouse.write_partitioned(
+                "grid_identities",
+                lines,
+                model.partition_time,
+                f"bench-blah-{year}-{month:02d}",
+                model.partition_span,
+                cluster_order("grid_identities"),
+            )
         step = -(-n // slices)
         for k in range(0, n, step):
             warehouse.write_partitioned(
@@ -304,16 +350,24 @@ def report_only(home: Path, runs: int) -> None:
     """The child of `--curve`: best time of the monthly report on a new engine, on stdout."""
     engine = DuckDbEngine(home / "warehouse")
     spec = make_spec("jobs", *MONTHLY, "2026-01-01", "2026-04-01")
+    import tally
     from bench.curve import peak_mb
 
-    print(_best(runs, lambda: run_report(engine, spec)), peak_mb())
+    print(_best(runs, lambda: run_report(engine, spec)), peak_mb(), Path(tally.__file__).resolve().parent)
 
 
-def _report_child(home: Path, runs: int) -> tuple[float, float]:
-    """Time and own peak memory of the report in a fresh process."""
+def _report_child(home: Path, runs: int, checkout: Path | None = None) -> tuple[float, float]:
+    """Time and own peak memory of the report in a fresh process, with the code and SQL of
+    `checkout` when given (its packages come first on the path, before this checkout's install)."""
     argv = [sys.executable, __file__, "--report-only", "--dir", str(home), "--runs", str(runs)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    here = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": here}
+    if checkout is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(checkout / "layers" / "core"), str(checkout), here])
+        env["TALLY_SQL_DIR"] = str(checkout / "athena_queries")
     out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout.split()
+    if checkout is not None and not Path(out[2]).is_relative_to(checkout.resolve()):
+        raise SystemExit(f"the report ran the tally of {out[2]}, not of {checkout}")
     return float(out[0]), float(out[1])
 
 
@@ -354,6 +408,12 @@ def main() -> None:
     parser.add_argument("--curve", action="store_true", help="time and peak memory against jobs and files")
     parser.add_argument("--sizes", default="1000000,3000000", help="job counts for --curve")
     parser.add_argument("--files", default="100,1000", help="file counts for --curve")
+    parser.add_argument(
+        "--grid-share", type=float, default=0.0, help="share of jobs with a BLAH line (grid_identities)"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout to time the report against"
+    )
     parser.add_argument("--report-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.startup:
@@ -369,11 +429,11 @@ def main() -> None:
         return
     home: Path = args.dir or Path("/tmp/tally-bench-query")
     root = home / "warehouse"
-    marker = home / f"built-{args.jobs}"
+    marker = home / f"built-{args.jobs}-{args.grid_share}"
     if not (args.reuse and marker.exists()):
         shutil.rmtree(home, ignore_errors=True)
         started = time.perf_counter()
-        build(home, args.jobs)
+        build(home, args.jobs, grid_share=args.grid_share)
         marker.touch()
         print(f"built {args.jobs:,} jobs in {time.perf_counter() - started:.1f} s")
     files = list((root / "jobs").rglob("*.parquet"))
@@ -404,6 +464,24 @@ def main() -> None:
     print(f"monthly report:      {report:.3f} s ({rows:,} rows: site x VO x project x month, normalised)")
     print(f"bare DuckDB scan:    {scan:.3f} s (same columns, same grouping, no views)")
     print(f"ratio report/scan:   {report / scan:.2f} (target <= 2)")
+    if args.baseline:
+        compare(home, args.baseline.resolve(), args.runs, scan)
+
+
+def compare(home: Path, baseline: Path, runs: int, scan: float) -> None:
+    """The report in fresh processes, this checkout and `baseline` alternately (twice each)."""
+    here = Path(__file__).resolve().parents[1]
+    if not (baseline / "athena_queries" / "views").is_dir():
+        raise SystemExit(f"--baseline {baseline}: no athena_queries/views there")
+    mine, theirs = [], []
+    for _ in range(2):
+        mine.append(_report_child(home, runs, here)[0])
+        theirs.append(_report_child(home, runs, baseline)[0])
+    now, before = min(mine), min(theirs)
+    print(f"\nmonthly report, fresh process, best of {runs} x 2, same warehouse:")
+    print(f"  this checkout ({here}):  {now:.3f} s, report/scan {now / scan:.2f}")
+    print(f"  baseline ({baseline}):  {before:.3f} s, report/scan {before / scan:.2f}")
+    print(f"  this / baseline:         {now / before:.2f}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ except ImportError:  # the server is written concurrently; skip only while it ca
 BIN = REPO / ".venv" / "bin"
 
 
+# A bound on waiting for the server to start or stop, not an expectation: importing the app takes
+# a second on a quiet machine and many on a loaded one.
+STARTUP_TIMEOUT = 300.0
+
+
 class Server:
     """The Tally server under uvicorn with TLS, as a process that can be stopped or killed."""
 
@@ -27,7 +32,8 @@ class Server:
         self.home, self.certs, self.port = home, certs, port
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Start and wait until it accepts connections (uvicorn binds once the app is made)."""
         env = {**os.environ, "TALLY_HOME": str(self.home)}
         self.process = subprocess.Popen(
             [
@@ -51,7 +57,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -64,5 +70,9 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(timeout=15)
+            try:
+                self.process.wait(timeout=STARTUP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STARTUP_TIMEOUT)
         self.process = None

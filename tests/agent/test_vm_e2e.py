@@ -61,9 +61,12 @@ def test_vm_records_reach_the_warehouse_once_across_an_outage(tmp_path: Path) ->
             "site = CLOUD-SITE\nresource = aws-eu\n"
             f"ca_bundle = {certs['ca']}\nspool_dir = {spool}\n"
             "benchmark_type = HEPscore23\nbenchmark_per_core = 14.2\n"
-            "attempts = 1\nretry_delay = 0\nretry_base_seconds = 0\ntimeout = 5\n"
+            # One attempt, so a run while the server is down spools at once (the connection is
+            # refused); the timeout only bounds how long a busy server may take to answer.
+            "attempts = 1\nretry_delay = 0\nretry_base_seconds = 0\ntimeout = 120\n"
             "[vm]\nprovider = aws\n"
             f"aws_url = {metadata_url}\nmin_interval_seconds = 1\nsince_boot_max_seconds = {10**9}\n"
+            "metadata_timeout = 60\n"  # the fake metadata service answers from this busy process
             "project = climate\n"
         )
         agent = [sys.executable, "-m", "tally_agent", "vm", "--config", str(config), "--json"]
@@ -74,7 +77,7 @@ def test_vm_records_reach_the_warehouse_once_across_an_outage(tmp_path: Path) ->
                 env={**os.environ, "PYTHONPATH": str(AGENTS)},
                 capture_output=True,
                 text=True,
-                timeout=60,
+                timeout=600,
             )
             assert done.stdout.strip(), done.stderr[-2000:]
             return done.returncode, json.loads(done.stdout)

@@ -23,12 +23,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import httpx
 import pytest
-import typer.core
+import typer
 import typer.main
+from typer.core import TyperGroup
 
 from tally.cli.main import app as tally_app
 from tests.support.deployments import aws_settings
@@ -334,9 +334,10 @@ def tally_options(path: list[str]) -> set[str]:
     """The options of a `tally` sub-command, read from its click command (no process per command)."""
     command = typer.main.get_command(tally_app)
     for name in path:
-        group = cast("dict[str, typer.core.TyperCommand]", getattr(command, "commands", {}))
-        assert name in group, f"tally has no command {' '.join(path)}"
-        command = group[name]
+        # get_command, not .commands: the root imports its commands only when asked for one.
+        found = command.get_command(typer.Context(command), name) if isinstance(command, TyperGroup) else None
+        assert found is not None, f"tally has no command {' '.join(path)}"
+        command = found
     return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
 
 

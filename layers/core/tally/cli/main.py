@@ -1,28 +1,73 @@
 """`tally`: the server-side command line. All local state lives under TALLY_HOME (default ./var).
 
-Command groups live in their own modules and are registered here.
+Command groups live in their own modules, imported only when one of their commands runs (see
+tally.cli.lazy): `tally --help` and each command start without importing the others.
 """
 
 from __future__ import annotations
 
 import typer
 
-from tally.api.problems import Problem
-from tally.cli import allocations, keys, people, serve, sites
-from tally.cli.alerts import app as alerts_app
-from tally.cli.apel import app as apel_app
-from tally.cli.billing import app as billing_app
-from tally.cli.common import fail
-from tally.cli.kinds import app as kinds_app
-from tally.cli.logs import app as logs_app
-from tally.cli.money import invoices_app, tariffs_app
-from tally.cli.query import query as query_command
-from tally.cli.reconcile import reconcile as reconcile_command
-from tally.cli.registry import app as registry_app
-from tally.cli.report import report as report_command
-from tally.cli.subscriptions import app as subscriptions_app
-from tally.domain.control import ControlError
-from tally.domain.errors import RequestRefused
+from tally.cli.lazy import LazyCommand, LazyTyperGroup
+
+# In the order `tally --help` lists them: the commands, then the groups.
+COMMANDS: dict[str, LazyCommand] = {
+    "serve": LazyCommand(
+        "tally.cli.serve:serve",
+        "Run the API server on the local warehouse and control store under TALLY_HOME.",
+    ),
+    "demo": LazyCommand(
+        "tally.cli.serve:demo", "Create demo sites, keys and data (once: refuses when sites exist)."
+    ),
+    "openapi": LazyCommand("tally.cli.serve:openapi", "Print the OpenAPI document of the HTTP API."),
+    "query": LazyCommand(
+        "tally.cli.query:query",
+        "Run SQL on the configured engine (DuckDB locally, Athena in AWS mode) and print the result.",
+    ),
+    "report": LazyCommand(
+        "tally.cli.report:report", "Aggregate usage by allow-listed dimensions and metrics over a time range."
+    ),
+    "reconcile": LazyCommand(
+        "tally.cli.reconcile:reconcile",
+        "Compare billed instance-hours with measured hours and write the verdicts and findings.",
+    ),
+    "fairshare": LazyCommand(
+        "tally.cli.allocations:fairshare",
+        "Fair share: usage decayed by the half-life (Slurm's decay), per project and user by default.",
+    ),
+    "forecast": LazyCommand(
+        "tally.cli.allocations:forecast",
+        "Capacity planning: each site and resource's forecast use in a coming month (JSON).",
+    ),
+    "sites": LazyCommand("tally.cli.sites:app", "Manage sites."),
+    "keys": LazyCommand("tally.cli.keys:app", "Manage API keys (stored hashed; the key is shown once)."),
+    "billing": LazyCommand("tally.cli.billing:app", "Import billing exports (AWS CUR, Azure, GCP, FOCUS)."),
+    "registry": LazyCommand("tally.cli.registry:app", "The normalisation registry the views join."),
+    "apel": LazyCommand("tally.cli.apel:app", "APEL messages in and out (SSM directory queues)."),
+    "logs": LazyCommand(
+        "tally.cli.logs:app", "Import raw batch-system accounting logs and BLAH/CREAM grid identity logs."
+    ),
+    "kinds": LazyCommand("tally.cli.kinds:app", "Define and list custom record kinds."),
+    "people": LazyCommand(
+        "tally.cli.people:app", "Manage people, grants, identity links and local accounts."
+    ),
+    "allocations": LazyCommand(
+        "tally.cli.allocations:app", "Allocations: a project's amount of a unit on resources for a period."
+    ),
+    "alerts": LazyCommand("tally.cli.alerts:app", "Alert rules, their evaluation and the alerts they fired."),
+    "tariffs": LazyCommand("tally.cli.money:tariffs_app", "The price list invoices are priced with."),
+    "invoices": LazyCommand(
+        "tally.cli.money:invoices_app", "Invoices and credit notes per project and month."
+    ),
+    "subscriptions": LazyCommand(
+        "tally.cli.subscriptions:app", "Scheduled reports: saved views delivered weekly or monthly."
+    ),
+}
+
+
+class TallyGroup(LazyTyperGroup):
+    lazy = COMMANDS
+
 
 app = typer.Typer(
     name="tally",
@@ -30,33 +75,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=TallyGroup,
 )
-app.add_typer(sites.app, name="sites")
-app.add_typer(keys.app, name="keys")
-app.add_typer(billing_app, name="billing")
-app.command("serve")(serve.serve)
-app.command("demo")(serve.demo)
-app.command("openapi")(serve.openapi)
-app.command("query")(query_command)
-app.command("report")(report_command)
-app.command("reconcile")(reconcile_command)
-app.add_typer(registry_app, name="registry")
-app.add_typer(apel_app, name="apel")
-app.add_typer(logs_app, name="logs")
-app.add_typer(kinds_app, name="kinds")
-app.add_typer(people.app, name="people")
-app.add_typer(allocations.app, name="allocations")
-app.command("fairshare")(allocations.fairshare)
-app.command("forecast")(allocations.forecast)
-app.add_typer(alerts_app, name="alerts")
-app.add_typer(tariffs_app, name="tariffs")
-app.add_typer(invoices_app, name="invoices")
-app.add_typer(subscriptions_app, name="subscriptions")
+
+
+@app.callback()
+def root() -> None:
+    """Every command is a lazy sub-command of this group (typer builds a group from a callback)."""
 
 
 def main() -> None:
     """Console-script entry: expected failures become one clear line and exit code 1."""
     try:
         app()
-    except (ControlError, Problem, RequestRefused, ValueError, OSError) as exc:
-        fail(str(exc))
+    except Exception as exc:
+        # Imported only on failure: the errors' modules are not needed to start.
+        from tally.api.problems import Problem
+        from tally.cli.common import fail
+        from tally.domain.control import ControlError
+        from tally.domain.errors import RequestRefused
+
+        if isinstance(exc, (ControlError, Problem, RequestRefused, ValueError, OSError)):
+            fail(str(exc))
+        raise
