@@ -87,8 +87,9 @@ def tally(home: Path, args: list[str]) -> str:
         env=env,
         capture_output=True,
         text=True,
-        check=True,
     )
+    if done.returncode != 0:
+        raise SystemExit(f"tally {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return done.stdout.strip()
 
 
