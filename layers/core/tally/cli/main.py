@@ -6,6 +6,12 @@ tally.cli.lazy): `tally --help` and each command start without importing the oth
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
+from typing import NoReturn
+
 import typer
 
 from tally.cli.lazy import LazyCommand, LazyTyperGroup
@@ -87,6 +93,15 @@ def root() -> None:
 def main() -> None:
     """Console-script entry: expected failures become one clear line and exit code 1."""
     try:
+        _invoke()
+        code = 0
+    except SystemExit as done:
+        code = _exit_code(done.code)
+    _leave(code)
+
+
+def _invoke() -> None:
+    try:
         app()
     except Exception as exc:
         # Imported only on failure: the errors' modules are not needed to start.
@@ -98,3 +113,24 @@ def main() -> None:
         if isinstance(exc, (ControlError, Problem, RequestRefused, ValueError, OSError)):
             fail(str(exc))
         raise
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)  # what the interpreter does with a message as the exit code
+    return 1
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit once the command is done, output flushed, without the interpreter's teardown: DuckDB's
+    and Arrow's native thread pools can abort the process while it tears down (`terminate called
+    without an active exception`, duckdb/duckdb#13904, apache/arrow#34314), which would turn a
+    finished command's exit status into SIGABRT."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):  # a reader gone (`| head`), a closed stream
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
