@@ -32,7 +32,8 @@ from tally.people.authz import Fence
 from tally.services.container import Services
 from tally.serving.portal import with_portal
 from tests.support.deployments import local_settings
-from tests.support.portal import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, built_portal, running_asgi
+from tests.support.portal import CHROMIUM, CHROMIUM_FLAGS, built_portal, running_asgi
+from tests.support.portal_pages import errors_of, settled, shoot
 from tests.support.records import job
 
 pytestmark = [
@@ -45,15 +46,6 @@ TIMEOUT = 30_000
 SITE, OTHER = "NORTH-HPC", "RIVERSIDE-UNI"
 PROJECT = "portal-billing"
 PASSWORD = "a long enough password"
-WIDTHS = (1280, 390)
-#: Nothing on the page is still loading.
-BUSY = (
-    "() => ![...document.querySelectorAll('[aria-busy]')].some(e => e.getAttribute('aria-busy') === 'true')"
-)
-#: The elements that reach past a 390 px screen (outside a table's own scroll region), to say which.
-WIDE = """() => [...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap'))
-  .slice(-5).map(e => e.tagName + '.' + e.className)"""
 
 
 @dataclass(frozen=True)
@@ -151,29 +143,6 @@ def sign_in(browser: Browser, world: World, role: str, width: int = 1280) -> tup
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Welcome", exact=False)).to_be_visible()
     return context, page
-
-
-def settled(page: Page) -> None:
-    page.wait_for_function(BUSY)
-
-
-def shoot(page: Page, name: str) -> None:
-    """A screenshot at each width; the page never wider than the screen at 390."""
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        settled(page)
-        if width == 390:
-            wide = page.evaluate(WIDE)
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390, (name, wide)
-        page.screenshot(path=str(ARTEFACTS / f"{name}-{width}px.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def errors_of(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return errors
 
 
 def test_a_site_manager_manages_the_registry_and_keys(world: World) -> None:

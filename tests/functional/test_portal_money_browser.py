@@ -23,9 +23,9 @@ from tally.demo.loader import load_demo
 from tally.demo.people import DEMO_PROJECT
 from tally.services.container import Services
 from tally.serving.portal import with_portal
-from tests.functional.test_portal_admin_browser import errors_of, settled, shoot
 from tests.support.deployments import local_settings
 from tests.support.portal import CHROMIUM, CHROMIUM_FLAGS, built_portal, running_asgi
+from tests.support.portal_pages import errors_of, settled, shoot
 from tests.support.records import job
 
 pytestmark = [
