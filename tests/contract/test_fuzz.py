@@ -149,8 +149,13 @@ def server(tmp_path: Path, keys: list[Keys]) -> Iterator[Server]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "uvicorn", "--factory", "tally.api.app:create_app"),
-                *("--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", "--log-level", "info"),
+                sys.executable,
+                "-c",
+                # The app behind the HTTP protocol `tally serve` runs it with (its header deadline
+                # and its problem+json answer to a request the parser refuses).
+                "import uvicorn; from tally.serving.header_deadline import with_header_timeout; "
+                "uvicorn.run('tally.api.app:create_app', factory=True, host='127.0.0.1', "
+                f"port={port}, lifespan='off', log_level='info', http=with_header_timeout(10))",
             ],
             env=env,
             stdout=out,

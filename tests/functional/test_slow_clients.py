@@ -5,6 +5,7 @@ the header deadline, connections over the limit get 503 at once, and meanwhile o
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from pathlib import Path
@@ -180,3 +181,27 @@ def test_body_deadline_counts_only_waiting_for_the_client(tmp_path: Path) -> Non
         # The answer is whole; whether keep-alive has closed the connection by then is beside the point.
         answer = answer.removesuffix(b"<still open>")
         assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"bytes":1000}')
+
+
+def test_a_request_the_parser_refuses_is_answered_in_problem_json(tmp_path: Path) -> None:
+    """A 70 kB request line (past the HTTP parser's limit) never reaches the app: the server still
+    answers 400 in problem+json, as the app answers, and keeps serving."""
+    port = free_port()
+    server = TallyServe(tmp_path / "home", port)
+    server.start()
+    try:
+        for request in (
+            b"GET /v1/fairshare?project=" + b"%C2%AD" * 12_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not HTTP at all\r\n\r\n",  # TLS to a plain port
+        ):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(request)
+                answer, _ = read_until_closed(sock, 10)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400 "), answer[:200]
+            assert b"content-type: application/problem+json" in head.lower()
+            problem = json.loads(body)
+            assert problem["status"] == 400 and problem["title"] == "Bad Request"
+        assert health(port)[0] == 200
+    finally:
+        server.stop()
