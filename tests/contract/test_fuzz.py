@@ -91,9 +91,11 @@ UNFIT_CHECKS: dict[str, tuple[str, str]] = {
         "a name matching the identifier pattern may still be an SQL keyword or a built-in table, 422",
     ),
     "GET /v1/fairshare": (
-        "positive_data_acceptance",
+        "positive_data_acceptance,negative_data_rejection",
         "group_by and unit take names from fixed lists, at and since are instants and since must "
-        "precede at: rules the schema states in prose only, answered 422",
+        "precede at: rules the schema states in prose only, answered 422; and a query string holds "
+        "text only, so an object made for a repeatable filter (site, resource, project, vo, user) "
+        "arrives as text values, which are valid filter values",
     ),
     "GET /v1/forecasts/usage": (
         "positive_data_acceptance",
