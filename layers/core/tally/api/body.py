@@ -147,6 +147,8 @@ class Inflater(Protocol):
 
 
 def check_utf8(body: bytes) -> None:
+    if body.isascii():  # the usual body: a scan, without decoding a copy of it
+        return
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
