@@ -1,6 +1,6 @@
 """Ingest throughput over loopback HTTP against the raw Arrow floor, measured in the same run.
 
-    .venv/bin/python bench/ingest.py [--jobs 200000] [--batch 5000] [--baseline /path/to/other/checkout]
+    .venv/bin/python bench/ingest.py [--jobs 200000] [--batch 5000] [--rounds 3] [--baseline CHECKOUT]
     .venv/bin/python bench/ingest.py --curve [--sizes 50000,200000,1000000]
 
 `--curve` instead posts 50k, 200k and 1M records (gzip, one client, a fresh server each) and prints
@@ -16,7 +16,8 @@ concurrent clients; the ratio of each to the floor, and the server's CPU seconds
 (wall time is noisy on a shared machine); with `--baseline`, the same for another checkout's
 server; the cold import time of the Lambda handler module; and bytes per job on disk. Each server
 first takes one untimed warm-up batch of 1,000 other jobs (its one-off imports are not per-record
-cost; the floor runs in this process, already warm).
+cost; the floor runs in this process, already warm). The whole measurement is repeated `--rounds`
+times (the floor, then each server, in every round); medians are printed, with each ratio's range.
 """
 
 from __future__ import annotations
@@ -193,6 +194,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--port", type=int, default=18741)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of floor + servers; medians printed")
     parser.add_argument("--curve", action="store_true", help="time and peak memory against batch count")
     parser.add_argument("--sizes", default="50000,200000,1000000", help="record counts for --curve")
     parser.add_argument(
@@ -210,7 +212,8 @@ def main() -> None:
         # A busy cluster's month (batches of about one day) and a quieter site's half year
         # (several days per batch, so several day files per batch).
         for months in (1, 6):
-            scenario(Path(tmp) / f"m{months}", batches(a.jobs, a.batch, months), months, a.port, a.baseline)
+            shape = batches(a.jobs, a.batch, months)
+            scenario(Path(tmp) / f"m{months}", shape, months, a.port, a.baseline, a.rounds)
     cold = cold_import_seconds() * 1000
     print(f"cold import of functions/ingest_api/app.py, no pandas as on Lambda (median of 5): {cold:.0f} ms")
 
@@ -263,49 +266,62 @@ def curve(sizes: list[int], size: int, port: int) -> None:
 WARM_UP = batches(1_000, 1_000, 1, start=datetime(2025, 1, 1, tzinfo=UTC))
 
 
-def scenario(tmp: Path, bodies: list[bytes], months: int, port: int, baseline: Path | None = None) -> None:
+def scenario(
+    tmp: Path, bodies: list[bytes], months: int, port: int, baseline: Path | None = None, rounds: int = 3
+) -> None:
     n = sum(b.count(b"\n") for b in bodies)
     size = sum(len(b) for b in bodies)
     print(f"\n{n} jobs over {months} month(s) in {len(bodies)} batches, {size / 1e6:.1f} MB of NDJSON")
-    floor_dir = tmp / "floor"
-    floor_dir.mkdir(parents=True)
-    floor_cpu = time.process_time()
-    floor = raw_floor(bodies, floor_dir)
-    floor_cpu = time.process_time() - floor_cpu
-    floor_rate = n / floor
     runs: list[tuple[str | None, int, Path | None]] = [(None, 1, None), ("gzip", 1, None), ("gzip", 2, None)]
     if baseline is not None:
         runs.append(("gzip", 1, baseline))
-    results: dict[str, tuple[float, float]] = {}
-    for encoding, clients, source in runs:
-        label = f"{encoding or 'ndjson'} x{clients}" + (" baseline" if source else "")
-        home = tmp / f"home-{encoding or 'plain'}-{clients}{'-baseline' if source else ''}"
-        tally(home, ["sites", "add", "BENCH"])
-        key = tally(home, ["keys", "create", "--site", "BENCH"])
-        proc = serve(home, port, source)
-        try:
-            # One small batch of other jobs first: the server's one-off work on its first batch
-            # (importing the ingest path, and pandas, which pyarrow loads on its first conversion
-            # from Python values where pandas is installed, as here, not on Lambda) is not
-            # per-record cost, and the floor runs in this process, already warm.
-            post_all(port, key, WARM_UP, encoding, 1)
-            idle = cpu_seconds(proc.pid)
-            seconds = post_all(port, key, bodies, encoding, clients)
-            results[label] = (seconds, cpu_seconds(proc.pid) - idle)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-        if source is None:
-            # The measured jobs' files only (the warm-up's are in another year's partitions).
-            stored = list(parquet_bytes(home / "warehouse" / "jobs", skip="2025"))
+    # Every round measures the floor and then each server once, so each ratio compares figures
+    # taken minutes apart at most; the median over rounds damps a shared machine's bursts.
+    floors: list[tuple[float, float]] = []
+    results: dict[str, list[tuple[float, float, float]]] = {}
+    stored: list[int] = []
+    for round_ in range(rounds):
+        here = tmp / f"round-{round_}"
+        floor_dir = here / "floor"
+        floor_dir.mkdir(parents=True)
+        floor_cpu = time.process_time()
+        floor_rate = n / raw_floor(bodies, floor_dir)
+        floors.append((floor_rate, time.process_time() - floor_cpu))
+        for encoding, clients, source in runs:
+            label = f"{encoding or 'ndjson'} x{clients}" + (" baseline" if source else "")
+            home = here / f"home-{encoding or 'plain'}-{clients}{'-baseline' if source else ''}"
+            tally(home, ["sites", "add", "BENCH"])
+            key = tally(home, ["keys", "create", "--site", "BENCH"])
+            proc = serve(home, port, source)
+            try:
+                # One small batch of other jobs first: the server's one-off work on its first
+                # batch (importing the ingest path, and pandas, which pyarrow loads on its first
+                # conversion from Python values where pandas is installed, as here, not on Lambda)
+                # is not per-record cost, and the floor runs in this process, already warm.
+                post_all(port, key, WARM_UP, encoding, 1)
+                idle = cpu_seconds(proc.pid)
+                seconds = post_all(port, key, bodies, encoding, clients)
+                cpu = cpu_seconds(proc.pid) - idle
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+            results.setdefault(label, []).append((n / seconds, n / seconds / floor_rate, cpu))
+            if source is None and not stored:
+                # The measured jobs' files only (the warm-up's are in another year's partitions).
+                stored = list(parquet_bytes(home / "warehouse" / "jobs", skip="2025"))
+        shutil.rmtree(here)
+    median = statistics.median
+    floor_cpu = median(cpu for _, cpu in floors)
     print(
-        f"raw floor (read_json + write_table, one file a batch): {floor_rate:>9,.0f} records/s"
-        f"  CPU {floor_cpu:5.2f} s"
+        f"raw floor (read_json + write_table, one file a batch):   {median(r for r, _ in floors):>9,.0f}"
+        f" records/s  CPU {floor_cpu:5.2f} s  (median of {rounds} rounds)"
     )
-    for name, (seconds, cpu) in results.items():
-        rate = n / seconds
+    for name, figures in results.items():
+        ratios = [ratio for _, ratio, _ in figures]
+        cpu = median(c for _, _, c in figures)
         print(
-            f"ingest over HTTP, {name:<18} {rate:>11,.0f} records/s  ratio {rate / floor_rate:.2f}"
+            f"ingest over HTTP, {name:<18} {median(r for r, _, _ in figures):>11,.0f} records/s"
+            f"  ratio {median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})"
             f"  server CPU {cpu:5.2f} s (floor CPU / server CPU {floor_cpu / cpu:.2f})"
         )
     print(f"day files written: {len(stored)} for {len(bodies)} batches; {sum(stored) / n:.1f} bytes per job")

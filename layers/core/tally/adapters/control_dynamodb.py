@@ -42,6 +42,8 @@ from tally.domain.control import (
     utc_text,
 )
 from tally.domain.identity_keys import digest_of
+from tally.domain.ports import StagedSync
+from tally.domain.staged_sync import ClaimThenAccount
 
 BATCH_TTL_SECONDS = 90 * 86_400
 #: The table's TimeToLiveSpecification attribute (template.yaml): batch outcomes, expiring documents.
@@ -213,6 +215,11 @@ class DynamoControlStore:
         # Each resource has its own items and conditional transactions: nothing to share.
         for resource, latest, identities in updates:
             self.advance_sync(site, kind, resource, latest, identities)
+
+    def stage_sync(
+        self, site: str, kind: str, updates: Sequence[tuple[str, datetime, Sequence[bytes]]]
+    ) -> StagedSync:
+        return ClaimThenAccount(self, site, kind, updates)
 
     def _count_new(self, key: dict[str, Any], seen: str, digests: list[str]) -> None:
         """Store the identities not stored yet and add their number to the count, atomically.

@@ -24,6 +24,7 @@ from tally.domain.control import (
     utc_text,
 )
 from tally.domain.identity_keys import DIGEST_BYTES
+from tally.domain.ports import StagedSync
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
@@ -295,19 +296,38 @@ class SqliteControlStore:
         # the random-keyed index pages a batch touches are written to the WAL once, not per resource.
         with self._sync_lock, self._tx(self._sync_conn()) as db:
             for resource, latest, identities in updates:
-                if self._legacy_identities:
-                    added = _insert_counting_legacy(db, identities)
-                else:
-                    before = db.total_changes
-                    _insert_keys(db, "main.sync_records", identities)
-                    added = db.total_changes - before
-                db.execute(
-                    """INSERT INTO sync_state VALUES (?, ?, ?, ?, ?)
-                       ON CONFLICT (site, kind, resource) DO UPDATE SET
-                         latest_event_time = max(coalesce(latest_event_time, ''), excluded.latest_event_time),
-                         record_count = record_count + excluded.record_count""",
-                    (site, kind, resource, utc_text(latest), added),
-                )
+                _upsert_sync(db, site, kind, resource, latest, self._insert_identities(db, identities))
+
+    def stage_sync(
+        self, site: str, kind: str, updates: Sequence[tuple[str, datetime, Sequence[bytes]]]
+    ) -> StagedSync:
+        # The keys go in now, inside a transaction that `settle` commits with the claim, the sync
+        # state and the counts (all or nothing), or rolls back. It holds the sync writer and the
+        # file's write lock until then; the ingest settles as soon as its data files are written.
+        self._sync_lock.acquire()
+        try:
+            db = self._sync_conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                added = [
+                    (resource, latest, self._insert_identities(db, identities))
+                    for resource, latest, identities in updates
+                ]
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            self._sync_lock.release()
+            raise
+        return _SqliteStagedSync(db, self._sync_lock, site, kind, added)
+
+    def _insert_identities(self, db: sqlite3.Connection, identities: Sequence[bytes]) -> int:
+        """Store the keys; return how many were not stored before (the records to count)."""
+        if self._legacy_identities:
+            return _insert_counting_legacy(db, identities)
+        before = db.total_changes
+        _insert_keys(db, "main.sync_records", identities)
+        return db.total_changes - before
 
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState:
         row = (
@@ -324,20 +344,7 @@ class SqliteControlStore:
 
     def add_counts(self, count: IngestCount) -> None:
         with self._tx() as db:
-            db.execute(
-                """INSERT INTO ingest_counts VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (site, day, kind) DO UPDATE SET
-                     accepted = accepted + excluded.accepted, duplicates = duplicates + excluded.duplicates,
-                     rejected = rejected + excluded.rejected""",
-                (
-                    count.site,
-                    count.day.isoformat(),
-                    count.kind,
-                    count.accepted,
-                    count.duplicates,
-                    count.rejected,
-                ),
-            )
+            _add_counts(db, count)
 
     def get_counts(self, site: str, since: date | None = None) -> list[IngestCount]:
         rows = self._conn().execute(
@@ -358,11 +365,7 @@ class SqliteControlStore:
 
     def claim_batch(self, outcome: BatchOutcome) -> bool:
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO batches VALUES (?, ?)",
-                (outcome.batch_id, json.dumps(outcome.__dict__)),
-            )
-        return cur.rowcount > 0
+            return _claim(db, outcome)
 
     def get_batch(self, batch_id: str) -> BatchOutcome | None:
         row = self._conn().execute("SELECT outcome FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
@@ -468,3 +471,80 @@ class SqliteControlStore:
                 "DELETE FROM people_docs WHERE collection = ? AND doc_id = ?", (collection, doc_id)
             )
         return cursor.rowcount == 1
+
+
+class _SqliteStagedSync:
+    """A batch's keys written in an open transaction of the sync writer (see `stage_sync`)."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        lock: threading.Lock,
+        site: str,
+        kind: str,
+        added: list[tuple[str, datetime, int]],
+    ) -> None:
+        self._db, self._lock, self._site, self._kind, self._added = db, lock, site, kind, added
+        self._open = True
+
+    def settle(self, outcome: BatchOutcome, count: IngestCount) -> bool:
+        db = self._close()
+        try:
+            claimed = _claim(db, outcome)
+            if claimed:
+                for resource, latest, added in self._added:
+                    _upsert_sync(db, self._site, self._kind, resource, latest, added)
+                _add_counts(db, count)
+                db.execute("COMMIT")
+            else:  # claimed by a concurrent post of the same batch: its keys are in already
+                db.execute("ROLLBACK")
+            return claimed
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            self._lock.release()
+
+    def abandon(self) -> None:
+        db = self._close()
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+        finally:
+            self._lock.release()
+
+    def _close(self) -> sqlite3.Connection:
+        if not self._open:
+            raise RuntimeError("a staged sync is settled or abandoned once")
+        self._open = False
+        return self._db
+
+
+def _claim(db: sqlite3.Connection, outcome: BatchOutcome) -> bool:
+    cur = db.execute(
+        "INSERT OR IGNORE INTO batches VALUES (?, ?)", (outcome.batch_id, json.dumps(outcome.__dict__))
+    )
+    return cur.rowcount > 0
+
+
+def _upsert_sync(
+    db: sqlite3.Connection, site: str, kind: str, resource: str, latest: datetime, added: int
+) -> None:
+    db.execute(
+        """INSERT INTO sync_state VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (site, kind, resource) DO UPDATE SET
+             latest_event_time = max(coalesce(latest_event_time, ''), excluded.latest_event_time),
+             record_count = record_count + excluded.record_count""",
+        (site, kind, resource, utc_text(latest), added),
+    )
+
+
+def _add_counts(db: sqlite3.Connection, count: IngestCount) -> None:
+    db.execute(
+        """INSERT INTO ingest_counts VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (site, day, kind) DO UPDATE SET
+             accepted = accepted + excluded.accepted, duplicates = duplicates + excluded.duplicates,
+             rejected = rejected + excluded.rejected""",
+        (count.site, count.day.isoformat(), count.kind, count.accepted, count.duplicates, count.rejected),
+    )

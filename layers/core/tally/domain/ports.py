@@ -54,6 +54,17 @@ class Warehouse(Protocol):
     def remove_stale_temps(self, older_than_seconds: float = ...) -> list[str]: ...
 
 
+class StagedSync(Protocol):
+    """A batch's bookkeeping begun by `ControlStore.stage_sync`, not yet in effect."""
+
+    def settle(self, outcome: BatchOutcome, count: IngestCount) -> bool:
+        """Claim the batch; only if this call claimed it, count its new records, move sync state
+        forward and add `count`. False (nothing changed) when the batch was claimed before."""
+
+    def abandon(self) -> None:
+        """Undo what staging wrote: the batch's data did not get stored."""
+
+
 class ControlStore(Protocol):
     def add_site(self, site: Site) -> None:
         """Store a new site; raise ControlError if the name is taken."""
@@ -89,6 +100,13 @@ class ControlStore(Protocol):
     ) -> None:
         """`advance_sync` for each (resource, latest, identities) of one batch, as one write where
         the store can (SQLite: one transaction, so each index page is written once per batch)."""
+
+    def stage_sync(
+        self, site: str, kind: str, updates: Sequence[tuple[str, datetime, Sequence[bytes]]]
+    ) -> StagedSync:
+        """Begin a batch's bookkeeping while its data files are still being written: the store may
+        write the records' keys now, unseen by anyone, and `settle` then claims the batch and moves
+        sync state and counts forward. Every staged sync is settled or abandoned, once."""
 
     def get_sync(self, site: str, kind: str, resource: str) -> SyncState: ...
 

@@ -2,7 +2,9 @@
 
 Order of effects, chosen so that a crash at any point loses nothing and double counts nothing:
 data files and quarantine first (content-named, so a retry overwrites them), then the batch claim,
-and only a successful claim advances sync state and counters.
+and only a successful claim advances sync state and counters (in SQLite, claim, sync state and
+counts are one transaction). The records' keys are staged in the control store while the files
+are written, and dropped when a write fails or the claim is lost.
 
 Memory: one request costs at most about ten times the decompressed-body limit (64 MiB): the body
 and its lines (see `tally.api.body`), the Arrow table, and on the slow path records validated
@@ -33,7 +35,7 @@ from tally.domain.columnar import FieldError, failing_rows, fill_defaults, model
 from tally.domain.control import BatchOutcome, IngestCount
 from tally.domain.errors import ForeignSite, MalformedBody, TooLarge
 from tally.domain.identity_keys import DIGEST_BYTES, day_prefix
-from tally.domain.ports import ControlStore, Warehouse
+from tally.domain.ports import ControlStore, StagedSync, Warehouse
 from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, check_lines
 from tally.domain.records import MODELS, RecordKind
 from tally.domain.schema import TIMESTAMP, cluster_order, input_schema
@@ -47,9 +49,10 @@ MAX_ERRORS_PER_RECORD = 50
 SLOW_CHUNK = 5000
 NON_FINITE = "Input should be a finite number"
 NOT_JSON = "record is not valid JSON"
-# Computes a batch's sync-state keys while its Parquet files are written: the writer releases the
-# GIL while it encodes, so on two cores a batch is answered sooner (about 2 ms of 50 per 5,000
-# jobs, bench/ingest.py). Its tasks never wait on one another.
+# Stages a batch's sync-state keys in the control store while its Parquet files are written: the
+# writer and SQLite both release the GIL, so on two cores a batch is answered sooner
+# (bench/ingest.py). A task waits at most for another batch's staged sync to settle, which the
+# batch's own request does without waiting on this pool.
 _BESIDE_WRITE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tally-sync-keys")
 
 
@@ -123,11 +126,16 @@ class IngestService:
             return replay
 
         table, duplicates = _deduplicate(kind, judged.table)
-        # Used only once the data is stored and the batch claimed (a failed write discards it).
-        sync_updates = _BESIDE_WRITE.submit(_sync_updates, kind, who.site, table)
-        keys = self._write(kind, table, batch_id, now)
-        if judged.errors:
-            keys.append(self._quarantine(kind, lines, judged, batch_id, who, now))
+        # The bookkeeping is staged while the data files are written, and takes effect only once
+        # they are stored and the batch is claimed.
+        staging = _BESIDE_WRITE.submit(self._stage, kind, who.site, table)
+        try:
+            keys = self._write(kind, table, batch_id, now)
+            if judged.errors:
+                keys.append(self._quarantine(kind, lines, judged, batch_id, who, now))
+        except BaseException:
+            staging.result().abandon()
+            raise
         rejected = len({e.index for e in judged.errors})
         outcome = BatchOutcome(
             batch_id=batch_id,
@@ -140,11 +148,15 @@ class IngestService:
             errors=[e.as_dict() for e in judged.errors[: MAX_ERRORS_IN_RESPONSE + 1]],
             keys=keys,
         )
-        lost = claim(self.control, outcome)
-        if lost is not None:
-            return lost
-        self._account(kind, sync_updates.result(), outcome, now)
+        count = IngestCount(who.site, now.date(), kind, outcome.accepted, duplicates, rejected)
+        if not staging.result().settle(outcome, count):
+            # A concurrent post of the same batch claimed it first: its outcome is the answer, and
+            # this post wrote nothing new (its files have the same content-derived names).
+            return result_of(self.control.get_batch(batch_id) or outcome, replayed=True)
         return result_of(outcome, replayed=False)
+
+    def _stage(self, kind: RecordKind, site: str, table: pa.Table) -> StagedSync:
+        return self.control.stage_sync(site, kind, _sync_updates(kind, site, table))
 
     # -- validation -------------------------------------------------------------------------
 
@@ -207,15 +219,6 @@ class IngestService:
             for index, group in itertools.groupby(judged.errors, key=lambda e: e.index)
         )
         return write_quarantine(self.warehouse, kind, now, f"{batch_id}.ndjson", entries)
-
-    def _account(self, kind: RecordKind, updates: SyncUpdates, outcome: BatchOutcome, now: datetime) -> None:
-        if updates:
-            self.control.advance_sync_many(outcome.site, kind, updates)
-        self.control.add_counts(
-            IngestCount(
-                outcome.site, now.date(), kind, outcome.accepted, outcome.duplicates, outcome.rejected
-            )
-        )
 
 
 #: Per resource of a batch: its latest event time and its rows' control-store keys.
