@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from isal import isal_zlib
 
 from tally.api.body import check_utf8, decompress, media_type, split_lines
 from tally.api.problems import Problem
@@ -62,6 +65,78 @@ def test_refused_gzip_is_explained_in_zlibs_words(body: bytes) -> None:
         decompress(body, "gzip", 1 << 20)
     assert refused.value.status == 400
     assert refused.value.detail == f"body is not valid gzip: {_zlib_says(body)}"
+
+
+class CountingInflaters:
+    """A real inflater factory (zlib's or ISA-L's) that counts the inflaters it makes."""
+
+    def __init__(self, make: Callable[..., Any]) -> None:
+        self.make, self.calls = make, 0
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.make(**kwargs)
+
+
+def counting(monkeypatch: pytest.MonkeyPatch) -> tuple[CountingInflaters, CountingInflaters]:
+    """(ISA-L's, zlib's) inflater factories, counting: the body module looks them up on these
+    modules at each call."""
+    isal, plain = CountingInflaters(isal_zlib.decompressobj), CountingInflaters(zlib.decompressobj)
+    monkeypatch.setattr(isal_zlib, "decompressobj", isal)
+    monkeypatch.setattr(zlib, "decompressobj", plain)
+    return isal, plain
+
+
+_LIMIT = 1 << 20
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        gzip.compress(bytes(8 * _LIMIT), 9, mtime=0),  # one member, 8 times the limit
+        # Two members each under the limit, over it together.
+        gzip.compress(b" " * (_LIMIT - 10), mtime=0) + gzip.compress(b" " * 20, mtime=0),
+        # Over the limit before a corrupt end: the size is what refuses it.
+        gzip.compress(bytes(2 * _LIMIT), mtime=0)[:-8] + bytes(8),
+    ],
+    ids=["one-member", "two-members", "corrupt-after-the-limit"],
+)
+def test_a_body_over_the_limit_is_refused_from_the_first_pass(
+    monkeypatch: pytest.MonkeyPatch, bomb: bytes
+) -> None:
+    isal, plain = counting(monkeypatch)
+    with pytest.raises(Problem) as refused:
+        decompress(bomb, "gzip", _LIMIT)
+    assert refused.value.status == 413
+    assert refused.value.title == "Request too large"
+    assert refused.value.detail == f"body decompresses to more than the limit of {_LIMIT} bytes"
+    # ISA-L inflated it (as far as the limit) and zlib never did.
+    assert isal.calls >= 1 and plain.calls == 0
+
+
+def test_a_corrupt_body_is_inflated_again_by_zlib_for_its_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    corrupt = _GOOD[:-8] + bytes(8)
+    expected = f"body is not valid gzip: {_zlib_says(corrupt)}"
+    isal, plain = counting(monkeypatch)
+    with pytest.raises(Problem) as refused:
+        decompress(corrupt, "gzip", _LIMIT)
+    assert (refused.value.status, refused.value.detail) == (400, expected)
+    assert (isal.calls, plain.calls) == (1, 1)
+
+
+def test_a_truncated_body_is_inflated_again_by_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    isal, plain = counting(monkeypatch)
+    with pytest.raises(Problem) as refused:
+        decompress(_GOOD[: len(_GOOD) // 2], "gzip", _LIMIT)
+    expected = "gzip body is truncated: the stream ends before its end marker"
+    assert (refused.value.status, refused.value.detail) == (400, expected)
+    assert (isal.calls, plain.calls) == (1, 1)
+
+
+def test_a_good_body_is_inflated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    isal, plain = counting(monkeypatch)
+    assert decompress(_GOOD, "gzip", _LIMIT) == b'{"a":1}\n' * 50
+    assert (isal.calls, plain.calls) == (1, 0)
 
 
 def test_gzip_members_of_every_size_inflate_to_their_text() -> None:

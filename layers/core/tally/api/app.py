@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Security
 
-from tally.api import contract, docs, records, sync_state
+from tally.api import contract, docs
 from tally.api.alerts import router as alerts_router
-from tally.api.apel import router as apel_router
 from tally.api.app_base import base_app
 from tally.api.billing import router as billing_router
 from tally.api.foresight import router as foresight_router
-from tally.api.kinds import router as kinds_router
-from tally.api.logs import router as logs_router
+from tally.api.ingest_app import include_ingest_routes
 from tally.api.money import router as money_router
 from tally.api.people import router as people_router
 from tally.api.portal import router as portal_router
@@ -27,14 +25,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = base_app(settings, services, openapi_url="/v1/openapi.json")
     # Every route but health takes the site key: declare it, so the contract (and the docs page) say so.
     keyed = [Security(contract.BEARER)]
-    app.include_router(records.router, dependencies=keyed)
-    app.include_router(sync_state.router, dependencies=keyed)
+    # The sites' routes first, as the sites' ingest app has them (tally.api.ingest_app).
+    include_ingest_routes(app)
     app.include_router(billing_router, dependencies=keyed)
     app.include_router(reports_router, dependencies=keyed)
     app.include_router(registry_router, dependencies=keyed)
-    app.include_router(apel_router, dependencies=keyed)
-    app.include_router(logs_router, dependencies=keyed)
-    app.include_router(kinds_router, dependencies=keyed)
     app.include_router(people_router, dependencies=keyed)
     app.include_router(sso_router)  # public: the sign-in itself (logout checks the session)
     app.include_router(foresight_router, dependencies=keyed)

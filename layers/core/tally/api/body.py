@@ -20,7 +20,7 @@ from isal import isal_zlib
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from tally.api.problems import Problem, bad_request, too_large, unprocessable, unsupported
+from tally.api.problems import bad_request, too_large, unprocessable, unsupported
 from tally.domain.record_lines import MAX_RECORD_BYTES, RecordLines, arrow_safe, checked_lines
 
 JSON_TYPES = {"application/json"}
@@ -104,15 +104,25 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
         raise unsupported(f"Content-Encoding {content_encoding!r} is not accepted: use gzip or none")
     try:
         # ISA-L's inflate (zlib's interface) takes about 0.4 of zlib's CPU on agents' batches.
-        # (Its stub declares `error` as an instance; it is the exception class.)
+        # (Its stub declares `error` as an instance; it is the exception class.) A body over the
+        # limit is refused from this pass as it stands: inflating a bomb again would only repeat it.
         return _inflate(body, limit, isal_zlib.decompressobj, cast(type[Exception], isal_zlib.error))
-    except Problem:
-        # Refused: zlib inflates it again to say why in its words (ISA-L's differ, and it reads a
-        # few bytes of junk after a member as a truncated header), as clients have always been told.
+    except GzipFormatError:
+        pass
+    # Not gzip to ISA-L: zlib inflates it again to say why in its words (ISA-L's differ, and it reads
+    # a few bytes of junk after a member as a truncated header), as clients have always been told.
+    try:
         return _inflate(body, limit, zlib.decompressobj, zlib.error)
+    except GzipFormatError as exc:
+        raise bad_request(str(exc)) from exc
+
+
+class GzipFormatError(ValueError):
+    """A body that is no complete gzip stream (corrupt or truncated), in the inflater's words."""
 
 
 def _inflate(body: bytes, limit: int, inflater_of: Callable[..., Inflater], error: type[Exception]) -> bytes:
+    """The inflated members of `body`: GzipFormatError if corrupt or truncated, 413 past `limit` bytes."""
     out = bytearray()
     rest = body
     # Concatenated gzip members are one valid stream (RFC 1952); inflate each, bounded in total.
@@ -125,9 +135,9 @@ def _inflate(body: bytes, limit: int, inflater_of: Callable[..., Inflater], erro
                 raise too_large(f"body decompresses to more than the limit of {limit} bytes")
             out += inflater.flush()
         except error as exc:
-            raise bad_request(f"body is not valid gzip: {exc}") from exc
+            raise GzipFormatError(f"body is not valid gzip: {exc}") from exc
         if not inflater.eof:
-            raise bad_request("gzip body is truncated: the stream ends before its end marker")
+            raise GzipFormatError("gzip body is truncated: the stream ends before its end marker")
         rest = inflater.unused_data
         if not rest.strip(b"\0"):
             return bytes(out)

@@ -2,7 +2,8 @@
 custom-kind records, sync state, logs and APEL messages), for the Lambda that API Gateway sends
 those routes to. It imports none of the people's, reports' or money's routes, so its cold start
 stays a fraction of the whole API's (bench/cold_start.py). Every route here is also in the whole
-app (`tally.api.app`), with the same handler and contract: `tally serve` serves both at once."""
+app (`tally.api.app`), with the same handler and contract: both include them through
+`include_ingest_routes`, and `tally serve` serves both at once."""
 
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ ROUTES = (
 )
 
 
+def include_ingest_routes(app: FastAPI) -> None:
+    """Add the sites' routers to `app`, each route declaring the site key: the one list of them, so
+    this app and the whole API cannot drift apart."""
+    keyed = [Security(contract.BEARER)]
+    for router in (records.router, sync_state.router, logs_router, apel_router, kinds_router):
+        app.include_router(router, dependencies=keyed)
+
+
 def create_ingest_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """The ingest routes over `services`, else over a container of `settings` (else the env)."""
     app = base_app(settings, services, openapi_url=None)
-    keyed = [Security(contract.BEARER)]
-    app.include_router(records.router, dependencies=keyed)
-    app.include_router(sync_state.router, dependencies=keyed)
-    app.include_router(logs_router, dependencies=keyed)
-    app.include_router(apel_router, dependencies=keyed)
-    app.include_router(kinds_router, dependencies=keyed)
+    include_ingest_routes(app)
     return app
