@@ -26,9 +26,9 @@ import pytest
 
 from tally.alerts.model import RuleInput
 from tally.people.authz import Fence
+from tests.support.demo_portal import chromium, demo_home, post_jobs, serving, sign_in, tokens_of
 from tests.support.portal import CHROMIUM
 from tests.support.portal_pages import errors_of, settled, shoot
-from tests.support.portal_world import chromium, demo_home, post_jobs, serving, sign_in, tokens_of
 from tests.support.records import job
 
 pytestmark = [

@@ -18,9 +18,9 @@ import pytest
 from playwright.sync_api import Browser
 
 from tally.demo.people import DEMO_PROJECT
+from tests.support.demo_portal import chromium, demo_home, post_jobs, serving, sign_in, tokens_of
 from tests.support.portal import CHROMIUM
 from tests.support.portal_pages import errors_of, settled, shoot
-from tests.support.portal_world import chromium, demo_home, post_jobs, serving, sign_in, tokens_of
 from tests.support.records import job
 
 pytestmark = [

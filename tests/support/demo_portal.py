@@ -1,6 +1,6 @@
-"""The world the portal's browser tests build on: the demo loaded into a fresh home (its people's
-credentials, API tokens of some of them, an agent key per site), the API with the built portal
-served on loopback, and headless Chromium signing a demo person in."""
+"""The demo as the portal's browser tests build on it: loaded into a fresh home (its people's
+credentials, API tokens of some of them, an agent key per site), served with the built portal on
+loopback, and headless Chromium signing a demo person in."""
 
 from __future__ import annotations
 
