@@ -16,7 +16,11 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.support.request_body import body_or_refused
 from tests.support.servers import free_port
+
+#: Far over any alert's JSON: a larger body is refused, not read.
+MAX_ALERT_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -37,7 +41,9 @@ def webhook() -> Iterator[Webhook]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             hook.attempts += 1
-            body = self.rfile.read(int(self.headers["Content-Length"]))
+            body = body_or_refused(self, MAX_ALERT_BYTES)
+            if body is None:
+                return
             if hook.stall_seconds:
                 time.sleep(hook.stall_seconds)
             if hook.status < 300:

@@ -6,7 +6,6 @@ the URL. Screenshots of each page at 1280 and 390 px."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -16,15 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser
 
-from tally.api.app import create_app
-from tally.demo.loader import load_demo
 from tally.demo.people import DEMO_PROJECT
-from tally.services.container import Services
-from tally.serving.portal import with_portal
-from tests.support.deployments import local_settings
-from tests.support.portal import CHROMIUM, CHROMIUM_FLAGS, built_portal, running_asgi
+from tests.support.demo_portal import chromium, demo_home, post_jobs, serving, sign_in, tokens_of
+from tests.support.portal import CHROMIUM
 from tests.support.portal_pages import errors_of, settled, shoot
 from tests.support.records import job
 
@@ -34,7 +29,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: apt-get install -y chromium"),
 ]
 
-TIMEOUT = 30_000
 NORTH, RIVER = "NORTH-HPC", "RIVERSIDE-UNI"
 PROJECT = "portal-ledger"
 VIEW = {
@@ -65,18 +59,9 @@ def first_of_month(day: date, months_back: int = 0) -> date:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    dist = built_portal()
-    home = tmp_path_factory.mktemp("portal-money") / "home"
-    app = create_app(local_settings(home))
-    svc: Services = app.state.services
-    now = datetime.now(UTC)
-    keys = load_demo(svc, jobs=600, months=2, now=now)
-    people = {p["role"]: p for p in json.loads((home / "demo-people.json").read_text())}
-    tokens = {}
-    for role in ("finance", "user", "project_manager"):
-        person = svc.people.store.get_person(people[role]["person_id"])
-        assert person is not None
-        tokens[role] = svc.people.create_token(svc.people.principal_of(person), "test", 1)[1]
+    home = demo_home(tmp_path_factory, "portal-money")
+    now = home.now
+    tokens = tokens_of(home, "finance", "user", "project_manager")
     start = datetime.combine(first_of_month(now.date(), 1), datetime.min.time(), tzinfo=UTC)
     period = start.strftime("%Y-%m")
 
@@ -110,11 +95,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         record.update(start_time=None, submit_time=None, benchmark_type="HS06", benchmark_per_core=10.0)
         record["cpu_seconds"] = int(record["wall_seconds"]) * int(record["cores"])  # type: ignore[call-overload]
     totals = {"EUR": Decimal("160") * Decimal("0.0125"), "USD": Decimal("60") * Decimal("0.02")}
-    with running_asgi(with_portal(app, dist)) as url:
+    with serving(home) as url:
         for site, batch in jobs.items():
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys[site]}"}) as agent:
-                answer = agent.post("/v1/records/jobs", json=batch)
-                assert answer.status_code == 200 and answer.json()["accepted"] == len(batch), answer.text
+            post_jobs(url, home.keys[site], batch)
         finance = httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {tokens['finance']}"}, timeout=60
         )
@@ -155,7 +138,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert theirs.status_code == 201, theirs.text
         yield World(
             url,
-            people,
+            home.people,
             tokens,
             credited.json()["invoice"]["number"],
             issued.json()["number"],
@@ -166,21 +149,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
 
 
-def sign_in(browser: Browser, world: World, role: str) -> tuple[BrowserContext, Page]:
-    from playwright.sync_api import expect
-
-    person = world.people[role]
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    page.goto(f"{world.url}/login")
-    page.get_by_label("Email").fill(person["email"])
-    page.get_by_label("Password").fill(person["password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Welcome", exact=False)).to_be_visible()
-    return context, page
-
-
 def api(world: World, role: str) -> httpx.Client:
     return httpx.Client(
         base_url=world.url, headers={"Authorization": f"Bearer {world.tokens[role]}"}, timeout=60
@@ -189,14 +157,8 @@ def api(world: World, role: str) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_a_user_subscribes_a_saved_view_and_deletes_it(world: World, browser: Browser) -> None:

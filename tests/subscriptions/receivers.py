@@ -9,7 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.request_body import body_or_refused
 from tests.support.servers import free_port
+
+#: Far over any report file the tests deliver: a larger body is refused, not read.
+MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -34,7 +38,9 @@ def file_hook() -> Iterator[FileHook]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             hook.attempts += 1
-            body = self.rfile.read(int(self.headers["Content-Length"]))
+            body = body_or_refused(self, MAX_REPORT_BYTES)
+            if body is None:
+                return
             if hook.status < 300:
                 hook.received.append(Posted(dict(self.headers.items()), body))
             self.send_response(hook.status)

@@ -4,8 +4,10 @@ function's code only in Docker, and its Docker-less backend answers a fixed text
 Speaks what botocore's `lambda.invoke` sends and reads: `POST /2015-03-31/functions/<name>/invocations`
 with the event as the body; answers 200 with the handler's JSON result (`X-Amz-Executed-Version`),
 or 200 with `X-Amz-Function-Error: Unhandled` and Lambda's error object when the handler raises;
-404 `ResourceNotFoundException` for another function. `behaviour` makes the function misbehave as
-a deployment can: "slow" (answers after `delay` seconds), "garbage" (a body that is not JSON),
+404 `ResourceNotFoundException` for another function; 413 `RequestEntityTooLargeException` for an
+event over Lambda's 6 MB, and `InvalidRequestContentException` for one that is not JSON (400) or
+whose length is missing (411) or garbled (400). `behaviour` makes the function misbehave as a
+deployment can: "slow" (answers after `delay` seconds), "garbage" (a body that is not JSON),
 "huge" (an answer over a megabyte), "nan" (the forecast's numbers as NaN).
 """
 
@@ -22,7 +24,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.request_body import BodyRefusedError, read_body
+
 PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+#: Lambda's limit on a synchronous invocation's event.
+MAX_EVENT_BYTES = 6 * 1024 * 1024
 
 
 @dataclass
@@ -47,6 +53,14 @@ def _answer(handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers
         handler.wfile.write(body)
 
 
+def _refuse(handler: BaseHTTPRequestHandler, status: int, message: str) -> None:
+    """Lambda's error answer for a request it will not run, closing the connection (the body may
+    be left unread)."""
+    kind = "RequestEntityTooLargeException" if status == 413 else "InvalidRequestContentException"
+    error = json.dumps({"Type": "User", "message": message}).encode()
+    _answer(handler, status, error, **{"x-amzn-ErrorType": kind, "Connection": "close"})
+
+
 def _request_handler(stand_in: LambdaStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -55,7 +69,11 @@ def _request_handler(stand_in: LambdaStandIn) -> type[BaseHTTPRequestHandler]:
             return
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            try:
+                body = read_body(self, MAX_EVENT_BYTES)
+            except BodyRefusedError as refused:
+                _refuse(self, refused.status, refused.reason)
+                return
             match = PATH.match(self.path.split("?", 1)[0])
             name = match["name"] if match else ""
             if name not in (stand_in.function_name, f"{stand_in.function_name}:$LATEST"):
@@ -64,7 +82,11 @@ def _request_handler(stand_in: LambdaStandIn) -> type[BaseHTTPRequestHandler]:
                     self, 404, json.dumps(error).encode(), **{"x-amzn-ErrorType": "ResourceNotFoundException"}
                 )
                 return
-            event = json.loads(body)
+            try:
+                event = json.loads(body)
+            except ValueError:  # not UTF-8, or not JSON
+                _refuse(self, 400, "Could not parse request body into json")
+                return
             stand_in.events.append(event)
             if stand_in.behaviour == "slow":
                 time.sleep(stand_in.delay)
