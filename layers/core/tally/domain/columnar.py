@@ -46,6 +46,71 @@ class Check:
     failing: Callable[[pa.Table], pa.Array]
     # True for checks that fail on a null (required fields); value checks never do.
     on_null: bool = False
+    # True when a glance at the column (its null count, least or greatest value) shows that no
+    # row can fail, so the mask need not be built: the usual batch passes every check.
+    clear: Callable[[Extremes], bool] | None = None
+
+
+class Extremes:
+    """A table's columns' null counts and least and greatest values, each computed on first use.
+
+    Every answer errs towards "may fail": a value Python cannot hold (a timestamp past year 9999)
+    or cannot compare leaves the check to its mask.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self._seen: dict[str, tuple[Any, Any] | None] = {}
+
+    def no_nulls(self, name: str) -> bool:
+        return int(self.table.column(name).null_count) == 0
+
+    def all_above(self, name: str, bound: Any, or_equal: bool) -> bool:
+        found = self._min_max(name)
+        if found is None:
+            return False
+        least = found[0]
+        try:
+            return least is None or (least >= bound if or_equal else least > bound)
+        except TypeError:
+            return False
+
+    def all_at_most(self, name: str, bound: Any) -> bool:
+        found = self._min_max(name)
+        if found is None:
+            return False
+        greatest = found[1]
+        try:
+            return greatest is None or greatest <= bound
+        except TypeError:
+            return False
+
+    def all_longer_than(self, name: str, chars: int) -> bool:
+        """Every value has more than `chars` characters, judged by bytes: sound for 0 only (a
+        value of at least one byte has at least one character)."""
+        shortest = self._byte_lengths(name)[0]
+        return chars == 0 and (shortest is None or shortest > 0)
+
+    def none_longer_than(self, name: str, chars: int) -> bool:
+        """No value has more than `chars` characters: true when none has more bytes than that."""
+        longest = self._byte_lengths(name)[1]
+        return longest is None or longest <= chars
+
+    def _byte_lengths(self, name: str) -> tuple[int | None, int | None]:
+        key = f"bytes of {name}"
+        if key not in self._seen:
+            found = pc.min_max(pc.binary_length(self.table.column(name)))
+            self._seen[key] = (found["min"].as_py(), found["max"].as_py())
+        return self._seen[key] or (None, None)
+
+    def _min_max(self, name: str) -> tuple[Any, Any] | None:
+        if name not in self._seen:
+            try:
+                found = pc.min_max(self.table.column(name))
+                self._seen[name] = (found["min"].as_py(), found["max"].as_py())
+            except (ValueError, OverflowError, pa.ArrowException):
+                self._seen[name] = None
+        return self._seen[name]
 
 
 def _literal_text(values: tuple[Any, ...]) -> str:
@@ -80,6 +145,30 @@ def _not_in(name: str, allowed: tuple[Any, ...]) -> Mask:
     return failing
 
 
+def _no_nulls(name: str) -> Callable[[Extremes], bool]:
+    return lambda e: e.no_nulls(name)
+
+
+def _long_enough(name: str, chars: int) -> Callable[[Extremes], bool]:
+    return lambda e: e.all_longer_than(name, chars - 1)
+
+
+def _short_enough(name: str, chars: int) -> Callable[[Extremes], bool]:
+    return lambda e: e.none_longer_than(name, chars)
+
+
+def _cannot_compare(name: str, op: Callable[..., pa.Array], value: Any) -> Callable[[Extremes], bool] | None:
+    """For `_compare(name, op, value)`: whether the column's extremes rule out every failure."""
+    bound = value.as_py() if isinstance(value, pa.Scalar) else value
+    if op is pc.less:
+        return lambda e: e.all_above(name, bound, or_equal=True)
+    if op is pc.less_equal:
+        return lambda e: e.all_above(name, bound, or_equal=False)
+    if op is pc.greater:
+        return lambda e: e.all_at_most(name, bound)
+    return None
+
+
 def _compare(name: str, op: Callable[..., pa.Array], value: Any, measure_length: bool = False) -> Mask:
     """Rows where `op(column, value)` holds; nulls never fail (required-ness is checked apart)."""
 
@@ -93,7 +182,7 @@ def _compare(name: str, op: Callable[..., pa.Array], value: Any, measure_length:
 def _field_checks(name: str, annotation: Any, metadata: list[Any], required: bool) -> Iterator[Check]:
     base, nullable = base_type(annotation)
     if required or not nullable:
-        yield Check(name, "Field required", _is_null(name), on_null=True)
+        yield Check(name, "Field required", _is_null(name), on_null=True, clear=_no_nulls(name))
     if typing.get_origin(base) is Literal:
         allowed = typing.get_args(base)
         yield Check(name, f"Input should be {_literal_text(allowed)}", _not_in(name, allowed))
@@ -105,6 +194,7 @@ def _field_checks(name: str, annotation: Any, metadata: list[Any], required: boo
                 name,
                 f"String should have at least {n} {unit}",
                 _compare(name, pc.less, n, measure_length=True),
+                clear=_long_enough(name, n),
             )
         elif isinstance(meta, at.MaxLen):
             n = meta.max_length
@@ -112,24 +202,28 @@ def _field_checks(name: str, annotation: Any, metadata: list[Any], required: boo
                 name,
                 f"String should have at most {n} characters",
                 _compare(name, pc.greater, n, measure_length=True),
+                clear=_short_enough(name, n),
             )
         elif isinstance(meta, at.Ge):
             yield Check(
                 name,
                 f"Input should be greater than or equal to {_bound(meta.ge)}",
                 _compare(name, pc.less, meta.ge),
+                clear=_cannot_compare(name, pc.less, meta.ge),
             )
         elif isinstance(meta, at.Gt):
             yield Check(
                 name,
                 f"Input should be greater than {_bound(meta.gt)}",
                 _compare(name, pc.less_equal, meta.gt),
+                clear=_cannot_compare(name, pc.less_equal, meta.gt),
             )
         elif isinstance(meta, at.Le):
             yield Check(
                 name,
                 f"Input should be less than or equal to {_bound(meta.le)}",
                 _compare(name, pc.greater, meta.le),
+                clear=_cannot_compare(name, pc.greater, meta.le),
             )
 
 
@@ -177,9 +271,17 @@ def time_window_checks(kind: RecordKind, now: datetime, tolerance_seconds: int) 
                 name,
                 f"Input should not be more than {tolerance_seconds} seconds in the future",
                 _compare(name, pc.greater, latest),
+                clear=_cannot_compare(name, pc.greater, latest),
             )
         )
-        out.append(Check(name, "Input should not be before 1980-01-01", _compare(name, pc.less, earliest)))
+        out.append(
+            Check(
+                name,
+                "Input should not be before 1980-01-01",
+                _compare(name, pc.less, earliest),
+                clear=_cannot_compare(name, pc.less, earliest),
+            )
+        )
     return out
 
 
@@ -203,9 +305,12 @@ def failing_rows(
     """Errors of every row breaking any check; `indices` maps table rows to batch positions."""
     errors: list[FieldError] = []
     empty = {name for name in table.column_names if table.column(name).null_count == table.num_rows}
+    extremes = Extremes(table)
     for check in checks:
         if check.field in empty and not check.on_null:
             continue  # a value check cannot fail on a column that holds no value at all
+        if check.clear is not None and check.clear(extremes):
+            continue
         mask = check.failing(table)
         if not pc.any(mask).as_py():
             continue
