@@ -28,6 +28,7 @@ from tally.auth.oidc.config import OidcConfig
 from tally.demo.loader import load_demo
 from tally.services.container import Services
 from tally.serving.portal import with_portal
+from tests.support import demo_portal
 from tests.support.deployments import local_settings
 from tests.support.portal import ARTEFACTS, CHROMIUM, CHROMIUM_FLAGS, built_portal, running_asgi
 
@@ -88,18 +89,7 @@ def collect_errors(page: Page) -> list[str]:
 
 
 def sign_in(browser: Browser, portal: Portal, role: str, width: int = 1280) -> tuple[BrowserContext, Page]:
-    from playwright.sync_api import expect
-
-    person = portal.people[role]
-    context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("Email").fill(person["email"])
-    page.get_by_label("Password").fill(person["password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Welcome, Demo", exact=False)).to_be_visible()
-    return context, page
+    return demo_portal.sign_in(browser, portal, role, width, greeting="Welcome, Demo")
 
 
 def cookie_of(context: BrowserContext) -> str:

@@ -101,8 +101,11 @@ class Signable(Protocol):
     def people(self) -> dict[str, dict[str, Any]]: ...
 
 
-def sign_in(browser: Browser, world: Signable, role: str, width: int = 1280) -> tuple[BrowserContext, Page]:
-    """A new browser context signed in on the sign-in page as the person of `role`, at the home page."""
+def sign_in(
+    browser: Browser, world: Signable, role: str, width: int = 1280, greeting: str = "Welcome"
+) -> tuple[BrowserContext, Page]:
+    """A new browser context signed in on the sign-in page as the person of `role`, at the home
+    page (whose heading starts with `greeting`)."""
     from playwright.sync_api import expect
 
     person = world.people[role]
@@ -113,5 +116,5 @@ def sign_in(browser: Browser, world: Signable, role: str, width: int = 1280) -> 
     page.get_by_label("Email").fill(person["email"])
     page.get_by_label("Password").fill(person["password"])
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Welcome", exact=False)).to_be_visible()
+    expect(page.get_by_role("heading", name=greeting, exact=False)).to_be_visible()
     return context, page
