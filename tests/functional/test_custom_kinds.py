@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tally.api.app import create_app
+from tally.api.body import split_lines
+from tally.domain.control import BatchOutcome
+from tally.domain.ports import ControlStore
+from tally.kinds.service import KindService
 from tally.kinds.settings import KindsSettings
 from tally.services.container import Services
+from tally.services.ingest import Principal
 from tests.functional.kind_specs import ENERGY
 from tests.support.deployments import Deployment, aws_settings, local_settings
 from tests.support.servers import running_app
@@ -373,3 +379,38 @@ def test_on_aws_a_kind_is_a_glue_table_with_partition_projection(moto_endpoint: 
         added = table["StorageDescriptor"]["Columns"][7]
         assert added == {"Name": "inlet_celsius", "Type": "double", "Comment": "unit: °C"}
         assert define(http, spec={**grown, "identity": ["rack"]}).status_code == 409
+
+
+@dataclass
+class _RacingControl:
+    """A control store whose first batch look-up misses, as when a concurrent post of the same
+    batch claims it between this post's look-up and its claim."""
+
+    inner: ControlStore
+    missed: list[str] = field(default_factory=list)
+
+    def get_batch(self, batch_id: str) -> BatchOutcome | None:
+        if not self.missed:
+            self.missed.append(batch_id)
+            return None
+        return self.inner.get_batch(batch_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_custom_posts_count_once_and_the_loser_of_a_race_is_answered_as_a_replay(
+    deployment: Deployment,
+) -> None:
+    svc = deployment.services
+    with deployment.client() as http:
+        assert define(http).status_code == 201
+    body = "\n".join(json.dumps(reading(f"r{n}", n, 1.0)) for n in range(4)).encode()
+    who = Principal("SITE-A", "k")
+    first = svc.kinds.ingest("rack_energy", split_lines("application/x-ndjson", body), who)
+    racing = KindService(svc.warehouse, _RacingControl(svc.control), 100_000, svc.kinds.catalog)
+    second = racing.ingest("rack_energy", split_lines("application/x-ndjson", body), who)
+    assert (first.replayed, first.accepted) == (False, 4)
+    assert (second.replayed, second.accepted, second.batch_id) == (True, 4, first.batch_id)
+    counts = [c for c in svc.control.get_counts("SITE-A") if c.kind == "custom_rack_energy"]
+    assert [(c.accepted, c.duplicates, c.rejected) for c in counts] == [(4, 0, 0)]

@@ -34,7 +34,6 @@ from tally.services.ingest import (
     IngestResult,
     Principal,
     batch_id_for,
-    claim,
     replay_of,
     result_of,
 )
@@ -183,12 +182,11 @@ class KindService:
             errors=errors[: MAX_ERRORS_IN_RESPONSE + 1],
             keys=keys,
         )
-        lost = claim(self.control, outcome)
-        if lost is not None:
-            return lost
-        self.control.add_counts(
-            IngestCount(who.site, now.date(), table, outcome.accepted, outcome.duplicates, outcome.rejected)
-        )
+        count = IngestCount(who.site, now.date(), table, outcome.accepted, duplicates, outcome.rejected)
+        # A custom kind keeps no sync state: the claim and the day's counts take effect together.
+        if not self.control.stage_sync(who.site, table, []).settle(outcome, count):
+            # A concurrent post of the same batch claimed it first: its outcome is the answer.
+            return result_of(self.control.get_batch(batch_id) or outcome, replayed=True)
         return result_of(outcome, replayed=False)
 
     def _quarantine(

@@ -244,15 +244,6 @@ def replay_of(control: ControlStore, batch_id: str) -> IngestResult | None:
     return None if previous is None else result_of(previous, replayed=True)
 
 
-def claim(control: ControlStore, outcome: BatchOutcome) -> IngestResult | None:
-    """Claim the batch for this post (None: claimed, count it). When a concurrent post claimed it
-    between our look-up and our claim, its outcome is the one that counts (answered as a replay)
-    and this post wrote nothing new: its keys are the same content-derived ones."""
-    if control.claim_batch(outcome):
-        return None
-    return result_of(control.get_batch(outcome.batch_id) or outcome, replayed=True)
-
-
 def result_of(outcome: BatchOutcome, replayed: bool) -> IngestResult:
     """A claimed batch's outcome as the answer to a post (at most MAX_ERRORS_IN_RESPONSE errors)."""
     errors = outcome.errors[:MAX_ERRORS_IN_RESPONSE]
